@@ -1,0 +1,43 @@
+# Two commands do everything: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-sqlite test-postgres lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The CPU build of torch first: sentence-transformers then finds it satisfied (plain `torch` is a CUDA build of several GB).
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/koppelkans db upgrade
+	$(BIN)/koppelkans seed
+	$(BIN)/koppelkans users ensure-admin
+	@echo "Koppelkans serves on http://$(HOST):$(PORT): web interface /ui/, API documentation /docs"
+	$(BIN)/koppelkans serve --host $(HOST) --port $(PORT)
+
+# The whole suite on SQLite; then, when KOPPELKANS_TEST_POSTGRES_URL is set (.ci/run sets it),
+# everything that touches the database again on PostgreSQL.
+test: install
+	$(BIN)/python -m pytest
+	@if [ -n "$$KOPPELKANS_TEST_POSTGRES_URL" ]; then \
+		echo "--- the database tests again, on PostgreSQL"; \
+		KOPPELKANS_DATABASE_URL="$$KOPPELKANS_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not sqlite_only" --ignore=tests/matching; \
+	else \
+		echo "(KOPPELKANS_TEST_POSTGRES_URL not set: PostgreSQL pass skipped; .ci/run sets it)"; \
+	fi
+
+lint: install
+	$(BIN)/ruff check app tests
+
+clean:
+	rm -rf $(VENV) data

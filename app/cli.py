@@ -1,0 +1,137 @@
+"""The `koppelkans` command line."""
+
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import select
+
+from app.core.config import get_settings
+from app.core.db import session_scope
+from app.core.errors import KoppelkansError
+from app.models import User
+from app.schemas import Role
+
+app = typer.Typer(help="Koppelkans: matchmaking between MKB companies and defence needs and programmes.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="People and their API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+ADMIN_PASSWORD_FILE = "admin-password.txt"
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Number of worker processes")] = 1,
+) -> None:
+    """Serve the API and web interface (never seeds or migrates by itself)."""
+    import uvicorn
+
+    get_settings()  # fail fast on bad configuration
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Migrate the database schema to the newest revision."""
+    from app import migrate
+
+    migrate.upgrade(revision=revision)
+    typer.echo(f"database at {_safe_url()} is at revision {revision}")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="Username")],
+    role: Annotated[Role, typer.Option(help="Role of the user")],
+    org: Annotated[str | None, typer.Option(help="Slug of the user's organisation, e.g. ibdo")] = None,
+    full_name: Annotated[str, typer.Option(help="Full name shown in the interface")] = "",
+    password: Annotated[bool, typer.Option("--password", help="Also set a password (asked for) for web login")] = False,
+) -> None:
+    """Create a user; the new API token is printed as the last line (shown once)."""
+    from app.services import users as user_service
+
+    chosen_password = typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    try:
+        with session_scope() as session:
+            user = user_service.create_user(
+                session=session, username=name, role=role.value, full_name=full_name,
+                organisation_slug=org, password=chosen_password,
+            )
+            token, _ = user_service.issue_token(session=session, user=user, name="cli")
+    except KoppelkansError as error:
+        _fail(error.detail)
+    typer.echo(f"created user {name!r} with role {role.value}; API token (shown once):", err=True)
+    typer.echo(token)
+
+
+@users_app.command("ensure-admin")
+def users_ensure_admin() -> None:
+    """Create the user `admin` with a random password if no admin exists, and say how to log in."""
+    from app.services import users as user_service
+
+    password_file = get_settings().data_dir / ADMIN_PASSWORD_FILE
+    with session_scope() as session:
+        admin = session.exec(select(User).where(User.role == "admin")).first()
+        if admin is None:
+            password = secrets.token_urlsafe(12)
+            admin = user_service.create_user(session=session, username="admin", role="admin",
+                                             full_name="Beheerder", password=password)
+            password_file.parent.mkdir(parents=True, exist_ok=True)
+            password_file.write_text(password + "\n", encoding="utf-8")
+            password_file.chmod(0o600)
+        username = admin.username
+    if password_file.exists():
+        typer.echo(f"Log in as {username!r} with the password in {password_file}")
+    else:
+        typer.echo(f"Log in as {username!r} (reset its password with `koppelkans users set-password {username}`)")
+
+
+@users_app.command("set-password")
+def users_set_password(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """Set a user's password for web login."""
+    from app.services import users as user_service
+
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.username == name)).first()
+        if user is None:
+            _fail(f"no user named {name!r}")
+        user_service.set_password(session=session, user=user, password=password)
+    typer.echo(f"password of {name!r} changed")
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option(help="Also load the fictitious demo companies")] = False,
+) -> None:
+    """Load the taxonomy-backed seed data from seed/ (idempotent: a second run changes nothing)."""
+    from app.services.seeding import load_seed
+
+    with session_scope() as session:
+        report = load_seed(session, SEED_DIR, demo=demo, progress=sys.stderr.isatty())
+    typer.echo(str(report))
+
+
+def _safe_url() -> str:
+    url = get_settings().resolved_database_url
+    if "@" in url:  # hide credentials
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+if __name__ == "__main__":
+    app()

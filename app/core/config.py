@@ -1,0 +1,65 @@
+"""Settings, read from environment variables prefixed ``KOPPELKANS_``.
+
+Read them through :func:`get_settings` (cached) and never at import time, so tests can
+override them by setting the environment and clearing the cache.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KOPPELKANS_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    # Empty means: a SQLite file in data_dir.
+    database_url: str = ""
+    # Signs session cookies and CSRF tokens; refused at start-up outside development while a placeholder.
+    secret_key: str = PLACEHOLDER_SECRET
+
+    # Anonymous self-registration and password login: requests per window per client address.
+    registration_rate_limit: int = 10
+    login_rate_limit: int = 20
+    rate_limit_window_seconds: int = 60
+
+    # Lifetime of a token issued by password login.
+    login_token_hours: int = 12
+    max_body_bytes: int = 1_000_000
+
+    # Matching engine: a sentence-transformers model name or path; empty means the bundled all-MiniLM-L6-v2.
+    embedding_model: str = ""
+    # Whether the multilingual encoder (USE-multilingual-v3) is used beside the dense model.
+    multilingual_encoder: bool = True
+    # Set to false to start without loading models (the matching endpoints then answer 503).
+    matching_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.environment == "production" and self.secret_key in ("", PLACEHOLDER_SECRET):
+            raise ValueError(
+                "KOPPELKANS_SECRET_KEY is still the placeholder: set it to a long random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'koppelkans.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

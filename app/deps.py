@@ -1,0 +1,124 @@
+"""Dependencies shared by the routers: the database session and who is calling."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from app.core.config import Settings, get_settings
+from app.core.db import get_engine
+from app.core.errors import Forbidden, TooManyRequests, Unauthorized
+from app.core.ratelimit import RateLimiter
+from app.services import companies as company_service
+from app.services import users as user_service
+from app.services.access import Caller
+from app.models import Company
+
+
+def get_session() -> Iterator[Session]:
+    """One session per request: committed when the request succeeds, rolled back when it fails."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token or a token from POST /api/v1/auth/token")
+
+
+def get_caller(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None:
+        return Caller()
+    user = user_service.user_for_token(session=session, token=credentials.credentials)
+    if user is None:
+        raise Unauthorized("the bearer token is unknown, revoked or expired: log in again or create a new token")
+    return Caller(user=user)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require_staff(caller: CallerDep) -> Caller:
+    if caller.user is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>")
+    if not caller.is_staff:
+        raise Forbidden("this is for staff only")
+    return caller
+
+
+def require_desk(caller: CallerDep) -> Caller:
+    if caller.user is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>")
+    if not caller.is_desk:
+        raise Forbidden("this is for advisers and admins only")
+    return caller
+
+
+StaffDep = Annotated[Caller, Depends(require_staff)]
+DeskDep = Annotated[Caller, Depends(require_desk)]
+
+
+def valid_company(company_id: int, session: SessionDep) -> Company:
+    return company_service.get(session=session, company_id=company_id)
+
+
+CompanyDep = Annotated[Company, Depends(valid_company)]
+
+
+def company_caller(
+    company: CompanyDep,
+    caller: CallerDep,
+    x_edit_token: Annotated[
+        str | None, Header(description="The company's own edit token, from its registration", max_length=200)
+    ] = None,
+) -> Caller:
+    """The caller, recognised as the company itself when its edit token is sent; 401 without any credentials."""
+    if x_edit_token is not None:
+        if not company_service.check_edit_token(company, x_edit_token):
+            raise Forbidden("X-Edit-Token does not belong to this company")
+        return Caller(user=caller.user, company_id=company.id)
+    if caller.user is None:
+        raise Unauthorized("send Authorization: Bearer <token> (staff) or X-Edit-Token (the company itself)")
+    return caller
+
+
+CompanyCallerDep = Annotated[Caller, Depends(company_caller)]
+
+
+class RateLimit:
+    """Limits anonymous callers per client address; staff with a valid bearer token are not limited.
+
+    Each application keeps its own counters (on ``app.state``), so a fresh app starts with fresh limits.
+    """
+
+    def __init__(self, name: str, limit_setting: str) -> None:
+        self.name = name
+        self.limit_setting = limit_setting
+
+    def __call__(self, request: Request, caller: CallerDep, settings: SettingsDep) -> None:
+        if caller.is_staff:
+            return
+        limit = getattr(settings, self.limit_setting)
+        limiters = request.app.state.__dict__.setdefault("rate_limiters", {})
+        limiter = limiters.get(self.name)
+        if limiter is None or limiter.limit != limit:
+            limiter = limiters[self.name] = RateLimiter(limit, settings.rate_limit_window_seconds)
+        client = request.client.host if request.client else "unknown"
+        retry_after = limiter.hit(client)
+        if retry_after:
+            raise TooManyRequests(f"too many {self.name} requests from this address: retry in {retry_after} s", retry_after)
+
+
+registration_limit = RateLimit("registration", "registration_rate_limit")
+login_limit = RateLimit("login", "login_rate_limit")

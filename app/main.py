@@ -1,0 +1,80 @@
+"""The FastAPI application: routers, error rendering, security headers and body limits."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.core.config import get_settings
+from app.core.errors import KoppelkansError, TooManyRequests
+from app.routers import auth, companies, health, needs, taxonomy
+
+API_PREFIX = "/api/v1"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' https://cdn.jsdelivr.net; frame-ancestors 'none'"
+    ),
+}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    get_settings()  # refuses to start with a placeholder secret in production
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Koppelkans",
+        summary="Matches MKB companies in Drenthe and the north to defence needs, NLD areas and innovation programmes.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    for router in (auth.router, companies.router, needs.router, taxonomy.router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.exception_handler(KoppelkansError)
+    async def render_error(_request: Request, error: KoppelkansError) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+        if error.status_code == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def render_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's shape (a list of {loc, msg, type}), with messages that read as instructions.
+        details = [
+            {
+                "loc": list(item.get("loc", ())),
+                "msg": str(item.get("msg", "")).removeprefix("Value error, "),
+                "type": item.get("type", "value_error"),
+            }
+            for item in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": details})
+
+    @app.middleware("http")
+    async def limits_and_headers(request: Request, call_next):
+        declared_length = request.headers.get("content-length")
+        max_bytes = get_settings().max_body_bytes
+        if declared_length and (not declared_length.isdigit() or int(declared_length) > max_bytes):
+            response = JSONResponse(
+                status_code=413, content={"detail": f"request body too large: at most {max_bytes} bytes"}
+            )
+        else:
+            response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,137 @@
+"""Table models: the one place the database schema is declared.
+
+The request and response shapes live in ``app/schemas.py``; list fields (sectors, NLD areas …)
+are JSON arrays of taxonomy slugs so SQLite and PostgreSQL store them alike.
+"""
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, Text
+from sqlmodel import Field, SQLModel
+
+# Explicit constraint names, so migrations are the same on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(**kwargs) -> datetime:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
+
+
+def _json_list() -> list:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Organisation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=100, unique=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(default="intermediary", max_length=30)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    url: str | None = Field(default=None, max_length=1000)
+    source_ref: str | None = Field(default=None, max_length=300)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True)
+    full_name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=20)  # admin | adviser | scout | regioteam
+    organisation_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
+    )
+    password_hash: str | None = Field(default=None, max_length=200)
+    is_active: bool = True
+    created_at: datetime = _timestamp()
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    name: str = Field(default="", max_length=100)
+    prefix: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _timestamp()
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked: bool = False
+
+
+class Company(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str | None = Field(default=None, max_length=100, unique=True)  # seed records only
+    name: str = Field(max_length=200, index=True)
+    kvk_number: str | None = Field(default=None, max_length=8, unique=True)  # empty only for seed records
+    municipality: str | None = Field(default=None, max_length=100, index=True)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    website: str | None = Field(default=None, max_length=500)
+    employees: int | None = None
+    sectors: list[str] = _json_list()
+    nld_areas: list[str] = _json_list()
+    capabilities: list[str] = _json_list()
+    defence_experience: str = Field(default="none", max_length=20, index=True)  # none | indirect | supplier
+    # Personal data: shown only to those entitled to it (see app/services/visibility.py).
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_email: str | None = Field(default=None, max_length=320)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    consent_matching: bool = True
+    consent_defence_contact: bool = False
+    status: str = Field(default="active", max_length=20, index=True)  # pending | active | archived
+    source: str = Field(default="self", max_length=20)  # self | adviser | seed
+    source_ref: str | None = Field(default=None, max_length=300)
+    edit_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    registered_by_user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    created_at: datetime = _timestamp(index=True)
+    updated_at: datetime = _timestamp()
+
+
+class Need(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str | None = Field(default=None, max_length=100, unique=True)
+    title: str = Field(max_length=300)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(max_length=20, index=True)  # defence_need | programme | call | challenge | cluster
+    owner_organisation_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
+    )
+    nld_areas: list[str] = _json_list()
+    sectors: list[str] = _json_list()
+    eligible_regions: list[str] = _json_list()
+    deadline: date | None = None
+    budget_eur: int | None = Field(default=None, sa_type=BigInteger)
+    budget_note: str | None = Field(default=None, max_length=300)
+    url: str | None = Field(default=None, max_length=1000)
+    status: str = Field(default="open", max_length=10, index=True)  # open | closed
+    visibility: str = Field(default="public", max_length=10)  # public | staff
+    source_ref: str | None = Field(default=None, max_length=300)
+    created_by_user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who read or changed personal data. Holds ids and actions, never the personal data itself."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _timestamp(index=True)
+    actor: str = Field(max_length=100)  # "user:3 (adviser)", "company:12", "anonymous", "cli"
+    action: str = Field(max_length=40)  # register, read_contact, update, erase, export …
+    subject_type: str = Field(max_length=20)
+    subject_id: int | None = Field(default=None, index=True)
+    detail: str = Field(default="", max_length=500)

@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.core.db import get_engine
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: the reason is in `detail`"}})
+def readyz(request: Request) -> JSONResponse:
+    """The database answers and its schema is migrated; the matching index is loaded when matching is on."""
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1 FROM alembic_version"))
+    except Exception as error:  # any failure here means: not ready
+        return JSONResponse(
+            status_code=503,
+            content={"detail": f"database not ready ({type(error).__name__}): run `koppelkans db upgrade`"},
+        )
+    checks = {"database": "ok"}
+    readiness = getattr(request.app.state, "matching_readiness", None)
+    if readiness is not None:
+        ready, reason = readiness()
+        if not ready:
+            return JSONResponse(status_code=503, content={"detail": f"matching not ready: {reason}"})
+        checks["matching"] = "ok"
+    return JSONResponse({"status": "ready", **checks})

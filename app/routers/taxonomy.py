@@ -1,0 +1,34 @@
+"""Public vocabularies and organisations."""
+
+from fastapi import APIRouter
+from sqlmodel import select
+
+from app.deps import SessionDep
+from app.models import Organisation
+from app.schemas import OrganisationRef, TaxonomyOut
+from app.taxonomy import get_taxonomy
+
+router = APIRouter(tags=["taxonomy"])
+
+
+@router.get("/taxonomy", response_model=TaxonomyOut)
+def taxonomy() -> TaxonomyOut:
+    """NLD areas, sectors, need kinds, regions and every Dutch municipality with its regions."""
+    vocab = get_taxonomy()
+    return TaxonomyOut(
+        nld_areas=list(vocab.nld_areas),
+        sectors=list(vocab.sectors),
+        need_kinds=list(vocab.need_kinds),
+        regions=list(vocab.regions),
+        municipalities=[
+            {"name": m.name, "province": m.province, "regions": list(m.regions)}
+            for m in sorted(vocab.municipalities.values(), key=lambda m: m.name)
+        ],
+    )
+
+
+@router.get("/organisations", response_model=list[OrganisationRef])
+def organisations(session: SessionDep) -> list[OrganisationRef]:
+    """The organisations that own needs or that users belong to."""
+    rows = session.exec(select(Organisation).order_by(Organisation.name)).all()
+    return [OrganisationRef(id=o.id, slug=o.slug, name=o.name) for o in rows]

@@ -1,0 +1,340 @@
+"""Request and response shapes of the JSON API.
+
+Validation messages say what to fix; taxonomy values (municipalities, sectors, regions) are checked
+against the shipped vocabularies in ``app.taxonomy``.
+"""
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from app.taxonomy import get_taxonomy
+
+NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
+
+
+class Role(StrEnum):
+    admin = "admin"
+    adviser = "adviser"
+    scout = "scout"
+    regioteam = "regioteam"
+
+
+class DefenceExperience(StrEnum):
+    none = "none"
+    indirect = "indirect"
+    supplier = "supplier"
+
+
+class CompanyStatus(StrEnum):
+    pending = "pending"
+    active = "active"
+    archived = "archived"
+
+
+class NeedKind(StrEnum):
+    defence_need = "defence_need"
+    programme = "programme"
+    call = "call"
+    challenge = "challenge"
+    cluster = "cluster"
+
+
+class NeedStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class Visibility(StrEnum):
+    public = "public"
+    staff = "staff"
+
+
+KVK_PATTERN = re.compile(r"^\d{8}$")
+PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+Capability = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+CompanyDescription = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=10_000)]
+NeedDescription = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=50_000)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=r"^https?://\S+$")]
+
+
+def check_kvk(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().replace(" ", "")
+    if not KVK_PATTERN.match(value):
+        raise ValueError("kvk_number must be exactly 8 digits, e.g. 12345678")
+    return value
+
+
+def check_municipality(value: str | None) -> str | None:
+    if value is None:
+        return None
+    municipality = get_taxonomy().municipality(value)
+    if municipality is None:
+        raise ValueError(
+            f"unknown municipality {value!r}: use a Dutch municipality name as listed by GET /api/v1/taxonomy"
+        )
+    return municipality.name
+
+
+def check_sectors(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    known = get_taxonomy().sector_slugs
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"unknown sector(s) {unknown}: choose from {sorted(known)}")
+    return list(dict.fromkeys(values))
+
+
+def check_regions(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    known = get_taxonomy().regions
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"unknown region(s) {unknown}: choose from {list(known)}")
+    return list(dict.fromkeys(values))
+
+
+def check_phone(value: str | None) -> str | None:
+    if value is None or value.strip() == "":
+        return None
+    if not PHONE_PATTERN.match(value.strip()):
+        raise ValueError("contact_phone must be a phone number of 6-20 digits, e.g. +31 592 123456")
+    return value.strip()
+
+
+def dedupe(values: list[str] | None) -> list[str] | None:
+    return None if values is None else list(dict.fromkeys(values))
+
+
+# --- companies -------------------------------------------------------------------------------
+
+
+class CompanyFields(BaseModel):
+    """The profile fields a company or an adviser may set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    website: Url | None = None
+    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    sectors: list[str] = Field(default_factory=list, max_length=20)
+    nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
+    capabilities: list[Capability] = Field(default_factory=list, max_length=30)
+    defence_experience: DefenceExperience = DefenceExperience.none
+    contact_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    contact_phone: str | None = Field(default=None, max_length=40)
+    consent_defence_contact: bool = Field(
+        default=False, description="May Defence parties (scouts, Regioteam) see the contact details?"
+    )
+
+    _sectors = field_validator("sectors")(check_sectors)
+    _nld = field_validator("nld_areas", "capabilities")(dedupe)
+    _phone = field_validator("contact_phone")(check_phone)
+
+
+class CompanyCreate(CompanyFields):
+    name: Name
+    kvk_number: str = Field(description="Chamber of Commerce (KvK) number: 8 digits")
+    municipality: str = Field(max_length=100, description="Dutch municipality, e.g. Emmen")
+    description: CompanyDescription = Field(description="What the company does: the text matched on")
+    contact_email: EmailStr = Field(max_length=320)
+    consent: bool = Field(description="Consent to store this profile and match it: must be true")
+
+    _kvk = field_validator("kvk_number")(check_kvk)
+    _municipality = field_validator("municipality")(check_municipality)
+
+    @field_validator("consent")
+    @classmethod
+    def _must_consent(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError("consent must be true: Koppelkans stores and matches a profile only with consent")
+        return value
+
+
+class CompanyUpdate(BaseModel):
+    """Every field optional; only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    kvk_number: str | None = None
+    municipality: str | None = Field(default=None, max_length=100)
+    description: CompanyDescription | None = None
+    website: Url | None = None
+    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    sectors: list[str] | None = Field(default=None, max_length=20)
+    nld_areas: list[NldArea] | None = Field(default=None, max_length=5)
+    capabilities: list[Capability] | None = Field(default=None, max_length=30)
+    defence_experience: DefenceExperience | None = None
+    contact_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    contact_email: EmailStr | None = Field(default=None, max_length=320)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    consent_matching: bool | None = None
+    consent_defence_contact: bool | None = None
+    status: CompanyStatus | None = Field(default=None, description="Staff only")
+
+    _kvk = field_validator("kvk_number")(check_kvk)
+    _municipality = field_validator("municipality")(check_municipality)
+    _sectors = field_validator("sectors")(check_sectors)
+    _nld = field_validator("nld_areas", "capabilities")(dedupe)
+    _phone = field_validator("contact_phone")(check_phone)
+
+
+class Contact(BaseModel):
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class Consents(BaseModel):
+    matching: bool
+    defence_contact: bool
+
+
+class CompanyOut(BaseModel):
+    """A company as a caller sees it: ``contact`` and ``consents`` are null unless the caller may see them."""
+
+    id: int
+    slug: str | None
+    name: str
+    kvk_number: str | None
+    municipality: str | None
+    regions: list[str]
+    description: str
+    website: str | None
+    employees: int | None
+    sectors: list[str]
+    nld_areas: list[str]
+    capabilities: list[str]
+    defence_experience: DefenceExperience
+    status: CompanyStatus
+    source: str
+    source_ref: str | None
+    created_at: datetime
+    updated_at: datetime
+    contact: Contact | None = None
+    consents: Consents | None = None
+
+
+class CompanyRegistered(CompanyOut):
+    edit_token: str = Field(description="Shown once: send it as header X-Edit-Token to read, change or erase the profile")
+
+
+class CompaniesOut(BaseModel):
+    data: list[CompanyOut]
+    count: int
+
+
+# --- needs -----------------------------------------------------------------------------------
+
+
+class NeedFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner_organisation_id: int | None = None
+    nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
+    sectors: list[str] = Field(default_factory=list, max_length=20)
+    eligible_regions: list[str] = Field(default_factory=list, max_length=50)
+    deadline: date | None = None
+    budget_eur: int | None = Field(default=None, ge=0, le=10**12)
+    budget_note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    url: Url | None = None
+    status: NeedStatus = NeedStatus.open
+    visibility: Visibility = Visibility.public
+
+    _sectors = field_validator("sectors")(check_sectors)
+    _regions = field_validator("eligible_regions")(check_regions)
+    _nld = field_validator("nld_areas")(dedupe)
+
+
+class NeedCreate(NeedFields):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+    description: NeedDescription
+    kind: NeedKind
+
+
+class NeedUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = None
+    description: NeedDescription | None = None
+    kind: NeedKind | None = None
+    owner_organisation_id: int | None = None
+    nld_areas: list[NldArea] | None = Field(default=None, max_length=5)
+    sectors: list[str] | None = Field(default=None, max_length=20)
+    eligible_regions: list[str] | None = Field(default=None, max_length=50)
+    deadline: date | None = None
+    budget_eur: int | None = Field(default=None, ge=0, le=10**12)
+    budget_note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    url: Url | None = None
+    status: NeedStatus | None = None
+    visibility: Visibility | None = None
+
+    _sectors = field_validator("sectors")(check_sectors)
+    _regions = field_validator("eligible_regions")(check_regions)
+    _nld = field_validator("nld_areas")(dedupe)
+
+
+class OrganisationRef(BaseModel):
+    id: int
+    slug: str
+    name: str
+
+
+class NeedOut(BaseModel):
+    id: int
+    slug: str | None
+    title: str
+    description: str
+    kind: NeedKind
+    owner: OrganisationRef | None
+    nld_areas: list[str]
+    sectors: list[str]
+    eligible_regions: list[str]
+    deadline: date | None
+    budget_eur: int | None
+    budget_note: str | None
+    url: str | None
+    status: NeedStatus
+    visibility: Visibility
+    source_ref: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NeedsOut(BaseModel):
+    data: list[NeedOut]
+    count: int
+
+
+# --- people, tokens, taxonomy ----------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime | None
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    organisation: OrganisationRef | None
+
+
+class TaxonomyOut(BaseModel):
+    nld_areas: list[dict]
+    sectors: list[dict]
+    need_kinds: list[dict]
+    regions: list[str]
+    municipalities: list[dict]

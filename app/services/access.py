@@ -1,0 +1,62 @@
+"""Who is calling, and what they may see.
+
+A caller is a person with a role (through a bearer token), a company (through its edit token),
+or anonymous. The rules for personal data live here so every endpoint applies the same ones.
+"""
+
+from dataclasses import dataclass
+
+from app.models import Company, User
+
+STAFF_ROLES = frozenset({"admin", "adviser", "scout", "regioteam"})
+# The provincial desk: may register companies on their behalf and always sees contact details.
+DESK_ROLES = frozenset({"admin", "adviser"})
+# Defence parties: see contact details only where the company consented.
+DEFENCE_ROLES = frozenset({"scout", "regioteam"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User | None = None
+    company_id: int | None = None  # set when a valid X-Edit-Token for this company came with the request
+
+    @property
+    def role(self) -> str:
+        if self.user is not None:
+            return self.user.role
+        return "company" if self.company_id is not None else "anonymous"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.user is not None and self.user.role in STAFF_ROLES
+
+    @property
+    def is_desk(self) -> bool:
+        return self.user is not None and self.user.role in DESK_ROLES
+
+    @property
+    def label(self) -> str:
+        """How the caller appears in the audit log: ids and role, no names."""
+        if self.user is not None:
+            return f"user:{self.user.id} ({self.user.role})"
+        if self.company_id is not None:
+            return f"company:{self.company_id}"
+        return "anonymous"
+
+    def owns(self, company_id: int) -> bool:
+        return self.company_id == company_id
+
+
+ANONYMOUS = Caller()
+
+
+def may_see_contact(caller: Caller, company: Company) -> bool:
+    if caller.owns(company.id) or caller.is_desk:
+        return True
+    if caller.user is not None and caller.user.role in DEFENCE_ROLES:
+        return company.consent_defence_contact
+    return False
+
+
+def may_see_consents(caller: Caller, company: Company) -> bool:
+    return caller.owns(company.id) or caller.is_desk

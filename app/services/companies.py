@@ -1,0 +1,169 @@
+"""Companies: registration, reading with field-level visibility, changes and erasure."""
+
+from sqlalchemy import String, cast, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.security import hash_token, new_token, token_matches
+from app.models import Company, utcnow
+from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
+from app.services import audit
+from app.services.access import Caller, may_see_consents, may_see_contact
+from app.taxonomy import get_taxonomy
+
+# Fields only the provincial desk may change.
+DESK_ONLY_FIELDS = frozenset({"status"})
+
+
+def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> tuple[Company, str]:
+    """Stores a new company and returns it with its edit token (clear text, shown once)."""
+    if caller.user is not None and not caller.is_desk:
+        raise Forbidden("only advisers and admins register companies on a company's behalf")
+    _refuse_duplicate_kvk(session, company_in.kvk_number)
+    edit_token = new_token("edit")
+    fields = company_in.model_dump(exclude={"consent"})
+    company = Company(
+        **fields,
+        consent_matching=True,
+        source="adviser" if caller.is_desk else "self",
+        registered_by_user_id=caller.user.id if caller.user else None,
+        edit_token_hash=hash_token(edit_token),
+    )
+    session.add(company)
+    try:
+        session.flush()
+    except IntegrityError as error:  # two registrations of one KvK number at the same moment
+        session.rollback()
+        raise Conflict(f"a company with kvk_number {company_in.kvk_number} is already registered") from error
+    audit.record(session, caller, "register", "company", company.id)
+    return company, edit_token
+
+
+def get(*, session: Session, company_id: int) -> Company:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound(f"no company with id {company_id}")
+    return company
+
+
+def check_edit_token(company: Company, edit_token: str | None) -> bool:
+    return bool(edit_token and company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
+
+
+def require_access(caller: Caller, company: Company) -> None:
+    """Staff may read every company; a company only itself."""
+    if caller.is_staff or caller.owns(company.id):
+        return
+    raise Forbidden("this company's profile is visible only to staff and to the company itself (X-Edit-Token)")
+
+
+def require_change_access(caller: Caller, company: Company) -> None:
+    if caller.is_desk or caller.owns(company.id):
+        return
+    raise Forbidden("only advisers, admins or the company itself (X-Edit-Token) may change or erase a profile")
+
+
+def update(*, session: Session, caller: Caller, company: Company, changes: CompanyUpdate) -> Company:
+    require_change_access(caller, company)
+    values = changes.model_dump(exclude_unset=True)
+    if DESK_ONLY_FIELDS & values.keys() and not caller.is_desk:
+        raise Forbidden(f"only advisers and admins may change {', '.join(sorted(DESK_ONLY_FIELDS & values.keys()))}")
+    required = {"name", "kvk_number", "municipality", "description", "contact_email"}
+    cleared = sorted(field for field in required & values.keys() if values[field] is None)
+    if cleared and company.source != "seed":
+        raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead")
+    if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:
+        _refuse_duplicate_kvk(session, values["kvk_number"])
+    for field, value in values.items():
+        setattr(company, field, value)
+    company.updated_at = utcnow()
+    session.add(company)
+    session.flush()
+    touched_personal = {"contact_name", "contact_email", "contact_phone", "consent_matching", "consent_defence_contact"}
+    audit.record(session, caller, "update", "company", company.id, "fields: " + ", ".join(sorted(values)))
+    if touched_personal & values.keys():
+        audit.record(session, caller, "update_personal_data", "company", company.id)
+    return company
+
+
+def erase(*, session: Session, caller: Caller, company: Company) -> None:
+    """Deletes the profile with its personal data; only an audit line without personal data remains."""
+    require_change_access(caller, company)
+    company_id = company.id
+    session.delete(company)
+    session.flush()
+    audit.record(session, caller, "erase", "company", company_id)
+
+
+def list_companies(
+    *,
+    session: Session,
+    q: str | None = None,
+    municipality: str | None = None,
+    region: str | None = None,
+    nld_area: str | None = None,
+    sector: str | None = None,
+    defence_experience: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Company], int]:
+    conditions = []
+    if q:
+        pattern = f"%{q.lower()}%"
+        conditions.append(
+            or_(func.lower(Company.name).like(pattern), func.lower(Company.description).like(pattern))
+        )
+    if municipality:
+        conditions.append(func.lower(Company.municipality) == municipality.strip().lower())
+    if region:
+        names = get_taxonomy().municipalities_in_region(region)
+        if not names:
+            raise InvalidInput(f"unknown region {region!r}: choose from {list(get_taxonomy().regions)}")
+        conditions.append(col(Company.municipality).in_(names))
+    if nld_area:
+        conditions.append(json_list_contains(Company.nld_areas, nld_area))
+    if sector:
+        conditions.append(json_list_contains(Company.sectors, sector))
+    if defence_experience:
+        conditions.append(Company.defence_experience == defence_experience)
+    if status:
+        conditions.append(Company.status == status)
+    count = session.exec(select(func.count()).select_from(Company).where(*conditions)).one()
+    companies = session.exec(
+        select(Company).where(*conditions).order_by(Company.name, Company.id).offset(offset).limit(limit)
+    ).all()
+    return list(companies), count
+
+
+def json_list_contains(column, slug: str):
+    """True where a JSON array column of slugs holds ``slug`` (works on SQLite and PostgreSQL)."""
+    return cast(column, String).like(f'%"{slug}"%')
+
+
+def to_out(*, session: Session, caller: Caller, company: Company) -> CompanyOut:
+    """The company as this caller may see it; every release of contact details to staff is audited."""
+    out = CompanyOut(
+        **company.model_dump(exclude={"contact_name", "contact_email", "contact_phone"}),
+        regions=_regions(company.municipality),
+    )
+    if may_see_contact(caller, company):
+        out.contact = Contact(name=company.contact_name, email=company.contact_email, phone=company.contact_phone)
+        if not caller.owns(company.id) and company.contact_email:
+            audit.record(session, caller, "read_contact", "company", company.id)
+    if may_see_consents(caller, company):
+        out.consents = Consents(matching=company.consent_matching, defence_contact=company.consent_defence_contact)
+    return out
+
+
+def _regions(municipality: str | None) -> list[str]:
+    if not municipality:
+        return []
+    found = get_taxonomy().municipality(municipality)
+    return list(found.regions) if found else []
+
+
+def _refuse_duplicate_kvk(session: Session, kvk_number: str) -> None:
+    if session.exec(select(Company.id).where(Company.kvk_number == kvk_number)).first() is not None:
+        raise Conflict(f"a company with kvk_number {kvk_number} is already registered")

@@ -1,0 +1,99 @@
+"""Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from app.core.errors import InvalidInput, NotFound
+from app.models import Need, Organisation, User, utcnow
+from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
+from app.services.access import Caller
+from app.services.companies import json_list_contains
+
+
+def create(*, session: Session, caller: Caller, need_in: NeedCreate) -> Need:
+    _check_owner(session, need_in.owner_organisation_id)
+    need = Need(**need_in.model_dump(), created_by_user_id=caller.user.id if caller.user else None)
+    session.add(need)
+    session.flush()
+    return need
+
+
+def get(*, session: Session, caller: Caller, need_id: int) -> Need:
+    need = session.get(Need, need_id)
+    # A staff-only need does not exist for anyone else: 404, not 403, so its existence does not leak.
+    if need is None or (need.visibility == "staff" and not caller.is_staff):
+        raise NotFound(f"no need with id {need_id}")
+    return need
+
+
+def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
+    values = changes.model_dump(exclude_unset=True)
+    for required in ("title", "description", "kind", "status", "visibility"):
+        if required in values and values[required] is None:
+            raise InvalidInput(f"{required} cannot be emptied: send a new value instead")
+    if "owner_organisation_id" in values:
+        _check_owner(session, values["owner_organisation_id"])
+    for field, value in values.items():
+        setattr(need, field, value)
+    need.updated_at = utcnow()
+    session.add(need)
+    session.flush()
+    return need
+
+
+def delete(*, session: Session, need: Need) -> None:
+    session.delete(need)
+    session.flush()
+
+
+def list_needs(
+    *,
+    session: Session,
+    caller: Caller,
+    q: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    nld_area: str | None = None,
+    sector: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Need], int]:
+    conditions = []
+    if not caller.is_staff:
+        conditions.append(Need.visibility == "public")
+    if q:
+        pattern = f"%{q.lower()}%"
+        conditions.append(or_(func.lower(Need.title).like(pattern), func.lower(Need.description).like(pattern)))
+    if kind:
+        conditions.append(Need.kind == kind)
+    if status:
+        conditions.append(Need.status == status)
+    if nld_area:
+        conditions.append(json_list_contains(Need.nld_areas, nld_area))
+    if sector:
+        conditions.append(json_list_contains(Need.sectors, sector))
+    count = session.exec(select(func.count()).select_from(Need).where(*conditions)).one()
+    needs = session.exec(
+        select(Need).where(*conditions).order_by(col(Need.kind), col(Need.title), col(Need.id)).offset(offset).limit(limit)
+    ).all()
+    return list(needs), count
+
+
+def to_out(*, session: Session, need: Need) -> NeedOut:
+    owner = session.get(Organisation, need.owner_organisation_id) if need.owner_organisation_id else None
+    return NeedOut(
+        **need.model_dump(),
+        owner=OrganisationRef(id=owner.id, slug=owner.slug, name=owner.name) if owner else None,
+    )
+
+
+def organisation_ref(session: Session, user: User) -> OrganisationRef | None:
+    if user.organisation_id is None:
+        return None
+    organisation = session.get(Organisation, user.organisation_id)
+    return OrganisationRef(id=organisation.id, slug=organisation.slug, name=organisation.name) if organisation else None
+
+
+def _check_owner(session: Session, organisation_id: int | None) -> None:
+    if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+        raise InvalidInput(f"owner_organisation_id {organisation_id} does not exist: see GET /api/v1/organisations")

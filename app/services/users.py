@@ -1,0 +1,97 @@
+"""People, their roles and their API tokens."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from app.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from app.core.security import TOKEN_PREFIX_LENGTH, hash_password, hash_token, new_token, verify_password
+from app.models import ApiToken, Organisation, User
+from app.schemas import Role
+
+# A hash to verify against when the user does not exist, so a wrong username costs as long as a wrong password.
+_DUMMY_PASSWORD_HASH = hash_password("not-a-real-password")
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    role: str,
+    full_name: str = "",
+    organisation_slug: str | None = None,
+    password: str | None = None,
+) -> User:
+    if role not in Role.__members__:
+        raise InvalidInput(f"unknown role {role!r}: choose from {', '.join(Role.__members__)}")
+    username = username.strip()
+    if not username:
+        raise InvalidInput("username must not be empty")
+    if session.exec(select(User).where(User.username == username)).first():
+        raise Conflict(f"a user named {username!r} already exists")
+    organisation_id = None
+    if organisation_slug:
+        organisation = session.exec(
+            select(Organisation).where(Organisation.slug == organisation_slug)
+        ).first()
+        if organisation is None:
+            raise NotFound(f"no organisation with slug {organisation_slug!r} (run `koppelkans seed` first?)")
+        organisation_id = organisation.id
+    user = User(
+        username=username,
+        full_name=full_name,
+        role=role,
+        organisation_id=organisation_id,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(*, session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    session.add(user)
+
+
+def issue_token(*, session: Session, user: User, name: str = "", lifetime: timedelta | None = None) -> tuple[str, ApiToken]:
+    """Creates a token; the clear text is returned once and stored only as a hash."""
+    token = new_token("api")
+    record = ApiToken(
+        user_id=user.id,
+        name=name,
+        prefix=token[: len("kk_api_") + TOKEN_PREFIX_LENGTH],
+        token_hash=hash_token(token),
+        expires_at=datetime.now(UTC) + lifetime if lifetime else None,
+    )
+    session.add(record)
+    session.flush()
+    return token, record
+
+
+def authenticate(*, session: Session, username: str, password: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or user.password_hash is None:
+        verify_password(password, _DUMMY_PASSWORD_HASH)
+        raise Unauthorized("wrong username or password")
+    if not verify_password(password, user.password_hash) or not user.is_active:
+        raise Unauthorized("wrong username or password")
+    return user
+
+
+def user_for_token(*, session: Session, token: str) -> User | None:
+    record = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if record is None or record.revoked:
+        return None
+    now = datetime.now(UTC)
+    if record.expires_at is not None and _aware(record.expires_at) < now:
+        return None
+    user = session.get(User, record.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes; everything is stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

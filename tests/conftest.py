@@ -1,0 +1,75 @@
+"""Test set-up: a real database (a SQLite file, or PostgreSQL when KOPPELKANS_DATABASE_URL is set),
+migrated once per run and emptied after every test."""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.models import metadata
+
+
+def _reset_caches() -> None:
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("data")
+    os.environ["KOPPELKANS_DATA_DIR"] = str(data_dir)
+    os.environ["KOPPELKANS_ENVIRONMENT"] = "test"
+    os.environ.setdefault("KOPPELKANS_MATCHING_ENABLED", "false")
+    os.environ["KOPPELKANS_REGISTRATION_RATE_LIMIT"] = "100000"
+    os.environ["KOPPELKANS_LOGIN_RATE_LIMIT"] = "100000"
+    _reset_caches()
+    url = get_settings().resolved_database_url
+    if not url.startswith("sqlite"):
+        with get_engine().begin() as connection:  # start from an empty schema
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    from app import migrate
+
+    migrate.upgrade()
+    yield url
+    get_engine().dispose()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(database: str) -> Iterator[None]:
+    yield
+    engine = get_engine()
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with Session(get_engine()) as db_session:
+        yield db_session
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    from app.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def staff_tokens(session: Session) -> dict[str, str]:
+    """A bearer token for one user of each role."""
+    from tests.factories import make_user
+
+    return {role: make_user(session, role=role)[1] for role in ("admin", "adviser", "scout", "regioteam")}

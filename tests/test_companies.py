@@ -1,0 +1,189 @@
+"""Companies: self-registration, the edit token, validation, access and erasure."""
+
+import pytest
+from sqlmodel import select
+
+from app.models import AuditEvent, Company
+from tests.factories import bearer, company_payload
+
+
+def register(client, **overrides):
+    response = client.post("/api/v1/companies", json=company_payload(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_self_registration_round_trip_with_edit_token(client):
+    created = register(client, name="Dopple Demo", municipality="assen")
+    assert created["edit_token"].startswith("kk_edit_")
+    assert created["municipality"] == "Assen"  # normalised to the official spelling
+    assert "Noord-Drenthe" in created["regions"] and "Drenthe" in created["regions"]
+    assert created["source"] == "self"
+    assert created["contact"]["email"] == "info@veenstra.example.org"
+
+    headers = {"X-Edit-Token": created["edit_token"]}
+    read = client.get(f"/api/v1/companies/{created['id']}", headers=headers)
+    assert read.status_code == 200
+    assert read.json()["name"] == "Dopple Demo"
+    assert "edit_token" not in read.json()  # shown once only
+
+    changed = client.patch(
+        f"/api/v1/companies/{created['id']}", headers=headers,
+        json={"description": "Actieve gehoorbescherming voor militairen en industrie.", "consent_defence_contact": True},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["description"].startswith("Actieve gehoorbescherming")
+    assert changed.json()["consents"] == {"matching": True, "defence_contact": True}
+
+
+def test_duplicate_kvk_number_is_refused_with_409(client):
+    first = register(client)
+    response = client.post("/api/v1/companies", json=company_payload(kvk_number=first["kvk_number"]))
+    assert response.status_code == 409
+    assert first["kvk_number"] in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message_part"),
+    [
+        ("kvk_number", "1234567", "8 digits"),
+        ("kvk_number", "1234567a", "8 digits"),
+        ("consent", False, "consent must be true"),
+        ("description", "", "at least 10 characters"),
+        ("description", "kort", "at least 10 characters"),
+        ("description", "x" * 10_001, "at most 10000 characters"),
+        ("municipality", "Atlantis", "unknown municipality"),
+        ("contact_email", "not-an-email", "email"),
+        ("sectors", ["ruimteschepen"], "unknown sector"),
+        ("nld_areas", ["telepathie"], "intelligente-systemen"),
+        ("contact_phone", "call me", "phone number"),
+    ],
+)
+def test_invalid_field_gives_422_naming_the_field(client, field, value, message_part):
+    response = client.post("/api/v1/companies", json=company_payload(**{field: value}))
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert any(field in error["loc"] and message_part in error["msg"] for error in errors), errors
+
+
+@pytest.mark.parametrize("missing", ["name", "kvk_number", "municipality", "description", "contact_email", "consent"])
+def test_required_fields(client, missing):
+    payload = company_payload()
+    del payload[missing]
+    response = client.post("/api/v1/companies", json=payload)
+    assert response.status_code == 422
+    assert any(missing in error["loc"] for error in response.json()["detail"])
+
+
+def test_invalid_registration_writes_nothing(client, session):
+    client.post("/api/v1/companies", json=company_payload(municipality="Atlantis"))
+    assert session.exec(select(Company)).all() == []
+
+
+def test_unknown_fields_are_refused(client):
+    response = client.post("/api/v1/companies", json=company_payload(status="active"))
+    assert response.status_code == 422
+
+
+def test_company_cannot_read_or_change_another_company(client):
+    mine = register(client)
+    theirs = register(client, name="Ander Bedrijf")
+    headers = {"X-Edit-Token": mine["edit_token"]}
+    url = f"/api/v1/companies/{theirs['id']}"
+    assert client.get(url, headers=headers).status_code == 403
+    assert client.patch(url, headers=headers, json={"name": "Overgenomen"}).status_code == 403
+    assert client.delete(url, headers=headers).status_code == 403
+    assert client.get(url, headers={"X-Edit-Token": "kk_edit_guess"}).status_code == 403
+
+
+def test_company_cannot_change_its_own_status(client):
+    mine = register(client)
+    response = client.patch(
+        f"/api/v1/companies/{mine['id']}", headers={"X-Edit-Token": mine["edit_token"]}, json={"status": "archived"}
+    )
+    assert response.status_code == 403
+
+
+def test_required_fields_cannot_be_emptied(client):
+    mine = register(client)
+    response = client.patch(
+        f"/api/v1/companies/{mine['id']}", headers={"X-Edit-Token": mine["edit_token"]}, json={"contact_email": None}
+    )
+    assert response.status_code == 422
+    assert "contact_email" in response.json()["detail"]
+
+
+def test_anonymous_callers_get_401_on_company_endpoints(client):
+    created = register(client)
+    url = f"/api/v1/companies/{created['id']}"
+    assert client.get("/api/v1/companies").status_code == 401
+    assert client.get(url).status_code == 401
+    assert client.patch(url, json={"name": "X Y"}).status_code == 401
+    assert client.delete(url).status_code == 401
+    assert client.get(url, headers=bearer("kk_api_wrong")).status_code == 401
+
+
+def test_missing_company_is_404(client, staff_tokens):
+    response = client.get("/api/v1/companies/999999", headers=bearer(staff_tokens["admin"]))
+    assert response.status_code == 404
+    assert "999999" in response.json()["detail"]
+
+
+def test_erase_leaves_no_personal_data_behind(client, session):
+    created = register(client, contact_name="Anna de Vries", contact_email="anna@devries.example.org")
+    response = client.delete(f"/api/v1/companies/{created['id']}", headers={"X-Edit-Token": created["edit_token"]})
+    assert response.status_code == 204
+    assert session.get(Company, created["id"]) is None
+    events = session.exec(select(AuditEvent)).all()
+    assert [e.action for e in events if e.subject_id == created["id"]][-1] == "erase"
+    for event in events:  # the audit trail keeps ids and actions, not the erased person
+        assert "Anna" not in event.detail and "devries" not in event.detail and "Veenstra" not in event.detail
+    assert client.get(f"/api/v1/companies/{created['id']}", headers={"X-Edit-Token": created["edit_token"]}).status_code == 404
+
+
+def test_adviser_registers_on_behalf_and_scout_may_not(client, staff_tokens):
+    by_adviser = client.post("/api/v1/companies", json=company_payload(), headers=bearer(staff_tokens["adviser"]))
+    assert by_adviser.status_code == 201
+    assert by_adviser.json()["source"] == "adviser"
+    by_scout = client.post("/api/v1/companies", json=company_payload(), headers=bearer(staff_tokens["scout"]))
+    assert by_scout.status_code == 403
+
+
+def test_contact_details_only_for_entitled_staff(client, staff_tokens, session):
+    quiet = register(client, name="Stil Bedrijf", consent_defence_contact=False)
+    open_ = register(client, name="Open Bedrijf", consent_defence_contact=True)
+    for role, sees_quiet in [("admin", True), ("adviser", True), ("scout", False), ("regioteam", False)]:
+        quiet_view = client.get(f"/api/v1/companies/{quiet['id']}", headers=bearer(staff_tokens[role])).json()
+        open_view = client.get(f"/api/v1/companies/{open_['id']}", headers=bearer(staff_tokens[role])).json()
+        assert (quiet_view["contact"] is not None) == sees_quiet, role
+        assert open_view["contact"]["email"] == "info@veenstra.example.org", role
+        assert (quiet_view["consents"] is not None) == (role in ("admin", "adviser")), role
+    reads = session.exec(select(AuditEvent).where(AuditEvent.action == "read_contact")).all()
+    assert {e.subject_id for e in reads} == {quiet["id"], open_["id"]}
+
+
+def test_list_filters(client, staff_tokens):
+    register(client, name="Emmen Composiet", municipality="Emmen", nld_areas=["slimme-materialen"], sectors=["groene-chemie"])
+    register(client, name="Assen Sensor", municipality="Assen", nld_areas=["sensoren"], sectors=["sensortechnologie"],
+             defence_experience="supplier")
+    register(client, name="Groningen AI", municipality="Groningen", nld_areas=["intelligente-systemen"],
+             description="Kunstmatige intelligentie voor predictive maintenance van machines.")
+    headers = bearer(staff_tokens["adviser"])
+
+    def names(**params):
+        response = client.get("/api/v1/companies", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return sorted(c["name"] for c in response.json()["data"])
+
+    assert names(region="Zuidoost-Drenthe") == ["Emmen Composiet"]
+    assert names(region="Drenthe") == ["Assen Sensor", "Emmen Composiet"]
+    assert names(region="Noord-Nederland") == ["Assen Sensor", "Emmen Composiet", "Groningen AI"]
+    assert names(nld_area="sensoren") == ["Assen Sensor"]
+    assert names(sector="groene-chemie") == ["Emmen Composiet"]
+    assert names(defence_experience="supplier") == ["Assen Sensor"]
+    assert names(q="predictive") == ["Groningen AI"]
+    assert names(municipality="emmen") == ["Emmen Composiet"]
+    page = client.get("/api/v1/companies", params={"limit": 2, "offset": 2}, headers=headers).json()
+    assert page["count"] == 3 and len(page["data"]) == 1
+    assert client.get("/api/v1/companies", params={"region": "Atlantis"}, headers=headers).status_code == 422
+    assert client.get("/api/v1/companies", params={"limit": 5000}, headers=headers).status_code == 422
