@@ -118,10 +118,13 @@ def seed(
     demo: Annotated[bool, typer.Option(help="Also load the fictitious demo companies")] = False,
 ) -> None:
     """Load the taxonomy-backed seed data from seed/ (idempotent: a second run changes nothing)."""
-    from app.services.seeding import load_seed
+    from app.services.seeding import SeedError, load_seed
 
-    with session_scope() as session:
-        report = load_seed(session, SEED_DIR, demo=demo, progress=sys.stderr.isatty())
+    try:
+        with session_scope() as session:
+            report = load_seed(session, SEED_DIR, demo=demo, progress=sys.stderr.isatty())
+    except SeedError as error:
+        _fail(error.detail)
     typer.echo(str(report))
 
 
