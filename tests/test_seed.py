@@ -39,7 +39,8 @@ def _yaml(path: Path) -> list[dict]:
 
 
 def _seed_records() -> list[tuple[str, dict]]:
-    files = [SEED_DIR / "organisations.yaml", SEED_DIR / "companies.yaml", *sorted((SEED_DIR / "needs").glob("*.yaml"))]
+    files = [SEED_DIR / "organisations.yaml", SEED_DIR / "companies.yaml",
+             *sorted((SEED_DIR / "needs").glob("*.yaml"))]
     return [(path.relative_to(SEED_DIR).as_posix(), record) for path in files for record in _yaml(path)]
 
 
@@ -190,7 +191,9 @@ def test_a_corrected_record_updates(session: Session, tmp_path: Path):
         ("organisations.yaml", {"source": "002:99999"}, "document 002 has"),
     ],
 )
-def test_invalid_files_are_refused_and_nothing_is_written(session: Session, tmp_path: Path, file, change, message):
+def test_invalid_files_are_refused_and_nothing_is_written(
+    session: Session, tmp_path: Path, file, change, message
+):
     seed_dir = tmp_path / "seed"
     shutil.copytree(SEED_DIR, seed_dir)
     path = seed_dir / file
@@ -215,5 +218,7 @@ def test_municipality_list_is_complete_for_its_date():
         "Limburg": 31,
     }
     drenthe = sorted(m["name"] for m in listing["municipalities"] if m["province"] == "Drenthe")
-    assert drenthe == ["Aa en Hunze", "Assen", "Borger-Odoorn", "Coevorden", "De Wolden", "Emmen", "Hoogeveen",
-                       "Meppel", "Midden-Drenthe", "Noordenveld", "Tynaarlo", "Westerveld"]
+    assert drenthe == [
+        "Aa en Hunze", "Assen", "Borger-Odoorn", "Coevorden", "De Wolden", "Emmen", "Hoogeveen", "Meppel",
+        "Midden-Drenthe", "Noordenveld", "Tynaarlo", "Westerveld",
+    ]

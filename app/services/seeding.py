@@ -84,7 +84,8 @@ class KindCounts:
 
 @dataclass
 class SeedReport:
-    """What one run did, per kind: organisation, defence_need, programme, cluster, call, company, demo_company."""
+    """What one run did per kind (organisation, defence_need, programme, cluster, call, company,
+    demo_company)."""
 
     counts: dict[str, KindCounts] = field(default_factory=dict)
 
@@ -165,7 +166,8 @@ def check_citation(text: Any, line_counts: dict[str, int], call_ids: set[str] | 
         if lines is None:
             return f"cites document {citation.prefix!r}, which {SOURCES_FILE} does not list"
         if citation.last > lines:
-            return f"cites {citation.prefix}:{citation.last}, but document {citation.prefix} has {lines} lines"
+            return (f"cites {citation.prefix}:{citation.last}, "
+                    f"but document {citation.prefix} has {lines} lines")
     return None
 
 
@@ -303,7 +305,8 @@ def _validate(seed_dir: Path, demo: bool) -> _Plan:
             if status not in NEED_STATUSES:
                 errors.append(f"{record.where}: status {status!r} is not one of {sorted(NEED_STATUSES)}")
             if visibility not in VISIBILITIES:
-                errors.append(f"{record.where}: visibility {visibility!r} is not one of {sorted(VISIBILITIES)}")
+                errors.append(f"{record.where}: visibility {visibility!r} is not one of "
+                              f"{sorted(VISIBILITIES)}")
             budget = data.get("budget_eur")
             if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 0):
                 errors.append(f"{record.where}: budget_eur must be a whole number of euros")
@@ -325,7 +328,8 @@ def _validate(seed_dir: Path, demo: bool) -> _Plan:
 
     # Needs from the calls CSV
     if call_rows and CALLS_OWNER not in org_slugs:
-        errors.append(f"{CALLS_FILE}: the calls need the organisation {CALLS_OWNER!r} in {ORGANISATIONS_FILE}")
+        errors.append(f"{CALLS_FILE}: the calls need the organisation {CALLS_OWNER!r} "
+                      f"in {ORGANISATIONS_FILE}")
     for index, row in enumerate(call_rows):
         record = _Record(CALLS_FILE, index, {"slug": row["identifier"].lower()})
         slug = _check_slug(record, need_slugs, errors)
@@ -415,7 +419,9 @@ def _read_calls(seed_dir: Path, errors: list[str]) -> list[dict[str, str]]:
     return [row for row in rows if (row.get("identifier") or "").strip()]
 
 
-def _call_to_need(row: dict[str, str], slug: str | None, record: _Record, errors: list[str]) -> dict[str, Any]:
+def _call_to_need(
+    row: dict[str, str], slug: str | None, record: _Record, errors: list[str]
+) -> dict[str, Any]:
     identifier = row["identifier"].strip()
     deadline = None
     if (row.get("deadline") or "").strip():
@@ -433,8 +439,8 @@ def _call_to_need(row: dict[str, str], slug: str | None, record: _Record, errors
                            f"€{low_value:,} - €{budget:,}".replace(",", ".")) + " (Funding & Tenders portal)"
     except ValueError:
         errors.append(f"{record.where}: budget {low!r}/{high!r} is not a number")
-    header = " · ".join(part for part in (row.get("programme", "").strip(), row.get("action_type", "").strip(),
-                                          identifier) if part)
+    parts = (row.get("programme", "").strip(), row.get("action_type", "").strip(), identifier)
+    header = " · ".join(part for part in parts if part)
     description = f"{header}\n\n{row.get('description', '').strip()}\n\n{CALL_ATTRIBUTION}".strip()
     return {
         "slug": slug, "title": row["title"].strip()[:300], "description": description, "kind": "call",
