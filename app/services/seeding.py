@@ -41,6 +41,8 @@ DEFENCE_EXPERIENCE = {"none", "indirect", "supplier"}
 NEED_STATUSES = {"open", "closed"}
 VISIBILITIES = {"public", "staff"}
 DEMO_KVK_RANGE = range(90000000, 90000100)
+MAX_LENGTHS = {"title": 300, "name": 200, "source": 300, "budget_note": 300, "url": 1000,
+               "contact_name": 200, "contact_email": 320}
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 ORGANISATION_KEYS = {"required": {"slug", "name", "kind", "description", "source"}, "optional": {"url"}}
@@ -224,6 +226,9 @@ def _check_keys(record: _Record, keys: dict[str, set[str]], errors: list[str]) -
         errors.append(f"{record.where}: missing {', '.join(missing)}")
     if unknown:
         errors.append(f"{record.where}: unknown field(s) {', '.join(unknown)}")
+    for key, limit in MAX_LENGTHS.items():
+        if isinstance(data.get(key), str) and len(data[key]) > limit:
+            errors.append(f"{record.where}: {key} is longer than {limit} characters")
     return not missing
 
 
