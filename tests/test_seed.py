@@ -2,7 +2,9 @@
 
 import csv
 import json
+import re
 import shutil
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -222,3 +224,29 @@ def test_municipality_list_is_complete_for_its_date():
         "Aa en Hunze", "Assen", "Borger-Odoorn", "Coevorden", "De Wolden", "Emmen", "Hoogeveen", "Meppel",
         "Midden-Drenthe", "Noordenveld", "Tynaarlo", "Westerveld",
     ]
+
+
+def _normalised(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()  # OCR: é/ë, curly quotes
+    text = re.sub(r"[\"'`]", "", text)
+    text = re.sub(r"-\s+", "-", text)  # words hyphenated across lines
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    return re.sub(r"\s+", " ", text).lower().strip()
+
+
+@pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason="the source documents are not beside this checkout")
+def test_quotations_appear_in_the_cited_lines():
+    documents = yaml.safe_load((SEED_DIR / "sources.yaml").read_text(encoding="utf-8"))["documents"]
+    lines = {prefix: (SHARED_SEEDS / doc["file"]).read_text(encoding="utf-8").splitlines()
+             for prefix, doc in documents.items()}
+    checked = 0
+    for where, record in _seed_records():
+        citations = parse_citation(record["source"])
+        cited = _normalised(" ".join(" ".join(lines[c.prefix][c.first - 1:c.last]) for c in citations))
+        for quotation in re.findall(r'"([^"]+)"', record["description"]):
+            for piece in re.split(r"\[\.\.\.\]|\[|\]", quotation):
+                piece = _normalised(piece).strip(" .,;")
+                if len(piece) >= 12:
+                    checked += 1
+                    assert piece in cited, f"{where} ({record['slug']}): {piece!r} not in {record['source']}"
+    assert checked > 150
