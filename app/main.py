@@ -4,7 +4,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
@@ -17,10 +20,15 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' https://cdn.jsdelivr.net; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
+# The API documentation page starts Swagger UI with an inline script, so it alone gets one.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 @asynccontextmanager
@@ -35,7 +43,23 @@ def create_app() -> FastAPI:
         summary="Matches MKB companies in Drenthe and the north to defence needs, NLD areas and innovation programmes.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    # Swagger UI from a Python package, not a CDN: the service runs on closed networks.
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="Koppelkans API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)
