@@ -12,7 +12,8 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY seed ./seed
-RUN pip install .
+# Editable, so the migrations and seed folders beside app/ are found where the code expects them.
+RUN pip install -e .
 
 RUN useradd --system --create-home koppelkans && mkdir -p /data && chown koppelkans /data
 USER koppelkans
