@@ -11,7 +11,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
-from app.routers import auth, companies, health, needs, taxonomy
+from app.routers import auth, companies, health, matching, needs, taxonomy
+from app.services.matching import MatchingState
 
 API_PREFIX = "/api/v1"
 
@@ -33,11 +34,22 @@ DOCS_CSP = (
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    get_settings()  # refuses to start with a placeholder secret in production
+    settings = get_settings()  # refuses to start with a placeholder secret in production
+    state = getattr(app.state, "matching", None)
+    if state is None and settings.matching_enabled:
+        # Models load and the index is brought in step with the database in the background:
+        # the API answers at once, matching answers 503 until /readyz says ready.
+        state = app.state.matching = MatchingState()
+        state.start_in_background(settings)
+    if state is not None:
+        app.state.matching_readiness = state.readiness
     yield
+    if state is not None:
+        state.close()
 
 
-def create_app() -> FastAPI:
+def create_app(matching_state: MatchingState | None = None) -> FastAPI:
+    """The application; tests pass a ready ``matching_state`` with a small deterministic engine."""
     app = FastAPI(
         title="Koppelkans",
         summary="Matches MKB companies in Drenthe and the north to defence needs, NLD areas and innovation programmes.",
@@ -60,8 +72,10 @@ def create_app() -> FastAPI:
         )
         page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
+    if matching_state is not None:
+        app.state.matching = matching_state
     app.include_router(health.router)
-    for router in (auth.router, companies.router, needs.router, taxonomy.router):
+    for router in (auth.router, companies.router, needs.router, matching.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.exception_handler(KoppelkansError)
