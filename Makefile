@@ -21,6 +21,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/koppelkans db upgrade
 	$(BIN)/koppelkans seed
+	$(BIN)/koppelkans reindex
 	$(BIN)/koppelkans users ensure-admin
 	@echo "Koppelkans serves on http://$(HOST):$(PORT): web interface /ui/, API documentation /docs"
 	$(BIN)/koppelkans serve --host $(HOST) --port $(PORT)

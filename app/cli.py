@@ -128,6 +128,40 @@ def seed(
     typer.echo(str(report))
 
 
+@app.command()
+def reindex(
+    fresh: Annotated[bool, typer.Option(help="Drop the saved index first (cached embeddings are kept)")] = False,
+) -> None:
+    """Bring the matching index in step with the database (encodes only new or changed texts)."""
+    import shutil
+
+    from sqlmodel import Session
+
+    from app.core.db import get_engine
+    from app.services.matching import build_engine, documents_from_database
+
+    settings = get_settings()
+    engine = build_engine(settings)
+    if fresh:
+        shutil.rmtree(engine.data_dir / "index", ignore_errors=True)
+    with Session(get_engine()) as session:
+        reports = engine.load_or_build(lambda side: list(documents_from_database(session, side)), progress=True)
+    for report in reports.values():
+        typer.echo(
+            f"{report.side}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged, {report.passages_encoded} passages encoded in {report.seconds:.1f} s"
+        )
+    engine.close()
+
+
+@app.command("eval")
+def evaluate(dataset: Annotated[Path, typer.Argument(help="A development set, e.g. eval/dev.yaml")]) -> None:
+    """Print MRR@10, Recall@10 and nDCG@10 per signal and for the fused ranking, per slice."""
+    from app.matching.evaluate import main as run_evaluation
+
+    run_evaluation([str(dataset)])
+
+
 def _safe_url() -> str:
     url = get_settings().resolved_database_url
     if "@" in url:  # hide credentials

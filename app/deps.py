@@ -14,7 +14,9 @@ from app.core.ratelimit import RateLimiter
 from app.services import companies as company_service
 from app.services import users as user_service
 from app.services.access import Caller
+from app.matching.engine import MatchEngine
 from app.models import Company
+from app.services.matching import MatchingState
 
 
 def get_session() -> Iterator[Session]:
@@ -94,6 +96,24 @@ def company_caller(
 
 
 CompanyCallerDep = Annotated[Caller, Depends(company_caller)]
+
+
+def get_matching_state(request: Request) -> MatchingState:
+    state = getattr(request.app.state, "matching", None)
+    if state is None:
+        state = request.app.state.matching = MatchingState()
+        state.error = "matching is switched off (KOPPELKANS_MATCHING_ENABLED=false)"
+    return state
+
+
+MatchingStateDep = Annotated[MatchingState, Depends(get_matching_state)]
+
+
+def ready_engine(state: MatchingStateDep) -> MatchEngine:
+    return state.require_engine()
+
+
+EngineDep = Annotated[MatchEngine, Depends(ready_engine)]
 
 
 class RateLimit:

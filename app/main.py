@@ -4,11 +4,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
-from app.routers import auth, companies, health, needs, taxonomy
+from app.routers import auth, companies, health, matching, needs, taxonomy
+from app.services.matching import MatchingState
 
 API_PREFIX = "/api/v1"
 
@@ -17,27 +21,61 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' https://cdn.jsdelivr.net; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
+# The API documentation page starts Swagger UI with an inline script, so it alone gets one.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    get_settings()  # refuses to start with a placeholder secret in production
+    settings = get_settings()  # refuses to start with a placeholder secret in production
+    state = getattr(app.state, "matching", None)
+    if state is None and settings.matching_enabled:
+        # Models load and the index is brought in step with the database in the background:
+        # the API answers at once, matching answers 503 until /readyz says ready.
+        state = app.state.matching = MatchingState()
+        state.start_in_background(settings)
+    if state is not None:
+        app.state.matching_readiness = state.readiness
     yield
+    if state is not None:
+        state.close()
 
 
-def create_app() -> FastAPI:
+def create_app(matching_state: MatchingState | None = None) -> FastAPI:
+    """The application; tests pass a ready ``matching_state`` with a small deterministic engine."""
     app = FastAPI(
         title="Koppelkans",
         summary="Matches MKB companies in Drenthe and the north to defence needs, NLD areas and innovation programmes.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    # Swagger UI from a Python package, not a CDN: the service runs on closed networks.
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="Koppelkans API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+    if matching_state is not None:
+        app.state.matching = matching_state
     app.include_router(health.router)
-    for router in (auth.router, companies.router, needs.router, taxonomy.router):
+    for router in (auth.router, companies.router, needs.router, matching.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.exception_handler(KoppelkansError)

@@ -338,3 +338,50 @@ class TaxonomyOut(BaseModel):
     need_kinds: list[dict]
     regions: list[str]
     municipalities: list[dict]
+
+
+# --- matching --------------------------------------------------------------------------------
+
+
+class CompanyMatch(BaseModel):
+    company: CompanyOut
+    score: float
+    explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
+
+
+class NeedMatch(BaseModel):
+    need: NeedOut
+    score: float
+    explanation: dict
+
+
+class CompanyMatches(BaseModel):
+    items: list[CompanyMatch]
+
+
+class NeedMatches(BaseModel):
+    items: list[NeedMatch]
+
+
+class SearchFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    region: str | None = Field(default=None, max_length=100)
+    municipality: str | None = Field(default=None, max_length=100)
+    nld_area: NldArea | None = None
+    sector: str | None = Field(default=None, max_length=100)
+    defence_experience: DefenceExperience | None = None
+    kind: NeedKind | None = None
+    include_closed: bool = False
+
+    _regions = field_validator("region")(lambda v: check_regions([v])[0] if v else v)
+    _sector = field_validator("sector")(lambda v: check_sectors([v])[0] if v else v)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
+    target: Literal["companies", "needs"]
+    limit: int = Field(default=10, ge=1, le=100)
+    filters: SearchFilters = Field(default_factory=SearchFilters)

@@ -3,13 +3,21 @@
 # prints the database URL to use. Idempotent: a second run reuses what is there.
 set -euo pipefail
 
+apt_updated=""
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    [ -n "$apt_updated" ] || { apt-get update -qq >&2; apt_updated=1; }
+    apt-get install -y -qq "$@" >&2
+}
+
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     echo "installing PostgreSQL (Debian packages)…" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq postgresql postgresql-contrib >&2
-    apt-get install -y -qq "postgresql-$(ls /usr/lib/postgresql | sort -n | tail -1)-pgvector" >&2 || \
-        echo "pgvector package not available: the pgvector tests will be skipped" >&2
+    apt_install postgresql postgresql-contrib
+fi
+pg_major=$(ls /usr/lib/postgresql | sort -n | tail -1)
+if [ ! -f "/usr/share/postgresql/$pg_major/extension/vector.control" ]; then
+    echo "installing pgvector…" >&2
+    apt_install "postgresql-$pg_major-pgvector" || echo "pgvector not available: its tests will be skipped" >&2
 fi
 
 version=$(ls /usr/lib/postgresql | sort -n | tail -1)

@@ -41,6 +41,8 @@ def test_openapi_documents_every_endpoint(client):
         assert path in paths
     docs = client.get("/docs")
     assert docs.status_code == 200
+    assert "cdn." not in docs.text  # works on a closed network
+    assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
 
 
 def test_placeholder_secret_is_refused_in_production(monkeypatch):

@@ -96,9 +96,8 @@ def erase(*, session: Session, caller: Caller, company: Company) -> None:
     audit.record(session, caller, "erase", "company", company_id)
 
 
-def list_companies(
+def filter_conditions(
     *,
-    session: Session,
     q: str | None = None,
     municipality: str | None = None,
     region: str | None = None,
@@ -106,9 +105,8 @@ def list_companies(
     sector: str | None = None,
     defence_experience: str | None = None,
     status: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Company], int]:
+) -> list:
+    """SQL conditions for the company filters shared by the list, matching and search."""
     conditions = []
     if q:
         pattern = f"%{q.lower()}%"
@@ -130,6 +128,11 @@ def list_companies(
         conditions.append(Company.defence_experience == defence_experience)
     if status:
         conditions.append(Company.status == status)
+    return conditions
+
+
+def list_companies(*, session: Session, limit: int = 50, offset: int = 0, **filters) -> tuple[list[Company], int]:
+    conditions = filter_conditions(**filters)
     count = session.exec(select(func.count()).select_from(Company).where(*conditions)).one()
     companies = session.exec(
         select(Company).where(*conditions).order_by(Company.name, Company.id).offset(offset).limit(limit)

@@ -1,0 +1,183 @@
+"""Fusing the per-signal scores of a query's candidates into one ranking. Pure functions.
+
+Three signals score each (query, candidate document) pair: BM25 on stemmed words, a dense
+English model and a multilingual model. A signal can be *blind* for a pair:
+- the English-only dense model when query and document are in different languages;
+- BM25 when the pair is not in one known language and no word overlaps (a Dutch query has
+  nothing to say lexically about an English call).
+A blind signal is left out of that pair's weighted mean instead of counting as a zero, so it
+never drags a good match down. Weights depend on the pair's language condition and were
+tuned on the development split (see `FUSION_WEIGHTS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SIGNALS = ("bm25", "dense", "multilingual")
+BM25, DENSE, MULTILINGUAL = range(3)
+
+# Language condition of a (query, document) pair.
+SAME_LANGUAGE, CROSS_LANGUAGE, UNKNOWN_LANGUAGE = 0, 1, 2
+
+
+def language_conditions(query_language: str, document_languages: np.ndarray) -> np.ndarray:
+    """SAME/CROSS/UNKNOWN_LANGUAGE for each document, given its detected language code."""
+    document_languages = np.asarray(document_languages)
+    conditions = np.full(len(document_languages), UNKNOWN_LANGUAGE, dtype=np.int8)
+    if query_language == "unknown":
+        return conditions
+    known = document_languages != "unknown"
+    conditions[known & (document_languages == query_language)] = SAME_LANGUAGE
+    conditions[known & (document_languages != query_language)] = CROSS_LANGUAGE
+    return conditions
+
+
+@dataclass(frozen=True)
+class SignalWeights:
+    bm25: float
+    dense: float
+    multilingual: float
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.bm25, self.dense, self.multilingual], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """All tunable numbers of the ranking in one place."""
+
+    same_language: SignalWeights
+    cross_language: SignalWeights
+    unknown_language: SignalWeights
+    # Added to the fused score (0–1) per shared NLD area / sector, each count capped at 2.
+    shared_nld_bonus: float = 0.0
+    shared_sector_bonus: float = 0.0
+    # A document scores its best passage plus this share of its second best.
+    second_passage_share: float = 0.0
+
+    def by_condition(self) -> np.ndarray:
+        """Rows SAME/CROSS/UNKNOWN_LANGUAGE × columns SIGNALS."""
+        return np.stack([self.same_language.as_array(), self.cross_language.as_array(),
+                         self.unknown_language.as_array()])
+
+
+# Chosen by `python scripts/eval_tune.py eval/dev.yaml` (coordinate search on the dev split
+# of the development set; the run and its numbers are in eval/RESULTS.md).
+FUSION_WEIGHTS = FusionWeights(
+    same_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
+    cross_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
+    unknown_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
+    shared_nld_bonus=0.0,
+    shared_sector_bonus=0.0,
+    second_passage_share=0.0,
+)
+
+MAX_COUNTED_SHARED = 2
+
+
+@dataclass
+class CandidateScores:
+    """Raw evidence for the candidates of one query (one row per candidate document)."""
+
+    document_ids: np.ndarray  # (n,) int64
+    best: np.ndarray  # (n, 3) best passage-pair score per signal (NaN: signal not available)
+    second: np.ndarray  # (n, 3) second-best document passage score per signal (0 when none)
+    conditions: np.ndarray  # (n,) SAME/CROSS/UNKNOWN_LANGUAGE
+    shared_nld_areas: np.ndarray  # (n,) count
+    shared_sectors: np.ndarray  # (n,) count
+    dense_cross_lingual: bool = False  # the dense encoder reads across languages
+
+    def __len__(self) -> int:
+        return len(self.document_ids)
+
+
+@dataclass
+class FusedScores:
+    total: np.ndarray  # (n,) final score
+    contributions: np.ndarray  # (n, 3) each signal's part of the weighted mean
+    shares: np.ndarray  # (n, 3) each signal's weight in the pair's mean (0 when blind)
+    bonus: np.ndarray  # (n,) structured bonus
+    visible: np.ndarray = field(repr=False)  # (n, 3) whether the signal could see the pair
+
+
+def document_scores(candidates: CandidateScores, second_passage_share: float) -> np.ndarray:
+    """Raw per-signal document scores: best passage plus a share of the second best."""
+    return candidates.best + second_passage_share * np.nan_to_num(candidates.second)
+
+
+def normalisation_bounds(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per signal column: the low end and the spread used to scale it to 0–1 for this query.
+
+    BM25 is scaled from zero (a zero score means "no shared words", not "the worst of this
+    list"); cosine scores from the lowest candidate. A column without spread gets spread 0.
+    """
+    low = np.zeros(raw.shape[1], dtype=np.float32)
+    spread = np.zeros(raw.shape[1], dtype=np.float32)
+    for column in range(raw.shape[1]):
+        values = raw[:, column][np.isfinite(raw[:, column])]
+        if not len(values):
+            continue
+        low[column] = 0.0 if column == BM25 else values.min()
+        spread[column] = values.max() - low[column]
+    return low, spread
+
+
+def scale(values: np.ndarray, low: float, spread: float) -> np.ndarray:
+    """Scale raw scores of one signal to 0–1 with a query's bounds. Without spread, every
+    positive score is 1: a lone candidate is as good as the best one."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0)
+    if spread > 1e-9:
+        return np.clip((values - low) / spread, 0.0, 1.0)
+    return (values > 0).astype(np.float32)
+
+
+def normalise_per_query(raw: np.ndarray) -> np.ndarray:
+    """Min–max scale each signal column over the query's candidates (see normalisation_bounds)."""
+    low, spread = normalisation_bounds(raw)
+    return np.stack([scale(raw[:, c], low[c], spread[c]) for c in range(raw.shape[1])], axis=1) \
+        if len(raw) else np.zeros_like(raw, dtype=np.float32)
+
+
+def visibility(candidates: CandidateScores) -> np.ndarray:
+    """(n, 3) booleans: can each signal judge each pair at all?"""
+    visible = np.isfinite(candidates.best)
+    cross = candidates.conditions == CROSS_LANGUAGE
+    if not candidates.dense_cross_lingual:
+        visible[cross, DENSE] = False
+    no_overlap = np.nan_to_num(candidates.best[:, BM25]) <= 0
+    visible[no_overlap & (candidates.conditions != SAME_LANGUAGE), BM25] = False
+    return visible
+
+
+def structured_bonus(candidates: CandidateScores, weights: FusionWeights) -> np.ndarray:
+    return (weights.shared_nld_bonus * np.minimum(candidates.shared_nld_areas, MAX_COUNTED_SHARED)
+            + weights.shared_sector_bonus * np.minimum(candidates.shared_sectors, MAX_COUNTED_SHARED)
+            ).astype(np.float32)
+
+
+def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
+    """Weighted mean of the visible, normalised signals per pair, plus the structured bonus."""
+    normalised = normalise_per_query(document_scores(candidates, weights.second_passage_share))
+    visible = visibility(candidates)
+    pair_weights = weights.by_condition()[candidates.conditions] * visible
+    weight_sums = pair_weights.sum(axis=1, keepdims=True)
+    shares = np.divide(pair_weights, weight_sums, out=np.zeros_like(pair_weights), where=weight_sums > 0)
+    contributions = shares * normalised
+    bonus = structured_bonus(candidates, weights)
+    return FusedScores(contributions.sum(axis=1) + bonus, contributions, shares, bonus, visible)
+
+
+def single_signal_scores(candidates: CandidateScores, signal: int, second_passage_share: float = 0.0) -> np.ndarray:
+    """One signal alone, as the baseline rankings of the evaluation use it."""
+    return np.nan_to_num(document_scores(candidates, second_passage_share)[:, signal], nan=-np.inf)
+
+
+def top_order(scores: np.ndarray, document_ids: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of the best `limit` scores, ties broken by document id for stable results."""
+    if not len(scores):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((document_ids, -scores))
+    return order[:max(0, limit)]

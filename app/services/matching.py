@@ -1,0 +1,247 @@
+"""Matching as the service uses it: documents from the database, hard filters in SQL, results
+shaped for the caller (contact details only where the caller may see them).
+
+The engine (``app.matching``) knows texts and ids only; this module decides which companies and
+needs may be matched at all and keeps the engine in step with every write.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from app.core.config import Settings
+from app.core.db import get_engine
+from app.core.errors import Forbidden, IndexNotReady
+from app.matching.engine import Document, MatchEngine
+from app.models import Company, Need
+from app.schemas import CompanyMatch, NeedMatch
+from app.services import companies as company_service
+from app.services import needs as need_service
+from app.services.access import Caller
+
+logger = logging.getLogger(__name__)
+
+
+# --- what the engine sees ----------------------------------------------------------------
+
+
+def is_matchable(company: Company) -> bool:
+    """Only active companies that consented to matching are in the index at all."""
+    return company.status == "active" and company.consent_matching
+
+
+def company_document(company: Company) -> Document:
+    parts = [company.name, company.description]
+    if company.capabilities:
+        parts.append(", ".join(company.capabilities))
+    return Document("company", company.id, "\n".join(parts), tuple(company.nld_areas), tuple(company.sectors))
+
+
+def need_document(need: Need) -> Document:
+    return Document("need", need.id, f"{need.title}\n{need.description}", tuple(need.nld_areas), tuple(need.sectors))
+
+
+def documents_from_database(session: Session, side: str) -> Iterator[Document]:
+    if side == "company":
+        for company in session.exec(select(Company).where(Company.status == "active", Company.consent_matching)):
+            yield company_document(company)
+    else:
+        for need in session.exec(select(Need)):
+            yield need_document(need)
+
+
+def build_engine(settings: Settings) -> MatchEngine:
+    """The default engine: the configured dense model plus the multilingual encoder."""
+    from app.matching.encoders import SentenceTransformerEncoder, UsemEncoder, bundled_dense_encoder
+
+    dense = SentenceTransformerEncoder(settings.embedding_model) if settings.embedding_model else bundled_dense_encoder()
+    multilingual = UsemEncoder() if settings.multilingual_encoder else None
+    return MatchEngine(settings.data_dir / "matching", dense, multilingual)
+
+
+class MatchingState:
+    """The engine of one process, with its start-up build.
+
+    Writes that arrive while the index is still being built are remembered and applied once the
+    build is done, so nothing registered during start-up is missing from the index.
+    """
+
+    def __init__(self, engine: MatchEngine | None = None) -> None:
+        self.engine = engine
+        self.ready = False
+        self.error: str | None = None
+        self.started_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._pending: set[tuple[str, int]] = set()
+
+    @classmethod
+    def ready_with(cls, engine: MatchEngine) -> "MatchingState":
+        state = cls(engine)
+        state.ready = True
+        return state
+
+    def start_in_background(self, settings: Settings) -> threading.Thread:
+        thread = threading.Thread(target=self._build, args=(settings,), name="matching-index-build", daemon=True)
+        thread.start()
+        return thread
+
+    def _build(self, settings: Settings) -> None:
+        try:
+            if self.engine is None:
+                self.engine = build_engine(settings)
+            with Session(get_engine()) as session:
+                self.engine.load_or_build(lambda side: list(documents_from_database(session, side)))
+            with self._lock:
+                with Session(get_engine()) as session:
+                    for side, record_id in sorted(self._pending):
+                        _apply_change(self.engine, session, side, record_id)
+                self._pending.clear()
+                self.ready = True
+            logger.info("matching index ready: %s", self.engine.counts())
+        except Exception as error:  # reported by /readyz and the matching endpoints
+            logger.exception("building the matching index failed")
+            self.error = f"{type(error).__name__}: {error}"
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.ready:
+            return True, "ok"
+        if self.error:
+            return False, f"index build failed ({self.error}); see the server log, then `koppelkans reindex`"
+        return False, f"index is being built (for {time.monotonic() - self.started_at:.0f} s)"
+
+    def require_engine(self) -> MatchEngine:
+        ready, reason = self.readiness()
+        if not ready:
+            raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
+        return self.engine
+
+    def changed(self, session: Session, side: str, record_id: int) -> None:
+        """Bring the index in step with one company or need after it was committed (or erased)."""
+        with self._lock:
+            if self.error:  # matching off or broken: the next start-up sync catches up
+                return
+            if not self.ready:
+                self._pending.add((side, record_id))
+                return
+        _apply_change(self.engine, session, side, record_id)
+
+    def close(self) -> None:
+        if self.ready and self.engine is not None:
+            self.engine.save()
+
+
+def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: int) -> None:
+    if side == "company":
+        company = session.get(Company, record_id)
+        if company is not None and is_matchable(company):
+            engine.upsert([company_document(company)])
+        else:
+            engine.remove("company", [record_id])
+    else:
+        need = session.get(Need, record_id)
+        if need is not None:
+            engine.upsert([need_document(need)])
+        else:
+            engine.remove("need", [record_id])
+
+
+# --- the questions the endpoints ask -----------------------------------------------------
+
+
+def allowed_company_ids(session: Session, **filters) -> list[int]:
+    conditions = company_service.filter_conditions(status="active", **filters)
+    conditions.append(col(Company.consent_matching).is_(True))
+    return list(session.exec(select(Company.id).where(*conditions)).all())
+
+
+def allowed_need_ids(
+    session: Session,
+    caller: Caller,
+    *,
+    kind: str | None = None,
+    nld_area: str | None = None,
+    sector: str | None = None,
+    include_closed: bool = False,
+    regions: list[str] | None = None,
+) -> list[int]:
+    """Needs a caller may be shown: public ones (staff: all), open and not past their deadline
+    unless closed ones are asked for, and open to the company's regions when those are given."""
+    conditions = []
+    if not caller.is_staff:
+        conditions.append(Need.visibility == "public")
+    if kind:
+        conditions.append(Need.kind == kind)
+    if nld_area:
+        conditions.append(company_service.json_list_contains(Need.nld_areas, nld_area))
+    if sector:
+        conditions.append(company_service.json_list_contains(Need.sectors, sector))
+    if not include_closed:
+        conditions.append(Need.status == "open")
+        conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
+    rows = session.exec(select(Need.id, Need.eligible_regions).where(*conditions)).all()
+    if regions is None:
+        return [need_id for need_id, _ in rows]
+    wanted = set(regions)
+    return [need_id for need_id, eligible in rows if not eligible or wanted & set(eligible)]
+
+
+def companies_for_need(
+    *, session: Session, engine: MatchEngine, caller: Caller, need: Need, limit: int, **filters
+) -> list[CompanyMatch]:
+    allowed = allowed_company_ids(session, **filters)
+    matches = engine.match(need_document(need), target="company", allowed_ids=allowed, limit=limit)
+    return _company_items(session, caller, matches)
+
+
+def needs_for_company(
+    *, session: Session, engine: MatchEngine, caller: Caller, company: Company, limit: int,
+    kind: str | None = None, include_closed: bool = False,
+) -> list[NeedMatch]:
+    regions = company_service.to_out(session=session, caller=Caller(), company=company).regions
+    allowed = allowed_need_ids(session, caller, kind=kind, include_closed=include_closed, regions=regions or None)
+    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, limit=limit)
+    return _need_items(session, matches)
+
+
+def search(
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict
+) -> list[CompanyMatch] | list[NeedMatch]:
+    if target == "companies":
+        if not caller.is_staff:
+            raise Forbidden("searching companies is for staff only; companies may search needs")
+        company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector", "defence_experience")}
+        allowed = allowed_company_ids(session, **company_filters)
+        return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
+    allowed = allowed_need_ids(
+        session, caller, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
+        include_closed=bool(filters.get("include_closed")),
+        regions=[filters["region"]] if filters.get("region") else None,
+    )
+    return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
+
+
+def _company_items(session: Session, caller: Caller, matches) -> list[CompanyMatch]:
+    items = []
+    for match in matches:
+        company = session.get(Company, match.id)
+        if company is None:  # erased a moment ago; the index follows right after
+            continue
+        out = company_service.to_out(session=session, caller=caller, company=company)
+        items.append(CompanyMatch(company=out, score=match.score, explanation=match.explanation))
+    return items
+
+
+def _need_items(session: Session, matches) -> list[NeedMatch]:
+    items = []
+    for match in matches:
+        need = session.get(Need, match.id)
+        if need is None:
+            continue
+        items.append(NeedMatch(need=need_service.to_out(session=session, need=need), score=match.score,
+                               explanation=match.explanation))
+    return items

@@ -1,0 +1,192 @@
+"""The matching endpoints over a real database and a small deterministic engine."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import get_settings
+from app.main import create_app
+from app.matching.encoders import HashingEncoder
+from app.matching.engine import MatchEngine
+from app.services.matching import MatchingState
+from tests.factories import bearer, company_payload, need_payload
+
+
+def make_engine(folder) -> MatchEngine:
+    return MatchEngine(folder, HashingEncoder(128, name="dense-test"), HashingEncoder(96, name="multi-test"))
+
+
+@pytest.fixture
+def engine_dir(tmp_path):
+    return tmp_path / "matching"
+
+
+@pytest.fixture
+def mclient(engine_dir) -> Iterator[TestClient]:
+    state = MatchingState.ready_with(make_engine(engine_dir))
+    with TestClient(create_app(matching_state=state)) as test_client:
+        yield test_client
+
+
+def register(client, **overrides) -> dict:
+    response = client.post("/api/v1/companies", json=company_payload(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def add_need(client, token, **overrides) -> dict:
+    response = client.post("/api/v1/needs", json=need_payload(**overrides), headers=bearer(token))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+NIGHT_VISION = "Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen en infanterie."
+DRONES = "Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen."
+
+
+def seed_pair(client, staff_tokens):
+    optics = register(client, name="Noordlicht Optiek", municipality="Noordenveld",
+                      description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
+                      defence_experience="none", nld_areas=["sensoren"], consent_defence_contact=False)
+    frames = register(client, name="Emmer Composiet", municipality="Emmen",
+                      description="Composieten frames voor drones, lichtgewicht en sterk, uit eigen autoclaaf.",
+                      defence_experience="supplier", nld_areas=["slimme-materialen"])
+    need = add_need(client, staff_tokens["adviser"], title="Nachtzicht", description=NIGHT_VISION, nld_areas=["sensoren"])
+    return optics, frames, need
+
+
+def company_names(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [item["company"]["name"] for item in response.json()["items"]]
+
+
+def test_need_finds_the_company_that_fits_and_explains_why(mclient, staff_tokens):
+    optics, _frames, need = seed_pair(mclient, staff_tokens)
+    response = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
+    items = response.json()["items"]
+    assert company_names(response)[0] == "Noordlicht Optiek"
+    explanation = items[0]["explanation"]
+    text = f"{need['title']}\n{need['description']}"
+    need_quote = explanation["query_passage"]["text"]
+    company_quote = explanation["match_passage"]["text"]
+    assert need_quote and need_quote in text
+    assert company_quote and company_quote in f"Noordlicht Optiek\n{optics['description']}"
+    assert "sensoren" in explanation["shared_nld_areas"]
+    assert items[0]["score"] > items[1]["score"]
+
+
+def test_erased_company_disappears_from_every_result(mclient, staff_tokens):
+    optics, _frames, need = seed_pair(mclient, staff_tokens)
+    headers = bearer(staff_tokens["adviser"])
+    assert mclient.delete(f"/api/v1/companies/{optics['id']}", headers={"X-Edit-Token": optics["edit_token"]}).status_code == 204
+    assert "Noordlicht Optiek" not in company_names(mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=headers))
+    search = mclient.post("/api/v1/search", json={"text": "nachtzicht warmtebeeld", "target": "companies"}, headers=headers)
+    assert "Noordlicht Optiek" not in company_names(search)
+
+
+def test_changed_description_changes_matches_without_restart(mclient, staff_tokens):
+    optics, frames, need = seed_pair(mclient, staff_tokens)
+    headers = bearer(staff_tokens["adviser"])
+    drone_need = add_need(mclient, staff_tokens["adviser"], title="Drones", description=DRONES)
+    assert company_names(mclient.get(f"/api/v1/needs/{drone_need['id']}/matches", headers=headers))[0] == "Emmer Composiet"
+    mclient.patch(f"/api/v1/companies/{optics['id']}", headers={"X-Edit-Token": optics["edit_token"]},
+                  json={"description": "Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen."})
+    assert company_names(mclient.get(f"/api/v1/needs/{drone_need['id']}/matches", headers=headers))[0] == "Noordlicht Optiek"
+
+
+def test_filters_are_honoured(mclient, staff_tokens):
+    _optics, _frames, need = seed_pair(mclient, staff_tokens)
+    headers = bearer(staff_tokens["adviser"])
+    url = f"/api/v1/needs/{need['id']}/matches"
+    assert company_names(mclient.get(url, params={"defence_experience": "supplier"}, headers=headers)) == ["Emmer Composiet"]
+    assert company_names(mclient.get(url, params={"region": "Zuidoost-Drenthe"}, headers=headers)) == ["Emmer Composiet"]
+    assert company_names(mclient.get(url, params={"nld_area": "sensoren"}, headers=headers)) == ["Noordlicht Optiek"]
+    assert mclient.get(url, params={"limit": 1}, headers=headers).json()["items"].__len__() == 1
+
+
+def test_company_sees_its_public_open_needs_only(mclient, staff_tokens):
+    optics, frames, need = seed_pair(mclient, staff_tokens)
+    add_need(mclient, staff_tokens["adviser"], title="Intern: nachtzicht", description=NIGHT_VISION, visibility="staff")
+    add_need(mclient, staff_tokens["adviser"], title="Gesloten: nachtzicht", description=NIGHT_VISION, status="closed")
+    add_need(mclient, staff_tokens["adviser"], title="Verlopen: nachtzicht", description=NIGHT_VISION, deadline="2020-01-01")
+    add_need(mclient, staff_tokens["adviser"], title="Alleen Groningen: nachtzicht", description=NIGHT_VISION,
+             eligible_regions=["Groningen"])
+    own = mclient.get(f"/api/v1/companies/{optics['id']}/matches", headers={"X-Edit-Token": optics["edit_token"]})
+    assert own.status_code == 200
+    assert [item["need"]["title"] for item in own.json()["items"]] == ["Nachtzicht"]
+    staff_view = mclient.get(f"/api/v1/companies/{optics['id']}/matches", params={"include_closed": True},
+                             headers=bearer(staff_tokens["adviser"]))
+    titles = {item["need"]["title"] for item in staff_view.json()["items"]}
+    assert {"Intern: nachtzicht", "Gesloten: nachtzicht", "Verlopen: nachtzicht"} <= titles
+    assert "Alleen Groningen: nachtzicht" not in titles  # Noordenveld is not in Groningen province
+    other = mclient.get(f"/api/v1/companies/{optics['id']}/matches", headers={"X-Edit-Token": frames["edit_token"]})
+    assert other.status_code == 403
+
+
+def test_kind_filter_on_company_matches(mclient, staff_tokens):
+    optics, _frames, _need = seed_pair(mclient, staff_tokens)
+    add_need(mclient, staff_tokens["adviser"], title="Voucher nachtzicht", kind="programme", description=NIGHT_VISION)
+    response = mclient.get(f"/api/v1/companies/{optics['id']}/matches", params={"kind": "programme"},
+                           headers=bearer(staff_tokens["adviser"]))
+    assert [item["need"]["kind"] for item in response.json()["items"]] == ["programme"]
+
+
+def test_scout_sees_what_a_company_does_not_who_to_call(mclient, staff_tokens):
+    _optics, _frames, need = seed_pair(mclient, staff_tokens)
+    items = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["scout"])).json()["items"]
+    by_name = {item["company"]["name"]: item["company"] for item in items}
+    assert by_name["Noordlicht Optiek"]["contact"] is None  # no consent to Defence contact
+    assert by_name["Noordlicht Optiek"]["description"].startswith("Wij ontwerpen")
+    assert by_name["Emmer Composiet"]["contact"] is None  # the factory default: no consent either
+
+
+def test_search_needs_is_public_and_search_companies_is_staff_only(mclient, staff_tokens):
+    seed_pair(mclient, staff_tokens)
+    needs = mclient.post("/api/v1/search", json={"text": "warmtebeeldcamera nachtzicht", "target": "needs"})
+    assert needs.status_code == 200
+    assert needs.json()["items"][0]["need"]["title"] == "Nachtzicht"
+    assert mclient.post("/api/v1/search", json={"text": "drones", "target": "companies"}).status_code == 403
+    bad = mclient.post("/api/v1/search", json={"text": "drones", "target": "everything"})
+    assert bad.status_code == 422
+
+
+def test_matching_off_answers_503_with_a_reason(client, staff_tokens):
+    need = add_need(client, staff_tokens["adviser"])
+    response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
+    assert response.status_code == 503
+    assert "switched off" in response.json()["detail"]
+
+
+def test_restart_rebuilds_from_the_database_with_the_same_results(engine_dir, staff_tokens):
+    settings = get_settings()
+    first_state = MatchingState.ready_with(make_engine(engine_dir))
+    with TestClient(create_app(matching_state=first_state)) as first:
+        _optics, _frames, need = seed_pair(first, staff_tokens)
+        before = first.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"])).json()
+    # A new process: the saved index is gone, the database is not.
+    for path in (engine_dir / "index").glob("*"):
+        path.unlink()
+    restarted = MatchingState(make_engine(engine_dir))
+    restarted.start_in_background(settings).join(timeout=60)
+    assert restarted.readiness() == (True, "ok")
+    with TestClient(create_app(matching_state=restarted)) as second:
+        after = second.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"])).json()
+    assert [(i["company"]["id"], i["score"]) for i in after["items"]] == [
+        (i["company"]["id"], i["score"]) for i in before["items"]
+    ]
+
+
+def test_writes_during_the_start_up_build_are_not_lost(engine_dir, staff_tokens, session):
+    from app.models import Company
+
+    state = MatchingState(make_engine(engine_dir))  # not ready yet: writes are remembered
+    with TestClient(create_app(matching_state=state)) as test_client:
+        company = register(test_client, description=NIGHT_VISION)
+        need = add_need(test_client, staff_tokens["adviser"], description=NIGHT_VISION)
+        assert test_client.get(f"/api/v1/needs/{need['id']}/matches",
+                               headers=bearer(staff_tokens["adviser"])).status_code == 503
+        state.start_in_background(get_settings()).join(timeout=60)
+        names = company_names(test_client.get(f"/api/v1/needs/{need['id']}/matches",
+                                              headers=bearer(staff_tokens["adviser"])))
+    assert names == [session.get(Company, company["id"]).name]
