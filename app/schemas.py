@@ -347,12 +347,14 @@ class CompanyMatch(BaseModel):
     company: CompanyOut
     score: float
     explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
+    pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
 
 
 class NeedMatch(BaseModel):
     need: NeedOut
     score: float
     explanation: dict
+    pipeline_status: str | None = None
 
 
 class CompanyMatches(BaseModel):

@@ -10,6 +10,7 @@ from app.models import Company, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
 from app.services import audit
 from app.services.access import Caller, may_see_consents, may_see_contact
+from app.services.pipeline import introduction_consent
 from app.taxonomy import get_taxonomy
 
 # Fields only the provincial desk may change.
@@ -145,16 +146,22 @@ def json_list_contains(column, slug: str):
     return cast(column, String).like(f'%"{slug}"%')
 
 
-def to_out(*, session: Session, caller: Caller, company: Company) -> CompanyOut:
-    """The company as this caller may see it; every release of contact details to staff is audited."""
+def to_out(*, session: Session, caller: Caller, company: Company, need_id: int | None = None) -> CompanyOut:
+    """The company as this caller may see it; every release of contact details to staff is audited.
+
+    ``need_id`` gives the context of an introduction: a company's consent to be introduced for that
+    need releases its contact details to Defence parties there.
+    """
     out = CompanyOut(
         **company.model_dump(exclude={"contact_name", "contact_email", "contact_phone"}),
         regions=_regions(company.municipality),
     )
-    if may_see_contact(caller, company):
+    consented_here = need_id is not None and introduction_consent(session, company.id, need_id) is not None
+    if may_see_contact(caller, company, introduction_consented=consented_here):
         out.contact = Contact(name=company.contact_name, email=company.contact_email, phone=company.contact_phone)
         if not caller.owns(company.id) and company.contact_email:
-            audit.record(session, caller, "read_contact", "company", company.id)
+            detail = f"need {need_id}" if need_id is not None else ""
+            audit.record(session, caller, "read_contact", "company", company.id, detail)
     if may_see_consents(caller, company):
         out.consents = Consents(matching=company.consent_matching, defence_contact=company.consent_defence_contact)
     return out
