@@ -165,18 +165,18 @@ def allowed_company_ids(session: Session, **filters) -> list[int]:
 
 def allowed_need_ids(
     session: Session,
-    caller: Caller,
     *,
+    include_staff_only: bool = False,
     kind: str | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
     include_closed: bool = False,
     regions: list[str] | None = None,
 ) -> list[int]:
-    """Needs a caller may be shown: public ones (staff: all), open and not past their deadline
-    unless closed ones are asked for, and open to the company's regions when those are given."""
+    """Needs that may be shown: public ones (and staff-only ones for staff), open and not past their
+    deadline unless closed ones are asked for, and open to the company's regions when those are given."""
     conditions = []
-    if not caller.is_staff:
+    if not include_staff_only:
         conditions.append(Need.visibility == "public")
     if kind:
         conditions.append(Need.kind == kind)
@@ -219,7 +219,8 @@ def needs_for_company(
     kind: str | None = None, include_closed: bool = False,
 ) -> list[NeedMatch]:
     regions = company_service.to_out(session=session, caller=Caller(), company=company).regions
-    allowed = set(allowed_need_ids(session, caller, kind=kind, include_closed=include_closed, regions=regions or None))
+    allowed = set(allowed_need_ids(session, include_staff_only=caller.is_staff, kind=kind,
+                                   include_closed=include_closed, regions=regions or None))
     allowed -= pipeline.dismissed_need_ids(session, company.id)
     matches = engine.match(company_document(company), target="need", allowed_ids=allowed, limit=limit)
     items = _need_items(session, matches)
@@ -238,7 +239,7 @@ def search(
         allowed = allowed_company_ids(session, **company_filters)
         return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
     allowed = allowed_need_ids(
-        session, caller, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
+        session, include_staff_only=caller.is_staff, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
         include_closed=bool(filters.get("include_closed")),
         regions=[filters["region"]] if filters.get("region") else None,
     )
