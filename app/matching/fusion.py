@@ -64,14 +64,22 @@ class FusionWeights:
                          self.unknown_language.as_array()])
 
 
-# Chosen by `python scripts/eval_tune.py eval/dev.yaml` (coordinate search on the dev split
-# of the development set; the run and its numbers are in eval/RESULTS.md).
+# Tuned by `python scripts/eval_tune.py eval/dev.yaml` (coordinate search on the 32 dev
+# queries of the development set, multilingual weight fixed at 1 as the common scale); the
+# run, the held-out test numbers and the ablations are in eval/RESULTS.md. Reading them:
+# - same language: all three signals, the English model a little ahead (it reads English
+#   well, and Dutch domain words through shared sub-words);
+# - cross language: BM25 only counts where words overlap (names, cognates), the English model
+#   is blind by rule (the 1.0 below is never used unless the dense model is multilingual);
+# - unknown language (one-line profiles): BM25 and the English model are too unsure to help;
+# - a shared sector lifts a match by 0.1 per sector (at most two); shared NLD areas did not
+#   help on the dev queries; a document is scored by its best passage alone.
 FUSION_WEIGHTS = FusionWeights(
-    same_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
-    cross_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
-    unknown_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
+    same_language=SignalWeights(bm25=1.0, dense=1.5, multilingual=1.0),
+    cross_language=SignalWeights(bm25=0.25, dense=1.0, multilingual=1.0),
+    unknown_language=SignalWeights(bm25=0.0, dense=0.25, multilingual=1.0),
     shared_nld_bonus=0.0,
-    shared_sector_bonus=0.0,
+    shared_sector_bonus=0.1,
     second_passage_share=0.0,
 )
 
