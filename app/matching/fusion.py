@@ -171,6 +171,10 @@ def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
     normalised = normalise_per_query(document_scores(candidates, weights.second_passage_share))
     visible = visibility(candidates)
     pair_weights = weights.by_condition()[candidates.conditions] * visible
+    # A tuned zero means "the other signals know better"; where no weighted signal can see
+    # the pair, the visible ones count equally rather than the evidence being thrown away.
+    unweighted = (pair_weights.sum(axis=1) == 0) & visible.any(axis=1)
+    pair_weights[unweighted] = visible[unweighted]
     weight_sums = pair_weights.sum(axis=1, keepdims=True)
     shares = np.divide(pair_weights, weight_sums, out=np.zeros_like(pair_weights), where=weight_sums > 0)
     contributions = shares * normalised

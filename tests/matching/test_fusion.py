@@ -71,3 +71,10 @@ def test_a_missing_signal_is_left_out():
     fused = fuse(scores, EQUAL)
     assert not fused.visible[:, DENSE].any()
     assert fused.total[0] == pytest.approx(1.0)
+
+
+def test_visible_signals_count_equally_when_all_their_weights_are_zero():
+    weights = FusionWeights(SignalWeights(1, 1, 1), SignalWeights(1, 1, 1), SignalWeights(0, 1, 1))
+    scores = candidates([[3.0, np.nan, np.nan], [1.0, np.nan, np.nan]], [UNKNOWN_LANGUAGE] * 2)
+    fused = fuse(scores, weights)
+    assert fused.total.tolist() == pytest.approx([1.0, 1 / 3])
