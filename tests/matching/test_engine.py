@@ -47,7 +47,9 @@ def test_an_erased_company_disappears_from_every_result_and_from_the_cache(engin
 
 def test_a_changed_description_changes_its_matches_without_a_restart(engine):
     assert ids(engine.match(NEEDS[2], target="company", limit=1)) == [3]
-    engine.upsert([Document("company", 4, "Actieve gehoorbescherming voor soldaten op de schietbaan, met headsets.")])
+    engine.upsert(
+        [Document("company", 4, "Actieve gehoorbescherming voor soldaten op de schietbaan, met headsets.")]
+    )
     assert ids(engine.match(NEEDS[2], target="company", limit=1)) == [4]
 
 
@@ -113,18 +115,24 @@ def test_an_index_made_by_another_model_is_stale(tmp_path):
 
 
 def test_explanations_quote_real_passages_of_both_texts(engine):
-    long_need = Document("need", 104, " ".join(
-        ["Het programma vraagt om innovatieve oplossingen voor de krijgsmacht in Noord-Nederland."] * 20
-        + ["Specifiek zoeken wij kogelwerende vesten van aramide die lichter zijn dan de huidige."]
-        + ["De uitvoering vindt plaats in samenwerking met kennisinstellingen en de provincie."] * 20), ("SM",))
+    long_need = Document(
+        "need",
+        104,
+        " ".join(
+            ["Het programma vraagt om innovatieve oplossingen voor de krijgsmacht in Noord-Nederland."] * 20
+            + ["Specifiek zoeken wij kogelwerende vesten van aramide die lichter zijn dan de huidige."]
+            + ["De uitvoering vindt plaats in samenwerking met kennisinstellingen en de provincie."] * 20
+        ),
+        ("SM",),
+    )
     engine.upsert([long_need])
     [best] = engine.match(long_need, target="company", limit=1)
     explanation = best.explanation
     quote = explanation["query_passage"]
-    assert long_need.text[quote["start"]:quote["end"]] == quote["text"] and 0 < len(quote["text"]) <= 240
+    assert long_need.text[quote["start"] : quote["end"]] == quote["text"] and 0 < len(quote["text"]) <= 240
     company_text = next(c.text for c in COMPANIES if c.id == best.id)
     matched = explanation["match_passage"]
-    assert company_text[matched["start"]:matched["end"]] == matched["text"]
+    assert company_text[matched["start"] : matched["end"]] == matched["text"]
     assert best.id == 2
     assert "aramide" in explanation["shared_terms"]
     assert explanation["shared_nld_areas"] == ["SM"]
@@ -152,7 +160,9 @@ def test_concurrent_searches_during_writes_never_fail(engine):
         reader.start()
     try:
         for round_number in range(30):
-            engine.upsert([Document("company", 1000 + round_number, f"Bedrijf {round_number} maakt drones en vesten.")])
+            engine.upsert(
+                [Document("company", 1000 + round_number, f"Bedrijf {round_number} maakt drones en vesten.")]
+            )
             engine.upsert([Document("company", 1, f"Wij bouwen drones, versie {round_number}.")])
             engine.remove("company", [1000 + round_number - 1])
             engine.remove("need", [101])
