@@ -41,6 +41,7 @@ from app.matching.store import (
     Side,
     SideSnapshot,
     StoredDocument,
+    content_hash,
     documents_from_json,
     documents_to_json,
     prepare_document,
@@ -120,6 +121,8 @@ class MatchEngine:
         """Make the side hold exactly `docs`: add missing, re-encode changed, drop the rest."""
         side = self._side(side)
         wanted = {d.id: d for d in docs if d.side == side}
+        # Removals are decided from the state before the write lock is taken: a document that
+        # a concurrent upsert adds meanwhile is kept rather than silently dropped.
         current = self._snapshots[side].documents
         return self._apply(
             side, list(wanted.values()), removals=set(current) - set(wanted), progress=progress
@@ -138,10 +141,10 @@ class MatchEngine:
             report.removed = len(dropped)
             for doc in docs:
                 previous = documents.get(doc.id)
-                prepared = prepare_document(doc, self._next_passage_id)
-                if previous is not None and previous.content_hash == prepared.content_hash:
+                if previous is not None and previous.content_hash == content_hash(doc):
                     report.unchanged += 1
                     continue
+                prepared = prepare_document(doc, self._next_passage_id)
                 self._next_passage_id += len(prepared.passages)
                 report.updated += previous is not None
                 report.added += previous is None
@@ -153,7 +156,7 @@ class MatchEngine:
                 report.seconds = time.perf_counter() - started
                 return report
 
-            encoded = self._vectors_for(changed, old, progress)
+            encoded = self._vectors_for(changed, side, progress)
             report.passages_encoded = encoded.passages_encoded
             indexes = {}
             for signal, index in old.vector_indexes.items():
@@ -172,7 +175,7 @@ class MatchEngine:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _vectors_for(self, changed: Sequence[StoredDocument], old: SideSnapshot, progress: bool) -> _Encoded:
+    def _vectors_for(self, changed: Sequence[StoredDocument], side: str, progress: bool) -> _Encoded:
         """Vectors of the changed documents' passages: from the cache, else encoded (and cached)."""
         result = _Encoded()
         texts = {h: p.text for d in changed for h, p in zip(d.passage_hashes, d.passages, strict=True)}
@@ -182,7 +185,7 @@ class MatchEngine:
             fresh: dict[str, np.ndarray] = {}
             batches = range(0, len(missing), ENCODE_BATCH)
             for start in tqdm(
-                batches, desc=f"encoding {old.side} ({signal})", disable=not progress or not missing
+                batches, desc=f"encoding {side} ({signal})", disable=not progress or not missing
             ):
                 chunk = missing[start : start + ENCODE_BATCH]
                 fresh.update(
