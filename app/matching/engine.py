@@ -215,13 +215,15 @@ class MatchEngine:
     ) -> list[Match]:
         """The best `limit` documents of `target` for a stored document or a free text."""
         snapshot = self._snapshots[self._side(target)]
-        view = self._query_view(query)
+        view = self.query_view(query)
         if view is None or limit <= 0:
             return []
         excluded = (
             view.document.id if isinstance(query, Document) and view.document.side == snapshot.side else None
         )
-        candidates, details = self.candidate_scores(view, snapshot, allowed_ids, excluded)
+        candidates, details = self.candidate_scores(
+            view, snapshot, allowed_ids, excluded, pool=max(self.candidate_pool, limit)
+        )
         if not len(candidates):
             return []
         fused = fuse(candidates, self.weights)
@@ -253,23 +255,23 @@ class MatchEngine:
         snapshot: SideSnapshot,
         allowed_ids: Collection[int] | None,
         excluded_id: int | None = None,
+        pool: int | None = None,
     ) -> tuple[CandidateScores, dict]:
         """Raw per-signal evidence for the candidates of a query (the evaluation uses it directly)."""
-        candidates, details = score_candidates(view, snapshot, allowed_ids, excluded_id, self.candidate_pool)
+        candidates, details = score_candidates(
+            view, snapshot, allowed_ids, excluded_id, pool or self.candidate_pool
+        )
         candidates.conditions = language_conditions(
             view.language, snapshot.document_languages[details["rows"]]
         )
         candidates.dense_cross_lingual = bool(getattr(self.encoders.get("dense"), "cross_lingual", False))
         return candidates, details
 
-    def query_view(self, query: Document | str) -> QueryView | None:
-        return self._query_view(query)
-
     def snapshot(self, side: str) -> SideSnapshot:
         """The current immutable state of a side (for the evaluation and diagnostics)."""
         return self._snapshots[self._side(side)]
 
-    def _query_view(self, query: Document | str) -> QueryView | None:
+    def query_view(self, query: Document | str) -> QueryView | None:
         """The query's passages, tokens and vectors; a stored document reuses its vectors."""
         # Free text is encoded as a query (e5 models read a prefix); a document as a passage,
         # the way the documents it is compared with were encoded.

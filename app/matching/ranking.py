@@ -94,12 +94,15 @@ def score_candidates(
         k = min(pool, len(bm25_best))
         top = np.argpartition(-bm25_best, k - 1)[:k]
         found.append(snapshot.passage_rows[top[bm25_best[top] > 0]])
-        selector = snapshot.passage_ids[allowed_passages] if allowed_ids is not None or excluded_id else None
+        # FAISS filters by the allowed passages; the query's own document (when it is on this
+        # side) is dropped below instead, which saves building a selector of every passage.
+        selector = snapshot.passage_ids[allowed_passages] if allowed_ids is not None else None
         for signal, index in snapshot.vector_indexes.items():
             _, ids = index.search(view.vectors[signal], pool, allowed_ids=selector)
             ids = ids[ids >= 0]
             found.append(snapshot.passage_rows[snapshot.positions_of_passage_ids(ids)])
         rows = np.unique(np.concatenate(found))
+        rows = rows[allowed_rows[rows]]
     if not len(rows):
         return _empty()
 

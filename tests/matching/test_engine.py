@@ -30,6 +30,17 @@ def test_allowed_ids_restrict_the_candidates(engine):
     assert engine.match(NEEDS[0], target="company", allowed_ids=set()) == []
 
 
+def test_allowed_ids_are_honoured_when_candidates_come_from_the_indexes(tmp_path):
+    # A pool of one passage per signal (and a limit of one) forces the FAISS / BM25 candidate
+    # path instead of scoring every allowed document.
+    engine = make_engine(tmp_path, candidate_pool=1)
+    engine.upsert(COMPANIES)
+    assert ids(engine.match(NEEDS[1], target="company", limit=1)) == [2]
+    found = engine.match(NEEDS[1], target="company", allowed_ids={1, 3, 4}, limit=1)
+    assert len(found) == 1 and found[0].id in {1, 3, 4}
+    engine.close()
+
+
 def test_a_document_never_matches_itself(engine):
     assert 1 not in ids(engine.match(COMPANIES[0], target="company", limit=10))
 
