@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,15 +248,19 @@ def run_eval(
     data_dir: Path | None = None,
     progress: bool = True,
 ) -> Report:
-    """Load the set, index its corpus with the real encoders, print and return the report."""
-    dataset = load_dataset(Path(dataset_path))
-    with tempfile.TemporaryDirectory() as scratch:
-        engine = default_engine(Path(data_dir or scratch))
-        try:
-            prepared = prepare(dataset, engine, progress=progress)
-            report = score_report(prepared, weights or engine.weights, split)
-        finally:
-            engine.close()
+    """Load the set, index its corpus with the real encoders, print and return the report.
+
+    The embedding cache lives in `data_dir`, by default `.cache/` beside the dataset file, so a
+    second run encodes nothing.
+    """
+    dataset_path = Path(dataset_path)
+    dataset = load_dataset(dataset_path)
+    engine = default_engine(Path(data_dir) if data_dir else dataset_path.parent / ".cache")
+    try:
+        prepared = prepare(dataset, engine, progress=progress)
+        report = score_report(prepared, weights or engine.weights, split)
+    finally:
+        engine.close()
     print(format_report(report, f"{Path(dataset_path).name}, split {split}"))
     return report
 
@@ -270,7 +273,7 @@ def main() -> None:
         "--data-dir",
         type=Path,
         default=None,
-        help="keep the embedding cache here between runs (default: a temporary folder)",
+        help="where the embedding cache is kept (default: .cache beside the dataset)",
     )
     args = parser.parse_args()
     run_eval(args.dataset, split=args.split, data_dir=args.data_dir)

@@ -1,3 +1,4 @@
+import json
 import shutil
 import threading
 
@@ -150,6 +151,12 @@ def test_explanations_quote_real_passages_of_both_texts(engine):
     assert set(explanation["signals"]) == {"bm25", "dense", "multilingual"}
     total = sum(s["contribution"] for s in explanation["signals"].values()) + explanation["structured_bonus"]
     assert total == pytest.approx(best.score, abs=1e-3)
+    assert json.loads(json.dumps(explanation)) == explanation
+
+
+def test_matches_come_best_first(engine):
+    scores = [m.score for m in engine.match("drones en vesten voor defensie", target="company", limit=10)]
+    assert len(scores) == len(COMPANIES) and scores == sorted(scores, reverse=True)
 
 
 def test_concurrent_searches_during_writes_never_fail(engine):
