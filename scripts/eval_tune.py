@@ -9,14 +9,13 @@ same-language pairs on the 32 dev queries, and those lists then mix two incompar
 Objective: the mean over slices of (MRR@10 + nDCG@10) / 2, minus twice any shortfall of the
 fused ranking against the best single signal on a slice (the target is "never worse").
 
-Usage: python scripts/eval_tune.py eval/dev.yaml [--data-dir eval/.cache]
+Usage: python scripts/eval_tune.py eval/dev.yaml [--data-dir DIR]   (default cache: eval/.cache)
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import tempfile
 from pathlib import Path
 
 from app.matching.evaluate import (
@@ -98,10 +97,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args()
     dataset = load_dataset(args.dataset)
-    with tempfile.TemporaryDirectory() as scratch:
-        engine = default_engine(args.data_dir or Path(scratch))
-        prepared = prepare(dataset, engine)
-        engine.close()
+    engine = default_engine(args.data_dir or args.dataset.parent / ".cache")
+    prepared = prepare(dataset, engine)
+    engine.close()
     print(f"equal weights: objective {objective(prepared, EQUAL):.4f}")
     print(f"current FUSION_WEIGHTS: objective {objective(prepared, FUSION_WEIGHTS):.4f}")
     tuned, score = coordinate_search(prepared, EQUAL)
