@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import bm25s
 import numpy as np
 
+
 class LexicalIndex:
     """BM25 scores of a query against every passage, by passage position."""
 
