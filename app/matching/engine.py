@@ -46,7 +46,7 @@ from app.matching.store import (
     documents_to_json,
     prepare_document,
 )
-from app.matching.text import detect_language, split_passages, tokenize
+from app.matching.text import TEXT_RULES_VERSION, detect_language, split_passages, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -302,10 +302,11 @@ class MatchEngine:
     # ---------- persistence ----------
     def _manifest_expectation(self) -> dict:
         return {
+            "text_rules_version": TEXT_RULES_VERSION,
             "encoders": {
                 name: {"model_id": enc.model_id, "dim": enc.dim}
                 for name, enc in sorted(self.encoders.items())
-            }
+            },
         }
 
     def save(self) -> None:

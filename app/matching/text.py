@@ -17,6 +17,10 @@ from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN_PLUS
 
 Language = Literal["nl", "en", "unknown"]
 
+# Saved indexes record this number; change it whenever tokenising or passage splitting
+# changes, so indexes built under the old rules are rebuilt instead of silently mismatching.
+TEXT_RULES_VERSION = 1
+
 # Stop-word lists from bm25s, widened with frequent function words the short lists miss
 # (Dutch "wordt", "kunnen", "worden" … and English "will", "also" …).
 DUTCH_STOPWORDS = frozenset(STOPWORDS_DUTCH) | {

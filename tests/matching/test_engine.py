@@ -126,6 +126,18 @@ def test_an_index_made_by_another_model_is_stale(tmp_path):
     other.close()
 
 
+def test_an_index_saved_under_other_text_rules_is_stale(tmp_path, monkeypatch):
+    first = make_engine(tmp_path)
+    first.upsert(COMPANIES)
+    first.save()
+    first.close()
+    monkeypatch.setattr("app.matching.engine.TEXT_RULES_VERSION", 999)
+    later = make_engine(tmp_path)
+    later.load_or_build()
+    assert later.counts()["company"]["documents"] == 0
+    later.close()
+
+
 def test_explanations_quote_real_passages_of_both_texts(engine):
     long_need = Document(
         "need",
