@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.core.config import Settings, get_settings
-from app.core.db import get_engine
+from app.core.db import session_scope
 from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
 from app.services import companies as company_service
@@ -21,13 +21,8 @@ from app.services.matching import MatchingState
 
 def get_session() -> Iterator[Session]:
     """One session per request: committed when the request succeeds, rolled back when it fails."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope() as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

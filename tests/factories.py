@@ -54,3 +54,16 @@ def make_user(session: Session, *, role: str, username: str | None = None, passw
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def register_company(client, **overrides) -> dict:
+    """Registers a company through the API (as itself) and returns the answer, edit token included."""
+    response = client.post("/api/v1/companies", json=company_payload(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def create_need(client, token: str, **overrides) -> dict:
+    response = client.post("/api/v1/needs", json=need_payload(**overrides), headers=bearer(token))
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -10,7 +10,7 @@ from app.main import create_app
 from app.matching.encoders import HashingEncoder
 from app.matching.engine import MatchEngine
 from app.services.matching import MatchingState
-from tests.factories import bearer, company_payload, need_payload
+from tests.factories import bearer, create_need, register_company
 
 
 def make_engine(folder) -> MatchEngine:
@@ -29,30 +29,18 @@ def mclient(engine_dir) -> Iterator[TestClient]:
         yield test_client
 
 
-def register(client, **overrides) -> dict:
-    response = client.post("/api/v1/companies", json=company_payload(**overrides))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def add_need(client, token, **overrides) -> dict:
-    response = client.post("/api/v1/needs", json=need_payload(**overrides), headers=bearer(token))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 NIGHT_VISION = "Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen en infanterie."
 DRONES = "Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen."
 
 
 def seed_pair(client, staff_tokens):
-    optics = register(client, name="Noordlicht Optiek", municipality="Noordenveld",
+    optics = register_company(client, name="Noordlicht Optiek", municipality="Noordenveld",
                       description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
                       defence_experience="none", nld_areas=["sensoren"], consent_defence_contact=False)
-    frames = register(client, name="Emmer Composiet", municipality="Emmen",
+    frames = register_company(client, name="Emmer Composiet", municipality="Emmen",
                       description="Composieten frames voor drones, lichtgewicht en sterk, uit eigen autoclaaf.",
                       defence_experience="supplier", nld_areas=["slimme-materialen"])
-    need = add_need(client, staff_tokens["adviser"], title="Nachtzicht", description=NIGHT_VISION, nld_areas=["sensoren"])
+    need = create_need(client, staff_tokens["adviser"], title="Nachtzicht", description=NIGHT_VISION, nld_areas=["sensoren"])
     return optics, frames, need
 
 
@@ -88,7 +76,7 @@ def test_erased_company_disappears_from_every_result(mclient, staff_tokens):
 def test_changed_description_changes_matches_without_restart(mclient, staff_tokens):
     optics, frames, need = seed_pair(mclient, staff_tokens)
     headers = bearer(staff_tokens["adviser"])
-    drone_need = add_need(mclient, staff_tokens["adviser"], title="Drones", description=DRONES)
+    drone_need = create_need(mclient, staff_tokens["adviser"], title="Drones", description=DRONES)
     assert company_names(mclient.get(f"/api/v1/needs/{drone_need['id']}/matches", headers=headers))[0] == "Emmer Composiet"
     mclient.patch(f"/api/v1/companies/{optics['id']}", headers={"X-Edit-Token": optics["edit_token"]},
                   json={"description": "Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen."})
@@ -107,10 +95,10 @@ def test_filters_are_honoured(mclient, staff_tokens):
 
 def test_company_sees_its_public_open_needs_only(mclient, staff_tokens):
     optics, frames, need = seed_pair(mclient, staff_tokens)
-    add_need(mclient, staff_tokens["adviser"], title="Intern: nachtzicht", description=NIGHT_VISION, visibility="staff")
-    add_need(mclient, staff_tokens["adviser"], title="Gesloten: nachtzicht", description=NIGHT_VISION, status="closed")
-    add_need(mclient, staff_tokens["adviser"], title="Verlopen: nachtzicht", description=NIGHT_VISION, deadline="2020-01-01")
-    add_need(mclient, staff_tokens["adviser"], title="Alleen Groningen: nachtzicht", description=NIGHT_VISION,
+    create_need(mclient, staff_tokens["adviser"], title="Intern: nachtzicht", description=NIGHT_VISION, visibility="staff")
+    create_need(mclient, staff_tokens["adviser"], title="Gesloten: nachtzicht", description=NIGHT_VISION, status="closed")
+    create_need(mclient, staff_tokens["adviser"], title="Verlopen: nachtzicht", description=NIGHT_VISION, deadline="2020-01-01")
+    create_need(mclient, staff_tokens["adviser"], title="Alleen Groningen: nachtzicht", description=NIGHT_VISION,
              eligible_regions=["Groningen"])
     own = mclient.get(f"/api/v1/companies/{optics['id']}/matches", headers={"X-Edit-Token": optics["edit_token"]})
     assert own.status_code == 200
@@ -126,7 +114,7 @@ def test_company_sees_its_public_open_needs_only(mclient, staff_tokens):
 
 def test_kind_filter_on_company_matches(mclient, staff_tokens):
     optics, _frames, _need = seed_pair(mclient, staff_tokens)
-    add_need(mclient, staff_tokens["adviser"], title="Voucher nachtzicht", kind="programme", description=NIGHT_VISION)
+    create_need(mclient, staff_tokens["adviser"], title="Voucher nachtzicht", kind="programme", description=NIGHT_VISION)
     response = mclient.get(f"/api/v1/companies/{optics['id']}/matches", params={"kind": "programme"},
                            headers=bearer(staff_tokens["adviser"]))
     assert [item["need"]["kind"] for item in response.json()["items"]] == ["programme"]
@@ -152,7 +140,7 @@ def test_search_needs_is_public_and_search_companies_is_staff_only(mclient, staf
 
 
 def test_matching_off_answers_503_with_a_reason(client, staff_tokens):
-    need = add_need(client, staff_tokens["adviser"])
+    need = create_need(client, staff_tokens["adviser"])
     response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
     assert response.status_code == 503
     assert "switched off" in response.json()["detail"]
@@ -182,8 +170,8 @@ def test_writes_during_the_start_up_build_are_not_lost(engine_dir, staff_tokens,
 
     state = MatchingState(make_engine(engine_dir))  # not ready yet: writes are remembered
     with TestClient(create_app(matching_state=state)) as test_client:
-        company = register(test_client, description=NIGHT_VISION)
-        need = add_need(test_client, staff_tokens["adviser"], description=NIGHT_VISION)
+        company = register_company(test_client, description=NIGHT_VISION)
+        need = create_need(test_client, staff_tokens["adviser"], description=NIGHT_VISION)
         assert test_client.get(f"/api/v1/needs/{need['id']}/matches",
                                headers=bearer(staff_tokens["adviser"])).status_code == 503
         state.start_in_background(get_settings()).join(timeout=60)

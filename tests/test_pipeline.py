@@ -14,7 +14,7 @@ from app.main import create_app
 from app.models import AuditEvent, MatchList
 from app.services import match_lists
 from app.services.matching import MatchingState
-from tests.factories import bearer, company_payload, need_payload
+from tests.factories import bearer, company_payload, create_need, register_company
 from tests.test_matching_api import NIGHT_VISION, make_engine
 
 
@@ -29,22 +29,10 @@ def mclient(state) -> Iterator[TestClient]:
         yield test_client
 
 
-def register(client, **overrides) -> dict:
-    response = client.post("/api/v1/companies", json=company_payload(**overrides))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def add_need(client, token, **overrides) -> dict:
-    response = client.post("/api/v1/needs", json=need_payload(**overrides), headers=bearer(token))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 @pytest.fixture
 def pair(mclient, staff_tokens):
-    company = register(mclient, name="Noordlicht Optiek", description=NIGHT_VISION, defence_experience="none")
-    need = add_need(mclient, staff_tokens["regioteam"], title="Nachtzicht", description=NIGHT_VISION)
+    company = register_company(mclient, name="Noordlicht Optiek", description=NIGHT_VISION, defence_experience="none")
+    need = create_need(mclient, staff_tokens["regioteam"], title="Nachtzicht", description=NIGHT_VISION)
     return company, need
 
 
@@ -113,7 +101,7 @@ def test_scout_sees_contact_details_only_after_consent_and_it_is_audited(mclient
     before = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=scout).json()["items"][0]["company"]
     assert before["contact"] is None and before["description"] == company["description"]
     assert "info@veenstra.example.org" not in mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=scout).text
-    other_token = register(mclient, name="Ander")["edit_token"]
+    other_token = register_company(mclient, name="Ander")["edit_token"]
     refused = mclient.post(f"/api/v1/companies/{company['id']}/introductions/{need['id']}/consent",
                            headers={"X-Edit-Token": other_token})
     assert refused.status_code == 403
@@ -149,10 +137,10 @@ def test_not_relevant_feedback_keeps_a_match_out_of_results_and_lists(mclient, s
 
 def test_scouting_finds_companies_new_to_defence_newest_first_among_equals(mclient, staff_tokens):
     same = "Warmtebeeldcamera's en nachtzichtkijkers voor bewaking van terreinen."
-    older = register(mclient, name="Oud Optiek", description=same, defence_experience="none")
-    newer = register(mclient, name="Nieuw Optiek", description=same, defence_experience="none")
-    register(mclient, name="Leverancier Optiek", description=same, defence_experience="supplier")
-    need = add_need(mclient, staff_tokens["adviser"], title="Bewaking", description=same)
+    older = register_company(mclient, name="Oud Optiek", description=same, defence_experience="none")
+    newer = register_company(mclient, name="Nieuw Optiek", description=same, defence_experience="none")
+    register_company(mclient, name="Leverancier Optiek", description=same, defence_experience="supplier")
+    need = create_need(mclient, staff_tokens["adviser"], title="Bewaking", description=same)
     items = mclient.get(f"/api/v1/needs/{need['id']}/scouting", headers=bearer(staff_tokens["scout"])).json()["items"]
     assert [i["company"]["id"] for i in items] == [newer["id"], older["id"]]
 
@@ -181,7 +169,7 @@ def test_weekly_list_is_stable_and_compares_with_the_week_before(mclient, staff_
     snapshots = {fmt: fetch(mclient, token, "2026-W47", fmt) for fmt in ("json", "csv", "xlsx")}
 
     # Later changes do not change a stored list; building the same week again changes nothing.
-    newcomer = register(mclient, name="Nieuwkomer Optiek", description=NIGHT_VISION)
+    newcomer = register_company(mclient, name="Nieuwkomer Optiek", description=NIGHT_VISION)
     _, rebuilt = build_week(state, session, "2026-W47")
     assert rebuilt is False
     for fmt, content in snapshots.items():
@@ -200,8 +188,8 @@ def test_weekly_list_is_stable_and_compares_with_the_week_before(mclient, staff_
 
 
 def test_csv_opens_as_columns_and_neutralises_formulas(mclient, staff_tokens, state, session):
-    register(mclient, name="=HYPERLINK(\"http://x\")", description=NIGHT_VISION)
-    add_need(mclient, staff_tokens["adviser"], title="+nachtzicht", description=NIGHT_VISION)
+    register_company(mclient, name="=HYPERLINK(\"http://x\")", description=NIGHT_VISION)
+    create_need(mclient, staff_tokens["adviser"], title="+nachtzicht", description=NIGHT_VISION)
     build_week(state, session, "2026-W47")
     raw = fetch(mclient, staff_tokens["adviser"], "2026-W47", "csv")
     assert raw.startswith(b"\xef\xbb\xbf")
@@ -216,7 +204,7 @@ def test_csv_opens_as_columns_and_neutralises_formulas(mclient, staff_tokens, st
 
 def test_lists_are_for_regioteam_and_desk_only(mclient, staff_tokens, state, session):
     build_week(state, session, "2026-W47")
-    company = register(mclient)
+    company = register_company(mclient)
     url = "/api/v1/match-lists/2026-W47"
     assert mclient.get(url).status_code == 401
     assert mclient.get(url, headers={"X-Edit-Token": company["edit_token"]}).status_code == 401
