@@ -1,0 +1,15 @@
+"""The web interface under /ui/: server-rendered pages (Jinja2) with htmx 2 served from ./static.
+
+``router`` holds every page; ``STATIC_DIR`` is mounted at /ui/static by ``app.main``.
+"""
+
+from fastapi import APIRouter
+
+from app.web import pages, register
+from app.web.templating import STATIC_DIR
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(register.router)
+
+__all__ = ["STATIC_DIR", "router"]
