@@ -16,5 +16,6 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
 fi
 echo "install-browser: installing Debian chromium"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; }; then
+    echo "install-browser: could not install chromium; the browser tests will be skipped" >&2
+fi
