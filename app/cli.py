@@ -1,5 +1,6 @@
 """The `koppelkans` command line."""
 
+import json
 import secrets
 import sys
 from pathlib import Path
@@ -118,10 +119,13 @@ def seed(
     demo: Annotated[bool, typer.Option(help="Also load the fictitious demo companies")] = False,
 ) -> None:
     """Load the taxonomy-backed seed data from seed/ (idempotent: a second run changes nothing)."""
-    from app.services.seeding import load_seed
+    from app.services.seeding import SeedError, load_seed
 
-    with session_scope() as session:
-        report = load_seed(session, SEED_DIR, demo=demo, progress=sys.stderr.isatty())
+    try:
+        with session_scope() as session:
+            report = load_seed(session, SEED_DIR, demo=demo, progress=sys.stderr.isatty())
+    except SeedError as error:
+        _fail(error.detail)
     typer.echo(str(report))
 
 
@@ -157,6 +161,35 @@ def evaluate(dataset: Annotated[Path, typer.Argument(help="A development set, e.
     from app.matching.evaluate import main as run_evaluation
 
     run_evaluation([str(dataset)])
+
+
+@app.command("weekly-list")
+def weekly_list(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W48; default: the current week")] = None,
+) -> None:
+    """Build and store the week's match list (per need its top companies, per company its top needs).
+
+    Run it from cron or a systemd timer once a week; building a week that exists changes nothing.
+    """
+    from sqlmodel import Session
+
+    from app.core.db import get_engine
+    from app.services import match_lists
+    from app.services.matching import build_engine, documents_from_database
+
+    chosen = week or match_lists.current_week()
+    try:
+        match_lists.check_week(chosen)
+    except KoppelkansError as error:
+        _fail(error.detail)
+    engine = build_engine(get_settings())
+    with Session(get_engine()) as session:
+        engine.load_or_build(lambda side: list(documents_from_database(session, side)))
+        match_list, built = match_lists.build(session, engine, chosen)
+        session.commit()
+        lines = len(json.loads(match_list.content)["lines"])
+    engine.close()
+    typer.echo(f"week {chosen}: {'built' if built else 'already built, unchanged'} ({lines} lines)")
 
 
 def _safe_url() -> str:

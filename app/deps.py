@@ -67,7 +67,17 @@ def require_desk(caller: CallerDep) -> Caller:
     return caller
 
 
+def require_list_reader(caller: CallerDep) -> Caller:
+    """Weekly lists: the Regioteam and the provincial desk."""
+    if caller.user is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>")
+    if caller.user.role not in ("regioteam", "adviser", "admin"):
+        raise Forbidden("weekly match lists are for the Regioteam, advisers and admins")
+    return caller
+
+
 StaffDep = Annotated[Caller, Depends(require_staff)]
+ListReaderDep = Annotated[Caller, Depends(require_list_reader)]
 DeskDep = Annotated[Caller, Depends(require_desk)]
 
 

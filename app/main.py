@@ -12,7 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from app import web
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
-from app.routers import auth, companies, health, matching, needs, taxonomy
+from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
 from app.services.matching import MatchingState
 
 API_PREFIX = "/api/v1"
@@ -76,7 +76,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     if matching_state is not None:
         app.state.matching = matching_state
     app.include_router(health.router)
-    for router in (auth.router, companies.router, needs.router, matching.router, taxonomy.router):
+    for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)
     # The web interface: pages under /ui/ (session cookie + CSRF, see app/web/session.py) and its static files.
     app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")

@@ -6,7 +6,7 @@ are JSON arrays of taxonomy slugs so SQLite and PostgreSQL store them alike.
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Explicit constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -135,3 +135,63 @@ class AuditEvent(SQLModel, table=True):
     subject_type: str = Field(max_length=20)
     subject_id: int | None = Field(default=None, index=True)
     detail: str = Field(default="", max_length=500)
+
+
+class Match(SQLModel, table=True):
+    """A company–need pair someone has looked at or a list contains, and where it stands."""
+
+    __table_args__ = (UniqueConstraint("company_id", "need_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    need_id: int = Field(sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True))
+    status: str = Field(default="new", max_length=20, index=True)
+    owner_user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    owner_organisation_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
+    )
+    last_score: float | None = None
+    relevant: bool | None = None  # staff feedback; False keeps the pair out of lists and match results
+    feedback_reason: str | None = Field(default=None, max_length=500)
+    closing_reason: str | None = Field(default=None, max_length=500)  # why lost or parked
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class MatchEvent(SQLModel, table=True):
+    """Every change to a match: who, when, from which status to which, with the note."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(sa_column=Column(Integer, ForeignKey("match.id", ondelete="CASCADE"), nullable=False, index=True))
+    at: datetime = _timestamp(index=True)
+    actor: str = Field(max_length=100)
+    kind: str = Field(max_length=20)  # status | note | owner | feedback | consent
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class IntroductionConsent(SQLModel, table=True):
+    """A company's consent to be introduced to the owner of one need (releases its contact details there)."""
+
+    __table_args__ = (UniqueConstraint("company_id", "need_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    need_id: int = Field(sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False))
+    consented_at: datetime = _timestamp()
+
+
+class MatchList(SQLModel, table=True):
+    """A weekly match list, stored once built so it reads the same forever."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(max_length=8, unique=True)  # ISO week, e.g. 2026-W48
+    built_at: datetime = _timestamp()
+    content: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON of the lines

@@ -347,12 +347,14 @@ class CompanyMatch(BaseModel):
     company: CompanyOut
     score: float
     explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
+    pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
 
 
 class NeedMatch(BaseModel):
     need: NeedOut
     score: float
     explanation: dict
+    pipeline_status: str | None = None
 
 
 class CompanyMatches(BaseModel):
@@ -385,3 +387,95 @@ class SearchRequest(BaseModel):
     target: Literal["companies", "needs"]
     limit: int = Field(default=10, ge=1, le=100)
     filters: SearchFilters = Field(default_factory=SearchFilters)
+
+
+# --- pipeline and lists ----------------------------------------------------------------------
+
+
+class PipelineStatus(StrEnum):
+    new = "new"
+    triaged = "triaged"
+    intro_proposed = "intro_proposed"
+    consented = "consented"
+    introduced = "introduced"
+    meeting = "meeting"
+    pilot = "pilot"
+    subsidy_applied = "subsidy_applied"
+    won = "won"
+    lost = "lost"
+    parked = "parked"
+
+
+class MatchChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: PipelineStatus | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    owner_user_id: int | None = Field(default=None, description="The user who owns the match; null removes the owner")
+
+
+class MatchFeedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    relevant: bool
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+
+
+class CompanyRef(BaseModel):
+    id: int
+    name: str
+    municipality: str | None
+    defence_experience: str
+
+
+class NeedRef(BaseModel):
+    id: int
+    title: str
+    kind: str
+
+
+class MatchEventOut(BaseModel):
+    at: datetime
+    actor: str
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    note: str
+
+
+class MatchOut(BaseModel):
+    company: CompanyRef
+    need: NeedRef
+    status: PipelineStatus
+    allowed_next: list[str]
+    owner_user_id: int | None
+    owner_organisation_id: int | None
+    last_score: float | None
+    relevant: bool | None
+    feedback_reason: str | None
+    closing_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MatchDetail(MatchOut):
+    events: list[MatchEventOut]
+
+
+class MatchesOut(BaseModel):
+    data: list[MatchOut]
+    count: int
+
+
+class MatchListWeek(BaseModel):
+    week: str
+    built_at: datetime
+    lines: int
+
+
+class Dashboard(BaseModel):
+    matches_total: int
+    matches_by_status: dict[str, int]
+    matches_by_nld_area: dict[str, int]
+    matches_by_sub_region: dict[str, int]
+    introductions_per_month: dict[str, int]

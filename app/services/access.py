@@ -50,11 +50,13 @@ class Caller:
 ANONYMOUS = Caller()
 
 
-def may_see_contact(caller: Caller, company: Company) -> bool:
+def may_see_contact(caller: Caller, company: Company, *, introduction_consented: bool = False) -> bool:
+    """Defence parties see who to call only after the company consented: to all Defence contact,
+    or to the introduction at hand (``introduction_consented``)."""
     if caller.owns(company.id) or caller.is_desk:
         return True
     if caller.user is not None and caller.user.role in DEFENCE_ROLES:
-        return company.consent_defence_contact
+        return company.consent_defence_contact or introduction_consented
     return False
 
 

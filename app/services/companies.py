@@ -1,17 +1,21 @@
 """Companies: registration, reading with field-level visibility, changes and erasure."""
 
+import json
+
 from sqlalchemy import String, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
-from app.models import Company, utcnow
+from app.models import Company, MatchList, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
 from app.services import audit
 from app.services.access import Caller, may_see_consents, may_see_contact
+from app.services.pipeline import introduction_consent
 from app.taxonomy import get_taxonomy
 
+REDACTED_NAME = "[verwijderd bedrijf]"
 # Fields only the provincial desk may change.
 DESK_ONLY_FIELDS = frozenset({"status"})
 
@@ -91,9 +95,22 @@ def erase(*, session: Session, caller: Caller, company: Company) -> None:
     """Deletes the profile with its personal data; only an audit line without personal data remains."""
     require_change_access(caller, company)
     company_id = company.id
-    session.delete(company)
+    session.delete(company)  # its matches, events and consents go with it (ON DELETE CASCADE)
     session.flush()
+    _redact_from_match_lists(session, company_id)
     audit.record(session, caller, "erase", "company", company_id)
+
+
+def _redact_from_match_lists(session: Session, company_id: int) -> None:
+    """Stored weekly lists keep the erased company's id and scores, not its name or place."""
+    for match_list in session.exec(select(MatchList)).all():
+        content = json.loads(match_list.content)
+        lines = [line for line in content["lines"] if line["company_id"] == company_id]
+        for line in lines:
+            line["company_name"], line["municipality"] = REDACTED_NAME, ""
+        if lines:
+            match_list.content = json.dumps(content, ensure_ascii=False, sort_keys=True, indent=1)
+            session.add(match_list)
 
 
 def filter_conditions(
@@ -145,16 +162,22 @@ def json_list_contains(column, slug: str):
     return cast(column, String).like(f'%"{slug}"%')
 
 
-def to_out(*, session: Session, caller: Caller, company: Company) -> CompanyOut:
-    """The company as this caller may see it; every release of contact details to staff is audited."""
+def to_out(*, session: Session, caller: Caller, company: Company, need_id: int | None = None) -> CompanyOut:
+    """The company as this caller may see it; every release of contact details to staff is audited.
+
+    ``need_id`` gives the context of an introduction: a company's consent to be introduced for that
+    need releases its contact details to Defence parties there.
+    """
     out = CompanyOut(
         **company.model_dump(exclude={"contact_name", "contact_email", "contact_phone"}),
         regions=_regions(company.municipality),
     )
-    if may_see_contact(caller, company):
+    consented_here = need_id is not None and introduction_consent(session, company.id, need_id) is not None
+    if may_see_contact(caller, company, introduction_consented=consented_here):
         out.contact = Contact(name=company.contact_name, email=company.contact_email, phone=company.contact_phone)
         if not caller.owns(company.id) and company.contact_email:
-            audit.record(session, caller, "read_contact", "company", company.id)
+            detail = f"need {need_id}" if need_id is not None else ""
+            audit.record(session, caller, "read_contact", "company", company.id, detail)
     if may_see_consents(caller, company):
         out.consents = Consents(matching=company.consent_matching, defence_contact=company.consent_defence_contact)
     return out

@@ -18,13 +18,17 @@ from app.core.config import Settings
 from app.core.db import get_engine
 from app.core.errors import Forbidden, IndexNotReady
 from app.matching.engine import Document, MatchEngine
-from app.models import Company, Need
+from app.models import Company, Match, Need
 from app.schemas import CompanyMatch, NeedMatch
 from app.services import companies as company_service
 from app.services import needs as need_service
+from app.services import pipeline
 from app.services.access import Caller
 
 logger = logging.getLogger(__name__)
+
+# Scores equal to this many decimals count as a tie (scouting then shows the newest company first).
+SCORE_TIE_DECIMALS = 3
 
 
 # --- what the engine sees ----------------------------------------------------------------
@@ -161,18 +165,18 @@ def allowed_company_ids(session: Session, **filters) -> list[int]:
 
 def allowed_need_ids(
     session: Session,
-    caller: Caller,
     *,
+    include_staff_only: bool = False,
     kind: str | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
     include_closed: bool = False,
     regions: list[str] | None = None,
 ) -> list[int]:
-    """Needs a caller may be shown: public ones (staff: all), open and not past their deadline
-    unless closed ones are asked for, and open to the company's regions when those are given."""
+    """Needs that may be shown: public ones (and staff-only ones for staff), open and not past their
+    deadline unless closed ones are asked for, and open to the company's regions when those are given."""
     conditions = []
-    if not caller.is_staff:
+    if not include_staff_only:
         conditions.append(Need.visibility == "public")
     if kind:
         conditions.append(Need.kind == kind)
@@ -191,11 +195,23 @@ def allowed_need_ids(
 
 
 def companies_for_need(
-    *, session: Session, engine: MatchEngine, caller: Caller, need: Need, limit: int, **filters
+    *, session: Session, engine: MatchEngine, caller: Caller, need: Need, limit: int, scouting: bool = False,
+    **filters,
 ) -> list[CompanyMatch]:
-    allowed = allowed_company_ids(session, **filters)
+    """The companies that best answer a need. Pairs staff marked "not relevant" stay out.
+
+    Scouting (MINDbase Noord) asks for companies that never worked with Defence, newest first
+    among equal scores.
+    """
+    if scouting:
+        filters["defence_experience"] = "none"
+    allowed = set(allowed_company_ids(session, **filters)) - pipeline.dismissed_company_ids(session, need.id)
     matches = engine.match(need_document(need), target="company", allowed_ids=allowed, limit=limit)
-    return _company_items(session, caller, matches)
+    items = _company_items(session, caller, matches, need_id=need.id)
+    if scouting:
+        items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
+    pipeline.ensure_matches(session, [(item.company.id, need.id, item.score) for item in items])
+    return _with_pipeline_status(session, items, need_id=need.id)
 
 
 def needs_for_company(
@@ -203,9 +219,14 @@ def needs_for_company(
     kind: str | None = None, include_closed: bool = False,
 ) -> list[NeedMatch]:
     regions = company_service.to_out(session=session, caller=Caller(), company=company).regions
-    allowed = allowed_need_ids(session, caller, kind=kind, include_closed=include_closed, regions=regions or None)
+    allowed = set(allowed_need_ids(session, include_staff_only=caller.is_staff, kind=kind,
+                                   include_closed=include_closed, regions=regions or None))
+    allowed -= pipeline.dismissed_need_ids(session, company.id)
     matches = engine.match(company_document(company), target="need", allowed_ids=allowed, limit=limit)
-    return _need_items(session, matches)
+    items = _need_items(session, matches)
+    if caller.is_staff:  # a company looking at its own matches does not open pipeline records
+        pipeline.ensure_matches(session, [(company.id, item.need.id, item.score) for item in items])
+    return _with_pipeline_status(session, items, company_id=company.id)
 
 
 def search(
@@ -218,21 +239,41 @@ def search(
         allowed = allowed_company_ids(session, **company_filters)
         return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
     allowed = allowed_need_ids(
-        session, caller, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
+        session, include_staff_only=caller.is_staff, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
         include_closed=bool(filters.get("include_closed")),
         regions=[filters["region"]] if filters.get("region") else None,
     )
     return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
 
 
-def _company_items(session: Session, caller: Caller, matches) -> list[CompanyMatch]:
+def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None) -> list[CompanyMatch]:
     items = []
     for match in matches:
         company = session.get(Company, match.id)
         if company is None:  # erased a moment ago; the index follows right after
             continue
-        out = company_service.to_out(session=session, caller=caller, company=company)
+        out = company_service.to_out(session=session, caller=caller, company=company, need_id=need_id)
         items.append(CompanyMatch(company=out, score=match.score, explanation=match.explanation))
+    return items
+
+
+def _with_pipeline_status(session: Session, items: list, *, need_id: int | None = None,
+                          company_id: int | None = None) -> list:
+    """Adds each pair's pipeline status: for one need's companies, or for one company's needs."""
+    if need_id is not None:
+        ids = [item.company.id for item in items]
+        rows = session.exec(select(Match.company_id, Match.status).where(
+            Match.need_id == need_id, col(Match.company_id).in_(ids)))
+        status_of = dict(rows.all())
+        for item in items:
+            item.pipeline_status = status_of.get(item.company.id)
+    else:
+        ids = [item.need.id for item in items]
+        rows = session.exec(select(Match.need_id, Match.status).where(
+            Match.company_id == company_id, col(Match.need_id).in_(ids)))
+        status_of = dict(rows.all())
+        for item in items:
+            item.pipeline_status = status_of.get(item.need.id)
     return items
 
 

@@ -1,0 +1,182 @@
+"""Working the matches: the pipeline, feedback, introductions, scouting, weekly lists, dashboard."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import func
+from sqlmodel import select
+
+from app.deps import CompanyCallerDep, CompanyDep, EngineDep, ListReaderDep, SessionDep, StaffDep
+from app.models import Company, Match, Need
+from app.schemas import (
+    CompanyMatches,
+    CompanyRef,
+    Dashboard,
+    MatchChange,
+    MatchDetail,
+    MatchEventOut,
+    MatchesOut,
+    MatchFeedback,
+    MatchListWeek,
+    MatchOut,
+    NeedRef,
+    NldArea,
+    PipelineStatus,
+)
+from app.services import dashboard, match_lists, pipeline
+from app.services import matching as matching_service
+from app.services import needs as need_service
+
+router = APIRouter(tags=["pipeline"])
+
+
+def match_out(session, match: Match) -> MatchOut:
+    company = session.get(Company, match.company_id)
+    need = session.get(Need, match.need_id)
+    return MatchOut(
+        company=CompanyRef(id=company.id, name=company.name, municipality=company.municipality,
+                           defence_experience=company.defence_experience),
+        need=NeedRef(id=need.id, title=need.title, kind=need.kind),
+        allowed_next=list(pipeline.TRANSITIONS[match.status]),
+        **match.model_dump(exclude={"id", "company_id", "need_id"}),
+    )
+
+
+def match_detail(session, match: Match) -> MatchDetail:
+    events = [MatchEventOut(**e.model_dump()) for e in pipeline.events(session, match)]
+    return MatchDetail(**match_out(session, match).model_dump(), events=events)
+
+
+@router.get("/matches", response_model=MatchesOut)
+def list_matches(
+    caller: StaffDep,
+    session: SessionDep,
+    status_: Annotated[PipelineStatus | None, Query(alias="status")] = None,
+    need_id: Annotated[int | None, Query(ge=1)] = None,
+    company_id: Annotated[int | None, Query(ge=1)] = None,
+    owner_user_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> MatchesOut:
+    """Staff: the pipeline board, most recently changed first."""
+    conditions = []
+    if status_:
+        conditions.append(Match.status == status_)
+    if need_id:
+        conditions.append(Match.need_id == need_id)
+    if company_id:
+        conditions.append(Match.company_id == company_id)
+    if owner_user_id:
+        conditions.append(Match.owner_user_id == owner_user_id)
+    count = session.exec(select(func.count()).select_from(Match).where(*conditions)).one()
+    rows = session.exec(
+        select(Match).where(*conditions).order_by(Match.updated_at.desc(), Match.id.desc()).offset(offset).limit(limit)
+    ).all()
+    return MatchesOut(data=[match_out(session, m) for m in rows], count=count)
+
+
+@router.get("/matches/{company_id}/{need_id}", response_model=MatchDetail)
+def read_match(company_id: int, need_id: int, caller: StaffDep, session: SessionDep) -> MatchDetail:
+    return match_detail(session, pipeline.get(session, company_id, need_id))
+
+
+@router.patch("/matches/{company_id}/{need_id}", response_model=MatchDetail)
+def change_match(company_id: int, need_id: int, change: MatchChange, caller: StaffDep, session: SessionDep) -> MatchDetail:
+    """Staff: move a match on (illegal moves get 422 naming the allowed ones), add a note, set the owner."""
+    match = pipeline.get_or_create(session, company_id, need_id)
+    pipeline.change(
+        session, caller, match, status=change.status, note=change.note, owner_user_id=change.owner_user_id,
+        owner_given="owner_user_id" in change.model_fields_set,
+    )
+    session.commit()
+    return match_detail(session, match)
+
+
+@router.post("/matches/{company_id}/{need_id}/feedback", response_model=MatchDetail)
+def give_feedback(
+    company_id: int, need_id: int, feedback: MatchFeedback, caller: StaffDep, session: SessionDep
+) -> MatchDetail:
+    """Staff: mark a match relevant or not; "not relevant" keeps it out of match results and lists."""
+    match = pipeline.get_or_create(session, company_id, need_id)
+    pipeline.set_feedback(session, caller, match, relevant=feedback.relevant, reason=feedback.reason)
+    session.commit()
+    return match_detail(session, match)
+
+
+@router.post("/companies/{company_id}/introductions/{need_id}/consent", response_model=MatchDetail)
+def consent_to_introduction(
+    need_id: int, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
+) -> MatchDetail:
+    """The company itself (`X-Edit-Token`): agree to be introduced for this need; releases its contact
+    details to the Defence parties working on it."""
+    need = need_service.get(session=session, caller=caller, need_id=need_id)
+    match = pipeline.consent_to_introduction(session, caller, company, need)
+    session.commit()
+    return match_detail(session, match)
+
+
+@router.delete("/companies/{company_id}/introductions/{need_id}/consent", status_code=204, response_class=Response)
+def withdraw_consent(need_id: int, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> Response:
+    """The company itself: withdraw its consent for this introduction."""
+    need = need_service.get(session=session, caller=caller, need_id=need_id)
+    pipeline.withdraw_consent(session, caller, company, need)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/needs/{need_id}/scouting", response_model=CompanyMatches)
+def scouting(
+    need_id: int,
+    caller: StaffDep,
+    session: SessionDep,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+    nld_area: NldArea | None = None,
+) -> CompanyMatches:
+    """Scouting for MINDbase Noord: companies that fit and never worked with Defence, newest first among equals."""
+    need = need_service.get(session=session, caller=caller, need_id=need_id)
+    items = matching_service.companies_for_need(
+        session=session, engine=engine, caller=caller, need=need, limit=limit, scouting=True, region=region,
+        nld_area=nld_area,
+    )
+    session.commit()
+    return CompanyMatches(items=items)
+
+
+@router.get("/match-lists", response_model=list[MatchListWeek])
+def list_weeks(caller: ListReaderDep, session: SessionDep) -> list[MatchListWeek]:
+    """The weeks with a stored match list, newest first."""
+    return [MatchListWeek(**week) for week in match_lists.weeks(session)]
+
+
+EXPORT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get(
+    "/match-lists/{week}",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}, "description": "The stored list"}},
+)
+def read_week(
+    week: str, caller: ListReaderDep, session: SessionDep, format: Literal["json", "csv", "xlsx"] = "json"
+) -> Response:
+    """A stored weekly list (ISO week, e.g. 2026-W48) as JSON, CSV for Dutch Excel, or XLSX."""
+    match_list = match_lists.get(session, week)
+    body = {"json": match_lists.as_json, "csv": match_lists.as_csv, "xlsx": match_lists.as_xlsx}[format](match_list)
+    headers = {}
+    if format != "json":
+        headers["Content-Disposition"] = f'attachment; filename="koppelkans-matchlijst-{match_list.week}.{format}"'
+    return Response(content=body, media_type=EXPORT_TYPES[format], headers=headers)
+
+
+@router.get("/dashboard", response_model=Dashboard)
+def dashboard_figures(caller: StaffDep, session: SessionDep) -> Dashboard:
+    """Staff: matches by status, NLD area and sub-region, and introductions per month."""
+    return Dashboard(**dashboard.figures(session))
+
+

@@ -1,0 +1,191 @@
+"""Weekly match lists for the Regioteam: built once per ISO week, stored, compared with the week before.
+
+A list, once built, reads the same forever (the stored JSON is the source of every export); building
+the same week again changes nothing. The one exception is erasure: an erased company's name is
+redacted from stored lists (``companies.erase``), because its right to be forgotten outweighs the
+list's stability.
+"""
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, date
+
+import xlsxwriter
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.core.errors import InvalidInput, NotFound
+from app.matching.engine import MatchEngine
+from app.models import Company, MatchList, Need
+from app.services import pipeline
+from app.services.matching import allowed_company_ids, allowed_need_ids, company_document, need_document
+
+WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
+COMPANIES_PER_NEED = 5
+NEEDS_PER_COMPANY = 5
+# A score that moved at least this much (or a new rank) marks a line as changed.
+SCORE_CHANGE = 0.01
+
+COLUMNS = [
+    ("week", "week", 10), ("direction", "richting", 18), ("change", "wijziging", 11), ("need_id", "behoefte_id", 11),
+    ("need_title", "behoefte", 60), ("need_kind", "soort", 13), ("company_id", "bedrijf_id", 10),
+    ("company_name", "bedrijf", 40), ("municipality", "gemeente", 18), ("defence_experience", "defensie_ervaring", 17),
+    ("rank", "rang", 6), ("score", "score", 8),
+]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def current_week(today: date | None = None) -> str:
+    year, week, _ = (today or date.today()).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def check_week(week: str) -> str:
+    found = WEEK_PATTERN.match(week)
+    if found:
+        try:
+            date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1)
+            return week
+        except ValueError:
+            pass
+    raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}")
+
+
+def build(session: Session, engine: MatchEngine, week: str) -> tuple[MatchList, bool]:
+    """The list of `week`, built now if it does not exist yet. Returns (list, whether it was built now)."""
+    check_week(week)
+    existing = get(session, week, missing_ok=True)
+    if existing is not None:
+        return existing, False
+    dismissed = pipeline.dismissed_pairs(session)
+    company_ids = allowed_company_ids(session)
+    need_ids = allowed_need_ids(session, include_staff_only=True)
+    needs = {n.id: n for n in session.exec(select(Need).where(Need.id.in_(need_ids))).all()} if need_ids else {}
+    companies = {c.id: c for c in session.exec(select(Company).where(Company.id.in_(company_ids))).all()} if company_ids else {}
+
+    lines = []
+    for need in sorted(needs.values(), key=lambda n: n.id):
+        allowed = [c for c in company_ids if (c, need.id) not in dismissed]
+        for rank, match in enumerate(engine.match(need_document(need), target="company", allowed_ids=allowed,
+                                                  limit=COMPANIES_PER_NEED), start=1):
+            lines.append(_line(week, "behoefte→bedrijf", need, companies[match.id], rank, match.score))
+    for company in sorted(companies.values(), key=lambda c: c.id):
+        allowed = [n for n in need_ids if (company.id, n) not in dismissed]
+        for rank, match in enumerate(engine.match(company_document(company), target="need", allowed_ids=allowed,
+                                                  limit=NEEDS_PER_COMPANY), start=1):
+            lines.append(_line(week, "bedrijf→behoefte", needs[match.id], company, rank, match.score))
+
+    lines = _compare_with_previous(session, week, lines)
+    content = json.dumps({"week": week, "lines": lines}, ensure_ascii=False, sort_keys=True, indent=1)
+    match_list = MatchList(week=week, content=content)
+    session.add(match_list)
+    try:
+        session.flush()
+    except IntegrityError:  # built at the same moment elsewhere: that one counts
+        session.rollback()
+        return get(session, week), False
+    pipeline.ensure_matches(session, {(l["company_id"], l["need_id"], l["score"]) for l in lines if l["change"] != "gone"})
+    return match_list, True
+
+
+def _line(week: str, direction: str, need: Need, company: Company, rank: int, score: float) -> dict:
+    return {
+        "week": week, "direction": direction, "need_id": need.id, "need_title": need.title, "need_kind": need.kind,
+        "company_id": company.id, "company_name": company.name, "municipality": company.municipality or "",
+        "defence_experience": company.defence_experience, "rank": rank, "score": round(score, 4),
+    }
+
+
+def _compare_with_previous(session: Session, week: str, lines: list[dict]) -> list[dict]:
+    previous = session.exec(select(MatchList).where(MatchList.week < week).order_by(MatchList.week.desc())).first()
+    before = {}
+    if previous is not None:
+        before = {_key(l): l for l in json.loads(previous.content)["lines"] if l["change"] != "gone"}
+    now = {_key(l) for l in lines}
+    for line in lines:
+        old = before.get(_key(line))
+        if old is None:
+            line["change"] = "new"
+        elif old["rank"] != line["rank"] or abs(old["score"] - line["score"]) >= SCORE_CHANGE:
+            line["change"] = "changed"
+        else:
+            line["change"] = "unchanged"
+    gone = [{**old, "week": week, "change": "gone", "rank": None} for key, old in before.items() if key not in now]
+    return sorted(lines + gone, key=lambda l: (l["direction"], l["need_id"] if l["direction"].startswith("behoefte")
+                                               else l["company_id"], l["rank"] or 999, l["company_id"], l["need_id"]))
+
+
+def _key(line: dict) -> tuple:
+    return line["direction"], line["need_id"], line["company_id"]
+
+
+def get(session: Session, week: str, *, missing_ok: bool = False) -> MatchList | None:
+    check_week(week)
+    found = session.exec(select(MatchList).where(MatchList.week == week)).first()
+    if found is None and not missing_ok:
+        raise NotFound(f"no match list for week {week}: it is built by `koppelkans weekly-list --week {week}`")
+    return found
+
+
+def weeks(session: Session) -> list[dict]:
+    rows = session.exec(select(MatchList).order_by(MatchList.week.desc())).all()
+    return [{"week": r.week, "built_at": r.built_at, "lines": len(json.loads(r.content)["lines"])} for r in rows]
+
+
+# --- exports -------------------------------------------------------------------------------
+
+
+def as_json(match_list: MatchList) -> bytes:
+    return match_list.content.encode("utf-8")
+
+
+def as_csv(match_list: MatchList) -> bytes:
+    """CSV for Dutch Excel: `;` between columns, decimal comma, UTF-8 with BOM, no formulas."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([title for _, title, _ in COLUMNS])
+    for line in json.loads(match_list.content)["lines"]:
+        writer.writerow([_csv_cell(line.get(key)) for key, _, _ in COLUMNS])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}".replace(".", ",")
+    return safe_cell(str(value))
+
+
+def safe_cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula: a leading = + - @ gets a quote in front."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def as_xlsx(match_list: MatchList) -> bytes:
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False})
+    # A fixed creation time makes the same list give the same bytes every time.
+    built_at = match_list.built_at if match_list.built_at.tzinfo else match_list.built_at.replace(tzinfo=UTC)
+    workbook.set_properties({"title": f"Koppelkans matchlijst {match_list.week}", "created":
+                             built_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)})
+    sheet = workbook.add_worksheet(match_list.week)
+    header = workbook.add_format({"bold": True, "bg_color": "#DDE7F0", "border": 1})
+    for column, (_, title, width) in enumerate(COLUMNS):
+        sheet.write_string(0, column, title, header)
+        sheet.set_column(column, column, width)
+    lines = json.loads(match_list.content)["lines"]
+    for row, line in enumerate(lines, start=1):
+        for column, (key, _, _) in enumerate(COLUMNS):
+            value = line.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                sheet.write_number(row, column, value)
+            elif value is not None:
+                sheet.write_string(row, column, str(value))  # never a formula: strings_to_formulas is off
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(1, len(lines)), len(COLUMNS) - 1)
+    workbook.close()
+    return buffer.getvalue()

@@ -1,0 +1,181 @@
+"""The shared pipeline: match records, their status transitions and events, feedback, and
+consent-gated introductions."""
+
+from collections.abc import Iterable
+
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.models import Company, IntroductionConsent, Match, MatchEvent, Need, User, utcnow
+from app.services import audit
+from app.services.access import Caller
+
+# Where a match may go next. `lost` and `won` end it; `parked` may be picked up again.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("triaged", "intro_proposed", "parked", "lost"),
+    "triaged": ("intro_proposed", "parked", "lost"),
+    "intro_proposed": ("consented", "parked", "lost"),
+    "consented": ("introduced", "parked", "lost"),
+    "introduced": ("meeting", "parked", "lost"),
+    "meeting": ("pilot", "subsidy_applied", "won", "lost", "parked"),
+    "pilot": ("subsidy_applied", "won", "lost", "parked"),
+    "subsidy_applied": ("pilot", "won", "lost", "parked"),
+    "parked": ("triaged", "intro_proposed", "lost"),
+    "won": (),
+    "lost": (),
+}
+STATUSES = tuple(TRANSITIONS)
+NEEDS_REASON = frozenset({"lost", "parked"})
+
+
+def ensure_matches(session: Session, pairs: Iterable[tuple[int, int, float]]) -> None:
+    """Creates a `new` match for every (company, need, score) pair that has none; keeps the last score."""
+    rows = [{"company_id": c, "need_id": n, "last_score": s, "status": "new", "created_at": utcnow(),
+             "updated_at": utcnow()} for c, n, s in pairs]
+    if not rows:
+        return
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Match).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["company_id", "need_id"],
+        set_={"last_score": func.coalesce(statement.excluded.last_score, Match.last_score)},
+    )
+    session.exec(statement)
+
+
+def get(session: Session, company_id: int, need_id: int) -> Match:
+    match = session.exec(select(Match).where(Match.company_id == company_id, Match.need_id == need_id)).first()
+    if match is None:
+        raise NotFound(f"no match between company {company_id} and need {need_id}: look at the need's matches first")
+    return match
+
+
+def get_or_create(session: Session, company_id: int, need_id: int) -> Match:
+    if session.get(Company, company_id) is None:
+        raise NotFound(f"no company with id {company_id}")
+    if session.get(Need, need_id) is None:
+        raise NotFound(f"no need with id {need_id}")
+    ensure_matches(session, [(company_id, need_id, None)])
+    return get(session, company_id, need_id)
+
+
+def change(
+    session: Session,
+    caller: Caller,
+    match: Match,
+    *,
+    status: str | None = None,
+    note: str | None = None,
+    owner_user_id: int | None = None,
+    owner_given: bool = False,
+) -> Match:
+    """Applies a status change, a note and/or a new owner, each kept as an event."""
+    if status is not None and status != match.status:
+        allowed = TRANSITIONS.get(match.status, ())
+        if status not in allowed:
+            raise InvalidInput(
+                f"a match in status {match.status!r} cannot move to {status!r}; allowed: "
+                + (", ".join(allowed) if allowed else f"none ({match.status} is final)")
+            )
+        if status in NEEDS_REASON and not (note and note.strip()):
+            raise InvalidInput(f"moving a match to {status!r} needs a note with the reason")
+        if status == "consented" and not has_consent(session, match.company_id, match.need_id):
+            raise InvalidInput(
+                "the company has not consented to this introduction: it consents with its edit token at "
+                f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent"
+            )
+        _event(session, caller, match, "status", from_status=match.status, to_status=status, note=note or "")
+        if status in NEEDS_REASON:
+            match.closing_reason = note.strip()
+        match.status = status
+    elif note:
+        _event(session, caller, match, "note", note=note)
+    if owner_given:
+        owner = session.get(User, owner_user_id) if owner_user_id is not None else None
+        if owner_user_id is not None and owner is None:
+            raise InvalidInput(f"owner user {owner_user_id} does not exist")
+        match.owner_user_id = owner.id if owner else None
+        match.owner_organisation_id = owner.organisation_id if owner else None
+        _event(session, caller, match, "owner", note=f"owner: user {owner_user_id}" if owner else "owner removed")
+    match.updated_at = utcnow()
+    session.add(match)
+    session.flush()
+    return match
+
+
+def set_feedback(session: Session, caller: Caller, match: Match, *, relevant: bool, reason: str) -> Match:
+    match.relevant = relevant
+    match.feedback_reason = reason
+    match.updated_at = utcnow()
+    _event(session, caller, match, "feedback", note=f"{'relevant' if relevant else 'not relevant'}: {reason}")
+    session.add(match)
+    session.flush()
+    return match
+
+
+def dismissed_need_ids(session: Session, company_id: int) -> set[int]:
+    rows = session.exec(select(Match.need_id).where(Match.company_id == company_id, col(Match.relevant).is_(False)))
+    return set(rows.all())
+
+
+def dismissed_company_ids(session: Session, need_id: int) -> set[int]:
+    rows = session.exec(select(Match.company_id).where(Match.need_id == need_id, col(Match.relevant).is_(False)))
+    return set(rows.all())
+
+
+def dismissed_pairs(session: Session) -> set[tuple[int, int]]:
+    return set(session.exec(select(Match.company_id, Match.need_id).where(col(Match.relevant).is_(False))).all())
+
+
+def has_consent(session: Session, company_id: int, need_id: int) -> bool:
+    company = session.get(Company, company_id)
+    if company is not None and company.consent_defence_contact:
+        return True
+    return introduction_consent(session, company_id, need_id) is not None
+
+
+def introduction_consent(session: Session, company_id: int, need_id: int) -> IntroductionConsent | None:
+    return session.exec(
+        select(IntroductionConsent).where(
+            IntroductionConsent.company_id == company_id, IntroductionConsent.need_id == need_id
+        )
+    ).first()
+
+
+def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:
+    """The company agrees to be introduced for this need: its contact details are released there."""
+    if not caller.owns(company.id):
+        raise Forbidden("only the company itself (X-Edit-Token) can consent to an introduction")
+    if introduction_consent(session, company.id, need.id) is None:
+        session.add(IntroductionConsent(company_id=company.id, need_id=need.id))
+    match = get_or_create(session, company.id, need.id)
+    _event(session, caller, match, "consent", note="company consented to the introduction")
+    if match.status == "intro_proposed":
+        session.flush()
+        change(session, caller, match, status="consented")
+    audit.record(session, caller, "consent_introduction", "company", company.id, f"need {need.id}")
+    session.flush()
+    return match
+
+
+def withdraw_consent(session: Session, caller: Caller, company: Company, need: Need) -> None:
+    if not caller.owns(company.id):
+        raise Forbidden("only the company itself (X-Edit-Token) can withdraw its consent")
+    consent = introduction_consent(session, company.id, need.id)
+    if consent is not None:
+        session.delete(consent)
+    audit.record(session, caller, "withdraw_introduction_consent", "company", company.id, f"need {need.id}")
+    session.flush()
+
+
+def events(session: Session, match: Match) -> list[MatchEvent]:
+    return list(session.exec(select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(MatchEvent.id)).all())
+
+
+def _event(session: Session, caller: Caller, match: Match, kind: str, *, from_status=None, to_status=None,
+           note: str = "") -> None:
+    session.add(MatchEvent(match_id=match.id, actor=caller.label, kind=kind, from_status=from_status,
+                           to_status=to_status, note=note))
