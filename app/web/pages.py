@@ -165,19 +165,19 @@ def need_page(
     caller = visitor.caller
     need = need_service.get(session=db, caller=caller, need_id=need_id)
     region = regio or None
-    filters = {
-        "region": region,
-        "nld_area": nld,
-        "defence_experience": DefenceExperience.none if nieuw_voor_defensie else None,
-    }
+    filters = {"region": region, "nld_area": nld}
     engine, reason = matching_engine(request)
     if engine is not None:
+        # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
         matches = matching_service.companies_for_need(
-            session=db, engine=engine, caller=caller, need=need, limit=MATCH_LIMIT, **filters)
+            session=db, engine=engine, caller=caller, need=need, limit=MATCH_LIMIT, scouting=nieuw_voor_defensie,
+            **filters)
     else:  # no ranking without the engine: the companies that pass the filters, newest first
+        if nieuw_voor_defensie:
+            filters["defence_experience"] = DefenceExperience.none
         companies, _ = company_service.list_companies(session=db, status="active", limit=MATCH_LIMIT, **filters)
         companies.sort(key=lambda c: c.created_at, reverse=True)
-        matches = [{"company": company_service.to_out(session=db, caller=caller, company=c), "score": None,
+        matches = [{"company": company_service.to_out(session=db, caller=caller, company=c, need_id=need.id), "score": None,
                     "explanation": None} for c in companies]
     context = {
         "need": need_service.to_out(session=db, need=need),

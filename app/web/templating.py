@@ -20,6 +20,13 @@ DEFENCE_EXPERIENCE_LABELS = {
 }
 ROLE_LABELS = {"admin": "beheerder", "adviser": "adviseur", "scout": "scout", "regioteam": "Regioteam"}
 SIGNAL_LABELS = {"bm25": "Woorden (BM25)", "dense": "Betekenis (Engels model)", "multilingual": "Betekenis (meertalig)"}
+PIPELINE_LABELS = {
+    "new": "Nieuw", "triaged": "Beoordeeld", "intro_proposed": "Introductie voorgesteld",
+    "consented": "Toestemming gegeven", "introduced": "Geïntroduceerd", "meeting": "Gesprek",
+    "pilot": "Pilot", "subsidy_applied": "Subsidie aangevraagd", "won": "Gewonnen", "lost": "Verloren",
+    "parked": "Geparkeerd",
+}
+CHANGE_LABELS = {"new": "nieuw", "changed": "gewijzigd", "unchanged": "ongewijzigd", "gone": "vervallen"}
 STATUS_LABELS = {"pending": "in behandeling", "active": "actief", "archived": "gearchiveerd",
                  "open": "open", "closed": "gesloten"}
 
@@ -101,6 +108,8 @@ def _environment() -> Environment:
         defence_labels=DEFENCE_EXPERIENCE_LABELS,
         role_labels=ROLE_LABELS,
         status_labels=STATUS_LABELS,
+        pipeline_labels=PIPELINE_LABELS,
+        change_labels=CHANGE_LABELS,
         signal_shares=signal_shares,
         bar_chart=bar_chart,
         taxonomy=get_taxonomy,
