@@ -5,14 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
-from app.core.errors import Forbidden, Unauthorized
+from app.core.errors import Forbidden, InvalidInput, Unauthorized
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
-from app.schemas import DefenceExperience, NldArea
+from app.schemas import DefenceExperience
 from app.services import companies as company_service
 from app.services import matching as matching_service
 from app.services import needs as need_service
 from app.services import users as user_service
 from app.services.access import Caller
+from app.taxonomy import get_taxonomy
 from app.web.routing import HtmlRoute, is_htmx, render, safe_next
 from app.web.session import CsrfDep, LoginRequired, StaffVisitorDep, VisitorDep, WebSessionDep
 from app.web.templating import DEFENCE_EXPERIENCE_LABELS
@@ -26,8 +27,12 @@ MATCH_LIMIT = 10
 def matching_engine(request: Request):
     """The engine when matching is ready, else None with the reason (pages then fall back and say so)."""
     state = get_matching_state(request)
-    ready, reason = state.readiness()
-    return (state.engine, None) if ready else (None, reason)
+    ready, _reason = state.readiness()
+    if ready:
+        return state.engine, None
+    if state.error:
+        return None, f"de matching staat uit of kon niet starten: {state.error}"
+    return None, "de zoekindex wordt nog opgebouwd, probeer het over een minuut opnieuw"
 
 
 # --- logging in and out ----------------------------------------------------------------------
@@ -159,13 +164,15 @@ def need_page(
     db: SessionDep,
     visitor: StaffVisitorDep,
     regio: Annotated[str | None, Query(max_length=100)] = None,
-    nld: Annotated[NldArea | None, Query()] = None,
+    nld: Annotated[str, Query(max_length=50)] = "",
     nieuw_voor_defensie: Annotated[bool, Query()] = False,
 ):
     caller = visitor.caller
     need = need_service.get(session=db, caller=caller, need_id=need_id)
     region = regio or None
-    filters = {"region": region, "nld_area": nld}
+    if nld and nld not in get_taxonomy().nld_area_slugs:
+        raise InvalidInput(f"onbekend NLD-gebied {nld!r}")
+    filters = {"region": region, "nld_area": nld or None}
     engine, reason = matching_engine(request)
     if engine is not None:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.

@@ -49,7 +49,8 @@ def login_redirect(request: Request) -> Response:
 
 
 def error_page(request: Request, status_code: int, message: str, retry_after: int | None = None) -> Response:
-    response = render(request, "error.html", {"status_code": status_code, "message": message}, status_code)
+    template = "partials/error_notice.html" if is_htmx(request) else "error.html"
+    response = render(request, template, {"status_code": status_code, "message": message}, status_code)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
