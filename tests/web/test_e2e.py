@@ -213,6 +213,7 @@ def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_week
     page.goto("/ui/pipeline")
     new_column = page.locator("section.board-column", has=page.locator("#kolom-new"))
     card = new_column.locator(".board-card", has_text="Noordlicht Optiek").filter(has_text="Nachtzicht voor voertuigen")
+    card.get_by_text("Status wijzigen").click()
     card.get_by_label("Naar status").select_option("triaged")
     card.get_by_label("Notitie").fill("Sterke kandidaat, bellen na de beurs")
     card.get_by_role("button", name="Verplaatsen").click()
