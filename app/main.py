@@ -78,7 +78,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)
-    # The web interface: pages under /ui/ (session cookie + CSRF, see app/web/session.py) and its static files.
+    # The web interface: pages under /ui/ (session cookie + CSRF: app/web/session.py), its static files.
     app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")
     app.include_router(web.router)
 

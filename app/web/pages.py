@@ -48,7 +48,9 @@ def home(visitor: VisitorDep) -> RedirectResponse:
 
 
 @router.get("/inloggen")
-def login_form(request: Request, visitor: VisitorDep, next: Annotated[str | None, Query(max_length=500)] = None):
+def login_form(
+    request: Request, visitor: VisitorDep, next: Annotated[str | None, Query(max_length=500)] = None
+):
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
 
@@ -67,10 +69,16 @@ def login(
     try:
         user = user_service.authenticate(session=db, username=username.strip(), password=password)
     except Unauthorized:
-        return render(request, "login.html", {
-            "next": safe_next(next), "username": username,
-            "error": "Onbekende gebruikersnaam of verkeerd wachtwoord.",
-        }, status_code=401)
+        return render(
+            request,
+            "login.html",
+            {
+                "next": safe_next(next),
+                "username": username,
+                "error": "Onbekende gebruikersnaam of verkeerd wachtwoord.",
+            },
+            status_code=401,
+        )
     if user.role not in ("admin", "adviser", "scout", "regioteam"):
         raise Forbidden("dit account heeft geen toegang tot de webinterface")
     web_session.start(user_id=user.id)  # a fresh session and CSRF token after logging in
@@ -100,9 +108,23 @@ def search(
         if engine is not None:
             caller = visitor.caller
             results["companies"] = matching_service.search(
-                session=db, engine=engine, caller=caller, text=text, target="companies", limit=SEARCH_LIMIT, filters={})
+                session=db,
+                engine=engine,
+                caller=caller,
+                text=text,
+                target="companies",
+                limit=SEARCH_LIMIT,
+                filters={},
+            )
             results["needs"] = matching_service.search(
-                session=db, engine=engine, caller=caller, text=text, target="needs", limit=SEARCH_LIMIT, filters={})
+                session=db,
+                engine=engine,
+                caller=caller,
+                text=text,
+                target="needs",
+                limit=SEARCH_LIMIT,
+                filters={},
+            )
             results["semantic"] = True
         else:
             companies, _ = company_service.list_companies(session=db, q=text, limit=SEARCH_LIMIT)
@@ -144,14 +166,21 @@ def company_page(
     matches = []
     if engine is not None:
         matches = matching_service.needs_for_company(
-            session=db, engine=engine, caller=caller, company=company, limit=MATCH_LIMIT)
-    return render(request, "company.html", {
-        "company": profile,
-        "matches": matches,
-        "matching_note": reason,
-        "defence_label": DEFENCE_EXPERIENCE_LABELS.get(profile.defence_experience, profile.defence_experience),
-        "is_own": caller.owns(company.id),
-    })
+            session=db, engine=engine, caller=caller, company=company, limit=MATCH_LIMIT
+        )
+    return render(
+        request,
+        "company.html",
+        {
+            "company": profile,
+            "matches": matches,
+            "matching_note": reason,
+            "defence_label": DEFENCE_EXPERIENCE_LABELS.get(
+                profile.defence_experience, profile.defence_experience
+            ),
+            "is_own": caller.owns(company.id),
+        },
+    )
 
 
 # --- the need page ---------------------------------------------------------------------------
@@ -177,15 +206,29 @@ def need_page(
     if engine is not None:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
         matches = matching_service.companies_for_need(
-            session=db, engine=engine, caller=caller, need=need, limit=MATCH_LIMIT, scouting=nieuw_voor_defensie,
-            **filters)
+            session=db,
+            engine=engine,
+            caller=caller,
+            need=need,
+            limit=MATCH_LIMIT,
+            scouting=nieuw_voor_defensie,
+            **filters,
+        )
     else:  # no ranking without the engine: the companies that pass the filters, newest first
         if nieuw_voor_defensie:
             filters["defence_experience"] = DefenceExperience.none
-        companies, _ = company_service.list_companies(session=db, status="active", limit=MATCH_LIMIT, **filters)
+        companies, _ = company_service.list_companies(
+            session=db, status="active", limit=MATCH_LIMIT, **filters
+        )
         companies.sort(key=lambda c: c.created_at, reverse=True)
-        matches = [{"company": company_service.to_out(session=db, caller=caller, company=c, need_id=need.id), "score": None,
-                    "explanation": None} for c in companies]
+        matches = [
+            {
+                "company": company_service.to_out(session=db, caller=caller, company=c, need_id=need.id),
+                "score": None,
+                "explanation": None,
+            }
+            for c in companies
+        ]
     context = {
         "need": need_service.to_out(session=db, need=need),
         "matches": matches,

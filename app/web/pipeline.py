@@ -46,19 +46,34 @@ def board_columns(db, *, need_id: int | None = None, company_id: int | None = No
         query = query.where(Match.need_id == need_id)
     if company_id:
         query = query.where(Match.company_id == company_id)
-    rows = db.exec(query.order_by(col(Match.updated_at).desc(), col(Match.id).desc()).limit(BOARD_LIMIT)).all()
+    rows = db.exec(
+        query.order_by(col(Match.updated_at).desc(), col(Match.id).desc()).limit(BOARD_LIMIT)
+    ).all()
     by_status: dict[str, list[dict]] = {status: [] for status in pipeline_service.STATUSES}
     for match, company_name, municipality, need_title, need_kind, owner_name in rows:
-        by_status[match.status].append({
-            "match": match, "company_name": company_name, "municipality": municipality, "need_title": need_title,
-            "need_kind": need_kind, "owner": owner_name, "allowed_next": pipeline_service.TRANSITIONS[match.status],
-        })
-    return [{"status": status, "label": PIPELINE_LABELS[status], "cards": cards} for status, cards in by_status.items()]
+        by_status[match.status].append(
+            {
+                "match": match,
+                "company_name": company_name,
+                "municipality": municipality,
+                "need_title": need_title,
+                "need_kind": need_kind,
+                "owner": owner_name,
+                "allowed_next": pipeline_service.TRANSITIONS[match.status],
+            }
+        )
+    return [
+        {"status": status, "label": PIPELINE_LABELS[status], "cards": cards}
+        for status, cards in by_status.items()
+    ]
 
 
 def board_context(db, need_id: int | None, company_id: int | None, **extra) -> dict:
-    return {"columns": board_columns(db, need_id=need_id, company_id=company_id),
-            "board_filter": {"need_id": need_id, "company_id": company_id}, **extra}
+    return {
+        "columns": board_columns(db, need_id=need_id, company_id=company_id),
+        "board_filter": {"need_id": need_id, "company_id": company_id},
+        **extra,
+    }
 
 
 @router.get("/pipeline")
@@ -126,13 +141,23 @@ def weekly_list(
     if chosen:
         stored = match_lists.get(db, chosen)
         lines = json.loads(stored.content)["lines"]
-    counts = {change: sum(1 for line in lines if line["change"] == change)
-              for change in ("new", "changed", "unchanged", "gone")}
-    return render(request, "weekly.html", {
-        "weeks": weeks, "week": chosen, "lines": lines, "counts": counts, "this_week": this_week,
-        "this_week_built": any(w["week"] == this_week for w in weeks),
-        "can_build": matching_engine(request)[0] is not None,
-    })
+    counts = {
+        change: sum(1 for line in lines if line["change"] == change)
+        for change in ("new", "changed", "unchanged", "gone")
+    }
+    return render(
+        request,
+        "weekly.html",
+        {
+            "weeks": weeks,
+            "week": chosen,
+            "lines": lines,
+            "counts": counts,
+            "this_week": this_week,
+            "this_week_built": any(w["week"] == this_week for w in weeks),
+            "can_build": matching_engine(request)[0] is not None,
+        },
+    )
 
 
 @router.post("/weeklijst", dependencies=[CsrfDep])
@@ -155,8 +180,13 @@ def download_week(week: str, extension: str, db: SessionDep, visitor: StaffVisit
         raise InvalidInput("kies csv of xlsx")
     stored = match_lists.get(db, week)
     body = match_lists.as_csv(stored) if extension == "csv" else match_lists.as_xlsx(stored)
-    return Response(content=body, media_type=EXPORT_TYPES[extension], headers={
-        "Content-Disposition": f'attachment; filename="koppelkans-matchlijst-{stored.week}.{extension}"'})
+    return Response(
+        content=body,
+        media_type=EXPORT_TYPES[extension],
+        headers={
+            "Content-Disposition": f'attachment; filename="koppelkans-matchlijst-{stored.week}.{extension}"'
+        },
+    )
 
 
 # --- the dashboard -----------------------------------------------------------------------------
@@ -165,11 +195,17 @@ def download_week(week: str, extension: str, db: SessionDep, visitor: StaffVisit
 @router.get("/dashboard")
 def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep):
     figures = dashboard.figures(db)
-    return render(request, "dashboard.html", {
-        "figures": figures,
-        "by_area": [(nld_label(slug), count) for slug, count in figures["matches_by_nld_area"].items()],
-        "by_region": list(figures["matches_by_sub_region"].items()),
-        "by_status": [(PIPELINE_LABELS.get(status, status), count)
-                      for status, count in figures["matches_by_status"].items()],
-        "per_month": list(figures["introductions_per_month"].items()),
-    })
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "figures": figures,
+            "by_area": [(nld_label(slug), count) for slug, count in figures["matches_by_nld_area"].items()],
+            "by_region": list(figures["matches_by_sub_region"].items()),
+            "by_status": [
+                (PIPELINE_LABELS.get(status, status), count)
+                for status, count in figures["matches_by_status"].items()
+            ],
+            "per_month": list(figures["introductions_per_month"].items()),
+        },
+    )

@@ -19,15 +19,40 @@ from app.web.session import CsrfDep, VisitorDep, WebSessionDep
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
-TEXT_FIELDS = ("name", "kvk_number", "municipality", "description", "website", "employees", "capabilities",
-               "defence_experience", "contact_name", "contact_email", "contact_phone")
+TEXT_FIELDS = (
+    "name",
+    "kvk_number",
+    "municipality",
+    "description",
+    "website",
+    "employees",
+    "capabilities",
+    "defence_experience",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
 LIST_FIELDS = ("sectors", "nld_areas")
 CHECKBOX_FIELDS = ("consent", "consent_defence_contact")
 OPTIONAL_FIELDS = ("website", "employees", "contact_name", "contact_phone")
 # The order in which fields appear on the form, so the error summary lists them in that order too.
-FIELD_ORDER = ("name", "kvk_number", "municipality", "description", "website", "employees", "sectors",
-               "nld_areas", "capabilities", "defence_experience", "contact_name", "contact_email",
-               "contact_phone", "consent_defence_contact", "consent")
+FIELD_ORDER = (
+    "name",
+    "kvk_number",
+    "municipality",
+    "description",
+    "website",
+    "employees",
+    "sectors",
+    "nld_areas",
+    "capabilities",
+    "defence_experience",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "consent_defence_contact",
+    "consent",
+)
 
 
 async def form_data(request: Request) -> FormData:
@@ -52,7 +77,9 @@ def payload_from(values: dict) -> dict:
             payload[name] = None
     if payload["employees"] is not None and payload["employees"].isdigit():
         payload["employees"] = int(payload["employees"])
-    payload["capabilities"] = [part.strip() for part in re.split(r"[,\n;]", values["capabilities"]) if part.strip()]
+    payload["capabilities"] = [
+        part.strip() for part in re.split(r"[,\n;]", values["capabilities"]) if part.strip()
+    ]
     payload.update({name: values[name] for name in LIST_FIELDS})
     payload.update({name: values[name] for name in CHECKBOX_FIELDS})
     return payload
@@ -68,7 +95,9 @@ def field_errors(error: ValidationError) -> dict[str, str]:
         if len(loc) > 1 and isinstance(loc[1], int):
             message = f"{message} (item {loc[1] + 1})"
         errors.setdefault(field, message)
-    return dict(sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99))
+    return dict(
+        sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99)
+    )
 
 
 def form_context(values: dict, errors: dict[str, str]) -> dict:
@@ -112,13 +141,19 @@ def register(
     try:
         company, edit_token = company_service.register(session=db, caller=caller, company_in=company_in)
     except Conflict as error:
-        return render(request, "register.html", form_context(values, {"kvk_number": error.detail}), status_code=409)
+        return render(
+            request, "register.html", form_context(values, {"kvk_number": error.detail}), status_code=409
+        )
     db.commit()
     get_matching_state(request).changed(db, "company", company.id)
     # Post/redirect/get: the edit link waits in the session for exactly one showing, so reloading the
     # confirmation neither registers twice nor shows the link again.
-    web_session.data["registered"] = {"id": company.id, "name": company.name, "token": edit_token,
-                                      "on_behalf": caller.is_desk}
+    web_session.data["registered"] = {
+        "id": company.id,
+        "name": company.name,
+        "token": edit_token,
+        "on_behalf": caller.is_desk,
+    }
     web_session.changed = True
     return RedirectResponse("/ui/aangemeld", status_code=303)
 
@@ -129,5 +164,7 @@ def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep
     if shown is None:
         return render(request, "registered.html", {"shown": None})
     web_session.changed = True
-    edit_link = str(request.url_for("company_page", company_id=shown["id"]).include_query_params(token=shown["token"]))
+    edit_link = str(
+        request.url_for("company_page", company_id=shown["id"]).include_query_params(token=shown["token"])
+    )
     return render(request, "registered.html", {"shown": shown, "edit_link": edit_link})

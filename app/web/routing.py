@@ -18,7 +18,9 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def render(request: Request, template: str, context: dict | None = None, status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict | None = None, status_code: int = 200
+) -> HTMLResponse:
     web_session = load_session(request)
     values = {
         "request": request,
@@ -70,16 +72,24 @@ class HtmlRoute(APIRoute):
                 response = login_redirect(request)
             except CsrfRefused:
                 response = error_page(
-                    request, 403,
-                    "Dit formulier is verlopen of kwam niet van deze site (CSRF-controle). Laad de pagina opnieuw en probeer het nog eens.",
+                    request,
+                    403,
+                    "Dit formulier is verlopen of kwam niet van deze site (CSRF-controle). "
+                    "Laad de pagina opnieuw en probeer het nog eens.",
                 )
             except TooManyRequests as error:
-                response = error_page(request, 429, f"Te veel pogingen vanaf dit adres: probeer het over {error.retry_after} s opnieuw.",
-                                      error.retry_after)
+                response = error_page(
+                    request,
+                    429,
+                    f"Te veel pogingen vanaf dit adres: probeer het over {error.retry_after} s opnieuw.",
+                    error.retry_after,
+                )
             except KoppelkansError as error:
                 response = error_page(request, error.status_code, error.detail)
             except RequestValidationError as error:
-                problems = "; ".join(str(item.get("msg", "")).removeprefix("Value error, ") for item in error.errors())
+                problems = "; ".join(
+                    str(item.get("msg", "")).removeprefix("Value error, ") for item in error.errors()
+                )
                 response = error_page(request, 422, f"Ongeldige invoer: {problems}")
             save_session(request, response)
             response.headers.setdefault("Cache-Control", "no-store")

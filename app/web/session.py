@@ -81,7 +81,7 @@ def _max_age_seconds() -> int:
 
 
 def load_session(request: Request) -> WebSession:
-    """The session of this request (cached on the request); an empty one when the cookie is absent or forged."""
+    """The session of this request (cached on it); an empty one when the cookie is absent or forged."""
     existing = getattr(request.state, "web_session", None)
     if existing is not None:
         return existing

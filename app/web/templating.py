@@ -19,16 +19,32 @@ DEFENCE_EXPERIENCE_LABELS = {
     "supplier": "Leverancier van Defensie",
 }
 ROLE_LABELS = {"admin": "beheerder", "adviser": "adviseur", "scout": "scout", "regioteam": "Regioteam"}
-SIGNAL_LABELS = {"bm25": "Woorden (BM25)", "dense": "Betekenis (Engels model)", "multilingual": "Betekenis (meertalig)"}
+SIGNAL_LABELS = {
+    "bm25": "Woorden (BM25)",
+    "dense": "Betekenis (Engels model)",
+    "multilingual": "Betekenis (meertalig)",
+}
 PIPELINE_LABELS = {
-    "new": "Nieuw", "triaged": "Beoordeeld", "intro_proposed": "Introductie voorgesteld",
-    "consented": "Toestemming gegeven", "introduced": "Geïntroduceerd", "meeting": "Gesprek",
-    "pilot": "Pilot", "subsidy_applied": "Subsidie aangevraagd", "won": "Gewonnen", "lost": "Verloren",
+    "new": "Nieuw",
+    "triaged": "Beoordeeld",
+    "intro_proposed": "Introductie voorgesteld",
+    "consented": "Toestemming gegeven",
+    "introduced": "Geïntroduceerd",
+    "meeting": "Gesprek",
+    "pilot": "Pilot",
+    "subsidy_applied": "Subsidie aangevraagd",
+    "won": "Gewonnen",
+    "lost": "Verloren",
     "parked": "Geparkeerd",
 }
 CHANGE_LABELS = {"new": "nieuw", "changed": "gewijzigd", "unchanged": "ongewijzigd", "gone": "vervallen"}
-STATUS_LABELS = {"pending": "in behandeling", "active": "actief", "archived": "gearchiveerd",
-                 "open": "open", "closed": "gesloten"}
+STATUS_LABELS = {
+    "pending": "in behandeling",
+    "active": "actief",
+    "archived": "gearchiveerd",
+    "open": "open",
+    "closed": "gesloten",
+}
 
 
 def _labels(entries) -> dict[str, str]:
@@ -56,7 +72,7 @@ def highlight(text: str, terms: list[str] | None) -> Markup:
     pieces: list[str] = []
     last = 0
     for found in pattern.finditer(text):
-        pieces.append(escape(text[last:found.start()]))
+        pieces.append(escape(text[last : found.start()]))
         pieces.append(Markup("<mark>") + escape(found.group(0)) + Markup("</mark>"))
         last = found.end()
     pieces.append(escape(text[last:]))
@@ -66,34 +82,49 @@ def highlight(text: str, terms: list[str] | None) -> Markup:
 def signal_shares(explanation: dict) -> list[dict]:
     """Each signal's share of the text score, in percent (rounded), for the signals that took part."""
     signals = explanation.get("signals") or {}
-    positive = {name: max(0.0, float(part.get("contribution", 0.0))) for name, part in signals.items() if part.get("used")}
+    positive = {
+        name: max(0.0, float(part.get("contribution", 0.0)))
+        for name, part in signals.items()
+        if part.get("used")
+    }
     total = sum(positive.values())
     shares = []
     for name, part in signals.items():
         value = positive.get(name, 0.0)
-        shares.append({
-            "name": name,
-            "label": SIGNAL_LABELS.get(name, name),
-            "used": bool(part.get("used")),
-            "percent": round(100 * value / total) if total > 0 else 0,
-        })
+        shares.append(
+            {
+                "name": name,
+                "label": SIGNAL_LABELS.get(name, name),
+                "used": bool(part.get("used")),
+                "percent": round(100 * value / total) if total > 0 else 0,
+            }
+        )
     return shares
 
 
-def bar_chart(rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170) -> dict:
+def bar_chart(
+    rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170
+) -> dict:
     """Geometry for a horizontal SVG bar chart (drawn by the template, no inline styles)."""
     largest = max((count for _, count in rows), default=0) or 1
     room = width - label_width - 50
     bars = []
     for index, (label, count) in enumerate(rows):
-        bars.append({
-            "label": label,
-            "count": count,
-            "y": index * (bar_height + 8),
-            "width": max(1, round(room * count / largest)) if count else 0,
-        })
-    return {"bars": bars, "width": width, "height": max(1, len(rows)) * (bar_height + 8),
-            "bar_height": bar_height, "label_width": label_width}
+        bars.append(
+            {
+                "label": label,
+                "count": count,
+                "y": index * (bar_height + 8),
+                "width": max(1, round(room * count / largest)) if count else 0,
+            }
+        )
+    return {
+        "bars": bars,
+        "width": width,
+        "height": max(1, len(rows)) * (bar_height + 8),
+        "bar_height": bar_height,
+        "label_width": label_width,
+    }
 
 
 def _environment() -> Environment:

@@ -15,6 +15,9 @@ from app.services.matching import MatchingState
 from tests.factories import make_user
 
 PASSWORD = "correct horse battery staple"
+# (page, median ms, slowest ms), filled by test_render_times and printed at the end of the run.
+RENDER_TIMES: list[tuple[str, float, float]] = []
+RENDER_TARGET_MS = 300
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -44,7 +47,7 @@ def web_plain() -> Iterator[TestClient]:
 
 
 class People:
-    """Users with a password, created on first use (password hashing is slow on purpose): people["adviser"]."""
+    """Users with a password, created on first use (hashing is slow on purpose): people["adviser"]."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -64,12 +67,28 @@ def people(session: Session) -> People:
 
 def log_in(client: TestClient, username: str, password: str = PASSWORD):
     page = client.get("/ui/inloggen")
-    return client.post("/ui/inloggen", data={"username": username, "password": password,
-                                            "csrf_token": csrf_from(page.text), "next": "/ui/zoeken"},
-                       follow_redirects=False)
+    return client.post(
+        "/ui/inloggen",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_from(page.text),
+            "next": "/ui/zoeken",
+        },
+        follow_redirects=False,
+    )
 
 
 @pytest.fixture
 def adviser_web(web: TestClient, people) -> TestClient:
     assert log_in(web, people["adviser"]).status_code == 303
     return web
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not RENDER_TIMES:
+        return
+    terminalreporter.section("web page render times on the seeded data (target < 300 ms)")
+    for label, median, slowest in RENDER_TIMES:
+        flag = "" if slowest < RENDER_TARGET_MS else "  <-- over target"
+        terminalreporter.write_line(f"{label:<34} median {median:7.1f} ms   slowest {slowest:7.1f} ms{flag}")

@@ -23,8 +23,14 @@ from tests.web.conftest import PASSWORD, make_engine
 pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPO = Path(__file__).resolve().parents[2]
 NIGHT_VISION = "Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen en infanterie."
 
@@ -39,9 +45,13 @@ def chromium_available() -> bool:
 def browser():
     if not chromium_available():
         pytest.skip("/usr/bin/chromium is missing and scripts/install-browser.sh could not install it")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+        )
         yield chromium
         chromium.close()
 
@@ -102,12 +112,18 @@ def screenshots(tmp_path) -> Path:
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(base_url=server, accept_downloads=True, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=server, accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     csp_violations: list[str] = []
-    tab.on("console", lambda message: csp_violations.append(message.text)
-           if "Content Security Policy" in message.text else None)
+    tab.on(
+        "console",
+        lambda message: (
+            csp_violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield tab
     context.close()
     assert not csp_violations, f"the page broke its own Content-Security-Policy: {csp_violations}"
@@ -118,7 +134,9 @@ def test_company_registers_with_a_bad_field_then_a_fixed_one(page, screenshots):
     page.get_by_label("Bedrijfsnaam").fill("Noordlicht Optiek")
     page.get_by_label("KvK-nummer").fill("1234")
     page.get_by_label("Gemeente").fill("Emmen")
-    page.get_by_label("Wat doet uw bedrijf?").fill("Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's.")
+    page.get_by_label("Wat doet uw bedrijf?").fill(
+        "Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's."
+    )
     page.get_by_label("Sensoren").check()
     page.get_by_label("E-mailadres").fill("info@noordlicht.example.org")
     page.get_by_label("Ik geef toestemming om dit profiel op te slaan en te koppelen").check()
@@ -155,24 +173,57 @@ def seed_through_the_api(server: str) -> dict:
         make_user(db, role="adviser", username="anne", password=PASSWORD)
         _user, token = make_user(db, role="admin")
     with httpx.Client(base_url=server) as api:
-        optics = api.post("/api/v1/companies", json=company_payload(
-            name="Noordlicht Optiek", municipality="Noordenveld", nld_areas=["sensoren"], defence_experience="none",
-            description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen."))
-        api.post("/api/v1/companies", json=company_payload(
-            name="Emmer Optronics", municipality="Emmen", nld_areas=["sensoren"], defence_experience="supplier",
-            description="Warmtebeeldcamera's en nachtzicht voor Defensie, al jaren leverancier."))
-        api.post("/api/v1/companies", json=company_payload(
-            name="Veenstra Composiet", municipality="Emmen", nld_areas=["slimme-materialen"],
-            description="Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen."))
-        need = api.post("/api/v1/needs", headers=bearer(token), json=need_payload(
-            title="Nachtzicht voor voertuigen", description=NIGHT_VISION, nld_areas=["sensoren"]))
-        api.post("/api/v1/needs", headers=bearer(token), json=need_payload(
-            title="Composieten voor drones", description="Lichtgewicht composieten voor drones en voertuigen."))
+        optics = api.post(
+            "/api/v1/companies",
+            json=company_payload(
+                name="Noordlicht Optiek",
+                municipality="Noordenveld",
+                nld_areas=["sensoren"],
+                defence_experience="none",
+                description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
+            ),
+        )
+        api.post(
+            "/api/v1/companies",
+            json=company_payload(
+                name="Emmer Optronics",
+                municipality="Emmen",
+                nld_areas=["sensoren"],
+                defence_experience="supplier",
+                description="Warmtebeeldcamera's en nachtzicht voor Defensie, al jaren leverancier.",
+            ),
+        )
+        api.post(
+            "/api/v1/companies",
+            json=company_payload(
+                name="Veenstra Composiet",
+                municipality="Emmen",
+                nld_areas=["slimme-materialen"],
+                description="Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen.",
+            ),
+        )
+        need = api.post(
+            "/api/v1/needs",
+            headers=bearer(token),
+            json=need_payload(
+                title="Nachtzicht voor voertuigen", description=NIGHT_VISION, nld_areas=["sensoren"]
+            ),
+        )
+        api.post(
+            "/api/v1/needs",
+            headers=bearer(token),
+            json=need_payload(
+                title="Composieten voor drones",
+                description="Lichtgewicht composieten voor drones en voertuigen.",
+            ),
+        )
     assert optics.status_code == 201 and need.status_code == 201
     return {"company": optics.json(), "need": need.json()}
 
 
-def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_weekly_csv(page, server, screenshots):
+def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_weekly_csv(
+    page, server, screenshots
+):
     seeded = seed_through_the_api(server)
 
     page.goto("/ui/zoeken")  # staff pages send anonymous visitors to the login page and back
@@ -212,7 +263,9 @@ def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_week
     # the pipeline: move the match from "Nieuw" to "Beoordeeld" with a note
     page.goto("/ui/pipeline")
     new_column = page.locator("section.board-column", has=page.locator("#kolom-new"))
-    card = new_column.locator(".board-card", has_text="Noordlicht Optiek").filter(has_text="Nachtzicht voor voertuigen")
+    card = new_column.locator(".board-card", has_text="Noordlicht Optiek").filter(
+        has_text="Nachtzicht voor voertuigen"
+    )
     card.get_by_text("Status wijzigen").click()
     card.get_by_label("Naar status").select_option("triaged")
     card.get_by_label("Notitie").fill("Sterke kandidaat, bellen na de beurs")
@@ -232,8 +285,7 @@ def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_week
     download.save_as(str(target))
     content = target.read_bytes()
     assert content.startswith("\ufeff".encode()) and b";" in content.splitlines()[0]
-    assert "Noordlicht Optiek".encode() in content
+    assert b"Noordlicht Optiek" in content
     page.goto("/ui/dashboard")
     assert page.locator("svg.chart").count() == 3
     page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
-

@@ -75,7 +75,9 @@ def test_a_forged_cookie_is_ignored(web, people):
 
 def test_login_refuses_a_post_without_the_csrf_token(web, people):
     web.get("/ui/inloggen")
-    response = web.post("/ui/inloggen", data={"username": people["adviser"], "password": "x"}, follow_redirects=False)
+    response = web.post(
+        "/ui/inloggen", data={"username": people["adviser"], "password": "x"}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert "CSRF" in response.text
 
@@ -89,9 +91,16 @@ def test_logout_refuses_a_post_with_a_wrong_token(adviser_web):
 def test_next_never_leaves_the_site(web, people):
     page = web.get("/ui/inloggen?next=//evil.example/x")
     assert "evil.example" not in page.text
-    response = web.post("/ui/inloggen", data={"username": people["adviser"], "password": "correct horse battery staple",
-                                              "csrf_token": csrf_from(page.text), "next": "https://evil.example/"},
-                        follow_redirects=False)
+    response = web.post(
+        "/ui/inloggen",
+        data={
+            "username": people["adviser"],
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_from(page.text),
+            "next": "https://evil.example/",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/ui/"
 
 
@@ -124,9 +133,20 @@ def test_every_labelled_input_has_its_label(web):
 
 
 def test_search_finds_companies_and_needs_with_explanations(adviser_web, session):
-    register_api(adviser_web, name="Noordlicht Optiek", municipality="Noordenveld", nld_areas=["sensoren"],
-                 description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.")
-    add_need(adviser_web, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION, nld_areas=["sensoren"])
+    register_api(
+        adviser_web,
+        name="Noordlicht Optiek",
+        municipality="Noordenveld",
+        nld_areas=["sensoren"],
+        description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
+    )
+    add_need(
+        adviser_web,
+        session,
+        title="Nachtzicht voor voertuigen",
+        description=NIGHT_VISION,
+        nld_areas=["sensoren"],
+    )
     page = adviser_web.get("/ui/zoeken", params={"q": "warmtebeeldcamera nachtzicht"})
     assert page.status_code == 200
     assert "Noordlicht Optiek" in page.text and "Nachtzicht voor voertuigen" in page.text
@@ -138,7 +158,9 @@ def test_search_finds_companies_and_needs_with_explanations(adviser_web, session
 
 def test_search_falls_back_to_text_with_a_visible_note_when_matching_is_off(web_plain, people, session):
     assert log_in(web_plain, people["adviser"]).status_code == 303
-    register_api(web_plain, name="Noordlicht Optiek", description="Nachtzichtapparatuur voor voertuigen en meer.")
+    register_api(
+        web_plain, name="Noordlicht Optiek", description="Nachtzichtapparatuur voor voertuigen en meer."
+    )
     page = web_plain.get("/ui/zoeken", params={"q": "nachtzicht"})
     assert "Zoeken op betekenis is nog niet beschikbaar" in page.text
     assert "Noordlicht Optiek" in page.text
@@ -148,10 +170,20 @@ def test_search_falls_back_to_text_with_a_visible_note_when_matching_is_off(web_
 
 
 def test_company_page_shows_profile_matches_and_explanations(adviser_web, session):
-    company = register_api(adviser_web, name="Noordlicht Optiek", municipality="Noordenveld", nld_areas=["sensoren"],
-                           description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.")
-    need = add_need(adviser_web, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION,
-                    nld_areas=["sensoren"])
+    company = register_api(
+        adviser_web,
+        name="Noordlicht Optiek",
+        municipality="Noordenveld",
+        nld_areas=["sensoren"],
+        description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
+    )
+    need = add_need(
+        adviser_web,
+        session,
+        title="Nachtzicht voor voertuigen",
+        description=NIGHT_VISION,
+        nld_areas=["sensoren"],
+    )
     page = adviser_web.get(f"/ui/bedrijf/{company['id']}")
     assert page.status_code == 200
     html = page.text
@@ -178,8 +210,11 @@ def test_scout_sees_contact_details_after_consent(web, people):
 
 
 def test_company_description_is_escaped(adviser_web):
-    company = register_api(adviser_web, name="<script>alert('naam')</script> BV",
-                           description="Wij maken <script>alert('x')</script> sensoren & <b>drones</b>.")
+    company = register_api(
+        adviser_web,
+        name="<script>alert('naam')</script> BV",
+        description="Wij maken <script>alert('x')</script> sensoren & <b>drones</b>.",
+    )
     html = adviser_web.get(f"/ui/bedrijf/{company['id']}").text
     assert "<script>alert" not in html and "<b>drones</b>" not in html
     assert "&lt;script&gt;alert(" in html and "&amp;" in html
@@ -188,10 +223,14 @@ def test_company_description_is_escaped(adviser_web):
 def test_company_opens_its_own_page_with_its_edit_link_and_no_other(web):
     own = register_api(web, name="Eigen Bedrijf")
     other = register_api(web, name="Ander Bedrijf")
-    response = web.get(f"/ui/bedrijf/{own['id']}", params={"token": own["edit_token"]}, follow_redirects=False)
+    response = web.get(
+        f"/ui/bedrijf/{own['id']}", params={"token": own["edit_token"]}, follow_redirects=False
+    )
     assert response.status_code == 303 and response.headers["location"] == f"/ui/bedrijf/{own['id']}"
     page = web.get(f"/ui/bedrijf/{own['id']}")
-    assert page.status_code == 200 and "Eigen Bedrijf" in page.text and "info@veenstra.example.org" in page.text
+    assert (
+        page.status_code == 200 and "Eigen Bedrijf" in page.text and "info@veenstra.example.org" in page.text
+    )
     assert web.get(f"/ui/bedrijf/{other['id']}").status_code == 403
     assert web.get("/ui/zoeken", follow_redirects=False).status_code == 303  # a company is not staff
     wrong = web.get(f"/ui/bedrijf/{other['id']}", params={"token": own["edit_token"]}, follow_redirects=False)
@@ -207,21 +246,37 @@ def test_unknown_company_is_a_404_page(adviser_web):
 
 
 def test_need_page_ranks_companies_and_filters_for_scouting(adviser_web, session):
-    register_api(adviser_web, name="Noordlicht Optiek", municipality="Noordenveld", defence_experience="none",
-                 nld_areas=["sensoren"], description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's.")
-    register_api(adviser_web, name="Emmer Optronics", municipality="Emmen", defence_experience="supplier",
-                 nld_areas=["sensoren"], description="Warmtebeeldcamera's en nachtzicht voor Defensie, al jaren.")
-    need = add_need(adviser_web, session, title="Nachtzicht", description=NIGHT_VISION, nld_areas=["sensoren"])
+    register_api(
+        adviser_web,
+        name="Noordlicht Optiek",
+        municipality="Noordenveld",
+        defence_experience="none",
+        nld_areas=["sensoren"],
+        description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's.",
+    )
+    register_api(
+        adviser_web,
+        name="Emmer Optronics",
+        municipality="Emmen",
+        defence_experience="supplier",
+        nld_areas=["sensoren"],
+        description="Warmtebeeldcamera's en nachtzicht voor Defensie, al jaren.",
+    )
+    need = add_need(
+        adviser_web, session, title="Nachtzicht", description=NIGHT_VISION, nld_areas=["sensoren"]
+    )
     page = adviser_web.get(f"/ui/behoefte/{need['id']}")
     assert page.status_code == 200
     assert "Noordlicht Optiek" in page.text and "Emmer Optronics" in page.text
     assert 'name="nieuw_voor_defensie"' in page.text
-    scouting = adviser_web.get(f"/ui/behoefte/{need['id']}", params={"nieuw_voor_defensie": "true"},
-                               headers={"HX-Request": "true"})
+    scouting = adviser_web.get(
+        f"/ui/behoefte/{need['id']}", params={"nieuw_voor_defensie": "true"}, headers={"HX-Request": "true"}
+    )
     assert "<html" not in scouting.text
     assert "Noordlicht Optiek" in scouting.text and "Emmer Optronics" not in scouting.text
-    by_region = adviser_web.get(f"/ui/behoefte/{need['id']}", params={"regio": "Zuidoost-Drenthe"},
-                                headers={"HX-Request": "true"})
+    by_region = adviser_web.get(
+        f"/ui/behoefte/{need['id']}", params={"regio": "Zuidoost-Drenthe"}, headers={"HX-Request": "true"}
+    )
     assert "Emmer Optronics" in by_region.text and "Noordlicht Optiek" not in by_region.text
 
 

@@ -11,10 +11,16 @@ from tests.web.test_pages import NIGHT_VISION, add_need, register_api
 
 
 def seed_match(client, session):
-    company = register_api(client, name="Noordlicht Optiek", municipality="Emmen", nld_areas=["sensoren"],
-                           description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.")
-    need = add_need(client, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION,
-                    nld_areas=["sensoren"])
+    company = register_api(
+        client,
+        name="Noordlicht Optiek",
+        municipality="Emmen",
+        nld_areas=["sensoren"],
+        description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
+    )
+    need = add_need(
+        client, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION, nld_areas=["sensoren"]
+    )
     return company, need
 
 
@@ -32,10 +38,11 @@ def test_moving_a_match_records_an_event_and_moves_the_card(adviser_web, session
     company, need = seed_match(adviser_web, session)
     adviser_web.get(f"/ui/behoefte/{need['id']}")
     board = adviser_web.get("/ui/pipeline")
-    response = adviser_web.post(f"/ui/pipeline/{company['id']}/{need['id']}",
-                                data={"status": "triaged", "note": "Past goed <b>echt</b>",
-                                      "csrf_token": csrf_from(board.text)},
-                                headers={"HX-Request": "true"})
+    response = adviser_web.post(
+        f"/ui/pipeline/{company['id']}/{need['id']}",
+        data={"status": "triaged", "note": "Past goed <b>echt</b>", "csrf_token": csrf_from(board.text)},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     assert "<html" not in response.text and 'id="bord"' in response.text
     triaged_column = response.text.split('id="kolom-triaged"')[1].split("</section>")[0]
@@ -51,11 +58,15 @@ def test_an_illegal_move_is_refused_with_the_allowed_ones(adviser_web, session):
     company, need = seed_match(adviser_web, session)
     adviser_web.get(f"/ui/behoefte/{need['id']}")
     token = csrf_from(adviser_web.get("/ui/pipeline").text)
-    response = adviser_web.post(f"/ui/pipeline/{company['id']}/{need['id']}",
-                                data={"status": "won", "csrf_token": token}, headers={"HX-Request": "true"})
+    response = adviser_web.post(
+        f"/ui/pipeline/{company['id']}/{need['id']}",
+        data={"status": "won", "csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
     assert "Niet verplaatst" in response.text and "allowed: triaged" in response.text
-    plain = adviser_web.post(f"/ui/pipeline/{company['id']}/{need['id']}",
-                             data={"status": "lost", "csrf_token": token})
+    plain = adviser_web.post(
+        f"/ui/pipeline/{company['id']}/{need['id']}", data={"status": "lost", "csrf_token": token}
+    )
     assert plain.status_code == 422 and "needs a note" in plain.text
 
 
@@ -79,7 +90,11 @@ def test_weekly_list_page_shows_the_list_and_downloads_csv_and_xlsx(web, people,
     assert "Noordlicht Optiek" in built.text and f"/ui/weeklijst/{week}.csv" in built.text
     csv = web.get(f"/ui/weeklijst/{week}.csv")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
-    assert csv.content.startswith("\ufeff".encode()) and b"behoefte;" in csv.content and b"Noordlicht Optiek" in csv.content
+    assert (
+        csv.content.startswith("\ufeff".encode())
+        and b"behoefte;" in csv.content
+        and b"Noordlicht Optiek" in csv.content
+    )
     assert "attachment" in csv.headers["content-disposition"]
     xlsx = web.get(f"/ui/weeklijst/{week}.xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
@@ -102,6 +117,6 @@ def test_dashboard_draws_counts_by_nld_area_and_sub_region_as_svg(adviser_web, s
     adviser_web.get(f"/ui/behoefte/{need['id']}")
     page = adviser_web.get("/ui/dashboard")
     assert page.status_code == 200
-    assert page.text.count("<svg class=\"chart\"") == 3
+    assert page.text.count('<svg class="chart"') == 3
     assert "Sensoren: 1" in page.text and "Zuidoost-Drenthe: 1" in page.text
     assert " style=" not in page.text
