@@ -59,8 +59,12 @@ def test_render_times_on_the_seeded_data(seeded_client):
     timed(client, "company page (first)", f"/ui/bedrijf/{company_ids[0]}")
     timed(client, "company page (middle)", f"/ui/bedrijf/{company_ids[len(company_ids) // 2]}")
     timed(client, "need page (first)", f"/ui/behoefte/{need_ids[0]}")
-    timed(client, "need page, scouting fragment", f"/ui/behoefte/{need_ids[-1]}?nieuw_voor_defensie=true",
-          headers={"HX-Request": "true"})
+    timed(
+        client,
+        "need page, scouting fragment",
+        f"/ui/behoefte/{need_ids[-1]}?nieuw_voor_defensie=true",
+        headers={"HX-Request": "true"},
+    )
     timed(client, "pipeline board", "/ui/pipeline")
     timed(client, "weekly list", "/ui/weeklijst")
     timed(client, "weekly list CSV", f"/ui/weeklijst/{match_lists.current_week()}.csv")
