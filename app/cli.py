@@ -156,11 +156,19 @@ def reindex(
 
 
 @app.command("eval")
-def evaluate(dataset: Annotated[Path, typer.Argument(help="A development set, e.g. eval/dev.yaml")]) -> None:
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="A development set, e.g. eval/dev.yaml")],
+    split: Annotated[str, typer.Option(help="dev, test or all")] = "all",
+    data_dir: Annotated[Path | None, typer.Option(help="Keep the embedding cache here between runs")] = None,
+) -> None:
     """Print MRR@10, Recall@10 and nDCG@10 per signal and for the fused ranking, per slice."""
-    from app.matching.evaluate import main as run_evaluation
+    from app.matching.evaluate import run_eval
 
-    run_evaluation([str(dataset)])
+    if split not in ("dev", "test", "all"):
+        _fail("split must be dev, test or all")
+    if not dataset.exists():
+        _fail(f"no dataset at {dataset}")
+    run_eval(dataset, split=split, data_dir=data_dir)
 
 
 @app.command("weekly-list")

@@ -212,6 +212,10 @@ class MatchEngine:
     def query_view(self, query: Document | str) -> QueryView | None:
         return self._query_view(query)
 
+    def snapshot(self, side: str) -> SideSnapshot:
+        """The current immutable state of a side (for the evaluation and diagnostics)."""
+        return self._snapshots[self._side(side)]
+
     def _query_view(self, query: Document | str) -> QueryView | None:
         """The query's passages, tokens and vectors; a stored document reuses its vectors."""
         # Free text is encoded as a query (e5 models read a prefix); a document as a passage,

@@ -81,10 +81,12 @@ class VectorIndex:
 
     @classmethod
     def read(cls, path: Path, dim: int) -> VectorIndex:
+        # read_index returns the concrete class (IndexIDMap2); keep that object: a downcast
+        # copy of the proxy would not own the index and crash once the original is freed.
         loaded = faiss.read_index(str(path))
-        if loaded.d != dim:
-            raise ValueError(f"{path} holds {loaded.d}-dim vectors, expected {dim}")
-        return cls(dim, faiss.downcast_index(loaded))
+        if not isinstance(loaded, faiss.IndexIDMap2) or loaded.d != dim:
+            raise ValueError(f"{path} is not an id-mapped index of {dim}-dim vectors")
+        return cls(dim, loaded)
 
 
 def library_versions() -> dict[str, str]:

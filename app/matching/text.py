@@ -34,10 +34,9 @@ ENGLISH_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {
 _DUTCH_MARKERS = DUTCH_STOPWORDS - ENGLISH_STOPWORDS
 _ENGLISH_MARKERS = ENGLISH_STOPWORDS - DUTCH_STOPWORDS
 
-# A text needs at least this many marker words before we name its language; below that
-# (a one-line profile such as "Actieve gehoorbescherming") the guess would be a coin toss.
+# When both languages' markers occur, a text needs at least this many before we name its
+# language, and the winner must have clearly more markers than the other one.
 MIN_MARKER_WORDS = 2
-# The winning language must have clearly more markers than the other one.
 MIN_MARKER_MAJORITY = 0.6
 
 _WORD_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
@@ -73,15 +72,23 @@ def words(text: str) -> list[Word]:
 def detect_language(text: str) -> Language:
     """Guess whether `text` is Dutch or English from its function words.
 
-    Rule: count the words that are stop words of only one of the two languages. If fewer
-    than MIN_MARKER_WORDS are found the text is too short to tell ("unknown"); otherwise the
-    language with at least MIN_MARKER_MAJORITY of the markers wins, and a mixed text with
-    no clear majority is "unknown" as well.
+    Rule: count the words that are stop words of only one of the two languages ("markers").
+    - No markers at all: "unknown" (a one-line profile such as "Actieve gehoorbescherming").
+    - Markers of one language only: that language, even if there is just one ("radar for
+      ships" is English, "drones voor inspectie" Dutch).
+    - Markers of both: the language with at least MIN_MARKER_MAJORITY of at least
+      MIN_MARKER_WORDS markers; a mixed text without a clear majority is "unknown".
     """
     lowered = [w.surface.lower() for w in words(text)]
     dutch = sum(1 for w in lowered if w in _DUTCH_MARKERS)
     english = sum(1 for w in lowered if w in _ENGLISH_MARKERS)
     total = dutch + english
+    if total == 0:
+        return "unknown"
+    if english == 0:
+        return "nl"
+    if dutch == 0:
+        return "en"
     if total < MIN_MARKER_WORDS:
         return "unknown"
     if dutch / total >= MIN_MARKER_MAJORITY:

@@ -33,8 +33,13 @@ NEEDS_REASON = frozenset({"lost", "parked"})
 
 def ensure_matches(session: Session, pairs: Iterable[tuple[int, int, float]]) -> None:
     """Creates a `new` match for every (company, need, score) pair that has none; keeps the last score."""
-    rows = [{"company_id": c, "need_id": n, "last_score": s, "status": "new", "created_at": utcnow(),
-             "updated_at": utcnow()} for c, n, s in pairs]
+    best: dict[tuple[int, int], float | None] = {}
+    for company_id, need_id, score in pairs:  # one row per pair: PostgreSQL refuses duplicates in one insert
+        known = best.get((company_id, need_id))
+        best[(company_id, need_id)] = score if known is None or (score is not None and score > known) else known
+    now = utcnow()
+    rows = [{"company_id": c, "need_id": n, "last_score": s, "status": "new", "created_at": now, "updated_at": now}
+            for (c, n), s in best.items()]
     if not rows:
         return
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -1,0 +1,190 @@
+import shutil
+import threading
+
+import pytest
+
+from app.matching.encoders import HashingEncoder
+from app.matching.engine import Document
+
+from .factories import COMPANIES, NEEDS, make_engine
+
+
+def ids(matches):
+    return [m.id for m in matches]
+
+
+def test_a_need_finds_the_company_that_answers_it(engine):
+    assert ids(engine.match(NEEDS[0], target="company", limit=1)) == [1]
+    assert ids(engine.match(NEEDS[1], target="company", limit=1)) == [2]
+    assert ids(engine.match(COMPANIES[2], target="need", limit=1)) == [103]
+
+
+def test_free_text_search(engine):
+    assert ids(engine.match("kogelwerende vesten", target="companies", limit=1)) == [2]
+    assert engine.match("   ", target="company") == []
+
+
+def test_allowed_ids_restrict_the_candidates(engine):
+    found = engine.match(NEEDS[0], target="company", allowed_ids={3, 4}, limit=10)
+    assert set(ids(found)) <= {3, 4} and found
+    assert engine.match(NEEDS[0], target="company", allowed_ids=set()) == []
+
+
+def test_a_document_never_matches_itself(engine):
+    assert 1 not in ids(engine.match(COMPANIES[0], target="company", limit=10))
+
+
+def test_an_erased_company_disappears_from_every_result_and_from_the_cache(engine):
+    cache_rows_before = engine._cache.count()
+    engine.remove("company", [2])
+    for need in NEEDS:
+        assert 2 not in ids(engine.match(need, target="company", limit=10))
+    assert 2 not in ids(engine.match("kogelwerende vesten aramide", target="company", limit=10))
+    assert engine.counts()["company"]["documents"] == 3
+    # both encoders' vectors of its single passage are gone
+    assert engine._cache.count() == cache_rows_before - 2
+
+
+def test_a_changed_description_changes_its_matches_without_a_restart(engine):
+    assert ids(engine.match(NEEDS[2], target="company", limit=1)) == [3]
+    engine.upsert([Document("company", 4, "Actieve gehoorbescherming voor soldaten op de schietbaan, met headsets.")])
+    assert ids(engine.match(NEEDS[2], target="company", limit=1)) == [4]
+
+
+def test_unchanged_text_is_not_re_encoded(tmp_path):
+    dense, multi = HashingEncoder(32, name="d"), HashingEncoder(32, name="m")
+    engine = make_engine(tmp_path, dense, multi)
+    engine.upsert(COMPANIES)
+    encoded = dense.texts_encoded
+    engine.upsert(COMPANIES)  # identical
+    report = engine.sync("company", COMPANIES[:3] + [Document("company", 4, "Nieuwe tekst over radar.")])
+    assert (report.updated, report.unchanged, report.removed, report.passages_encoded) == (1, 3, 0, 2)
+    assert dense.texts_encoded == encoded + 1
+    engine.close()
+
+
+def test_sync_adds_missing_and_drops_the_rest(engine):
+    report = engine.sync("company", [COMPANIES[0], Document("company", 9, "Nieuw bedrijf in radartechniek.")])
+    assert (report.added, report.removed, report.unchanged) == (1, 3, 1)
+    assert set(engine.snapshot("company").documents) == {1, 9}
+
+
+def test_restart_with_a_deleted_index_rebuilds_it_with_the_same_results(tmp_path):
+    first = make_engine(tmp_path)
+    first.upsert(COMPANIES + NEEDS)
+    first.save()
+    expected = [(m.id, m.score) for m in first.match(NEEDS[0], target="company")]
+    first.close()
+
+    for path in (tmp_path / "index").glob("*.faiss"):
+        path.unlink()
+    dense = HashingEncoder(64, name="hash-dense")
+    second = make_engine(tmp_path, dense=dense)
+    second.load_or_build({"company": COMPANIES, "need": NEEDS})
+    assert [(m.id, m.score) for m in second.match(NEEDS[0], target="company")] == expected
+    assert dense.texts_encoded == 0  # every passage vector came from the embedding cache
+    assert sorted(p.name for p in (tmp_path / "index").glob("*.faiss"))  # and the index was saved again
+    second.close()
+
+
+def test_a_saved_index_is_loaded_without_encoding(tmp_path):
+    first = make_engine(tmp_path)
+    first.upsert(COMPANIES + NEEDS)
+    first.save()
+    first.close()
+    dense = HashingEncoder(64, name="hash-dense")
+    second = make_engine(tmp_path, dense=dense)
+    reports = second.load_or_build({"company": COMPANIES, "need": NEEDS})
+    assert all(r.unchanged and not (r.added or r.updated or r.removed) for r in reports.values())
+    assert dense.texts_encoded == 0
+    assert ids(second.match(NEEDS[1], target="company", limit=1)) == [2]
+    second.close()
+
+
+def test_an_index_made_by_another_model_is_stale(tmp_path):
+    first = make_engine(tmp_path)
+    first.upsert(COMPANIES)
+    first.save()
+    first.close()
+    other = make_engine(tmp_path, dense=HashingEncoder(64, name="another-model"))
+    other.load_or_build()
+    assert other.counts()["company"]["documents"] == 0
+    other.close()
+
+
+def test_explanations_quote_real_passages_of_both_texts(engine):
+    long_need = Document("need", 104, " ".join(
+        ["Het programma vraagt om innovatieve oplossingen voor de krijgsmacht in Noord-Nederland."] * 20
+        + ["Specifiek zoeken wij kogelwerende vesten van aramide die lichter zijn dan de huidige."]
+        + ["De uitvoering vindt plaats in samenwerking met kennisinstellingen en de provincie."] * 20), ("SM",))
+    engine.upsert([long_need])
+    [best] = engine.match(long_need, target="company", limit=1)
+    explanation = best.explanation
+    quote = explanation["query_passage"]
+    assert long_need.text[quote["start"]:quote["end"]] == quote["text"] and 0 < len(quote["text"]) <= 240
+    company_text = next(c.text for c in COMPANIES if c.id == best.id)
+    matched = explanation["match_passage"]
+    assert company_text[matched["start"]:matched["end"]] == matched["text"]
+    assert best.id == 2
+    assert "aramide" in explanation["shared_terms"]
+    assert explanation["shared_nld_areas"] == ["SM"]
+    assert set(explanation["signals"]) == {"bm25", "dense", "multilingual"}
+    total = sum(s["contribution"] for s in explanation["signals"].values()) + explanation["structured_bonus"]
+    assert total == pytest.approx(best.score, abs=1e-3)
+
+
+def test_concurrent_searches_during_writes_never_fail(engine):
+    errors = []
+    stop = threading.Event()
+
+    def search():
+        while not stop.is_set():
+            try:
+                for need in NEEDS:
+                    engine.match(need, target="company", limit=3)
+                engine.match(COMPANIES[0], target="need", limit=3)
+                engine.match("drones inspectie", target="company", limit=3)
+            except Exception as error:  # noqa: BLE001 - any failure is the test's subject
+                errors.append(error)
+
+    readers = [threading.Thread(target=search) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        for round_number in range(30):
+            engine.upsert([Document("company", 1000 + round_number, f"Bedrijf {round_number} maakt drones en vesten.")])
+            engine.upsert([Document("company", 1, f"Wij bouwen drones, versie {round_number}.")])
+            engine.remove("company", [1000 + round_number - 1])
+            engine.remove("need", [101])
+            engine.upsert([NEEDS[0]])
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert errors == []
+
+
+def test_unknown_side_is_refused(engine):
+    with pytest.raises(ValueError, match="side must be"):
+        engine.match("x", target="suppliers")
+
+
+def test_engine_without_vector_encoders_still_ranks_lexically(tmp_path):
+    from app.matching.engine import MatchEngine
+
+    engine = MatchEngine(tmp_path, None, None)
+    engine.upsert(COMPANIES)
+    assert ids(engine.match("kogelwerende vesten", target="company", limit=1)) == [2]
+    engine.close()
+
+
+def test_copying_the_data_dir_carries_the_index(tmp_path):
+    engine = make_engine(tmp_path / "a")
+    engine.upsert(COMPANIES)
+    engine.save()
+    engine.close()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    copy = make_engine(tmp_path / "b")
+    copy.load_or_build()
+    assert copy.counts()["company"]["documents"] == len(COMPANIES)
+    copy.close()

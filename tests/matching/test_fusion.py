@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from app.matching.fusion import (
+    BM25, CROSS_LANGUAGE, DENSE, MULTILINGUAL, SAME_LANGUAGE, UNKNOWN_LANGUAGE, CandidateScores,
+    FusionWeights, SignalWeights, fuse, language_conditions, normalise_per_query,
+)
+
+EQUAL = FusionWeights(SignalWeights(1, 1, 1), SignalWeights(1, 1, 1), SignalWeights(1, 1, 1))
+
+
+def candidates(best, conditions, *, nld=None, sectors=None, dense_cross_lingual=False):
+    best = np.array(best, dtype=np.float32)
+    count = len(best)
+    return CandidateScores(
+        document_ids=np.arange(1, count + 1), best=best, second=np.zeros_like(best),
+        conditions=np.array(conditions, dtype=np.int8),
+        shared_nld_areas=np.array(nld or [0] * count), shared_sectors=np.array(sectors or [0] * count),
+        dense_cross_lingual=dense_cross_lingual)
+
+
+def test_language_conditions():
+    conditions = language_conditions("nl", np.array(["nl", "en", "unknown"]))
+    assert list(conditions) == [SAME_LANGUAGE, CROSS_LANGUAGE, UNKNOWN_LANGUAGE]
+    assert list(language_conditions("unknown", np.array(["nl"]))) == [UNKNOWN_LANGUAGE]
+
+
+def test_normalisation_scales_bm25_from_zero_and_cosines_from_the_lowest_candidate():
+    raw = np.array([[4.0, 0.2, 0.5], [2.0, 0.6, 0.3], [0.0, 0.4, 0.1]], dtype=np.float32)
+    normalised = normalise_per_query(raw)
+    assert normalised[:, BM25] == pytest.approx([1.0, 0.5, 0.0])
+    assert normalised[:, DENSE] == pytest.approx([0.0, 1.0, 0.5])
+    assert normalised[:, MULTILINGUAL] == pytest.approx([1.0, 0.5, 0.0])
+
+
+def test_a_blind_english_model_does_not_drag_down_a_cross_language_match():
+    # Document 1 is English and the best match by the multilingual model; the English-only
+    # dense model sees nothing in the Dutch query and ranks it last. Document 2 is Dutch.
+    scores = candidates([[0.0, 0.05, 0.80], [0.0, 0.60, 0.40]], [CROSS_LANGUAGE, SAME_LANGUAGE])
+    fused = fuse(scores, EQUAL)
+    assert fused.total[0] > fused.total[1]
+    assert not fused.visible[0, DENSE] and not fused.visible[0, BM25]
+    assert fused.contributions[0, DENSE] == 0.0
+
+
+def test_zero_lexical_overlap_counts_against_a_same_language_document():
+    # In one language, no shared word is real evidence; BM25 stays in the mean.
+    scores = candidates([[0.0, 0.5, 0.5], [3.0, 0.5, 0.5]], [SAME_LANGUAGE, SAME_LANGUAGE])
+    fused = fuse(scores, EQUAL)
+    assert fused.visible[0, BM25]
+    assert fused.total[1] > fused.total[0]
+
+
+def test_a_cross_lingual_dense_model_is_not_treated_as_blind():
+    scores = candidates([[0.0, 0.9, 0.5], [0.0, 0.1, 0.5]], [CROSS_LANGUAGE, CROSS_LANGUAGE],
+                        dense_cross_lingual=True)
+    assert fuse(scores, EQUAL).visible[:, DENSE].all()
+
+
+def test_shared_tags_add_a_capped_bonus():
+    weights = FusionWeights(SignalWeights(1, 1, 1), SignalWeights(1, 1, 1), SignalWeights(1, 1, 1),
+                            shared_nld_bonus=0.05, shared_sector_bonus=0.02)
+    scores = candidates([[1.0, 0.5, 0.5], [1.0, 0.5, 0.5]], [SAME_LANGUAGE] * 2, nld=[5, 0], sectors=[1, 0])
+    fused = fuse(scores, weights)
+    assert fused.bonus[0] == pytest.approx(2 * 0.05 + 0.02)
+    assert fused.total[0] - fused.total[1] == pytest.approx(fused.bonus[0])
+
+
+def test_a_missing_signal_is_left_out():
+    scores = candidates([[2.0, np.nan, 0.9], [1.0, np.nan, 0.2]], [SAME_LANGUAGE] * 2)
+    fused = fuse(scores, EQUAL)
+    assert not fused.visible[:, DENSE].any()
+    assert fused.total[0] == pytest.approx(1.0)
