@@ -5,12 +5,13 @@
 
 from fastapi import APIRouter
 
-from app.web import pages, pipeline, register
+from app.web import introductions, pages, pipeline, register
 from app.web.templating import STATIC_DIR
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(register.router)
 router.include_router(pipeline.router)
+router.include_router(introductions.router)
 
 __all__ = ["STATIC_DIR", "router"]

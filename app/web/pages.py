@@ -4,9 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
+from sqlmodel import select
 
 from app.core.errors import Forbidden, InvalidInput, Unauthorized
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
+from app.models import IntroductionConsent
 from app.schemas import DefenceExperience
 from app.services import companies as company_service
 from app.services import matching as matching_service
@@ -168,17 +170,26 @@ def company_page(
         matches = matching_service.needs_for_company(
             session=db, engine=engine, caller=caller, company=company, limit=MATCH_LIMIT
         )
+    is_own = caller.owns(company.id)
+    consented = set()
+    if is_own:  # the needs this company agreed to be introduced for
+        consented = set(
+            db.exec(
+                select(IntroductionConsent.need_id).where(IntroductionConsent.company_id == company.id)
+            ).all()
+        )
     return render(
         request,
         "company.html",
         {
             "company": profile,
             "matches": matches,
+            "consented_need_ids": consented,
             "matching_note": reason,
             "defence_label": DEFENCE_EXPERIENCE_LABELS.get(
                 profile.defence_experience, profile.defence_experience
             ),
-            "is_own": caller.owns(company.id),
+            "is_own": is_own,
         },
     )
 

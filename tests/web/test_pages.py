@@ -292,3 +292,51 @@ def test_need_page_without_matching_lists_filtered_companies_with_a_note(web_pla
     need = add_need(web_plain, session)
     page = web_plain.get(f"/ui/behoefte/{need['id']}")
     assert "Rangschikken op inhoud is nog niet beschikbaar" in page.text and "Emmer Composiet" in page.text
+
+
+def test_a_company_consents_to_an_introduction_which_releases_its_contact_to_a_scout(web, people, session):
+    company = register_api(
+        web,
+        name="Noordlicht Optiek",
+        consent_defence_contact=False,
+        nld_areas=["sensoren"],
+        description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
+    )
+    need = add_need(web, session, title="Nachtzicht", description=NIGHT_VISION, nld_areas=["sensoren"])
+    web.get(f"/ui/bedrijf/{company['id']}", params={"token": company["edit_token"]})
+    own = web.get(f"/ui/bedrijf/{company['id']}")
+    assert "Ja, stel ons voor" in own.text
+    forged = web.post(f"/ui/bedrijf/{company['id']}/introductie/{need['id']}", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+    response = web.post(
+        f"/ui/bedrijf/{company['id']}/introductie/{need['id']}",
+        data={"csrf_token": csrf_from(own.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert "U gaf toestemming" in web.get(f"/ui/bedrijf/{company['id']}").text
+
+    web.cookies.clear()
+    assert log_in(web, people["scout"]).status_code == 303
+    need_page = web.get(f"/ui/behoefte/{need['id']}")
+    assert "Noordlicht Optiek" in need_page.text
+    assert "info@veenstra.example.org" in need_page.text  # released for this need
+    assert (
+        "info@veenstra.example.org" not in web.get(f"/ui/bedrijf/{company['id']}").text
+    )  # no global consent
+    assert (
+        web.post(
+            f"/ui/bedrijf/{company['id']}/introductie/{need['id']}/intrekken",
+            data={"csrf_token": csrf_from(need_page.text)},
+        ).status_code
+        == 403
+    )  # staff cannot consent or withdraw for a company
+
+
+def test_scout_sees_no_contact_details_on_the_need_page_without_consent(web, people, session):
+    register_api(web, name="Noordlicht Optiek", consent_defence_contact=False, description=NIGHT_VISION)
+    need = add_need(web, session, title="Nachtzicht", description=NIGHT_VISION)
+    assert log_in(web, people["scout"]).status_code == 303
+    page = web.get(f"/ui/behoefte/{need['id']}")
+    assert "Noordlicht Optiek" in page.text
+    assert "info@veenstra.example.org" not in page.text and "J. Veenstra" not in page.text
