@@ -340,3 +340,8 @@ def test_scout_sees_no_contact_details_on_the_need_page_without_consent(web, peo
     page = web.get(f"/ui/behoefte/{need['id']}")
     assert "Noordlicht Optiek" in page.text
     assert "info@veenstra.example.org" not in page.text and "J. Veenstra" not in page.text
+
+
+def test_a_history_restore_gets_the_whole_page_not_a_fragment(adviser_web):
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    assert "<html" in adviser_web.get("/ui/zoeken", params={"q": "drones"}, headers=headers).text
