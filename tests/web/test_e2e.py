@@ -239,6 +239,7 @@ def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_week
     results.get_by_role("link", name="Noordlicht Optiek").wait_for()
     assert "Nachtzicht voor voertuigen" in results.inner_text()
     assert "q=warmtebeeldcamera" in page.url
+    page.screenshot(path=str(screenshots / "search.png"), full_page=True)
 
     results.get_by_role("link", name="Noordlicht Optiek").click()
     page.wait_for_url(f"**/ui/bedrijf/{seeded['company']['id']}")
@@ -259,6 +260,7 @@ def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_week
     matches.get_by_role("link", name="Emmer Optronics").wait_for(state="detached")
     assert "Noordlicht Optiek" in matches.inner_text()
     assert "nieuw_voor_defensie=true" in page.url  # the filtered view has its own address
+    page.screenshot(path=str(screenshots / "need-page-scouting.png"), full_page=True)
 
     # the pipeline: move the match from "Nieuw" to "Beoordeeld" with a note
     page.goto("/ui/pipeline")
@@ -283,6 +285,7 @@ def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_week
     download = download_info.value
     target = screenshots / download.suggested_filename
     download.save_as(str(target))
+    page.screenshot(path=str(screenshots / "weekly-list.png"), full_page=True)
     content = target.read_bytes()
     assert content.startswith("\ufeff".encode()) and b";" in content.splitlines()[0]
     assert b"Noordlicht Optiek" in content
