@@ -31,12 +31,17 @@ def seeded_client(tmp_path, people):
         engine.load_or_build(lambda side: list(documents_from_database(db, side)))
         company_ids = list(db.exec(select(Company.id).order_by(Company.id)).all())
         need_ids = list(db.exec(select(Need.id).order_by(Need.id)).all())
+        # The matching work grows with the need's text: time the shortest and the longest one.
+        need_ids_by_length = sorted(
+            ((need.id, len(need.description)) for need in db.exec(select(Need)).all()),
+            key=lambda pair: pair[1],
+        )
     with TestClient(create_app(matching_state=MatchingState.ready_with(engine))) as client:
         assert log_in(client, people["adviser"]).status_code == 303
         with Session(get_engine()) as db:
             match_lists.build(db, engine, match_lists.current_week())
             db.commit()
-        yield client, company_ids, need_ids
+        yield client, company_ids, need_ids, need_ids_by_length
 
 
 def timed(client: TestClient, label: str, url: str, **kwargs) -> None:
@@ -51,18 +56,20 @@ def timed(client: TestClient, label: str, url: str, **kwargs) -> None:
 
 
 def test_render_times_on_the_seeded_data(seeded_client):
-    client, company_ids, need_ids = seeded_client
+    client, company_ids, need_ids, need_ids_by_length = seeded_client
     assert len(company_ids) >= 50 and len(need_ids) >= 50
     timed(client, "registration form", "/ui/aanmelden")
     timed(client, "search (companies and needs)", "/ui/zoeken?q=sensoren voor drones en voertuigen")
     timed(client, "search, htmx fragment", "/ui/zoeken?q=warmtebeeld", headers={"HX-Request": "true"})
     timed(client, "company page (first)", f"/ui/bedrijf/{company_ids[0]}")
     timed(client, "company page (middle)", f"/ui/bedrijf/{company_ids[len(company_ids) // 2]}")
-    timed(client, "need page (first)", f"/ui/behoefte/{need_ids[0]}")
+    shortest, longest = need_ids_by_length[0], need_ids_by_length[-1]
+    timed(client, f"need page ({shortest[1]:,} chars)", f"/ui/behoefte/{shortest[0]}")
+    timed(client, f"need page ({longest[1]:,} chars)", f"/ui/behoefte/{longest[0]}")
     timed(
         client,
-        "need page, scouting fragment",
-        f"/ui/behoefte/{need_ids[-1]}?nieuw_voor_defensie=true",
+        f"need page, scouting fragment ({longest[1]:,})",
+        f"/ui/behoefte/{longest[0]}?nieuw_voor_defensie=true",
         headers={"HX-Request": "true"},
     )
     timed(client, "pipeline board", "/ui/pipeline")
