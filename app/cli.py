@@ -171,6 +171,57 @@ def evaluate(
     run_eval(dataset, split=split, data_dir=data_dir)
 
 
+@app.command("import")
+def import_companies(
+    file: Annotated[Path, typer.Argument(help="Companies as .csv (`,` or `;`; lists separated by `|`) or .jsonl")],
+    index: Annotated[bool, typer.Option(help="Bring the matching index in step afterwards")] = True,
+) -> None:
+    """Register many companies at once; nothing is written when any record is invalid.
+
+    Columns/keys as in POST /api/v1/companies (name, kvk_number, municipality, description,
+    contact_email, consent, …). Imported companies get no edit token; the desk can issue one with
+    `koppelkans companies edit-token ID`.
+    """
+    from app.services.bulk_import import import_companies as run_import
+
+    if not file.exists():
+        _fail(f"no file at {file}")
+    with session_scope() as session:
+        report = run_import(session, file, progress=sys.stderr.isatty())
+        if not report.ok:
+            session.rollback()
+            for problem in report.problems[:50]:
+                typer.echo(problem, err=True)
+            more = len(report.problems) - 50
+            _fail(f"nothing imported: {len(report.problems)} problem(s)" + (f", {more} more not shown" if more > 0 else ""))
+    typer.echo(f"imported {report.created} companies")
+    if index:
+        reindex(fresh=False)
+
+
+companies_app = typer.Typer(help="Company profiles.", no_args_is_help=True)
+app.add_typer(companies_app, name="companies")
+
+
+@companies_app.command("edit-token")
+def companies_edit_token(company_id: Annotated[int, typer.Argument(help="The company's id")]) -> None:
+    """Issue a new edit token for a company (the old one stops working); printed once as the last line."""
+    from app.core.security import hash_token, new_token
+    from app.models import Company
+    from app.services import audit
+
+    token = new_token("edit")
+    with session_scope() as session:
+        company = session.get(Company, company_id)
+        if company is None:
+            _fail(f"no company with id {company_id}")
+        company.edit_token_hash = hash_token(token)
+        session.add(company)
+        audit.record(session, "cli", "issue_edit_token", "company", company_id)
+    typer.echo(f"new edit token for company {company_id} (shown once):", err=True)
+    typer.echo(token)
+
+
 @app.command("weekly-list")
 def weekly_list(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W48; default: the current week")] = None,

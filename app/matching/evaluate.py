@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,14 @@ import yaml
 
 from app.matching.engine import MatchEngine
 from app.matching.fusion import (
-    BM25, DENSE, MULTILINGUAL, CandidateScores, FusionWeights, fuse, single_signal_scores, top_order,
+    BM25,
+    DENSE,
+    MULTILINGUAL,
+    CandidateScores,
+    FusionWeights,
+    fuse,
+    single_signal_scores,
+    top_order,
 )
 from app.matching.store import Document
 
@@ -87,14 +93,30 @@ def load_dataset(path: Path) -> Dataset:
     base = path.parent
     raw: list[tuple[str, str, str, str, tuple, tuple]] = []  # key, side, kind, text, nld, sectors
     for row in yaml.safe_load((base / spec["needs"]).read_text(encoding="utf-8")):
-        raw.append((row["id"], "need", row["kind"], row["text"], tuple(row.get("nld_areas", ())),
-                    tuple(row.get("sectors", ()))))
+        raw.append(
+            (
+                row["id"],
+                "need",
+                row["kind"],
+                row["text"],
+                tuple(row.get("nld_areas", ())),
+                tuple(row.get("sectors", ())),
+            )
+        )
     with (base / spec["eu_calls"]).open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             raw.append((row["identifier"], "need", "call", f"{row['title']}. {row['description']}", (), ()))
     for row in yaml.safe_load((base / spec["companies"]).read_text(encoding="utf-8")):
-        raw.append((row["id"], "company", "company", row["text"], tuple(row.get("nld_areas", ())),
-                    tuple(row.get("sectors", ()))))
+        raw.append(
+            (
+                row["id"],
+                "company",
+                "company",
+                row["text"],
+                tuple(row.get("nld_areas", ())),
+                tuple(row.get("sectors", ())),
+            )
+        )
     records = {}
     for number, (key, side, kind, text, areas, sectors) in enumerate(raw, start=1):
         if key in records:
@@ -103,8 +125,17 @@ def load_dataset(path: Path) -> Dataset:
     queries = []
     for row in yaml.safe_load((base / spec["queries"]).read_text(encoding="utf-8")):
         ref = (row["ref"]["side"], row["ref"]["id"]) if "ref" in row else None
-        query = Query(row["id"], row["slice"], row["split"], row["target"], tuple(row["relevant"]), row["why"],
-                      row.get("text"), ref, tuple(row["kinds"]) if "kinds" in row else None)
+        query = Query(
+            row["id"],
+            row["slice"],
+            row["split"],
+            row["target"],
+            tuple(row["relevant"]),
+            row["why"],
+            row.get("text"),
+            ref,
+            tuple(row["kinds"]) if "kinds" in row else None,
+        )
         unknown = [k for k in (*query.relevant, *([ref[1]] if ref else [])) if k not in records]
         if unknown:
             raise ValueError(f"query {query.key} names unknown records {unknown}")
@@ -130,8 +161,11 @@ def prepare(dataset: Dataset, engine: MatchEngine, progress: bool = False) -> li
     for query in dataset.queries:
         document = dataset.records[query.ref[1]].document if query.ref else None
         view = engine.query_view(document if document is not None else query.text or "")
-        allowed = [r.document.id for r in dataset.records.values() if r.side == query.target
-                   and (query.kinds is None or r.kind in query.kinds)]
+        allowed = [
+            r.document.id
+            for r in dataset.records.values()
+            if r.side == query.target and (query.kinds is None or r.kind in query.kinds)
+        ]
         excluded = document.id if document is not None and document.side == query.target else None
         candidates, _ = engine.candidate_scores(view, engine.snapshot(query.target), allowed, excluded)
         keys = np.array([key_of[(query.target, int(i))] for i in candidates.document_ids])
@@ -142,12 +176,16 @@ def prepare(dataset: Dataset, engine: MatchEngine, progress: bool = False) -> li
 def rankings(item: PreparedQuery, weights: FusionWeights) -> dict[str, list[str]]:
     """Top-CUTOFF record keys for each signal alone and for the fusion."""
     candidates = item.candidates
-    scores = {"bm25": single_signal_scores(candidates, BM25),
-              "minilm": single_signal_scores(candidates, DENSE),
-              "use": single_signal_scores(candidates, MULTILINGUAL),
-              "fused": fuse(candidates, weights).total}
-    return {name: list(item.keys[top_order(values, candidates.document_ids, CUTOFF)])
-            for name, values in scores.items()}
+    scores = {
+        "bm25": single_signal_scores(candidates, BM25),
+        "minilm": single_signal_scores(candidates, DENSE),
+        "use": single_signal_scores(candidates, MULTILINGUAL),
+        "fused": fuse(candidates, weights).total,
+    }
+    return {
+        name: list(item.keys[top_order(values, candidates.document_ids, CUTOFF)])
+        for name, values in scores.items()
+    }
 
 
 @dataclass
@@ -158,7 +196,10 @@ class Report:
 
 
 METRICS: dict[str, Callable[[Sequence[str], Iterable[str]], float]] = {
-    "MRR@10": mrr_at_k, "R@10": recall_at_k, "nDCG@10": ndcg_at_k}
+    "MRR@10": mrr_at_k,
+    "R@10": recall_at_k,
+    "nDCG@10": ndcg_at_k,
+}
 
 
 def score_report(prepared: Sequence[PreparedQuery], weights: FusionWeights, split: str = "all") -> Report:
@@ -199,17 +240,27 @@ def default_engine(data_dir: Path) -> MatchEngine:
     return MatchEngine(data_dir, bundled_dense_encoder(), UsemEncoder(), candidate_pool=10**9)
 
 
-def run_eval(dataset_path: Path, *, weights: FusionWeights | None = None, split: str = "all",
-             data_dir: Path | None = None, progress: bool = True) -> Report:
-    """Load the set, index its corpus with the real encoders, print and return the report."""
-    dataset = load_dataset(Path(dataset_path))
-    with tempfile.TemporaryDirectory() as scratch:
-        engine = default_engine(Path(data_dir or scratch))
-        try:
-            prepared = prepare(dataset, engine, progress=progress)
-            report = score_report(prepared, weights or engine.weights, split)
-        finally:
-            engine.close()
+def run_eval(
+    dataset_path: Path,
+    *,
+    weights: FusionWeights | None = None,
+    split: str = "all",
+    data_dir: Path | None = None,
+    progress: bool = True,
+) -> Report:
+    """Load the set, index its corpus with the real encoders, print and return the report.
+
+    The embedding cache lives in `data_dir`, by default `.cache/` beside the dataset file, so a
+    second run encodes nothing.
+    """
+    dataset_path = Path(dataset_path)
+    dataset = load_dataset(dataset_path)
+    engine = default_engine(Path(data_dir) if data_dir else dataset_path.parent / ".cache")
+    try:
+        prepared = prepare(dataset, engine, progress=progress)
+        report = score_report(prepared, weights or engine.weights, split)
+    finally:
+        engine.close()
     print(format_report(report, f"{Path(dataset_path).name}, split {split}"))
     return report
 
@@ -218,8 +269,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Evaluate the matching signals and their fusion.")
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="keep the embedding cache here between runs (default: a temporary folder)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the embedding cache is kept (default: .cache beside the dataset)",
+    )
     args = parser.parse_args()
     run_eval(args.dataset, split=args.split, data_dir=args.data_dir)
 

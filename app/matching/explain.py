@@ -14,8 +14,13 @@ MAX_SNIPPET_CHARS = 240
 MAX_SHARED_TERMS = 8
 
 
-def shared_terms(query_text: str, query_language: Language, match_text: str, match_language: Language,
-                 document_frequency: Mapping[str, int]) -> list[str]:
+def shared_terms(
+    query_text: str,
+    query_language: Language,
+    match_text: str,
+    match_language: Language,
+    document_frequency: Mapping[str, int],
+) -> list[str]:
     """Words both texts use (compared by stem), rarest first, as written in the matched text."""
     query_stems = set(tokenize(query_text, query_language))
     shown = stem_to_surface(match_text, match_language)
@@ -32,8 +37,9 @@ def snippet(text: str, passage: Passage, highlight_stems: set[str], language: La
     """
     best_span, best_hits = None, -1
     for start, end in sentence_spans(passage.text):
-        hits = sum(1 for w in words(passage.text[start:end])
-                   if set(tokenize(w.surface, language)) & highlight_stems)
+        hits = sum(
+            1 for w in words(passage.text[start:end]) if set(tokenize(w.surface, language)) & highlight_stems
+        )
         if hits > best_hits:
             best_span, best_hits = (start, end), hits
     if best_span is None:
@@ -44,8 +50,9 @@ def snippet(text: str, passage: Passage, highlight_stems: set[str], language: La
     return {"text": text[start:end], "start": start, "end": end}
 
 
-def _window_around_first_hit(text: str, start: int, end: int, stems: set[str],
-                             language: Language) -> tuple[int, int]:
+def _window_around_first_hit(
+    text: str, start: int, end: int, stems: set[str], language: Language
+) -> tuple[int, int]:
     """A window of at most MAX_SNIPPET_CHARS inside [start, end) on word boundaries, a little
     before the first highlighted word so the reader sees its context."""
     sentence_words = words(text[start:end])
@@ -63,11 +70,21 @@ def _window_around_first_hit(text: str, start: int, end: int, stems: set[str],
     return window_start, window_end
 
 
-def explain_match(*, query_text: str, query_language: Language, query_passage: Passage,
-                  match_text: str, match_language: Language, match_passage: Passage,
-                  document_frequency: Mapping[str, int], shared_nld_areas: Sequence[str],
-                  shared_sectors: Sequence[str], contributions: Sequence[float],
-                  visible: Sequence[bool], bonus: float) -> dict:
+def explain_match(
+    *,
+    query_text: str,
+    query_language: Language,
+    query_passage: Passage,
+    match_text: str,
+    match_language: Language,
+    match_passage: Passage,
+    document_frequency: Mapping[str, int],
+    shared_nld_areas: Sequence[str],
+    shared_sectors: Sequence[str],
+    contributions: Sequence[float],
+    visible: Sequence[bool],
+    bonus: float,
+) -> dict:
     terms = shared_terms(query_text, query_language, match_text, match_language, document_frequency)
     query_stems = set(tokenize(query_text, query_language))
     match_stems = set(tokenize(match_text, match_language))
@@ -78,8 +95,10 @@ def explain_match(*, query_text: str, query_language: Language, query_passage: P
         "shared_terms": terms,
         "shared_nld_areas": list(shared_nld_areas),
         "shared_sectors": list(shared_sectors),
-        "signals": {name: {"contribution": round(float(part), 4), "used": bool(seen)}
-                    for name, part, seen in zip(SIGNALS, contributions, visible, strict=True)},
+        "signals": {
+            name: {"contribution": round(float(part), 4), "used": bool(seen)}
+            for name, part, seen in zip(SIGNALS, contributions, visible, strict=True)
+        },
         "structured_bonus": round(float(bonus), 4),
         "languages": {"query": query_language, "match": match_language},
     }

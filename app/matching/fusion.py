@@ -60,18 +60,27 @@ class FusionWeights:
 
     def by_condition(self) -> np.ndarray:
         """Rows SAME/CROSS/UNKNOWN_LANGUAGE × columns SIGNALS."""
-        return np.stack([self.same_language.as_array(), self.cross_language.as_array(),
-                         self.unknown_language.as_array()])
+        return np.stack(
+            [self.same_language.as_array(), self.cross_language.as_array(), self.unknown_language.as_array()]
+        )
 
 
-# Chosen by `python scripts/eval_tune.py eval/dev.yaml` (coordinate search on the dev split
-# of the development set; the run and its numbers are in eval/RESULTS.md).
+# Tuned by `python scripts/eval_tune.py eval/dev.yaml` (coordinate search on the 32 dev
+# queries of the development set, multilingual weight fixed at 1 as the common scale); the
+# run, the held-out test numbers and the ablations are in eval/RESULTS.md. Reading them:
+# - same language: all three signals, the English model a little ahead (it reads English
+#   well, and Dutch domain words through shared sub-words);
+# - cross language: BM25 only counts where words overlap (names, cognates), the English model
+#   is blind by rule (the 1.0 below is never used unless the dense model is multilingual);
+# - unknown language (one-line profiles): BM25 and the English model are too unsure to help;
+# - a shared sector lifts a match by 0.1 per sector (at most two); shared NLD areas did not
+#   help on the dev queries; a document is scored by its best passage alone.
 FUSION_WEIGHTS = FusionWeights(
-    same_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
-    cross_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
-    unknown_language=SignalWeights(bm25=1.0, dense=1.0, multilingual=1.0),
+    same_language=SignalWeights(bm25=1.0, dense=1.5, multilingual=1.0),
+    cross_language=SignalWeights(bm25=0.25, dense=1.0, multilingual=1.0),
+    unknown_language=SignalWeights(bm25=0.0, dense=0.25, multilingual=1.0),
     shared_nld_bonus=0.0,
-    shared_sector_bonus=0.0,
+    shared_sector_bonus=0.1,
     second_passage_share=0.0,
 )
 
@@ -137,8 +146,11 @@ def scale(values: np.ndarray, low: float, spread: float) -> np.ndarray:
 def normalise_per_query(raw: np.ndarray) -> np.ndarray:
     """Min–max scale each signal column over the query's candidates (see normalisation_bounds)."""
     low, spread = normalisation_bounds(raw)
-    return np.stack([scale(raw[:, c], low[c], spread[c]) for c in range(raw.shape[1])], axis=1) \
-        if len(raw) else np.zeros_like(raw, dtype=np.float32)
+    return (
+        np.stack([scale(raw[:, c], low[c], spread[c]) for c in range(raw.shape[1])], axis=1)
+        if len(raw)
+        else np.zeros_like(raw, dtype=np.float32)
+    )
 
 
 def visibility(candidates: CandidateScores) -> np.ndarray:
@@ -153,9 +165,10 @@ def visibility(candidates: CandidateScores) -> np.ndarray:
 
 
 def structured_bonus(candidates: CandidateScores, weights: FusionWeights) -> np.ndarray:
-    return (weights.shared_nld_bonus * np.minimum(candidates.shared_nld_areas, MAX_COUNTED_SHARED)
-            + weights.shared_sector_bonus * np.minimum(candidates.shared_sectors, MAX_COUNTED_SHARED)
-            ).astype(np.float32)
+    return (
+        weights.shared_nld_bonus * np.minimum(candidates.shared_nld_areas, MAX_COUNTED_SHARED)
+        + weights.shared_sector_bonus * np.minimum(candidates.shared_sectors, MAX_COUNTED_SHARED)
+    ).astype(np.float32)
 
 
 def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
@@ -163,6 +176,10 @@ def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
     normalised = normalise_per_query(document_scores(candidates, weights.second_passage_share))
     visible = visibility(candidates)
     pair_weights = weights.by_condition()[candidates.conditions] * visible
+    # A tuned zero means "the other signals know better"; where no weighted signal can see
+    # the pair, the visible ones count equally rather than the evidence being thrown away.
+    unweighted = (pair_weights.sum(axis=1) == 0) & visible.any(axis=1)
+    pair_weights[unweighted] = visible[unweighted]
     weight_sums = pair_weights.sum(axis=1, keepdims=True)
     shares = np.divide(pair_weights, weight_sums, out=np.zeros_like(pair_weights), where=weight_sums > 0)
     contributions = shares * normalised
@@ -170,7 +187,9 @@ def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
     return FusedScores(contributions.sum(axis=1) + bonus, contributions, shares, bonus, visible)
 
 
-def single_signal_scores(candidates: CandidateScores, signal: int, second_passage_share: float = 0.0) -> np.ndarray:
+def single_signal_scores(
+    candidates: CandidateScores, signal: int, second_passage_share: float = 0.0
+) -> np.ndarray:
     """One signal alone, as the baseline rankings of the evaluation use it."""
     return np.nan_to_num(document_scores(candidates, second_passage_share)[:, signal], nan=-np.inf)
 
@@ -180,4 +199,4 @@ def top_order(scores: np.ndarray, document_ids: np.ndarray, limit: int) -> np.nd
     if not len(scores):
         return np.zeros(0, dtype=np.int64)
     order = np.lexsort((document_ids, -scores))
-    return order[:max(0, limit)]
+    return order[: max(0, limit)]

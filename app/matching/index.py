@@ -62,17 +62,22 @@ class VectorIndex:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._index.reconstruct_batch(ids)
 
-    def search(self, queries: np.ndarray, k: int,
-               allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Best k ids per query row and their inner products; id -1 pads missing results."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(0, min(k, len(self)))
         if k == 0 or not len(queries):
-            return (np.zeros((len(queries), 0), dtype=np.float32), np.zeros((len(queries), 0), dtype=np.int64))
+            return (
+                np.zeros((len(queries), 0), dtype=np.float32),
+                np.zeros((len(queries), 0), dtype=np.int64),
+            )
         params = None
         if allowed_ids is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(
-                np.ascontiguousarray(allowed_ids, dtype=np.int64)))
+            params = faiss.SearchParameters(
+                sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
+            )
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 
@@ -119,9 +124,13 @@ def write_folder_atomically(target: Path, files: Mapping[str, Any], manifest: di
     try:
         for name, write in files.items():
             write(staging / name)
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "metric": METRIC,
-                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "library_versions": library_versions()}
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "metric": METRIC,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "library_versions": library_versions(),
+        }
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
         for entry in staging.iterdir():
             with entry.open("rb") as handle:

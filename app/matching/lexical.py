@@ -6,13 +6,10 @@ whenever they change; tokens are kept so the rebuild costs only the BM25 statist
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import bm25s
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 
 class LexicalIndex:
@@ -43,18 +40,3 @@ class LexicalIndex:
         if not token_ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(token_ids), dtype=np.float32)
-
-    def overlaps(self, query_tokens: Sequence[str]) -> bool:
-        """Whether any query stem occurs in the indexed passages at all."""
-        return any(t in self._vocabulary for t in query_tokens)
-
-    def top_k(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions and scores of the best k passages with a score above zero, best first."""
-        scores = self.scores(query_tokens)
-        k = max(0, min(k, self.size))
-        if k == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return top.astype(np.int64), scores[top]

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.matching.fusion import (
-    BM25, SIGNALS, CandidateScores, FusedScores, FusionWeights, document_scores, normalisation_bounds, scale,
+    BM25,
+    SIGNALS,
+    CandidateScores,
+    FusedScores,
+    FusionWeights,
+    document_scores,
+    normalisation_bounds,
+    scale,
 )
 from app.matching.store import Document, SideSnapshot
 from app.matching.text import Language, Passage
@@ -32,8 +39,14 @@ class QueryView:
 
 def _empty(signal_count: int = len(SIGNALS)) -> tuple[CandidateScores, dict]:
     nothing = np.zeros(0, dtype=np.int64)
-    candidates = CandidateScores(nothing, np.zeros((0, signal_count), np.float32),
-                                 np.zeros((0, signal_count), np.float32), np.zeros(0, np.int8), nothing, nothing)
+    candidates = CandidateScores(
+        nothing,
+        np.zeros((0, signal_count), np.float32),
+        np.zeros((0, signal_count), np.float32),
+        np.zeros(0, np.int8),
+        nothing,
+        nothing,
+    )
     return candidates, {"rows": nothing}
 
 
@@ -51,8 +64,13 @@ def _top_two_per_group(scores: np.ndarray, owner: np.ndarray, groups: int) -> tu
     return best, second
 
 
-def score_candidates(view: QueryView, snapshot: SideSnapshot, allowed_ids: Collection[int] | None,
-                     excluded_id: int | None, pool: int) -> tuple[CandidateScores, dict]:
+def score_candidates(
+    view: QueryView,
+    snapshot: SideSnapshot,
+    allowed_ids: Collection[int] | None,
+    excluded_id: int | None,
+    pool: int,
+) -> tuple[CandidateScores, dict]:
     document_count = len(snapshot.document_ids)
     if document_count == 0:
         return _empty()
@@ -76,12 +94,15 @@ def score_candidates(view: QueryView, snapshot: SideSnapshot, allowed_ids: Colle
         k = min(pool, len(bm25_best))
         top = np.argpartition(-bm25_best, k - 1)[:k]
         found.append(snapshot.passage_rows[top[bm25_best[top] > 0]])
-        selector = snapshot.passage_ids[allowed_passages] if allowed_ids is not None or excluded_id else None
+        # FAISS filters by the allowed passages; the query's own document (when it is on this
+        # side) is dropped below instead, which saves building a selector of every passage.
+        selector = snapshot.passage_ids[allowed_passages] if allowed_ids is not None else None
         for signal, index in snapshot.vector_indexes.items():
             _, ids = index.search(view.vectors[signal], pool, allowed_ids=selector)
             ids = ids[ids >= 0]
             found.append(snapshot.passage_rows[snapshot.positions_of_passage_ids(ids)])
         rows = np.unique(np.concatenate(found))
+        rows = rows[allowed_rows[rows]]
     if not len(rows):
         return _empty()
 
@@ -100,15 +121,25 @@ def score_candidates(view: QueryView, snapshot: SideSnapshot, allowed_ids: Colle
     query_areas, query_sectors = set(view.document.nld_areas), set(view.document.sectors)
     stored = [snapshot.documents[int(i)].document for i in snapshot.document_ids[rows]]
     candidates = CandidateScores(
-        document_ids=snapshot.document_ids[rows], best=best, second=second,
+        document_ids=snapshot.document_ids[rows],
+        best=best,
+        second=second,
         conditions=np.zeros(len(rows), np.int8),  # filled in by the engine, which knows the languages
         shared_nld_areas=np.array([len(query_areas & set(d.nld_areas)) for d in stored], dtype=np.int64),
-        shared_sectors=np.array([len(query_sectors & set(d.sectors)) for d in stored], dtype=np.int64))
+        shared_sectors=np.array([len(query_sectors & set(d.sectors)) for d in stored], dtype=np.int64),
+    )
     return candidates, {"rows": rows, "bm25_matrix": bm25_matrix}
 
 
-def best_passage_pairs(view: QueryView, snapshot: SideSnapshot, details: dict, order: np.ndarray,
-                       fused: FusedScores, weights: FusionWeights, candidates: CandidateScores) -> list[tuple[int, int]]:
+def best_passage_pairs(
+    view: QueryView,
+    snapshot: SideSnapshot,
+    details: dict,
+    order: np.ndarray,
+    fused: FusedScores,
+    weights: FusionWeights,
+    candidates: CandidateScores,
+) -> list[tuple[int, int]]:
     """For each ranked candidate, the (query passage, document passage) pair that scores best
     under the same fusion: the natural quote to explain the match."""
     low, spread = normalisation_bounds(document_scores(candidates, weights.second_passage_share))

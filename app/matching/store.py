@@ -60,10 +60,14 @@ def prepare_document(document: Document, first_passage_id: int) -> StoredDocumen
     language = detect_language(document.text)
     passages = tuple(split_passages(document.text)) or (Passage(0, 0, ""),)
     return StoredDocument(
-        document=document, language=language, content_hash=content_hash(document), passages=passages,
+        document=document,
+        language=language,
+        content_hash=content_hash(document),
+        passages=passages,
         passage_ids=tuple(range(first_passage_id, first_passage_id + len(passages))),
         passage_hashes=tuple(sha256(p.text) for p in passages),
-        passage_tokens=tuple(tuple(tokenize(p.text, language)) for p in passages))
+        passage_tokens=tuple(tuple(tokenize(p.text, language)) for p in passages),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,9 @@ class SideSnapshot:
     sorted_passage_positions: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
-    def build(cls, side: Side, documents: Mapping[int, StoredDocument],
-              vector_indexes: Mapping[str, VectorIndex]) -> SideSnapshot:
+    def build(
+        cls, side: Side, documents: Mapping[int, StoredDocument], vector_indexes: Mapping[str, VectorIndex]
+    ) -> SideSnapshot:
         ordered = [documents[i] for i in sorted(documents)]
         counts = np.array([len(d.passages) for d in ordered], dtype=np.int64)
         starts = np.zeros(len(ordered), dtype=np.int64)
@@ -97,15 +102,20 @@ class SideSnapshot:
         passage_ids = np.array([p for d in ordered for p in d.passage_ids], dtype=np.int64)
         id_order = np.argsort(passage_ids, kind="stable")
         return cls(
-            side=side, documents=dict(documents), vector_indexes=dict(vector_indexes),
+            side=side,
+            documents=dict(documents),
+            vector_indexes=dict(vector_indexes),
             lexical=LexicalIndex(tokens),
             document_ids=np.array([d.document.id for d in ordered], dtype=np.int64),
             document_languages=np.array([d.language for d in ordered], dtype="<U7"),
-            passage_start=starts, passage_count=counts,
+            passage_start=starts,
+            passage_count=counts,
             passage_ids=passage_ids,
             passage_rows=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
             row_of={d.document.id: row for row, d in enumerate(ordered)},
-            sorted_passage_ids=passage_ids[id_order], sorted_passage_positions=id_order)
+            sorted_passage_ids=passage_ids[id_order],
+            sorted_passage_positions=id_order,
+        )
 
     def positions_of_passage_ids(self, ids: np.ndarray) -> np.ndarray:
         """Passage positions of vector-index ids (all must belong to this snapshot)."""
@@ -136,18 +146,21 @@ class EmbeddingCache:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute(
                 "CREATE TABLE IF NOT EXISTS embeddings (model_id TEXT NOT NULL, text_sha256 TEXT NOT NULL, "
-                "vector BLOB NOT NULL, PRIMARY KEY (model_id, text_sha256))")
+                "vector BLOB NOT NULL, PRIMARY KEY (model_id, text_sha256))"
+            )
 
     def get_many(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(hashes))
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for chunk_start in range(0, len(wanted), 500):
-                chunk = wanted[chunk_start:chunk_start + 500]
+                chunk = wanted[chunk_start : chunk_start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._connection.execute(
-                    f"SELECT text_sha256, vector FROM embeddings WHERE model_id = ? AND text_sha256 IN ({marks})",
-                    [model_id, *chunk]).fetchall()
+                    "SELECT text_sha256, vector FROM embeddings "
+                    f"WHERE model_id = ? AND text_sha256 IN ({marks})",
+                    [model_id, *chunk],
+                ).fetchall()
                 for text_hash, blob in rows:
                     vector = np.frombuffer(blob, dtype=np.float32)
                     if vector.shape == (dim,):
@@ -159,7 +172,8 @@ class EmbeddingCache:
             self._connection.execute("BEGIN")
             self._connection.executemany(
                 "INSERT OR REPLACE INTO embeddings (model_id, text_sha256, vector) VALUES (?, ?, ?)",
-                [(model_id, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()])
+                [(model_id, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+            )
             self._connection.execute("COMMIT")
 
     def delete(self, hashes: Iterable[str]) -> None:
@@ -167,7 +181,9 @@ class EmbeddingCache:
         doomed = list(hashes)
         with self._lock:
             self._connection.execute("BEGIN")
-            self._connection.executemany("DELETE FROM embeddings WHERE text_sha256 = ?", [(h,) for h in doomed])
+            self._connection.executemany(
+                "DELETE FROM embeddings WHERE text_sha256 = ?", [(h,) for h in doomed]
+            )
             self._connection.execute("COMMIT")
 
     def count(self) -> int:
@@ -180,9 +196,16 @@ class EmbeddingCache:
 
 
 def documents_to_json(snapshot: SideSnapshot) -> list[dict]:
-    return [{"id": d.document.id, "text": d.document.text, "nld_areas": list(d.document.nld_areas),
-             "sectors": list(d.document.sectors), "passage_ids": list(d.passage_ids)}
-            for d in (snapshot.documents[i] for i in sorted(snapshot.documents))]
+    return [
+        {
+            "id": d.document.id,
+            "text": d.document.text,
+            "nld_areas": list(d.document.nld_areas),
+            "sectors": list(d.document.sectors),
+            "passage_ids": list(d.passage_ids),
+        }
+        for d in (snapshot.documents[i] for i in sorted(snapshot.documents))
+    ]
 
 
 def documents_from_json(side: Side, rows: list[dict]) -> dict[int, StoredDocument]:
@@ -194,6 +217,12 @@ def documents_from_json(side: Side, rows: list[dict]) -> dict[int, StoredDocumen
         if len(stored.passages) != len(row["passage_ids"]):
             raise ValueError(f"saved passages of {side} {document.id} do not match its text")
         documents[document.id] = StoredDocument(
-            stored.document, stored.language, stored.content_hash, stored.passages,
-            tuple(int(i) for i in row["passage_ids"]), stored.passage_hashes, stored.passage_tokens)
+            stored.document,
+            stored.language,
+            stored.content_hash,
+            stored.passages,
+            tuple(int(i) for i in row["passage_ids"]),
+            stored.passage_hashes,
+            stored.passage_tokens,
+        )
     return documents

@@ -17,15 +17,55 @@ from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN_PLUS
 
 Language = Literal["nl", "en", "unknown"]
 
+# Saved indexes record this number; change it whenever tokenising or passage splitting
+# changes, so indexes built under the old rules are rebuilt instead of silently mismatching.
+TEXT_RULES_VERSION = 1
+
 # Stop-word lists from bm25s, widened with frequent function words the short lists miss
 # (Dutch "wordt", "kunnen", "worden" … and English "will", "also" …).
 DUTCH_STOPWORDS = frozenset(STOPWORDS_DUTCH) | {
-    "wordt", "worden", "kunnen", "onze", "ons", "zijn", "hun", "deze", "waar", "welke", "ook",
-    "bij", "naar", "voor", "over", "tussen", "onder", "zoals", "binnen", "door", "waarbij",
-    "gaat", "biedt", "heeft", "hebben", "maakt", "maken", "andere", "nieuwe", "steeds",
+    "wordt",
+    "worden",
+    "kunnen",
+    "onze",
+    "ons",
+    "zijn",
+    "hun",
+    "deze",
+    "waar",
+    "welke",
+    "ook",
+    "bij",
+    "naar",
+    "voor",
+    "over",
+    "tussen",
+    "onder",
+    "zoals",
+    "binnen",
+    "door",
+    "waarbij",
+    "gaat",
+    "biedt",
+    "heeft",
+    "hebben",
+    "maakt",
+    "maken",
+    "andere",
+    "nieuwe",
+    "steeds",
 }
 ENGLISH_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {
-    "will", "also", "may", "shall", "within", "including", "well", "via", "e.g", "i.e",
+    "will",
+    "also",
+    "may",
+    "shall",
+    "within",
+    "including",
+    "well",
+    "via",
+    "e.g",
+    "i.e",
 }
 
 # Words that are stop words in one language and content-free markers of it: the language
@@ -103,8 +143,9 @@ def _stems(lowered_word: str, language: Language) -> tuple[str, ...]:
     if language == "unknown":
         # Without a language, index the word under both stems so that either stemming of
         # the other side can meet it; a word both stemmers agree on counts once.
-        return tuple(dict.fromkeys((_stemmer("nl").stemWord(lowered_word),
-                                    _stemmer("en").stemWord(lowered_word))))
+        return tuple(
+            dict.fromkeys((_stemmer("nl").stemWord(lowered_word), _stemmer("en").stemWord(lowered_word)))
+        )
     return (_stemmer(language).stemWord(lowered_word),)
 
 
@@ -212,9 +253,11 @@ def split_passages(text: str) -> list[Passage]:
     while first < len(sentences):
         last = first
         # Grow while under the target, and never past the maximum.
-        while (last + 1 < len(sentences)
-               and sentences[last + 1][1] - sentences[first][0] <= MAX_PASSAGE_CHARS
-               and sentences[last][1] - sentences[first][0] < TARGET_PASSAGE_CHARS):
+        while (
+            last + 1 < len(sentences)
+            and sentences[last + 1][1] - sentences[first][0] <= MAX_PASSAGE_CHARS
+            and sentences[last][1] - sentences[first][0] < TARGET_PASSAGE_CHARS
+        ):
             last += 1
         start, end = sentences[first][0], sentences[last][1]
         passages.append(Passage(start, end, text[start:end]))

@@ -86,7 +86,8 @@ def build(session: Session, engine: MatchEngine, week: str) -> tuple[MatchList, 
     except IntegrityError:  # built at the same moment elsewhere: that one counts
         session.rollback()
         return get(session, week), False
-    pipeline.ensure_matches(session, {(l["company_id"], l["need_id"], l["score"]) for l in lines if l["change"] != "gone"})
+    current = [(line["company_id"], line["need_id"], line["score"]) for line in lines if line["change"] != "gone"]
+    pipeline.ensure_matches(session, current, update_scores=True)
     return match_list, True
 
 

@@ -31,8 +31,12 @@ STATUSES = tuple(TRANSITIONS)
 NEEDS_REASON = frozenset({"lost", "parked"})
 
 
-def ensure_matches(session: Session, pairs: Iterable[tuple[int, int, float]]) -> None:
-    """Creates a `new` match for every (company, need, score) pair that has none; keeps the last score."""
+def ensure_matches(session: Session, pairs: Iterable[tuple[int, int, float | None]], *, update_scores: bool = False) -> None:
+    """Creates a `new` match for every (company, need, score) pair that has none.
+
+    Looking at matches only inserts pairs not seen before (no write once they exist, so reads stay
+    cheap); a weekly list also refreshes ``last_score`` (``update_scores``).
+    """
     best: dict[tuple[int, int], float | None] = {}
     for company_id, need_id, score in pairs:  # one row per pair: PostgreSQL refuses duplicates in one insert
         known = best.get((company_id, need_id))
@@ -44,10 +48,13 @@ def ensure_matches(session: Session, pairs: Iterable[tuple[int, int, float]]) ->
         return
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(Match).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=["company_id", "need_id"],
-        set_={"last_score": func.coalesce(statement.excluded.last_score, Match.last_score)},
-    )
+    if update_scores:
+        statement = statement.on_conflict_do_update(
+            index_elements=["company_id", "need_id"],
+            set_={"last_score": func.coalesce(statement.excluded.last_score, Match.last_score)},
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=["company_id", "need_id"])
     session.exec(statement)
 
 

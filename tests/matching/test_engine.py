@@ -1,3 +1,4 @@
+import json
 import shutil
 import threading
 
@@ -30,6 +31,17 @@ def test_allowed_ids_restrict_the_candidates(engine):
     assert engine.match(NEEDS[0], target="company", allowed_ids=set()) == []
 
 
+def test_allowed_ids_are_honoured_when_candidates_come_from_the_indexes(tmp_path):
+    # A pool of one passage per signal (and a limit of one) forces the FAISS / BM25 candidate
+    # path instead of scoring every allowed document.
+    engine = make_engine(tmp_path, candidate_pool=1)
+    engine.upsert(COMPANIES)
+    assert ids(engine.match(NEEDS[1], target="company", limit=1)) == [2]
+    found = engine.match(NEEDS[1], target="company", allowed_ids={1, 3, 4}, limit=1)
+    assert len(found) == 1 and found[0].id in {1, 3, 4}
+    engine.close()
+
+
 def test_a_document_never_matches_itself(engine):
     assert 1 not in ids(engine.match(COMPANIES[0], target="company", limit=10))
 
@@ -47,7 +59,9 @@ def test_an_erased_company_disappears_from_every_result_and_from_the_cache(engin
 
 def test_a_changed_description_changes_its_matches_without_a_restart(engine):
     assert ids(engine.match(NEEDS[2], target="company", limit=1)) == [3]
-    engine.upsert([Document("company", 4, "Actieve gehoorbescherming voor soldaten op de schietbaan, met headsets.")])
+    engine.upsert(
+        [Document("company", 4, "Actieve gehoorbescherming voor soldaten op de schietbaan, met headsets.")]
+    )
     assert ids(engine.match(NEEDS[2], target="company", limit=1)) == [4]
 
 
@@ -112,25 +126,49 @@ def test_an_index_made_by_another_model_is_stale(tmp_path):
     other.close()
 
 
+def test_an_index_saved_under_other_text_rules_is_stale(tmp_path, monkeypatch):
+    first = make_engine(tmp_path)
+    first.upsert(COMPANIES)
+    first.save()
+    first.close()
+    monkeypatch.setattr("app.matching.engine.TEXT_RULES_VERSION", 999)
+    later = make_engine(tmp_path)
+    later.load_or_build()
+    assert later.counts()["company"]["documents"] == 0
+    later.close()
+
+
 def test_explanations_quote_real_passages_of_both_texts(engine):
-    long_need = Document("need", 104, " ".join(
-        ["Het programma vraagt om innovatieve oplossingen voor de krijgsmacht in Noord-Nederland."] * 20
-        + ["Specifiek zoeken wij kogelwerende vesten van aramide die lichter zijn dan de huidige."]
-        + ["De uitvoering vindt plaats in samenwerking met kennisinstellingen en de provincie."] * 20), ("SM",))
+    long_need = Document(
+        "need",
+        104,
+        " ".join(
+            ["Het programma vraagt om innovatieve oplossingen voor de krijgsmacht in Noord-Nederland."] * 20
+            + ["Specifiek zoeken wij kogelwerende vesten van aramide die lichter zijn dan de huidige."]
+            + ["De uitvoering vindt plaats in samenwerking met kennisinstellingen en de provincie."] * 20
+        ),
+        ("SM",),
+    )
     engine.upsert([long_need])
     [best] = engine.match(long_need, target="company", limit=1)
     explanation = best.explanation
     quote = explanation["query_passage"]
-    assert long_need.text[quote["start"]:quote["end"]] == quote["text"] and 0 < len(quote["text"]) <= 240
+    assert long_need.text[quote["start"] : quote["end"]] == quote["text"] and 0 < len(quote["text"]) <= 240
     company_text = next(c.text for c in COMPANIES if c.id == best.id)
     matched = explanation["match_passage"]
-    assert company_text[matched["start"]:matched["end"]] == matched["text"]
+    assert company_text[matched["start"] : matched["end"]] == matched["text"]
     assert best.id == 2
     assert "aramide" in explanation["shared_terms"]
     assert explanation["shared_nld_areas"] == ["SM"]
     assert set(explanation["signals"]) == {"bm25", "dense", "multilingual"}
     total = sum(s["contribution"] for s in explanation["signals"].values()) + explanation["structured_bonus"]
     assert total == pytest.approx(best.score, abs=1e-3)
+    assert json.loads(json.dumps(explanation)) == explanation
+
+
+def test_matches_come_best_first(engine):
+    scores = [m.score for m in engine.match("drones en vesten voor defensie", target="company", limit=10)]
+    assert len(scores) == len(COMPANIES) and scores == sorted(scores, reverse=True)
 
 
 def test_concurrent_searches_during_writes_never_fail(engine):
@@ -152,7 +190,9 @@ def test_concurrent_searches_during_writes_never_fail(engine):
         reader.start()
     try:
         for round_number in range(30):
-            engine.upsert([Document("company", 1000 + round_number, f"Bedrijf {round_number} maakt drones en vesten.")])
+            engine.upsert(
+                [Document("company", 1000 + round_number, f"Bedrijf {round_number} maakt drones en vesten.")]
+            )
             engine.upsert([Document("company", 1, f"Wij bouwen drones, versie {round_number}.")])
             engine.remove("company", [1000 + round_number - 1])
             engine.remove("need", [101])

@@ -2,8 +2,18 @@ import numpy as np
 import pytest
 
 from app.matching.fusion import (
-    BM25, CROSS_LANGUAGE, DENSE, MULTILINGUAL, SAME_LANGUAGE, UNKNOWN_LANGUAGE, CandidateScores,
-    FusionWeights, SignalWeights, fuse, language_conditions, normalise_per_query,
+    BM25,
+    CROSS_LANGUAGE,
+    DENSE,
+    MULTILINGUAL,
+    SAME_LANGUAGE,
+    UNKNOWN_LANGUAGE,
+    CandidateScores,
+    FusionWeights,
+    SignalWeights,
+    fuse,
+    language_conditions,
+    normalise_per_query,
 )
 
 EQUAL = FusionWeights(SignalWeights(1, 1, 1), SignalWeights(1, 1, 1), SignalWeights(1, 1, 1))
@@ -13,10 +23,14 @@ def candidates(best, conditions, *, nld=None, sectors=None, dense_cross_lingual=
     best = np.array(best, dtype=np.float32)
     count = len(best)
     return CandidateScores(
-        document_ids=np.arange(1, count + 1), best=best, second=np.zeros_like(best),
+        document_ids=np.arange(1, count + 1),
+        best=best,
+        second=np.zeros_like(best),
         conditions=np.array(conditions, dtype=np.int8),
-        shared_nld_areas=np.array(nld or [0] * count), shared_sectors=np.array(sectors or [0] * count),
-        dense_cross_lingual=dense_cross_lingual)
+        shared_nld_areas=np.array(nld or [0] * count),
+        shared_sectors=np.array(sectors or [0] * count),
+        dense_cross_lingual=dense_cross_lingual,
+    )
 
 
 def test_language_conditions():
@@ -52,14 +66,20 @@ def test_zero_lexical_overlap_counts_against_a_same_language_document():
 
 
 def test_a_cross_lingual_dense_model_is_not_treated_as_blind():
-    scores = candidates([[0.0, 0.9, 0.5], [0.0, 0.1, 0.5]], [CROSS_LANGUAGE, CROSS_LANGUAGE],
-                        dense_cross_lingual=True)
+    scores = candidates(
+        [[0.0, 0.9, 0.5], [0.0, 0.1, 0.5]], [CROSS_LANGUAGE, CROSS_LANGUAGE], dense_cross_lingual=True
+    )
     assert fuse(scores, EQUAL).visible[:, DENSE].all()
 
 
 def test_shared_tags_add_a_capped_bonus():
-    weights = FusionWeights(SignalWeights(1, 1, 1), SignalWeights(1, 1, 1), SignalWeights(1, 1, 1),
-                            shared_nld_bonus=0.05, shared_sector_bonus=0.02)
+    weights = FusionWeights(
+        SignalWeights(1, 1, 1),
+        SignalWeights(1, 1, 1),
+        SignalWeights(1, 1, 1),
+        shared_nld_bonus=0.05,
+        shared_sector_bonus=0.02,
+    )
     scores = candidates([[1.0, 0.5, 0.5], [1.0, 0.5, 0.5]], [SAME_LANGUAGE] * 2, nld=[5, 0], sectors=[1, 0])
     fused = fuse(scores, weights)
     assert fused.bonus[0] == pytest.approx(2 * 0.05 + 0.02)
@@ -71,3 +91,10 @@ def test_a_missing_signal_is_left_out():
     fused = fuse(scores, EQUAL)
     assert not fused.visible[:, DENSE].any()
     assert fused.total[0] == pytest.approx(1.0)
+
+
+def test_visible_signals_count_equally_when_all_their_weights_are_zero():
+    weights = FusionWeights(SignalWeights(1, 1, 1), SignalWeights(1, 1, 1), SignalWeights(0, 1, 1))
+    scores = candidates([[3.0, np.nan, np.nan], [1.0, np.nan, np.nan]], [UNKNOWN_LANGUAGE] * 2)
+    fused = fuse(scores, weights)
+    assert fused.total.tolist() == pytest.approx([1.0, 1 / 3])

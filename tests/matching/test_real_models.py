@@ -42,7 +42,9 @@ def test_a_dutch_need_finds_the_english_company_that_answers_it(tmp_path, encode
     ]
     engine = MatchEngine(tmp_path, dense, multilingual)
     engine.upsert(companies)
-    need = Document("need", 10, "Defensie zoekt nachtzichtapparatuur en warmtebeeldcamera's voor bewaking van kazernes.")
+    need = Document(
+        "need", 10, "Defensie zoekt nachtzichtapparatuur en warmtebeeldcamera's voor bewaking van kazernes."
+    )
     [best, *_] = engine.match(need, target="company", limit=4)
     assert best.id == 1
     signals = best.explanation["signals"]
@@ -54,10 +56,12 @@ def test_a_dutch_need_finds_the_english_company_that_answers_it(tmp_path, encode
 def test_an_english_query_finds_a_dutch_company(tmp_path, encoders):
     dense, multilingual = encoders
     engine = MatchEngine(tmp_path, dense, multilingual)
-    engine.upsert([
-        Document("company", 1, "Wij maken kogelwerende vesten en ballistische panelen voor de politie."),
-        Document("company", 2, "Wij verzorgen de boekhouding en belastingaangifte voor zzp'ers."),
-        Document("company", 3, "Wij bouwen houten tuinhuizen en overkappingen op maat."),
-    ])
+    engine.upsert(
+        [
+            Document("company", 1, "Wij maken kogelwerende vesten en ballistische panelen voor de politie."),
+            Document("company", 2, "Wij verzorgen de boekhouding en belastingaangifte voor zzp'ers."),
+            Document("company", 3, "Wij bouwen houten tuinhuizen en overkappingen op maat."),
+        ]
+    )
     assert engine.match("bullet-proof vests and ballistic protection", target="company", limit=1)[0].id == 1
     engine.close()

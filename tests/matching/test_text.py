@@ -1,5 +1,9 @@
 from app.matching.text import (
-    MAX_PASSAGE_CHARS, detect_language, split_passages, stem_to_surface, tokenize,
+    MAX_PASSAGE_CHARS,
+    detect_language,
+    split_passages,
+    stem_to_surface,
+    tokenize,
 )
 
 DUTCH = "Wij ontwikkelen drones voor de inspectie van dijken en windturbines in Drenthe."
@@ -26,16 +30,18 @@ def test_stems_map_back_to_the_words_as_written():
 def test_a_short_text_is_one_passage_with_real_offsets():
     text = "  " + DUTCH + "\n"
     [passage] = split_passages(text)
-    assert text[passage.start:passage.end] == passage.text == DUTCH
+    assert text[passage.start : passage.end] == passage.text == DUTCH
 
 
 def test_long_text_passages_are_real_substrings_of_bounded_size_that_cover_the_text():
-    sentences = [f"Zin nummer {i} beschrijft een onderdeel van de opdracht in enig detail." for i in range(120)]
+    sentences = [
+        f"Zin nummer {i} beschrijft een onderdeel van de opdracht in enig detail." for i in range(120)
+    ]
     text = " ".join(sentences)
     passages = split_passages(text)
     assert len(passages) > 5
     for passage in passages:
-        assert text[passage.start:passage.end] == passage.text
+        assert text[passage.start : passage.end] == passage.text
         assert len(passage.text) <= MAX_PASSAGE_CHARS + 300
     assert passages[0].start == 0 and passages[-1].end == len(text)
     # consecutive passages touch or overlap: nothing between them is lost
@@ -47,4 +53,4 @@ def test_a_very_long_sentence_is_cut():
     text = "woord " * 600
     passages = split_passages(text)
     assert all(len(p.text) <= MAX_PASSAGE_CHARS for p in passages)
-    assert all(text[p.start:p.end] == p.text for p in passages)
+    assert all(text[p.start : p.end] == p.text for p in passages)
