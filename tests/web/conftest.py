@@ -91,4 +91,4 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.section("web page render times on the seeded data (target < 300 ms)")
     for label, median, slowest in RENDER_TIMES:
         flag = "" if slowest < RENDER_TARGET_MS else "  <-- over target"
-        terminalreporter.write_line(f"{label:<34} median {median:7.1f} ms   slowest {slowest:7.1f} ms{flag}")
+        terminalreporter.write_line(f"{label:<40} median {median:7.1f} ms   slowest {slowest:7.1f} ms{flag}")
