@@ -29,7 +29,7 @@ run: install
 # The whole suite on SQLite; then, when KOPPELKANS_TEST_POSTGRES_URL is set (.ci/run sets it),
 # everything that touches the database again on PostgreSQL.
 test: install
-	$(BIN)/python -m pytest
+	./scripts/install-browser.sh && $(BIN)/python -m pytest
 	@if [ -n "$$KOPPELKANS_TEST_POSTGRES_URL" ]; then \
 		echo "--- the database tests again, on PostgreSQL"; \
 		KOPPELKANS_DATABASE_URL="$$KOPPELKANS_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not sqlite_only" --ignore=tests/matching; \

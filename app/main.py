@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from app import web
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
@@ -77,6 +78,9 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)
+    # The web interface: pages under /ui/ (session cookie + CSRF: app/web/session.py), its static files.
+    app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")
+    app.include_router(web.router)
 
     @app.exception_handler(KoppelkansError)
     async def render_error(_request: Request, error: KoppelkansError) -> JSONResponse:

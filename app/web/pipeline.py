@@ -1,0 +1,211 @@
+"""The pipeline board, the weekly list with its downloads, and the dashboard."""
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from app.core.errors import Forbidden, InvalidInput
+from app.deps import SessionDep
+from app.models import Company, Match, Need, User
+from app.schemas import PipelineStatus
+from app.services import dashboard, match_lists
+from app.services import pipeline as pipeline_service
+from app.web.pages import matching_engine
+from app.web.routing import HtmlRoute, is_htmx, render
+from app.web.session import CsrfDep, StaffVisitorDep, Visitor
+from app.web.templating import PIPELINE_LABELS, nld_label
+
+router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
+
+BOARD_LIMIT = 400
+LIST_READER_ROLES = ("regioteam", "adviser", "admin")  # as the API's weekly-list endpoints
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+# --- the board ---------------------------------------------------------------------------------
+
+
+def board_columns(db, *, need_id: int | None = None, company_id: int | None = None) -> list[dict]:
+    """Matches by status, most recently changed first; pairs marked "not relevant" are left out."""
+    owner = aliased(User)
+    query = (
+        select(Match, Company.name, Company.municipality, Need.title, Need.kind, owner.username)
+        .join(Company, Company.id == Match.company_id)
+        .join(Need, Need.id == Match.need_id)
+        .join(owner, owner.id == Match.owner_user_id, isouter=True)
+        .where(col(Match.relevant).is_not(False))
+    )
+    if need_id:
+        query = query.where(Match.need_id == need_id)
+    if company_id:
+        query = query.where(Match.company_id == company_id)
+    rows = db.exec(
+        query.order_by(col(Match.updated_at).desc(), col(Match.id).desc()).limit(BOARD_LIMIT)
+    ).all()
+    by_status: dict[str, list[dict]] = {status: [] for status in pipeline_service.STATUSES}
+    for match, company_name, municipality, need_title, need_kind, owner_name in rows:
+        by_status[match.status].append(
+            {
+                "match": match,
+                "company_name": company_name,
+                "municipality": municipality,
+                "need_title": need_title,
+                "need_kind": need_kind,
+                "owner": owner_name,
+                "allowed_next": pipeline_service.TRANSITIONS[match.status],
+            }
+        )
+    return [
+        {"status": status, "label": PIPELINE_LABELS[status], "cards": cards}
+        for status, cards in by_status.items()
+    ]
+
+
+def board_context(db, need_id: int | None, company_id: int | None, **extra) -> dict:
+    return {
+        "columns": board_columns(db, need_id=need_id, company_id=company_id),
+        "board_filter": {"need_id": need_id, "company_id": company_id},
+        **extra,
+    }
+
+
+@router.get("/pipeline")
+def board(
+    request: Request,
+    db: SessionDep,
+    visitor: StaffVisitorDep,
+    behoefte: Annotated[int | None, Query(ge=1)] = None,
+    bedrijf: Annotated[int | None, Query(ge=1)] = None,
+):
+    context = board_context(db, behoefte, bedrijf, error=None, error_for=None)
+    return render(request, "partials/board.html" if is_htmx(request) else "pipeline.html", context)
+
+
+@router.post("/pipeline/{company_id}/{need_id}", dependencies=[CsrfDep])
+def change_status(
+    request: Request,
+    company_id: int,
+    need_id: int,
+    db: SessionDep,
+    visitor: StaffVisitorDep,
+    status: Annotated[PipelineStatus | None, Form()] = None,
+    note: Annotated[str, Form(max_length=5000)] = "",
+    behoefte: Annotated[int | None, Form()] = None,
+    bedrijf: Annotated[int | None, Form()] = None,
+):
+    """Moves a match on with a note (kept as an event); an illegal move shows the allowed ones."""
+    match = pipeline_service.get_or_create(db, company_id, need_id)
+    error = None
+    try:
+        pipeline_service.change(db, visitor.caller, match, status=status, note=note.strip() or None)
+        db.commit()
+    except InvalidInput as refused:
+        db.rollback()
+        error = refused.detail
+    if not is_htmx(request) and error is None:
+        query = f"?behoefte={behoefte}" if behoefte else (f"?bedrijf={bedrijf}" if bedrijf else "")
+        return RedirectResponse(f"/ui/pipeline{query}", status_code=303)
+    context = board_context(db, behoefte, bedrijf, error=error, error_for=(company_id, need_id))
+    if is_htmx(request):  # htmx swaps 2xx answers only: the refusal is shown inside the board
+        return render(request, "partials/board.html", context)
+    return render(request, "pipeline.html", context, status_code=422)
+
+
+# --- the weekly list ---------------------------------------------------------------------------
+
+
+def require_list_reader(visitor: Visitor) -> None:
+    if visitor.user is None or visitor.user.role not in LIST_READER_ROLES:
+        raise Forbidden("de weeklijst is voor het Regioteam, adviseurs en beheerders")
+
+
+@router.get("/weeklijst")
+def weekly_list(
+    request: Request,
+    db: SessionDep,
+    visitor: StaffVisitorDep,
+    week: Annotated[str | None, Query(max_length=10)] = None,
+):
+    require_list_reader(visitor)
+    weeks = match_lists.weeks(db)
+    this_week = match_lists.current_week()
+    chosen = week or (weeks[0]["week"] if weeks else None)
+    lines: list[dict] = []
+    if chosen:
+        stored = match_lists.get(db, chosen)
+        lines = json.loads(stored.content)["lines"]
+    counts = {
+        change: sum(1 for line in lines if line["change"] == change)
+        for change in ("new", "changed", "unchanged", "gone")
+    }
+    return render(
+        request,
+        "weekly.html",
+        {
+            "weeks": weeks,
+            "week": chosen,
+            "lines": lines,
+            "counts": counts,
+            "this_week": this_week,
+            "this_week_built": any(w["week"] == this_week for w in weeks),
+            "can_build": matching_engine(request)[0] is not None,
+        },
+    )
+
+
+@router.post("/weeklijst", dependencies=[CsrfDep])
+def build_this_week(request: Request, db: SessionDep, visitor: StaffVisitorDep):
+    """Builds this week's list when the scheduled command has not yet (building twice changes nothing)."""
+    require_list_reader(visitor)
+    engine, reason = matching_engine(request)
+    if engine is None:
+        raise InvalidInput(f"de weeklijst kan nu niet worden opgebouwd: {reason}")
+    week = match_lists.current_week()
+    match_lists.build(db, engine, week)
+    db.commit()
+    return RedirectResponse(f"/ui/weeklijst?week={week}", status_code=303)
+
+
+@router.get("/weeklijst/{week}.{extension}")
+def download_week(week: str, extension: str, db: SessionDep, visitor: StaffVisitorDep) -> Response:
+    require_list_reader(visitor)
+    if extension not in EXPORT_TYPES:
+        raise InvalidInput("kies csv of xlsx")
+    stored = match_lists.get(db, week)
+    body = match_lists.as_csv(stored) if extension == "csv" else match_lists.as_xlsx(stored)
+    return Response(
+        content=body,
+        media_type=EXPORT_TYPES[extension],
+        headers={
+            "Content-Disposition": f'attachment; filename="koppelkans-matchlijst-{stored.week}.{extension}"'
+        },
+    )
+
+
+# --- the dashboard -----------------------------------------------------------------------------
+
+
+@router.get("/dashboard")
+def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep):
+    figures = dashboard.figures(db)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "figures": figures,
+            "by_area": [(nld_label(slug), count) for slug, count in figures["matches_by_nld_area"].items()],
+            "by_region": list(figures["matches_by_sub_region"].items()),
+            "by_status": [
+                (PIPELINE_LABELS.get(status, status), count)
+                for status, count in figures["matches_by_status"].items()
+            ],
+            "per_month": list(figures["introductions_per_month"].items()),
+        },
+    )

@@ -1,0 +1,170 @@
+"""The public registration form: the API's validation (``CompanyCreate``) and service, its rate limit,
+each error beside its field, and the edit link shown once."""
+
+import re
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.core.errors import Conflict
+from app.deps import SessionDep, SettingsDep, get_matching_state, registration_limit
+from app.schemas import CompanyCreate
+from app.services import companies as company_service
+from app.services.access import Caller
+from app.taxonomy import get_taxonomy
+from app.web.routing import HtmlRoute, render
+from app.web.session import CsrfDep, VisitorDep, WebSessionDep
+
+router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
+
+TEXT_FIELDS = (
+    "name",
+    "kvk_number",
+    "municipality",
+    "description",
+    "website",
+    "employees",
+    "capabilities",
+    "defence_experience",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
+LIST_FIELDS = ("sectors", "nld_areas")
+CHECKBOX_FIELDS = ("consent", "consent_defence_contact")
+OPTIONAL_FIELDS = ("website", "employees", "contact_name", "contact_phone")
+# The order in which fields appear on the form, so the error summary lists them in that order too.
+FIELD_ORDER = (
+    "name",
+    "kvk_number",
+    "municipality",
+    "description",
+    "website",
+    "employees",
+    "sectors",
+    "nld_areas",
+    "capabilities",
+    "defence_experience",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "consent_defence_contact",
+    "consent",
+)
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+def typed_values(form: FormData) -> dict:
+    """What the person typed, as the form shows it again."""
+    values: dict = {name: str(form.get(name) or "") for name in TEXT_FIELDS}
+    values.update({name: [str(v) for v in form.getlist(name)] for name in LIST_FIELDS})
+    values.update({name: form.get(name) == "ja" for name in CHECKBOX_FIELDS})
+    if not values["defence_experience"]:
+        values["defence_experience"] = "none"
+    return values
+
+
+def payload_from(values: dict) -> dict:
+    """The same JSON body the API would receive from this form."""
+    payload = {name: values[name].strip() for name in TEXT_FIELDS if name != "capabilities"}
+    for name in OPTIONAL_FIELDS:
+        if not payload[name]:
+            payload[name] = None
+    if payload["employees"] is not None and payload["employees"].isdigit():
+        payload["employees"] = int(payload["employees"])
+    payload["capabilities"] = [
+        part.strip() for part in re.split(r"[,\n;]", values["capabilities"]) if part.strip()
+    ]
+    payload.update({name: values[name] for name in LIST_FIELDS})
+    payload.update({name: values[name] for name in CHECKBOX_FIELDS})
+    return payload
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """One message per field, the API's wording (without pydantic's "Value error, " prefix)."""
+    errors: dict[str, str] = {}
+    for item in error.errors():
+        loc = item.get("loc") or ("__all__",)
+        field = str(loc[0])
+        message = str(item.get("msg", "")).removeprefix("Value error, ")
+        if len(loc) > 1 and isinstance(loc[1], int):
+            message = f"{message} (item {loc[1] + 1})"
+        errors.setdefault(field, message)
+    return dict(
+        sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99)
+    )
+
+
+def form_context(values: dict, errors: dict[str, str]) -> dict:
+    vocab = get_taxonomy()
+    return {
+        "values": values,
+        "errors": errors,
+        "municipalities": sorted(m.name for m in vocab.municipalities.values()),
+        "sectors": vocab.sectors,
+        "nld_areas": vocab.nld_areas,
+    }
+
+
+def _registering_caller(caller: Caller) -> Caller:
+    # An adviser who is logged in registers on the company's behalf, as with the API; a company's own
+    # session does not carry over to registering another one.
+    return Caller(user=caller.user)
+
+
+@router.get("/aanmelden")
+def registration_form(request: Request, visitor: VisitorDep):
+    return render(request, "register.html", form_context(typed_values(FormData()), {}))
+
+
+@router.post("/aanmelden", dependencies=[CsrfDep])
+def register(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    visitor: VisitorDep,
+    web_session: WebSessionDep,
+    form: FormData = Depends(form_data),
+):
+    caller = _registering_caller(visitor.caller)
+    registration_limit(request, caller, settings)  # the API's limiter and counters
+    values = typed_values(form)
+    try:
+        company_in = CompanyCreate.model_validate(payload_from(values))
+    except ValidationError as error:
+        return render(request, "register.html", form_context(values, field_errors(error)), status_code=422)
+    try:
+        company, edit_token = company_service.register(session=db, caller=caller, company_in=company_in)
+    except Conflict as error:
+        return render(
+            request, "register.html", form_context(values, {"kvk_number": error.detail}), status_code=409
+        )
+    db.commit()
+    get_matching_state(request).changed(db, "company", company.id)
+    # Post/redirect/get: the edit link waits in the session for exactly one showing, so reloading the
+    # confirmation neither registers twice nor shows the link again.
+    web_session.data["registered"] = {
+        "id": company.id,
+        "name": company.name,
+        "token": edit_token,
+        "on_behalf": caller.is_desk,
+    }
+    web_session.changed = True
+    return RedirectResponse("/ui/aangemeld", status_code=303)
+
+
+@router.get("/aangemeld")
+def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep):
+    shown = web_session.data.pop("registered", None)
+    if shown is None:
+        return render(request, "registered.html", {"shown": None})
+    web_session.changed = True
+    edit_link = str(
+        request.url_for("company_page", company_id=shown["id"]).include_query_params(token=shown["token"])
+    )
+    return render(request, "registered.html", {"shown": shown, "edit_link": edit_link})

@@ -1,0 +1,173 @@
+"""Sessions for people in the browser: a signed cookie, a CSRF token per session, and who is calling.
+
+The cookie holds ids only (a user id, or the id of a company that opened its edit link) and the
+session's CSRF token; it is signed with the settings' ``secret_key`` and expires with the login
+lifetime. The JSON API does not read it: the API keeps its bearer tokens.
+"""
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from app.core.config import get_settings
+from app.deps import SessionDep
+from app.models import User
+from app.services.access import Caller
+
+COOKIE_NAME = "kk_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_SALT = "koppelkans-web-session"
+
+
+class LoginRequired(Exception):
+    """Raised by staff pages for anonymous visitors; answered with a redirect to the login page."""
+
+
+class CsrfRefused(Exception):
+    """A form post without the session's CSRF token."""
+
+
+@dataclass
+class WebSession:
+    data: dict = field(default_factory=dict)
+    changed: bool = False
+    cleared: bool = False
+
+    @property
+    def user_id(self) -> int | None:
+        return self.data.get("uid")
+
+    @property
+    def company_id(self) -> int | None:
+        return self.data.get("cid")
+
+    @property
+    def csrf_token(self) -> str:
+        if "csrf" not in self.data:
+            self.data["csrf"] = secrets.token_urlsafe(32)
+            self.changed = True
+        return self.data["csrf"]
+
+    def start(self, *, user_id: int | None = None, company_id: int | None = None) -> None:
+        """A new session (new CSRF token) for a person who just logged in or opened an edit link."""
+        self.data = {"csrf": secrets.token_urlsafe(32)}
+        if user_id is not None:
+            self.data["uid"] = user_id
+        if company_id is not None:
+            self.data["cid"] = company_id
+        self.changed = True
+
+    def clear(self) -> None:
+        self.data = {}
+        self.changed = True
+        self.cleared = True
+
+    def csrf_matches(self, token: str | None) -> bool:
+        expected = self.data.get("csrf")
+        return bool(token and expected and hmac.compare_digest(token, expected))
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings().secret_key, salt=_SALT)
+
+
+def _max_age_seconds() -> int:
+    return get_settings().login_token_hours * 3600
+
+
+def load_session(request: Request) -> WebSession:
+    """The session of this request (cached on it); an empty one when the cookie is absent or forged."""
+    existing = getattr(request.state, "web_session", None)
+    if existing is not None:
+        return existing
+    data: dict = {}
+    raw = request.cookies.get(COOKIE_NAME)
+    if raw:
+        try:
+            loaded = _serializer().loads(raw, max_age=_max_age_seconds())
+            data = loaded if isinstance(loaded, dict) else {}
+        except BadSignature:  # also expired ones (SignatureExpired is a BadSignature)
+            data = {}
+    web_session = WebSession(data=data)
+    request.state.web_session = web_session
+    return web_session
+
+
+def save_session(request: Request, response) -> None:
+    """Writes the cookie when the session changed: HttpOnly, SameSite=Lax, Secure over https."""
+    web_session = getattr(request.state, "web_session", None)
+    if web_session is None or not web_session.changed:
+        return
+    if web_session.cleared and not web_session.data:
+        response.delete_cookie(COOKIE_NAME, path="/ui", httponly=True, samesite="lax")
+        return
+    response.set_cookie(
+        COOKIE_NAME,
+        _serializer().dumps(web_session.data),
+        max_age=_max_age_seconds(),
+        path="/ui",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+WebSessionDep = Annotated[WebSession, Depends(load_session)]
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is looking at a page: a logged-in person, a company through its edit link, or nobody."""
+
+    caller: Caller
+    session: WebSession
+
+    @property
+    def user(self) -> User | None:
+        return self.caller.user
+
+
+def get_visitor(request: Request, db: SessionDep) -> Visitor:
+    web_session = load_session(request)
+    user = None
+    if web_session.user_id is not None:
+        user = db.get(User, web_session.user_id)
+        if user is None or not user.is_active:  # removed or blocked since logging in
+            web_session.clear()
+            user = None
+    caller = Caller(user=user, company_id=web_session.company_id if user is None else None)
+    visitor = Visitor(caller=caller, session=web_session)
+    request.state.visitor = visitor  # for the page header, also on error pages
+    return visitor
+
+
+VisitorDep = Annotated[Visitor, Depends(get_visitor)]
+
+
+def require_staff_visitor(visitor: VisitorDep) -> Visitor:
+    if not visitor.caller.is_staff:
+        raise LoginRequired()
+    return visitor
+
+
+StaffVisitorDep = Annotated[Visitor, Depends(require_staff_visitor)]
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state-changing request carries the session's token, in a form field or (htmx) a header."""
+    web_session = load_session(request)
+    token = request.headers.get(CSRF_HEADER)
+    if not token:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        token = value if isinstance(value, str) else None
+    if not web_session.csrf_matches(token):
+        raise CsrfRefused()
+
+
+CsrfDep = Depends(check_csrf)

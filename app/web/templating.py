@@ -1,0 +1,151 @@
+"""Jinja2 for the web pages: autoescaping always on, Dutch labels for the vocabularies, and the
+helpers the templates share (highlighting shared terms in a quote, signal shares, bar charts)."""
+
+import re
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from starlette.templating import Jinja2Templates
+
+from app.taxonomy import get_taxonomy
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+DEFENCE_EXPERIENCE_LABELS = {
+    "none": "Nooit met Defensie gewerkt",
+    "indirect": "Indirect (via een keten of hoofdaannemer)",
+    "supplier": "Leverancier van Defensie",
+}
+ROLE_LABELS = {"admin": "beheerder", "adviser": "adviseur", "scout": "scout", "regioteam": "Regioteam"}
+SIGNAL_LABELS = {
+    "bm25": "Woorden (BM25)",
+    "dense": "Betekenis (Engels model)",
+    "multilingual": "Betekenis (meertalig)",
+}
+PIPELINE_LABELS = {
+    "new": "Nieuw",
+    "triaged": "Beoordeeld",
+    "intro_proposed": "Introductie voorgesteld",
+    "consented": "Toestemming gegeven",
+    "introduced": "Geïntroduceerd",
+    "meeting": "Gesprek",
+    "pilot": "Pilot",
+    "subsidy_applied": "Subsidie aangevraagd",
+    "won": "Gewonnen",
+    "lost": "Verloren",
+    "parked": "Geparkeerd",
+}
+CHANGE_LABELS = {"new": "nieuw", "changed": "gewijzigd", "unchanged": "ongewijzigd", "gone": "vervallen"}
+STATUS_LABELS = {
+    "pending": "in behandeling",
+    "active": "actief",
+    "archived": "gearchiveerd",
+    "open": "open",
+    "closed": "gesloten",
+}
+
+
+def _labels(entries) -> dict[str, str]:
+    return {entry["slug"]: entry["nl"] for entry in entries}
+
+
+def nld_label(slug: str) -> str:
+    return _labels(get_taxonomy().nld_areas).get(slug, slug)
+
+
+def sector_label(slug: str) -> str:
+    return _labels(get_taxonomy().sectors).get(slug, slug)
+
+
+def kind_label(slug: str) -> str:
+    return _labels(get_taxonomy().need_kinds).get(slug, slug)
+
+
+def highlight(text: str, terms: list[str] | None) -> Markup:
+    """``text`` escaped, with each whole-word occurrence of ``terms`` wrapped in <mark>."""
+    words = sorted({t for t in (terms or []) if t and t.strip()}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE)
+    pieces: list[str] = []
+    last = 0
+    for found in pattern.finditer(text):
+        pieces.append(escape(text[last : found.start()]))
+        pieces.append(Markup("<mark>") + escape(found.group(0)) + Markup("</mark>"))
+        last = found.end()
+    pieces.append(escape(text[last:]))
+    return Markup("").join(pieces)
+
+
+def signal_shares(explanation: dict) -> list[dict]:
+    """Each signal's share of the text score, in percent (rounded), for the signals that took part."""
+    signals = explanation.get("signals") or {}
+    positive = {
+        name: max(0.0, float(part.get("contribution", 0.0)))
+        for name, part in signals.items()
+        if part.get("used")
+    }
+    total = sum(positive.values())
+    shares = []
+    for name, part in signals.items():
+        value = positive.get(name, 0.0)
+        shares.append(
+            {
+                "name": name,
+                "label": SIGNAL_LABELS.get(name, name),
+                "used": bool(part.get("used")),
+                "percent": round(100 * value / total) if total > 0 else 0,
+            }
+        )
+    return shares
+
+
+def bar_chart(
+    rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170
+) -> dict:
+    """Geometry for a horizontal SVG bar chart (drawn by the template, no inline styles)."""
+    largest = max((count for _, count in rows), default=0) or 1
+    room = width - label_width - 50
+    bars = []
+    for index, (label, count) in enumerate(rows):
+        bars.append(
+            {
+                "label": label,
+                "count": count,
+                "y": index * (bar_height + 8),
+                "width": max(1, round(room * count / largest)) if count else 0,
+            }
+        )
+    return {
+        "bars": bars,
+        "width": width,
+        "height": max(1, len(rows)) * (bar_height + 8),
+        "bar_height": bar_height,
+        "label_width": label_width,
+    }
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(nld=nld_label, sector=sector_label, kind=kind_label, highlight=highlight)
+    env.globals.update(
+        defence_labels=DEFENCE_EXPERIENCE_LABELS,
+        role_labels=ROLE_LABELS,
+        status_labels=STATUS_LABELS,
+        pipeline_labels=PIPELINE_LABELS,
+        change_labels=CHANGE_LABELS,
+        signal_shares=signal_shares,
+        bar_chart=bar_chart,
+        taxonomy=get_taxonomy,
+    )
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
