@@ -12,6 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from app import web
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
+from app.core.logging import install_redaction
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
 from app.services.matching import MatchingState
 
@@ -36,6 +37,7 @@ DOCS_CSP = (
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = get_settings()  # refuses to start with a placeholder secret in production
+    install_redaction()  # the company's edit link carries its token in the query string
     state = getattr(app.state, "matching", None)
     if state is None and settings.matching_enabled:
         # Models load and the index is brought in step with the database in the background:
