@@ -85,15 +85,32 @@ def payload_from(values: dict) -> dict:
     return payload
 
 
+# The form speaks Dutch: what to fix per field, in place of the API's English wording.
+# The checks themselves are the API's (CompanyCreate); a field without an entry shows the API's message.
+DUTCH_MESSAGES = {
+    "name": "Vul de bedrijfsnaam in (2 tot 200 tekens).",
+    "kvk_number": "Het KvK-nummer bestaat uit precies 8 cijfers, bijvoorbeeld 12345678.",
+    "municipality": "Onbekende gemeente: vul een Nederlandse gemeente in, bijvoorbeeld Emmen.",
+    "description": "Beschrijf wat uw bedrijf doet in 10 tot 10.000 tekens.",
+    "contact_email": "Vul een geldig e-mailadres in, bijvoorbeeld info@uwbedrijf.nl.",
+    "consent": "Zonder uw toestemming kunnen wij uw profiel niet opslaan en koppelen.",
+    "website": "Een website begint met http:// of https://.",
+    "employees": "Vul het aantal medewerkers in als heel getal (0 of meer).",
+    "contact_phone": "Vul een telefoonnummer in van 6 tot 20 cijfers, bijvoorbeeld +31 592 123456.",
+    "contact_name": "De naam van de contactpersoon mag hoogstens 200 tekens lang zijn.",
+    "capabilities": "Noem hoogstens 30 kunde of producten, elk hoogstens 100 tekens.",
+    "sectors": "Kies sectoren uit de lijst.",
+    "nld_areas": "Kies NLD-sleutelgebieden uit de lijst.",
+}
+
+
 def field_errors(error: ValidationError) -> dict[str, str]:
-    """One message per field, the API's wording (without pydantic's "Value error, " prefix)."""
+    """One message per field, in Dutch, saying what to fix."""
     errors: dict[str, str] = {}
     for item in error.errors():
         loc = item.get("loc") or ("__all__",)
         field = str(loc[0])
-        message = str(item.get("msg", "")).removeprefix("Value error, ")
-        if len(loc) > 1 and isinstance(loc[1], int):
-            message = f"{message} (item {loc[1] + 1})"
+        message = DUTCH_MESSAGES.get(field) or str(item.get("msg", "")).removeprefix("Value error, ")
         errors.setdefault(field, message)
     return dict(
         sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99)

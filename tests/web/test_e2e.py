@@ -144,7 +144,7 @@ def test_company_registers_with_a_bad_field_then_a_fixed_one(page, screenshots):
 
     kvk = page.locator("#kvk_number")
     error = page.locator("#kvk_number-fout")
-    assert "kvk_number must be exactly 8 digits" in error.inner_text()
+    assert "precies 8 cijfers" in error.inner_text()
     assert kvk.get_attribute("aria-invalid") == "true"
     assert "kvk_number-fout" in kvk.get_attribute("aria-describedby")
     assert page.locator(".error-summary").is_visible()

@@ -40,17 +40,17 @@ def submit(client, **overrides):
     )
 
 
-def test_each_error_appears_beside_its_field_with_the_api_message_and_typed_values_stay(web, session):
+def test_each_error_appears_beside_its_field_in_dutch_and_typed_values_stay(web, session):
     response = submit(
         web, kvk_number="1234", contact_email="geen-adres", consent=None, municipality="Atlantis"
     )
     assert response.status_code == 422
     html = response.text
     for field, message in [
-        ("kvk_number", "kvk_number must be exactly 8 digits"),
-        ("contact_email", "not a valid email address"),
-        ("consent", "consent must be true"),
-        ("municipality", "unknown municipality 'Atlantis'"),
+        ("kvk_number", "precies 8 cijfers"),
+        ("contact_email", "geldig e-mailadres"),
+        ("consent", "Zonder uw toestemming"),
+        ("municipality", "Onbekende gemeente"),
     ]:
         error = re.search(rf'<p class="field-error" id="{field}-fout">(.*?)</p>', html, re.S)
         assert error and message in html_text.unescape(error.group(1)), field
