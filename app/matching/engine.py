@@ -275,6 +275,12 @@ class MatchEngine:
             matches.append(Match(stored.document.id, round(float(fused.total[position]), 6), explanation))
         return matches
 
+    def weekly_pairs(self, **kwargs) -> dict:
+        """Per need its top companies and per company its top needs, in one batch (weekly.py)."""
+        from app.matching.weekly import weekly_pairs
+
+        return weekly_pairs(self, **kwargs)
+
     def candidate_scores(
         self,
         view: QueryView,

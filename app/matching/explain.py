@@ -55,8 +55,7 @@ def _window_around_first_hit(
 ) -> tuple[int, int]:
     """A window of at most MAX_SNIPPET_CHARS inside [start, end) on word boundaries, a little
     before the first highlighted word so the reader sees its context."""
-    sentence_words = words(text[start:end])
-    anchor = next((w.start for w in sentence_words if set(tokenize(w.surface, language)) & stems), 0)
+    anchor = next((a for a, _, found in stemmed_words(text[start:end], language) if stems.intersection(found)), 0)
     window_start = start + max(0, anchor - MAX_SNIPPET_CHARS // 4)
     window_end = min(end, window_start + MAX_SNIPPET_CHARS)
     inner = words(text[window_start:window_end])

@@ -38,6 +38,7 @@ MAX_QUERY_TERMS = 32
 # A long query (a 30-passage call) searches the ANN with its mean vector and a spread of its
 # passages rather than with every passage; exact scoring still reads every passage pair.
 MAX_QUERY_VECTORS = 6
+MIN_PER_QUERY_VECTOR = 50
 # When filters leave less than this share of a big segment, the allowed passages are scanned
 # exactly instead (an ANN search would mostly return documents the filters drop).
 FILTERED_SCAN_SHARE = 0.25
@@ -104,15 +105,20 @@ def candidate_rows(view: QueryView, segment: Segment, allowed: np.ndarray, pool:
     allowed_share = allowed.mean()
     for signal, vectors in segment.vectors.items():
         queries = ann_queries(view.vectors[signal])
+        # The pool is shared by the query vectors: a long query asks less of each.
+        per_query = max(MIN_PER_QUERY_VECTOR, pool // len(queries))
         index = segment.ann.get(signal)
         if index is not None and allowed_share >= FILTERED_SCAN_SHARE:
             # Ask for more when filters drop some: the allowed share of the results is about
             # the allowed share of the segment.
-            _, hits = index.search(queries, int(pool / allowed_share))
+            _, hits = index.search(queries, int(per_query / allowed_share))
             hits = hits[hits >= 0]
+        elif allowed_share > 0.5:
+            # Scan everything and drop the disallowed afterwards: cheaper than copying most vectors.
+            _, hits = exact_search(vectors, queries, int(per_query / allowed_share))
         else:
             allowed_positions = np.flatnonzero(allowed[segment.passage_rows])
-            _, local = exact_search(vectors[allowed_positions], queries, pool)
+            _, local = exact_search(vectors[allowed_positions], queries, per_query)
             hits = allowed_positions[local]
         found.append(segment.passage_rows[hits.ravel()])
     rows = np.unique(np.concatenate(found))

@@ -16,8 +16,9 @@ import numpy as np
 from app.matching.ann import HnswPassageSearch, PassageSearch
 from app.matching.lexical import CorpusStatistics, LexicalIndex
 
-# Below this many passages a segment is searched exactly (a matrix product is cheap there).
-ANN_MIN_PASSAGES = 20_000
+# Below this many passages a segment is searched exactly (a matrix product is cheap there);
+# equal to the engine's MERGE_ALWAYS_BELOW, so small sides never pay for building a graph.
+ANN_MIN_PASSAGES = 5_000
 
 
 @dataclass(frozen=True)

@@ -205,8 +205,15 @@ def companies_for_need(
     """
     if scouting:
         filters["defence_experience"] = "none"
-    allowed = set(allowed_company_ids(session, **filters)) - pipeline.dismissed_company_ids(session, need.id)
-    matches = engine.match(need_document(need), target="company", allowed_ids=allowed, limit=limit)
+    dismissed = pipeline.dismissed_company_ids(session, need.id)
+    if any(filters.values()):
+        allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed
+    else:
+        # No filter: every company in the index may match (the index holds only active companies that
+        # consented). Not reading all their ids from the database keeps a match fast at 100,000 companies.
+        allowed = None
+    matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
+                           limit=limit)
     items = _company_items(session, caller, matches, need_id=need.id)
     if scouting:
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
@@ -236,7 +243,7 @@ def search(
         if not caller.is_staff:
             raise Forbidden("searching companies is for staff only; companies may search needs")
         company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector", "defence_experience")}
-        allowed = allowed_company_ids(session, **company_filters)
+        allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
         return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
     allowed = allowed_need_ids(
         session, include_staff_only=caller.is_staff, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
