@@ -8,7 +8,7 @@ that scale's alone:
   recall@10 of the served ranking against it; vector-level recall of the ANN against FAISS flat;
 - free-text search with real query encoding; one upsert (write) and searches during writes;
 - the weekly list (per need its top companies, per company its top needs);
-- optionally (--http) the HTTP endpoint through a real uvicorn server (see bench_http.py).
+- (not yet) the HTTP endpoint through a real uvicorn server.
 Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
 
 How vectors are made at scale is explained in bench_corpus.py (real vectors of a sentence
@@ -326,7 +326,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1000,10000,100000", help="companies per scale, comma-separated")
     parser.add_argument("--quick", action="store_true", help="fewer queries and samples (a first look)")
-    parser.add_argument("--http", action="store_true", help="also measure through a real uvicorn server")
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest measurement")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)  # the child process
@@ -340,10 +339,6 @@ def main() -> None:
 
     if args.one_scale:
         result = run_scale(args.one_scale, args)
-        if args.http:
-            import bench_http
-
-            result["http"] = bench_http.measure(args.one_scale, args)
         args.out.write_text(json.dumps(result, indent=1))
         return
 
@@ -353,7 +348,7 @@ def main() -> None:
         print(f"--- {companies:,} companies × {NEEDS:,} needs", flush=True)
         child_out = RESULTS / f"scale-{companies}.json"
         command = [sys.executable, __file__, "--one-scale", str(companies), "--out", str(child_out)]
-        command += ["--quick"] * args.quick + ["--http"] * args.http
+        command += ["--quick"] * args.quick
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=ROOT)
         scale = json.loads(child_out.read_text())
