@@ -42,3 +42,10 @@ lint: install
 
 clean:
 	rm -rf $(VENV) data
+
+# The benchmark (a script, not a test): `make bench` runs 1k, 10k and 100k companies (long);
+# BENCH_ARGS="--scales 1000,10000 --quick" for a first look. Results: bench-results/latest.json.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: install
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)

@@ -195,3 +195,18 @@ class MatchList(SQLModel, table=True):
     week: str = Field(max_length=8, unique=True)  # ISO week, e.g. 2026-W48
     built_at: datetime = _timestamp()
     content: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON of the lines
+
+
+class IndexChange(SQLModel, table=True):
+    """A company or need write the matching index must follow, numbered in commit order.
+
+    Written in the same transaction as the write itself (a flush hook in app/services/matching.py),
+    so every worker process can catch its own index up with writes made through the others.
+    """
+
+    __tablename__ = "index_change"
+
+    id: int | None = Field(default=None, primary_key=True)  # the sequence number
+    side: str = Field(max_length=10)  # company | need
+    record_id: int
+    at: datetime = _timestamp()

@@ -2,26 +2,28 @@
 answer "what matches this company / need / text", with explanations.
 
 Concurrency: one writer at a time (`_write_lock`). A write builds a new immutable snapshot of
-the side (copied vector indexes, rebuilt BM25) and swaps it in with one assignment, so searches
-never take a lock and never see a half-written index.
+the side and swaps it in with one assignment, so searches never take a lock and never see a
+half-written index. A single write is cheap at any size: it rebuilds only the small *delta*
+segment of recent writes and a live mask of the big *main* segment (store.SideSnapshot); when
+the delta outgrows DELTA_SHARE of the main segment (or on a big sync), everything is merged
+into a new main segment, with a new ANN index.
 
-Files in `data_dir`: `embeddings.sqlite` (the embedding cache) and `index/` (saved snapshots:
-`manifest.json`, `<side>.<signal>.faiss`, `<side>.documents.json`), written atomically by save().
+Files in `data_dir`: `embeddings.sqlite` (the embedding cache) and `index/` (saved snapshots,
+see persistence.py), written atomically by save().
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from app.matching import persistence
 from app.matching.encoders import Encoder
 from app.matching.explain import explain_match
 from app.matching.fusion import (
@@ -32,8 +34,8 @@ from app.matching.fusion import (
     language_conditions,
     top_order,
 )
-from app.matching.index import VectorIndex, read_folder, write_folder_atomically
-from app.matching.ranking import QueryView, best_passage_pairs, score_candidates
+from app.matching.ranking import CandidateDetails, QueryView, best_passage_pairs, score_candidates
+from app.matching.segment import Segment
 from app.matching.store import (
     SIDES,
     Document,
@@ -42,19 +44,22 @@ from app.matching.store import (
     SideSnapshot,
     StoredDocument,
     content_hash,
-    documents_from_json,
-    documents_to_json,
     prepare_document,
 )
 from app.matching.text import TEXT_RULES_VERSION, detect_language, split_passages, tokenize
+from app.matching.vectors import encode_missing
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Document", "Match", "MatchEngine", "SyncReport"]
 
-ENCODE_BATCH = 64
 FREE_TEXT_ID = -1  # never a database id
 _TARGET_ALIASES = {"company": "company", "companies": "company", "need": "need", "needs": "need"}
+# Merge policy: a side below MERGE_ALWAYS_BELOW passages is rebuilt whole on every write (it
+# costs milliseconds there, and keeps BM25 statistics exact); above it, writes go to the delta
+# segment until it holds more than DELTA_SHARE of the main segment's passages.
+MERGE_ALWAYS_BELOW = 5_000
+DELTA_SHARE = 0.02
 
 
 @dataclass
@@ -73,14 +78,7 @@ class SyncReport:
     unchanged: int = 0
     passages_encoded: int = 0
     seconds: float = 0.0
-
-
-@dataclass
-class _Encoded:
-    """Vectors for the passages of a batch of documents, per signal."""
-
-    by_signal: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # signal → hash → vector
-    passages_encoded: int = 0
+    merged: bool = False
 
 
 class MatchEngine:
@@ -92,17 +90,22 @@ class MatchEngine:
         *,
         weights: FusionWeights | None = None,
         candidate_pool: int = 200,
+        merge_always_below: int = MERGE_ALWAYS_BELOW,
+        delta_share: float = DELTA_SHARE,
+        ann_factory: Callable | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.encoders: dict[str, Encoder] = {
             name: enc for name, enc in (("dense", dense), ("multilingual", multilingual)) if enc is not None
         }
         self.weights = weights or FUSION_WEIGHTS
-        # Passages taken from each signal per query passage before exact re-scoring.
+        # Passages taken from each signal per query vector before exact re-scoring.
         self.candidate_pool = candidate_pool
+        self.merge_always_below = merge_always_below
+        self.delta_share = delta_share
+        self.ann_factory = ann_factory  # None: FAISS HNSW (see ann.py)
         self._cache = EmbeddingCache(self.data_dir / "embeddings.sqlite")
         self._write_lock = threading.Lock()
-        self._next_passage_id = 1
         self._snapshots: dict[str, SideSnapshot] = {side: self._empty_snapshot(side) for side in SIDES}
 
     # ---------- writing ----------
@@ -124,78 +127,96 @@ class MatchEngine:
         # Removals are decided from the state before the write lock is taken: a document that
         # a concurrent upsert adds meanwhile is kept rather than silently dropped.
         current = self._snapshots[side].documents
-        return self._apply(
-            side, list(wanted.values()), removals=set(current) - set(wanted), progress=progress
-        )
+        return self._apply(side, list(wanted.values()), removals=set(current) - set(wanted), progress=progress)
 
-    def _apply(
-        self, side: Side, docs: Sequence[Document], removals: Collection[int], progress: bool
-    ) -> SyncReport:
+    def _apply(self, side: Side, docs: Sequence[Document], removals: Collection[int], progress: bool) -> SyncReport:
         started = time.perf_counter()
         report = SyncReport(side)
         with self._write_lock:
             old = self._snapshots[side]
-            documents = dict(old.documents)
+            gone: set[int] = {i for i in removals if i in old.documents}
             changed: list[StoredDocument] = []
-            dropped: list[StoredDocument] = [documents.pop(i) for i in removals if i in documents]
-            report.removed = len(dropped)
             for doc in docs:
-                previous = documents.get(doc.id)
+                previous = old.documents.get(doc.id)
                 if previous is not None and previous.content_hash == content_hash(doc):
                     report.unchanged += 1
                     continue
-                prepared = prepare_document(doc, self._next_passage_id)
-                self._next_passage_id += len(prepared.passages)
                 report.updated += previous is not None
                 report.added += previous is None
-                if previous is not None:
-                    dropped.append(previous)
-                documents[doc.id] = prepared
-                changed.append(prepared)
-            if not changed and not dropped:
-                report.seconds = time.perf_counter() - started
-                return report
-
-            encoded = self._vectors_for(changed, side, progress)
-            report.passages_encoded = encoded.passages_encoded
-            indexes = {}
-            for signal, index in old.vector_indexes.items():
-                index = index.copy()
-                index.remove({i for d in dropped for i in d.passage_ids})
-                if changed:
-                    vectors = encoded.by_signal[signal]
-                    index.add(
-                        np.array([i for d in changed for i in d.passage_ids]),
-                        np.stack([vectors[h] for d in changed for h in d.passage_hashes]),
-                    )
-                indexes[signal] = index
-            snapshot = SideSnapshot.build(side, documents, indexes)
-            self._snapshots[side] = snapshot
-            self._forget_unused_embeddings(dropped)
+                changed.append(prepare_document(doc))
+            report.removed = len(gone)
+            if changed or gone:
+                fresh = encode_missing(self._cache, self.encoders, changed, side, progress)
+                report.passages_encoded = fresh.encoded
+                replaced = gone | {d.document.id for d in changed}
+                self._snapshots[side], report.merged = self._next_snapshot(old, replaced, changed, fresh.vectors)
+                dropped = [old.documents[i] for i in replaced if i in old.documents]
+                self._forget_unused_embeddings(dropped)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _vectors_for(self, changed: Sequence[StoredDocument], side: str, progress: bool) -> _Encoded:
-        """Vectors of the changed documents' passages: from the cache, else encoded (and cached)."""
-        result = _Encoded()
-        texts = {h: p.text for d in changed for h, p in zip(d.passage_hashes, d.passages, strict=True)}
-        for signal, encoder in self.encoders.items():
-            found = self._cache.get_many(encoder.model_id, texts, encoder.dim)
-            missing = [h for h in texts if h not in found]
-            fresh: dict[str, np.ndarray] = {}
-            batches = range(0, len(missing), ENCODE_BATCH)
-            for start in tqdm(
-                batches, desc=f"encoding {side} ({signal})", disable=not progress or not missing
-            ):
-                chunk = missing[start : start + ENCODE_BATCH]
-                fresh.update(
-                    zip(chunk, encoder.encode([texts[h] for h in chunk], kind="passage"), strict=True)
-                )
-            if fresh:
-                self._cache.put_many(encoder.model_id, fresh)
-            result.passages_encoded += len(fresh)
-            result.by_signal[signal] = {**found, **fresh}
-        return result
+    def _next_snapshot(
+        self, old: SideSnapshot, replaced: set[int], changed: list[StoredDocument], fresh: Mapping[str, dict]
+    ) -> tuple[SideSnapshot, bool]:
+        """The side after a write: a new delta segment, or everything merged into a new main."""
+        def vectors_of(documents: Sequence[StoredDocument], source: Segment | None) -> dict[str, np.ndarray]:
+            return {
+                signal: np.concatenate(
+                    [source.vectors_of(d.document.id)[signal] for d in documents] if source is not None
+                    else [np.stack([fresh[signal][h] for h in d.passage_hashes]) for d in documents]
+                ) if documents else np.zeros((0, encoder.dim), np.float32)
+                for signal, encoder in self.encoders.items()
+            }
+
+        kept_delta = [d for i, d in old.delta.documents.items() if i not in replaced]
+        delta_docs = kept_delta + changed
+        delta_passages = sum(len(d.passages) for d in delta_docs)
+        main_live = old.main_live.copy()
+        for document_id in replaced:
+            row = old.main.row_of.get(document_id)
+            if row is not None:
+                main_live[row] = False
+        live_passages = int(old.main.passage_count[main_live].sum()) + delta_passages
+        merge = (
+            live_passages < self.merge_always_below
+            or delta_passages > self.delta_share * max(1, old.main.passage_total)
+        )
+        parts = []  # (documents, their vectors)
+        if merge:
+            main_docs = [d for d, alive in zip(old.main.documents.values(), main_live, strict=True) if alive]
+            if main_docs:
+                keep = main_live[old.main.passage_rows]
+                parts.append((main_docs, {s: v[keep] for s, v in old.main.vectors.items()}))
+        if kept_delta:
+            parts.append((kept_delta, vectors_of(kept_delta, old.delta)))
+        if changed:
+            parts.append((changed, vectors_of(changed, None)))
+        documents = [d for part, _ in parts for d in part]
+        vectors = {
+            s: np.concatenate([v[s] for _, v in parts]) if parts else np.zeros((0, e.dim), np.float32)
+            for s, e in self.encoders.items()
+        }
+        if merge:
+            main = Segment.build(documents, vectors, with_ann=True, ann_factory=self.ann_factory)
+            return SideSnapshot.build(old.side, main, self._empty_segment()), True
+        delta = Segment.build(documents, vectors, statistics=old.main.lexical.statistics)
+        live = dict(old.documents)
+        for document_id in replaced:
+            live.pop(document_id, None)
+        live.update((d.document.id, d) for d in changed)
+        return old.with_delta(delta, main_live, live), False
+
+    def merge(self, side: str) -> None:
+        """Fold the side's delta segment into a new main segment now (also done automatically)."""
+        side = self._side(side)
+        with self._write_lock:
+            old = self._snapshots[side]
+            if len(old.delta.document_ids) or not old.main_live.all():
+                saved, self.delta_share = self.delta_share, -1.0
+                try:
+                    self._snapshots[side], _ = self._next_snapshot(old, set(), [], {})
+                finally:
+                    self.delta_share = saved
 
     def _forget_unused_embeddings(self, dropped: Sequence[StoredDocument]) -> None:
         candidates = {h for d in dropped for h in d.passage_hashes}
@@ -211,24 +232,27 @@ class MatchEngine:
         *,
         target: str,
         allowed_ids: Collection[int] | None = None,
+        excluded_ids: Collection[int] = (),
         limit: int = 10,
     ) -> list[Match]:
-        """The best `limit` documents of `target` for a stored document or a free text."""
+        """The best `limit` documents of `target` for a stored document or a free text.
+
+        `allowed_ids` (None: all) and `excluded_ids` are database ids of the target side.
+        """
         snapshot = self._snapshots[self._side(target)]
         view = self.query_view(query)
         if view is None or limit <= 0:
             return []
-        excluded = (
-            view.document.id if isinstance(query, Document) and view.document.side == snapshot.side else None
-        )
-        candidates, details = self.candidate_scores(
-            view, snapshot, allowed_ids, excluded, pool=max(self.candidate_pool, limit)
-        )
+        excluded = set(excluded_ids)
+        if isinstance(query, Document) and view.document.side == snapshot.side:
+            excluded.add(view.document.id)
+        candidates, details = self._scores(view, snapshot, allowed_ids, excluded, max(self.candidate_pool, limit))
         if not len(candidates):
             return []
         fused = fuse(candidates, self.weights)
         order = top_order(fused.total, candidates.document_ids, limit)
-        pairs = best_passage_pairs(view, snapshot, details, order, fused, self.weights, candidates)
+        pairs = best_passage_pairs(details, order, fused, self.weights, candidates)
+        query_stems = frozenset(t for tokens in view.tokens for t in tokens)
         matches = []
         for position, (query_passage, match_passage) in zip(order, pairs, strict=True):
             stored = snapshot.documents[int(candidates.document_ids[position])]
@@ -236,10 +260,12 @@ class MatchEngine:
                 query_text=view.document.text,
                 query_language=view.language,
                 query_passage=view.passages[query_passage],
+                query_stems=query_stems,
                 match_text=stored.document.text,
                 match_language=stored.language,
                 match_passage=stored.passages[match_passage],
-                document_frequency=snapshot.lexical.document_frequency,
+                match_stems=stored.stems,
+                document_frequency=snapshot.document_frequency,
                 shared_nld_areas=sorted(set(view.document.nld_areas) & set(stored.document.nld_areas)),
                 shared_sectors=sorted(set(view.document.sectors) & set(stored.document.sectors)),
                 contributions=fused.contributions[position],
@@ -249,6 +275,12 @@ class MatchEngine:
             matches.append(Match(stored.document.id, round(float(fused.total[position]), 6), explanation))
         return matches
 
+    def weekly_pairs(self, **kwargs) -> dict:
+        """Per need its top companies and per company its top needs, in one batch (weekly.py)."""
+        from app.matching.weekly import weekly_pairs
+
+        return weekly_pairs(self, **kwargs)
+
     def candidate_scores(
         self,
         view: QueryView,
@@ -256,14 +288,14 @@ class MatchEngine:
         allowed_ids: Collection[int] | None,
         excluded_id: int | None = None,
         pool: int | None = None,
-    ) -> tuple[CandidateScores, dict]:
+    ) -> tuple[CandidateScores, CandidateDetails]:
         """Raw per-signal evidence for the candidates of a query (the evaluation uses it directly)."""
-        candidates, details = score_candidates(
-            view, snapshot, allowed_ids, excluded_id, pool or self.candidate_pool
-        )
-        candidates.conditions = language_conditions(
-            view.language, snapshot.document_languages[details["rows"]]
-        )
+        excluded = {excluded_id} if excluded_id is not None else set()
+        return self._scores(view, snapshot, allowed_ids, excluded, pool or self.candidate_pool)
+
+    def _scores(self, view, snapshot, allowed_ids, excluded, pool) -> tuple[CandidateScores, CandidateDetails]:
+        candidates, details = score_candidates(view, snapshot, allowed_ids, excluded, pool)
+        candidates.conditions = language_conditions(view.language, details.languages)
         candidates.dense_cross_lingual = bool(getattr(self.encoders.get("dense"), "cross_lingual", False))
         return candidates, details
 
@@ -272,64 +304,40 @@ class MatchEngine:
         return self._snapshots[self._side(side)]
 
     def query_view(self, query: Document | str) -> QueryView | None:
-        """The query's passages, tokens and vectors; a stored document reuses its vectors."""
+        """The query's passages, tokens and vectors; a stored document reuses its own."""
         # Free text is encoded as a query (e5 models read a prefix); a document as a passage,
         # the way the documents it is compared with were encoded.
         kind = "query" if isinstance(query, str) else "passage"
         if isinstance(query, str):
             query = Document("need", FREE_TEXT_ID, query)
+        if not query.text.strip():
+            return None
         # One snapshot for both the document and its vectors: a write may swap it meanwhile.
         side_snapshot = self._snapshots[query.side]
         existing = side_snapshot.documents.get(query.id)
-        stored = existing if existing is not None and existing.document.text == query.text else None
-        if not query.text.strip():
-            return None
-        language = stored.language if stored else detect_language(query.text)
-        passages = list(stored.passages) if stored else split_passages(query.text)
-        tokens = (
-            [list(t) for t in stored.passage_tokens]
-            if stored
-            else [tokenize(p.text, language) for p in passages]
-        )
-        vectors = {}
-        for signal, encoder in self.encoders.items():
-            if stored is not None:
-                vectors[signal] = side_snapshot.vector_indexes[signal].vectors(np.array(stored.passage_ids))
-            else:
-                vectors[signal] = encoder.encode([p.text for p in passages], kind=kind)
-        return QueryView(query, language, passages, tokens, vectors)
+        if existing is not None and existing.document.text == query.text:
+            vectors = side_snapshot.vectors_of(query.id)
+            return QueryView(query, existing.language, list(existing.passages),
+                             [list(t) for t in existing.passage_tokens], vectors)
+        language = detect_language(query.text)
+        passages = split_passages(query.text)
+        vectors = {s: e.encode([p.text for p in passages], kind=kind) for s, e in self.encoders.items()}
+        return QueryView(query, language, passages, [tokenize(p.text, language) for p in passages], vectors)
 
     # ---------- persistence ----------
     def _manifest_expectation(self) -> dict:
         return {
             "text_rules_version": TEXT_RULES_VERSION,
             "encoders": {
-                name: {"model_id": enc.model_id, "dim": enc.dim}
-                for name, enc in sorted(self.encoders.items())
+                name: {"model_id": enc.model_id, "dim": enc.dim} for name, enc in sorted(self.encoders.items())
             },
         }
 
     def save(self) -> None:
         """Write all sides to `data_dir/index/` atomically (temp folder, fsync, rename)."""
         with self._write_lock:
-            snapshots = dict(self._snapshots)
-            files: dict[str, Callable[[Path], None]] = {}
-            for side, snapshot in snapshots.items():
-                for signal, index in snapshot.vector_indexes.items():
-                    files[f"{side}.{signal}.faiss"] = index.write
-                rows = documents_to_json(snapshot)
-                files[f"{side}.documents.json"] = lambda path, rows=rows: path.write_text(
-                    json.dumps(rows, ensure_ascii=False), encoding="utf-8"
-                )
-            counts = {
-                side: {"documents": len(s.documents), "passages": len(s.passage_ids)}
-                for side, s in snapshots.items()
-            }
-            write_folder_atomically(
-                self.data_dir / "index",
-                files,
-                {**self._manifest_expectation(), "counts": counts, "next_passage_id": self._next_passage_id},
-            )
+            persistence.save(self.data_dir / "index", dict(self._snapshots), self._manifest_expectation(),
+                             self.counts())
 
     def load_or_build(
         self,
@@ -342,44 +350,27 @@ class MatchEngine:
         A missing or stale index is rebuilt; thanks to the embedding cache, only texts that were
         never encoded are encoded.
         """
-        loaded = self._load()
+        loaded = persistence.load(self.data_dir / "index", self._manifest_expectation(), self.encoders,
+                                  self.ann_factory)
+        if loaded is not None:
+            with self._write_lock:
+                self._snapshots = loaded
         reports: dict[str, SyncReport] = {}
         if documents is not None:
             for side in SIDES:
                 docs = documents(side) if callable(documents) else documents.get(side, ())
                 reports[side] = self.sync(side, docs, progress=progress)
         changed = any(r.added or r.updated or r.removed for r in reports.values())
-        if changed or not loaded:
+        if changed or loaded is None:
             self.save()
         return reports
 
-    def _load(self) -> bool:
-        folder = read_folder(self.data_dir / "index", self._manifest_expectation())
-        if folder is None:
-            logger.info("no usable saved index in %s: building from scratch", self.data_dir)
-            return False
-        try:
-            snapshots = {}
-            for side in SIDES:
-                rows = json.loads((folder.path / f"{side}.documents.json").read_text(encoding="utf-8"))
-                indexes = {
-                    signal: VectorIndex.read(folder.path / f"{side}.{signal}.faiss", encoder.dim)
-                    for signal, encoder in self.encoders.items()
-                }
-                snapshots[side] = SideSnapshot.build(side, documents_from_json(side, rows), indexes)
-        except (OSError, ValueError, RuntimeError) as error:
-            logger.warning("saved index in %s is unreadable (%s): rebuilding", folder.path, error)
-            return False
-        with self._write_lock:
-            self._snapshots = snapshots
-            self._next_passage_id = int(folder.manifest["next_passage_id"])
-        return True
-
     # ---------- helpers ----------
+    def _empty_segment(self) -> Segment:
+        return Segment.empty({name: enc.dim for name, enc in self.encoders.items()})
+
     def _empty_snapshot(self, side: Side) -> SideSnapshot:
-        return SideSnapshot.build(
-            side, {}, {name: VectorIndex(enc.dim) for name, enc in self.encoders.items()}
-        )
+        return SideSnapshot.build(side, self._empty_segment(), self._empty_segment())
 
     @staticmethod
     def _side(name: str) -> Side:
@@ -390,7 +381,8 @@ class MatchEngine:
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {
-            side: {"documents": len(s.documents), "passages": len(s.passage_ids)}
+            side: {"documents": len(s.documents), "passages": sum(len(d.passages) for d in s.documents.values()),
+                   "delta_documents": len(s.delta.document_ids)}
             for side, s in self._snapshots.items()
         }
 

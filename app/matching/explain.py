@@ -5,41 +5,41 @@ quote is a real substring of its text (with its offsets).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 from app.matching.fusion import SIGNALS
-from app.matching.text import Language, Passage, sentence_spans, stem_to_surface, tokenize, words
+from app.matching.text import Language, Passage, sentence_spans, stemmed_words, tokenize, words
 
 MAX_SNIPPET_CHARS = 240
 MAX_SHARED_TERMS = 8
 
 
 def shared_terms(
-    query_text: str,
-    query_language: Language,
     match_text: str,
     match_language: Language,
+    query_stems: Set[str],
     document_frequency: Mapping[str, int],
 ) -> list[str]:
     """Words both texts use (compared by stem), rarest first, as written in the matched text."""
-    query_stems = set(tokenize(query_text, query_language))
-    shown = stem_to_surface(match_text, match_language)
-    common = [stem for stem in shown if stem in query_stems]
-    common.sort(key=lambda stem: (document_frequency.get(stem, 0), stem))
+    shown: dict[str, str] = {}
+    for start, end, stems in stemmed_words(match_text, match_language):
+        for stem in stems:
+            if stem in query_stems and stem not in shown:
+                shown[stem] = match_text[start:end]
+    common = sorted(shown, key=lambda stem: (document_frequency.get(stem, 0), stem))
     # Two stems can come from one word (unknown language); show each word once.
     return list(dict.fromkeys(shown[stem] for stem in common))[:MAX_SHARED_TERMS]
 
 
-def snippet(text: str, passage: Passage, highlight_stems: set[str], language: Language) -> dict:
+def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: Language) -> dict:
     """The sentence of `passage` with the most highlighted words, cut to MAX_SNIPPET_CHARS.
 
     Returns {"text", "start", "end"} where text == full_text[start:end].
     """
+    hits_at = [start for start, _, stems in stemmed_words(passage.text, language) if highlight_stems.intersection(stems)]
     best_span, best_hits = None, -1
     for start, end in sentence_spans(passage.text):
-        hits = sum(
-            1 for w in words(passage.text[start:end]) if set(tokenize(w.surface, language)) & highlight_stems
-        )
+        hits = sum(1 for position in hits_at if start <= position < end)
         if hits > best_hits:
             best_span, best_hits = (start, end), hits
     if best_span is None:
@@ -55,8 +55,7 @@ def _window_around_first_hit(
 ) -> tuple[int, int]:
     """A window of at most MAX_SNIPPET_CHARS inside [start, end) on word boundaries, a little
     before the first highlighted word so the reader sees its context."""
-    sentence_words = words(text[start:end])
-    anchor = next((w.start for w in sentence_words if set(tokenize(w.surface, language)) & stems), 0)
+    anchor = next((a for a, _, found in stemmed_words(text[start:end], language) if stems.intersection(found)), 0)
     window_start = start + max(0, anchor - MAX_SNIPPET_CHARS // 4)
     window_end = min(end, window_start + MAX_SNIPPET_CHARS)
     inner = words(text[window_start:window_end])
@@ -75,9 +74,11 @@ def explain_match(
     query_text: str,
     query_language: Language,
     query_passage: Passage,
+    query_stems: Set[str] | None = None,
     match_text: str,
     match_language: Language,
     match_passage: Passage,
+    match_stems: Set[str] | None = None,
     document_frequency: Mapping[str, int],
     shared_nld_areas: Sequence[str],
     shared_sectors: Sequence[str],
@@ -85,10 +86,11 @@ def explain_match(
     visible: Sequence[bool],
     bonus: float,
 ) -> dict:
-    terms = shared_terms(query_text, query_language, match_text, match_language, document_frequency)
-    query_stems = set(tokenize(query_text, query_language))
-    match_stems = set(tokenize(match_text, match_language))
-    common = query_stems & match_stems
+    # Stored documents bring their stems; a free text is tokenized here.
+    query_stems = query_stems if query_stems is not None else set(tokenize(query_text, query_language))
+    match_stems = match_stems if match_stems is not None else set(tokenize(match_text, match_language))
+    common = set(query_stems) & set(match_stems)
+    terms = shared_terms(match_text, match_language, common, document_frequency)
     return {
         "query_passage": snippet(query_text, query_passage, common, query_language),
         "match_passage": snippet(match_text, match_passage, common, match_language),

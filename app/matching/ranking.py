@@ -1,8 +1,13 @@
 """Scoring a query's candidates on one side snapshot, vectorised over passages.
 
-Candidates are the documents behind each signal's best passages (BM25 over all passages,
-FAISS for the vector signals), or every allowed document when there are few. Each candidate
-is then scored exactly by every signal: its best passage pair, and its second-best passage.
+Two steps per segment of the side (see store.SideSnapshot):
+1. *Candidates*: every allowed document when there are few (or when asked to be exhaustive);
+   otherwise the documents behind each signal's best passages — BM25 on the query's most
+   distinctive stems, and per vector signal an ANN search (HNSW on big segments, an exact
+   matrix product on small ones) with at most MAX_QUERY_VECTORS query vectors.
+2. *Exact scores*: each candidate is scored by every signal over all its passages and all the
+   query's passages (best passage pair and second-best passage), from the stored vectors and
+   BM25 weights — the same numbers an exhaustive scan would give it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.matching.ann import exact_search
 from app.matching.fusion import (
     BM25,
     SIGNALS,
@@ -22,8 +28,20 @@ from app.matching.fusion import (
     normalisation_bounds,
     scale,
 )
+from app.matching.segment import Segment
 from app.matching.store import Document, SideSnapshot
 from app.matching.text import Language, Passage
+
+# BM25 candidates come from this many of the query's rarest stems: a long call has hundreds,
+# and the common ones ("systems", "defensie") would touch most passages for little evidence.
+MAX_QUERY_TERMS = 32
+# A long query (a 30-passage call) searches the ANN with its mean vector and a spread of its
+# passages rather than with every passage; exact scoring still reads every passage pair.
+MAX_QUERY_VECTORS = 6
+MIN_PER_QUERY_VECTOR = 50
+# When filters leave less than this share of a big segment, the allowed passages are scanned
+# exactly instead (an ANN search would mostly return documents the filters drop).
+FILTERED_SCAN_SHARE = 0.25
 
 
 @dataclass
@@ -36,18 +54,20 @@ class QueryView:
     tokens: Sequence[Sequence[str]]
     vectors: dict[str, np.ndarray]  # signal → (query passages, dim)
 
+    def all_tokens(self) -> list[str]:
+        return [t for tokens in self.tokens for t in tokens]
 
-def _empty(signal_count: int = len(SIGNALS)) -> tuple[CandidateScores, dict]:
-    nothing = np.zeros(0, dtype=np.int64)
-    candidates = CandidateScores(
-        nothing,
-        np.zeros((0, signal_count), np.float32),
-        np.zeros((0, signal_count), np.float32),
-        np.zeros(0, np.int8),
-        nothing,
-        nothing,
-    )
-    return candidates, {"rows": nothing}
+
+@dataclass
+class CandidateDetails:
+    """Per candidate where it lives, and the raw passage scores behind its numbers."""
+
+    segments: list[Segment]  # one per candidate
+    rows: np.ndarray  # (n,) row in its segment
+    languages: np.ndarray  # (n,)
+    passage_first: np.ndarray  # (n,) first index of the candidate's passages in `raw`
+    passage_count: np.ndarray  # (n,)
+    raw: dict[str, np.ndarray]  # signal → (candidate passages, query passages)
 
 
 def _top_two_per_group(scores: np.ndarray, owner: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,80 +84,119 @@ def _top_two_per_group(scores: np.ndarray, owner: np.ndarray, groups: int) -> tu
     return best, second
 
 
+def ann_queries(vectors: np.ndarray) -> np.ndarray:
+    """At most MAX_QUERY_VECTORS rows: all passages of a short query; for a long one the
+    normalised mean and evenly spaced passages."""
+    if len(vectors) <= MAX_QUERY_VECTORS:
+        return vectors
+    mean = vectors.mean(axis=0, keepdims=True)
+    mean /= max(float(np.linalg.norm(mean)), 1e-12)
+    picks = np.linspace(0, len(vectors) - 1, MAX_QUERY_VECTORS - 1).round().astype(int)
+    return np.vstack([mean, vectors[picks]]).astype(np.float32)
+
+
+def candidate_rows(view: QueryView, segment: Segment, allowed: np.ndarray, pool: int) -> np.ndarray:
+    """Rows of `segment` worth scoring exactly (allowed: bool per row)."""
+    if allowed.sum() <= pool:
+        return np.flatnonzero(allowed)
+    found = []
+    positions, _ = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS)
+    found.append(segment.passage_rows[positions])
+    allowed_share = allowed.mean()
+    for signal, vectors in segment.vectors.items():
+        queries = ann_queries(view.vectors[signal])
+        # The pool is shared by the query vectors: a long query asks less of each.
+        per_query = max(MIN_PER_QUERY_VECTOR, pool // len(queries))
+        index = segment.ann.get(signal)
+        if index is not None and allowed_share >= FILTERED_SCAN_SHARE:
+            # Ask for more when filters drop some: the allowed share of the results is about
+            # the allowed share of the segment.
+            _, hits = index.search(queries, int(per_query / allowed_share))
+            hits = hits[hits >= 0]
+        elif allowed_share > 0.5:
+            # Scan everything and drop the disallowed afterwards: cheaper than copying most vectors.
+            _, hits = exact_search(vectors, queries, int(per_query / allowed_share))
+        else:
+            allowed_positions = np.flatnonzero(allowed[segment.passage_rows])
+            _, local = exact_search(vectors[allowed_positions], queries, per_query)
+            hits = allowed_positions[local]
+        found.append(segment.passage_rows[hits.ravel()])
+    rows = np.unique(np.concatenate(found))
+    return rows[allowed[rows]]
+
+
 def score_candidates(
     view: QueryView,
     snapshot: SideSnapshot,
     allowed_ids: Collection[int] | None,
-    excluded_id: int | None,
+    excluded_ids: Collection[int],
     pool: int,
-) -> tuple[CandidateScores, dict]:
-    document_count = len(snapshot.document_ids)
-    if document_count == 0:
-        return _empty()
-    allowed_rows = np.ones(document_count, dtype=bool)
-    if allowed_ids is not None:
-        allowed_rows = np.isin(snapshot.document_ids, np.fromiter(allowed_ids, dtype=np.int64))
-    if excluded_id is not None and excluded_id in snapshot.row_of:
-        allowed_rows[snapshot.row_of[excluded_id]] = False
-    if not allowed_rows.any():
-        return _empty()
-    allowed_passages = allowed_rows[snapshot.passage_rows]
+) -> tuple[CandidateScores, CandidateDetails]:
+    wanted = None if allowed_ids is None else np.fromiter(allowed_ids, dtype=np.int64, count=len(allowed_ids))
+    unwanted = np.fromiter(excluded_ids, dtype=np.int64, count=len(excluded_ids))
+    parts = []
+    for segment, live in snapshot.segments():
+        allowed = live.copy()
+        if wanted is not None:
+            allowed &= np.isin(segment.document_ids, wanted)
+        if len(unwanted):
+            allowed &= ~np.isin(segment.document_ids, unwanted)
+        if allowed.any():
+            rows = candidate_rows(view, segment, allowed, pool)
+            if len(rows):
+                parts.append(_exact_scores(view, segment, rows))
+    return _combine(view, parts)
 
-    # BM25 is cheap over every passage: (query passages, passages), best over query passages.
-    bm25_matrix = np.stack([snapshot.lexical.scores(tokens) for tokens in view.tokens])
-    bm25_best = np.where(allowed_passages, bm25_matrix.max(axis=0), 0.0)
 
-    if allowed_rows.sum() <= pool:
-        rows = np.flatnonzero(allowed_rows)
-    else:
-        found = []
-        k = min(pool, len(bm25_best))
-        top = np.argpartition(-bm25_best, k - 1)[:k]
-        found.append(snapshot.passage_rows[top[bm25_best[top] > 0]])
-        # FAISS filters by the allowed passages; the query's own document (when it is on this
-        # side) is dropped below instead, which saves building a selector of every passage.
-        selector = snapshot.passage_ids[allowed_passages] if allowed_ids is not None else None
-        for signal, index in snapshot.vector_indexes.items():
-            _, ids = index.search(view.vectors[signal], pool, allowed_ids=selector)
-            ids = ids[ids >= 0]
-            found.append(snapshot.passage_rows[snapshot.positions_of_passage_ids(ids)])
-        rows = np.unique(np.concatenate(found))
-        rows = rows[allowed_rows[rows]]
-    if not len(rows):
-        return _empty()
-
-    positions, owner = snapshot.passage_positions(rows)
+def _exact_scores(view: QueryView, segment: Segment, rows: np.ndarray) -> dict:
+    positions, owner = segment.passage_positions(rows)
     best = np.full((len(rows), len(SIGNALS)), np.nan, dtype=np.float32)
     second = np.zeros_like(best)
-    best[:, BM25], second[:, BM25] = _top_two_per_group(bm25_best[positions], owner, len(rows))
+    raw = {"bm25": segment.lexical.scores_of(positions, view.tokens)}
+    for signal, vectors in segment.vectors.items():
+        raw[signal] = vectors[positions] @ view.vectors[signal].T
     for column, signal in enumerate(SIGNALS):
-        index = snapshot.vector_indexes.get(signal)
-        if index is None:
-            continue
-        passage_vectors = index.vectors(snapshot.passage_ids[positions])
-        similarity = (view.vectors[signal] @ passage_vectors.T).max(axis=0)
-        best[:, column], second[:, column] = _top_two_per_group(similarity, owner, len(rows))
+        if signal in raw:
+            per_passage = raw[signal].max(axis=1) if raw[signal].shape[1] else np.zeros(len(positions), np.float32)
+            best[:, column], second[:, column] = _top_two_per_group(per_passage, owner, len(rows))
+    return {"segment": segment, "rows": rows, "best": best, "second": second, "raw": raw,
+            "counts": segment.passage_count[rows]}
 
+
+def _combine(view: QueryView, parts: list[dict]) -> tuple[CandidateScores, CandidateDetails]:
+    nothing = np.zeros(0, dtype=np.int64)
+    if not parts:
+        empty = np.zeros((0, len(SIGNALS)), np.float32)
+        return (
+            CandidateScores(nothing, empty, empty.copy(), np.zeros(0, np.int8), nothing, nothing),
+            CandidateDetails([], nothing, np.zeros(0, "<U7"), nothing, nothing, {}),
+        )
     query_areas, query_sectors = set(view.document.nld_areas), set(view.document.sectors)
-    stored = [snapshot.documents[int(i)].document for i in snapshot.document_ids[rows]]
+    stored = [p["segment"].documents[int(i)] for p in parts for i in p["segment"].document_ids[p["rows"]]]
+    counts = np.concatenate([p["counts"] for p in parts])
+    first = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
     candidates = CandidateScores(
-        document_ids=snapshot.document_ids[rows],
-        best=best,
-        second=second,
-        conditions=np.zeros(len(rows), np.int8),  # filled in by the engine, which knows the languages
-        shared_nld_areas=np.array([len(query_areas & set(d.nld_areas)) for d in stored], dtype=np.int64),
-        shared_sectors=np.array([len(query_sectors & set(d.sectors)) for d in stored], dtype=np.int64),
+        document_ids=np.array([d.document.id for d in stored], dtype=np.int64),
+        best=np.vstack([p["best"] for p in parts]),
+        second=np.vstack([p["second"] for p in parts]),
+        conditions=np.zeros(len(stored), np.int8),  # filled in by the engine, which knows the languages
+        shared_nld_areas=np.array([len(query_areas & set(d.document.nld_areas)) for d in stored], dtype=np.int64),
+        shared_sectors=np.array([len(query_sectors & set(d.document.sectors)) for d in stored], dtype=np.int64),
     )
-    return candidates, {"rows": rows, "bm25_matrix": bm25_matrix}
+    details = CandidateDetails(
+        segments=[p["segment"] for p in parts for _ in p["rows"]],
+        rows=np.concatenate([p["rows"] for p in parts]),
+        languages=np.array([d.language for d in stored], dtype="<U7"),
+        passage_first=first,
+        passage_count=counts,
+        raw={s: np.vstack([p["raw"][s] for p in parts]) for s in parts[0]["raw"]},
+    )
+    return candidates, details
 
 
 def best_passage_pairs(
-    view: QueryView,
-    snapshot: SideSnapshot,
-    details: dict,
-    order: np.ndarray,
-    fused: FusedScores,
-    weights: FusionWeights,
+    details: CandidateDetails, order: np.ndarray, fused: FusedScores, weights: FusionWeights,
     candidates: CandidateScores,
 ) -> list[tuple[int, int]]:
     """For each ranked candidate, the (query passage, document passage) pair that scores best
@@ -145,20 +204,21 @@ def best_passage_pairs(
     low, spread = normalisation_bounds(document_scores(candidates, weights.second_passage_share))
     pairs = []
     for position in order:
-        row = details["rows"][position]
-        start, count = snapshot.passage_start[row], snapshot.passage_count[row]
-        passage_positions = np.arange(start, start + count)
-        combined = np.zeros((len(view.passages), count), dtype=np.float32)
+        first, count = details.passage_first[position], details.passage_count[position]
+        combined = None
         for column, signal in enumerate(SIGNALS):
             share = fused.shares[position, column]
-            if share <= 0:
+            if share <= 0 or signal not in details.raw:
                 continue
-            if column == BM25:
-                raw = details["bm25_matrix"][:, passage_positions]
-            else:
-                vectors = snapshot.vector_indexes[signal].vectors(snapshot.passage_ids[passage_positions])
-                raw = view.vectors[signal] @ vectors.T
-            combined += share * scale(raw, low[column], spread[column])
+            raw = details.raw[signal][first : first + count].T  # (query passages, document passages)
+            part = share * scale(raw, low[column], spread[column])
+            combined = part if combined is None else combined + part
+        if combined is None or not combined.size:
+            pairs.append((0, 0))
+            continue
         query_passage, match_passage = np.unravel_index(int(np.argmax(combined)), combined.shape)
         pairs.append((int(query_passage), int(match_passage)))
     return pairs
+
+
+__all__ = ["BM25", "CandidateDetails", "QueryView", "best_passage_pairs", "score_candidates"]

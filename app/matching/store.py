@@ -1,8 +1,9 @@
-"""What the engine holds per side: documents, passages, BM25 and vector indexes, as one
-immutable snapshot; plus the embedding cache that survives rebuilds.
+"""What the engine holds per side: documents and their segments, as one immutable snapshot;
+plus the embedding cache that survives rebuilds.
 
-A snapshot is never changed after it is built. Writers build a new one (copying the vector
-indexes) and swap it in, so a search always works on one consistent state without locks.
+A snapshot is never changed after it is built. Writers build a new one (a new small delta
+segment, or after a merge a new main segment) and swap it in with one assignment, so a
+search always works on one consistent state without locks.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from app.matching.index import VectorIndex
-from app.matching.lexical import LexicalIndex
+from app.matching.segment import Segment
 from app.matching.text import Language, Passage, detect_language, split_passages, tokenize
 
 Side = Literal["company", "need"]
@@ -50,13 +50,17 @@ class StoredDocument:
     language: Language
     content_hash: str
     passages: tuple[Passage, ...]
-    passage_ids: tuple[int, ...]  # ids of the passages in the vector indexes
     passage_hashes: tuple[str, ...]  # sha256 of each passage text: the embedding cache key
     passage_tokens: tuple[tuple[str, ...], ...]
 
+    @property
+    def stems(self) -> frozenset[str]:
+        """Every stem of the document (explanations compare these)."""
+        return frozenset(t for tokens in self.passage_tokens for t in tokens)
 
-def prepare_document(document: Document, first_passage_id: int) -> StoredDocument:
-    """Split and tokenize a document; passages get consecutive ids from `first_passage_id`."""
+
+def prepare_document(document: Document) -> StoredDocument:
+    """Split and tokenize a document."""
     language = detect_language(document.text)
     passages = tuple(split_passages(document.text)) or (Passage(0, 0, ""),)
     return StoredDocument(
@@ -64,7 +68,6 @@ def prepare_document(document: Document, first_passage_id: int) -> StoredDocumen
         language=language,
         content_hash=content_hash(document),
         passages=passages,
-        passage_ids=tuple(range(first_passage_id, first_passage_id + len(passages))),
         passage_hashes=tuple(sha256(p.text) for p in passages),
         passage_tokens=tuple(tuple(tokenize(p.text, language)) for p in passages),
     )
@@ -72,61 +75,44 @@ def prepare_document(document: Document, first_passage_id: int) -> StoredDocumen
 
 @dataclass(frozen=True)
 class SideSnapshot:
-    """All searchable state of one side. Passages are laid out contiguously per document."""
+    """All searchable state of one side: the main segment with the rows still live, and the
+    delta segment of documents written since the last merge (a document is in one of them).
+
+    Writes build a new small delta (and a new live mask: one byte per main document) instead
+    of touching the main segment; a merge folds everything into a new main segment.
+    """
 
     side: Side
-    documents: Mapping[int, StoredDocument]
-    vector_indexes: Mapping[str, VectorIndex]  # signal name → index of passage vectors
-    lexical: LexicalIndex
-    document_ids: np.ndarray  # (D,) in row order
-    document_languages: np.ndarray  # (D,) "nl" / "en" / "unknown"
-    passage_start: np.ndarray  # (D,) first passage position of each document row
-    passage_count: np.ndarray  # (D,)
-    passage_ids: np.ndarray  # (P,) vector-index id per passage position
-    passage_rows: np.ndarray  # (P,) document row per passage position
-    row_of: Mapping[int, int] = field(repr=False)  # document id → row
-    # passage_ids sorted, and the passage position of each: id → position by searchsorted.
-    sorted_passage_ids: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
-    sorted_passage_positions: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    main: Segment
+    main_live: np.ndarray  # (main documents,) bool: False once erased or replaced
+    delta: Segment
+    documents: Mapping[int, StoredDocument]  # every live document, by id
 
     @classmethod
-    def build(
-        cls, side: Side, documents: Mapping[int, StoredDocument], vector_indexes: Mapping[str, VectorIndex]
-    ) -> SideSnapshot:
-        ordered = [documents[i] for i in sorted(documents)]
-        counts = np.array([len(d.passages) for d in ordered], dtype=np.int64)
-        starts = np.zeros(len(ordered), dtype=np.int64)
-        if len(ordered):
-            np.cumsum(counts[:-1], out=starts[1:])
-        tokens = [t for d in ordered for t in d.passage_tokens]
-        passage_ids = np.array([p for d in ordered for p in d.passage_ids], dtype=np.int64)
-        id_order = np.argsort(passage_ids, kind="stable")
-        return cls(
-            side=side,
-            documents=dict(documents),
-            vector_indexes=dict(vector_indexes),
-            lexical=LexicalIndex(tokens),
-            document_ids=np.array([d.document.id for d in ordered], dtype=np.int64),
-            document_languages=np.array([d.language for d in ordered], dtype="<U7"),
-            passage_start=starts,
-            passage_count=counts,
-            passage_ids=passage_ids,
-            passage_rows=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
-            row_of={d.document.id: row for row, d in enumerate(ordered)},
-            sorted_passage_ids=passage_ids[id_order],
-            sorted_passage_positions=id_order,
-        )
+    def build(cls, side: Side, main: Segment, delta: Segment, main_live: np.ndarray | None = None) -> SideSnapshot:
+        live = np.ones(len(main.document_ids), bool) if main_live is None else main_live
+        documents = {i: d for (i, d), alive in zip(main.documents.items(), live, strict=True) if alive}
+        documents.update(delta.documents)
+        return cls(side, main, live, delta, documents)
 
-    def positions_of_passage_ids(self, ids: np.ndarray) -> np.ndarray:
-        """Passage positions of vector-index ids (all must belong to this snapshot)."""
-        return self.sorted_passage_positions[np.searchsorted(self.sorted_passage_ids, ids)]
+    def with_delta(self, delta: Segment, main_live: np.ndarray, documents: Mapping[int, StoredDocument]) -> SideSnapshot:
+        return SideSnapshot(self.side, self.main, main_live, delta, documents)
 
-    def passage_positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Passage positions of the given document rows, grouped per row, and the owning row index."""
-        counts = self.passage_count[rows]
-        owner = np.repeat(np.arange(len(rows)), counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.passage_start[rows][owner] + offsets, owner
+    def segments(self) -> list[tuple[Segment, np.ndarray]]:
+        """(segment, live rows) pairs worth searching."""
+        found = [(self.main, self.main_live)] if len(self.main.document_ids) else []
+        if len(self.delta.document_ids):
+            found.append((self.delta, np.ones(len(self.delta.document_ids), bool)))
+        return found
+
+    def vectors_of(self, document_id: int) -> dict[str, np.ndarray]:
+        segment = self.delta if document_id in self.delta.row_of else self.main
+        return segment.vectors_of(document_id)
+
+    @property
+    def document_frequency(self) -> Mapping[str, int]:
+        """Stem rarity for explanations (the main segment's; recent writes hardly move it)."""
+        return (self.main if len(self.main.document_ids) else self.delta).lexical.document_frequency
 
     def referenced_hashes(self) -> set[str]:
         return {h for d in self.documents.values() for h in d.passage_hashes}
@@ -195,34 +181,34 @@ class EmbeddingCache:
             self._connection.close()
 
 
-def documents_to_json(snapshot: SideSnapshot) -> list[dict]:
+def documents_to_json(segment: Segment) -> list[dict]:
+    """Everything needed to rebuild a segment without re-tokenizing (vectors are saved apart)."""
     return [
         {
             "id": d.document.id,
             "text": d.document.text,
             "nld_areas": list(d.document.nld_areas),
             "sectors": list(d.document.sectors),
-            "passage_ids": list(d.passage_ids),
+            "language": d.language,
+            "passages": [[p.start, p.end] for p in d.passages],
+            "tokens": [list(t) for t in d.passage_tokens],
         }
-        for d in (snapshot.documents[i] for i in sorted(snapshot.documents))
+        for d in segment.documents.values()
     ]
 
 
-def documents_from_json(side: Side, rows: list[dict]) -> dict[int, StoredDocument]:
-    """Rebuild stored documents from the saved folder; passages are re-split deterministically."""
-    documents: dict[int, StoredDocument] = {}
+def documents_from_json(side: Side, rows: list[dict]) -> list[StoredDocument]:
+    """Stored documents in saved row order; text rules are checked by the manifest's version."""
+    documents = []
     for row in rows:
         document = Document(side, int(row["id"]), row["text"], tuple(row["nld_areas"]), tuple(row["sectors"]))
-        stored = prepare_document(document, first_passage_id=0)
-        if len(stored.passages) != len(row["passage_ids"]):
-            raise ValueError(f"saved passages of {side} {document.id} do not match its text")
-        documents[document.id] = StoredDocument(
-            stored.document,
-            stored.language,
-            stored.content_hash,
-            stored.passages,
-            tuple(int(i) for i in row["passage_ids"]),
-            stored.passage_hashes,
-            stored.passage_tokens,
-        )
+        passages = tuple(Passage(a, b, document.text[a:b]) for a, b in row["passages"])
+        documents.append(StoredDocument(
+            document=document,
+            language=row["language"],
+            content_hash=content_hash(document),
+            passages=passages,
+            passage_hashes=tuple(sha256(p.text) for p in passages),
+            passage_tokens=tuple(tuple(t) for t in row["tokens"]),
+        ))
     return documents

@@ -173,6 +173,22 @@ def tokenize(text: str, language: Language | None = None) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=4096)
+def stemmed_words(text: str, language: Language) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+    """(start, end, stems) of each content word of `text`: `tokenize` with offsets, in one pass.
+
+    Cached: explanations read the same query passage for every match of a list, and popular
+    documents again and again.
+    """
+    found = []
+    for match in _WORD_RE.finditer(text):
+        lowered = match.group(0).lower()
+        if len(lowered) < 2 or lowered.isdigit() or _is_stopword(lowered, language):
+            continue
+        found.append((match.start(), match.end(), _stems(lowered, language)))
+    return tuple(found)
+
+
 def stem_to_surface(text: str, language: Language | None = None) -> dict[str, str]:
     """Map each stem of `text` to the first original word that produced it (for explanations)."""
     language = language or detect_language(text)

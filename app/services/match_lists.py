@@ -20,7 +20,7 @@ from app.core.errors import InvalidInput, NotFound
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need
 from app.services import pipeline
-from app.services.matching import allowed_company_ids, allowed_need_ids, company_document, need_document
+from app.services.matching import allowed_company_ids, allowed_need_ids
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 COMPANIES_PER_NEED = 5
@@ -65,17 +65,20 @@ def build(session: Session, engine: MatchEngine, week: str) -> tuple[MatchList, 
     needs = {n.id: n for n in session.exec(select(Need).where(Need.id.in_(need_ids))).all()} if need_ids else {}
     companies = {c.id: c for c in session.exec(select(Company).where(Company.id.in_(company_ids))).all()} if company_ids else {}
 
+    # One batch for both directions (candidates from one matrix product, exact re-scoring of the
+    # best of them) instead of one search per need and per company; pairs marked "not relevant"
+    # never enter it.
+    batch = engine.weekly_pairs(companies_per_need=COMPANIES_PER_NEED, needs_per_company=NEEDS_PER_COMPANY,
+                                company_ids=company_ids, need_ids=need_ids, dismissed=dismissed)
     lines = []
-    for need in sorted(needs.values(), key=lambda n: n.id):
-        allowed = [c for c in company_ids if (c, need.id) not in dismissed]
-        for rank, match in enumerate(engine.match(need_document(need), target="company", allowed_ids=allowed,
-                                                  limit=COMPANIES_PER_NEED), start=1):
-            lines.append(_line(week, "behoefte→bedrijf", need, companies[match.id], rank, match.score))
-    for company in sorted(companies.values(), key=lambda c: c.id):
-        allowed = [n for n in need_ids if (company.id, n) not in dismissed]
-        for rank, match in enumerate(engine.match(company_document(company), target="need", allowed_ids=allowed,
-                                                  limit=NEEDS_PER_COMPANY), start=1):
-            lines.append(_line(week, "bedrijf→behoefte", needs[match.id], company, rank, match.score))
+    for found in batch["need_to_companies"]:
+        if found.match_id in companies and found.query_id in needs:
+            lines.append(_line(week, "behoefte→bedrijf", needs[found.query_id], companies[found.match_id],
+                               found.rank, found.score))
+    for found in batch["company_to_needs"]:
+        if found.match_id in needs and found.query_id in companies:
+            lines.append(_line(week, "bedrijf→behoefte", needs[found.match_id], companies[found.query_id],
+                               found.rank, found.score))
 
     lines = _compare_with_previous(session, week, lines)
     content = json.dumps({"week": week, "lines": lines}, ensure_ascii=False, sort_keys=True, indent=1)

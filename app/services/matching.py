@@ -9,16 +9,16 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
-from sqlalchemy import or_
+from sqlalchemy import event, func, insert, or_
 from sqlmodel import Session, col, select
 
 from app.core.config import Settings
 from app.core.db import get_engine
 from app.core.errors import Forbidden, IndexNotReady
 from app.matching.engine import Document, MatchEngine
-from app.models import Company, Match, Need
+from app.models import Company, IndexChange, Match, Need
 from app.schemas import CompanyMatch, NeedMatch
 from app.services import companies as company_service
 from app.services import needs as need_service
@@ -59,6 +59,31 @@ def documents_from_database(session: Session, side: str) -> Iterator[Document]:
             yield need_document(need)
 
 
+# --- the change log that keeps every worker's index in step -------------------------------
+
+# A worker re-reads this many sequence numbers below the last one it applied: on PostgreSQL two
+# transactions can commit out of sequence order, and the later-committed lower number must not be
+# skipped. Applying a change twice is harmless (an unchanged text is not re-encoded).
+CHANGE_LOG_OVERLAP = 200
+
+
+@event.listens_for(Session, "after_flush")
+def _log_index_changes(session, _flush_context) -> None:
+    """Every company or need inserted, updated or deleted in a flush gets a change-log row, in the
+    same transaction, so other workers see the write exactly when it commits."""
+    rows = [
+        {"side": "company" if isinstance(obj, Company) else "need", "record_id": obj.id, "at": datetime.now(UTC)}
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(obj, Company | Need) and obj.id is not None
+    ]
+    if rows:
+        session.connection().execute(insert(IndexChange), rows)
+
+
+def latest_change(session: Session) -> int:
+    return int(session.exec(select(func.max(IndexChange.id))).one() or 0)
+
+
 def build_engine(settings: Settings) -> MatchEngine:
     """The default engine: the configured dense model plus the multilingual encoder."""
     from app.matching.encoders import SentenceTransformerEncoder, UsemEncoder, bundled_dense_encoder
@@ -82,6 +107,9 @@ class MatchingState:
         self.started_at = time.monotonic()
         self._lock = threading.Lock()
         self._pending: set[tuple[str, int]] = set()
+        # Change-log sequence numbers this worker has applied (see catch_up).
+        self.applied_through = 0
+        self._recently_applied: set[int] = set()
 
     @classmethod
     def ready_with(cls, engine: MatchEngine) -> "MatchingState":
@@ -99,7 +127,10 @@ class MatchingState:
             if self.engine is None:
                 self.engine = build_engine(settings)
             with Session(get_engine()) as session:
+                # Read before the documents: writes committed during the build are caught up after.
+                start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: list(documents_from_database(session, side)))
+            self.applied_through = start_from
             with self._lock:
                 with Session(get_engine()) as session:
                     for side, record_id in sorted(self._pending):
@@ -122,7 +153,32 @@ class MatchingState:
         ready, reason = self.readiness()
         if not ready:
             raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
+        self.catch_up()
         return self.engine
+
+    def catch_up(self) -> int:
+        """Apply the writes other workers logged since this one last looked; returns how many.
+
+        One indexed query per matching request when nothing changed.
+        """
+        with Session(get_engine()) as session:
+            if latest_change(session) <= self.applied_through:
+                return 0
+            with self._lock:
+                rows = session.exec(
+                    select(IndexChange.id, IndexChange.side, IndexChange.record_id)
+                    .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
+                    .order_by(IndexChange.id)
+                ).all()
+                fresh = [(i, side, record) for i, side, record in rows if i not in self._recently_applied]
+                for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
+                    _apply_change(self.engine, session, side, record_id)
+                self._recently_applied.update(i for i, _, _ in fresh)
+                if rows:
+                    self.applied_through = max(self.applied_through, rows[-1][0])
+                floor = self.applied_through - CHANGE_LOG_OVERLAP
+                self._recently_applied = {i for i in self._recently_applied if i > floor}
+                return len(fresh)
 
     def changed(self, session: Session, side: str, record_id: int) -> None:
         """Bring the index in step with one company or need after it was committed (or erased)."""
@@ -205,8 +261,15 @@ def companies_for_need(
     """
     if scouting:
         filters["defence_experience"] = "none"
-    allowed = set(allowed_company_ids(session, **filters)) - pipeline.dismissed_company_ids(session, need.id)
-    matches = engine.match(need_document(need), target="company", allowed_ids=allowed, limit=limit)
+    dismissed = pipeline.dismissed_company_ids(session, need.id)
+    if any(filters.values()):
+        allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed
+    else:
+        # No filter: every company in the index may match (the index holds only active companies that
+        # consented). Not reading all their ids from the database keeps a match fast at 100,000 companies.
+        allowed = None
+    matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
+                           limit=limit)
     items = _company_items(session, caller, matches, need_id=need.id)
     if scouting:
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
@@ -236,7 +299,7 @@ def search(
         if not caller.is_staff:
             raise Forbidden("searching companies is for staff only; companies may search needs")
         company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector", "defence_experience")}
-        allowed = allowed_company_ids(session, **company_filters)
+        allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
         return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
     allowed = allowed_need_ids(
         session, include_staff_only=caller.is_staff, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),

@@ -90,14 +90,14 @@ def test_restart_with_a_deleted_index_rebuilds_it_with_the_same_results(tmp_path
     expected = [(m.id, m.score) for m in first.match(NEEDS[0], target="company")]
     first.close()
 
-    for path in (tmp_path / "index").glob("*.faiss"):
+    for path in (tmp_path / "index").glob("*.npy"):
         path.unlink()
     dense = HashingEncoder(64, name="hash-dense")
     second = make_engine(tmp_path, dense=dense)
     second.load_or_build({"company": COMPANIES, "need": NEEDS})
     assert [(m.id, m.score) for m in second.match(NEEDS[0], target="company")] == expected
     assert dense.texts_encoded == 0  # every passage vector came from the embedding cache
-    assert sorted(p.name for p in (tmp_path / "index").glob("*.faiss"))  # and the index was saved again
+    assert sorted(p.name for p in (tmp_path / "index").glob("*.npy"))  # and the index was saved again
     second.close()
 
 

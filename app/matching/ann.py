@@ -1,0 +1,77 @@
+"""Approximate nearest-neighbour search over one segment's passage vectors (FAISS HNSW).
+
+Used only to *find candidates* in big segments; every candidate is then scored exactly from
+the stored vectors, so the ANN decides which documents are looked at, never their score.
+An HNSW graph cannot drop vectors, which suits the engine: a segment never changes after it
+is built (erased documents are masked out, and a merge builds a new segment).
+
+The index id of a vector is its passage position in the segment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+
+# Graph degree and build effort: the usual FAISS defaults for ~100k vectors of 384–512 dims.
+HNSW_NEIGHBOURS = 32
+HNSW_BUILD_EFFORT = 80
+# Search effort: measured with scripts/bench.py (recall of the served ranking against the
+# exhaustive one, and latency), see README "Performance".
+HNSW_SEARCH_EFFORT = 96
+
+
+class PassageSearch(Protocol):
+    """What the ranking needs from a vector store: the best passage positions per query row."""
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class HnswPassageSearch:
+    def __init__(self, index: faiss.IndexHNSWFlat) -> None:
+        self._index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, threads: int = 2) -> HnswPassageSearch:
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_BUILD_EFFORT
+        # Building is a one-off batch job (a merge or a load): it may use both cores; searches
+        # stay at one thread (see index.py).
+        faiss.omp_set_num_threads(threads)
+        try:
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        finally:
+            faiss.omp_set_num_threads(1)
+        return cls(index)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, positions) of the best k passages per query row; -1 pads."""
+        k = max(1, min(k, len(self)))
+        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_SEARCH_EFFORT, k))
+        return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
+
+    def write(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def read(cls, path: Path, dim: int, count: int) -> HnswPassageSearch:
+        index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexHNSWFlat) or index.d != dim or index.ntotal != count:
+            raise ValueError(f"{path} is not an HNSW index of {count} vectors of {dim} dims")
+        return cls(index)
+
+
+def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact counterpart (numpy, inner product): (scores, positions), best first."""
+    similarity = queries @ vectors.T
+    k = max(1, min(k, similarity.shape[1]))
+    top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    scores = np.take_along_axis(similarity, top, axis=1)
+    order = np.argsort(-scores, axis=1)
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(top, order, axis=1)

@@ -1,0 +1,90 @@
+"""Saving and loading the engine's snapshots: one folder, written atomically (index.py).
+
+Per side and segment (`main`, `delta`): `<side>.<segment>.documents.json` (texts, passage
+offsets, languages and stems, so loading does not re-tokenize), `<side>.<segment>.<signal>.npy`
+(passage vectors) and, for a big main segment, `<side>.main.<signal>.hnsw` (its ANN graph);
+plus `<side>.main.live.npy` (which main documents are still live). The manifest names the
+encoders and text rules the files were made with; a mismatch makes the folder stale.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from app.matching.ann import HnswPassageSearch
+from app.matching.index import read_folder, write_folder_atomically
+from app.matching.segment import ANN_MIN_PASSAGES, Segment
+from app.matching.store import SIDES, SideSnapshot, documents_from_json, documents_to_json
+
+logger = logging.getLogger(__name__)
+
+
+def save(target: Path, snapshots: Mapping[str, SideSnapshot], manifest: dict, counts: dict) -> None:
+    files: dict[str, Callable[[Path], None]] = {}
+    for side, snapshot in snapshots.items():
+        for name, segment in (("main", snapshot.main), ("delta", snapshot.delta)):
+            rows = documents_to_json(segment)
+            files[f"{side}.{name}.documents.json"] = lambda path, rows=rows: path.write_text(
+                json.dumps(rows, ensure_ascii=False), encoding="utf-8"
+            )
+            for signal, vectors in segment.vectors.items():
+                files[f"{side}.{name}.{signal}.npy"] = lambda path, v=vectors: _write_array(path, v)
+            for signal, index in segment.ann.items():
+                if isinstance(index, HnswPassageSearch):
+                    files[f"{side}.{name}.{signal}.hnsw"] = index.write
+        files[f"{side}.main.live.npy"] = lambda path, live=snapshot.main_live: _write_array(path, live)
+    write_folder_atomically(target, files, {**manifest, "counts": counts})
+
+
+def _write_array(path: Path, array: np.ndarray) -> None:
+    with path.open("wb") as handle:
+        np.save(handle, array)
+
+
+def load(target: Path, manifest: dict, encoders: Mapping, ann_factory=None) -> dict[str, SideSnapshot] | None:
+    """The saved snapshots, or None when the folder is missing, stale or unreadable."""
+    folder = read_folder(target, manifest)
+    if folder is None:
+        logger.info("no usable saved index in %s: building from scratch", target)
+        return None
+    try:
+        snapshots = {}
+        for side in SIDES:
+            main = _load_segment(folder.path, side, "main", encoders, None, ann_factory)
+            delta = _load_segment(folder.path, side, "delta", encoders, main.lexical.statistics, ann_factory)
+            live = np.load(folder.path / f"{side}.main.live.npy")
+            if live.shape != main.document_ids.shape:
+                raise ValueError(f"{side}: live mask does not fit the main segment")
+            snapshots[side] = SideSnapshot.build(side, main, delta, live)
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        logger.warning("saved index in %s is unreadable (%s): rebuilding", folder.path, error)
+        return None
+    return snapshots
+
+
+def _load_segment(folder: Path, side: str, name: str, encoders: Mapping, statistics, ann_factory) -> Segment:
+    rows = json.loads((folder / f"{side}.{name}.documents.json").read_text(encoding="utf-8"))
+    documents = documents_from_json(side, rows)
+    vectors = {}
+    for signal, encoder in encoders.items():
+        array = np.load(folder / f"{side}.{name}.{signal}.npy")
+        if array.ndim != 2 or array.shape[1] != encoder.dim:
+            raise ValueError(f"{side}.{name}.{signal}: vectors of the wrong shape {array.shape}")
+        vectors[signal] = array
+    segment = Segment.build(documents, vectors, statistics=statistics)
+    ann = {}
+    for signal in encoders:
+        path = folder / f"{side}.{name}.{signal}.hnsw"
+        if path.exists() and ann_factory is None:
+            ann[signal] = HnswPassageSearch.read(path, encoders[signal].dim, segment.passage_total)
+    if name == "main" and not ann and segment.passage_total >= ANN_MIN_PASSAGES:
+        # Saved without a graph, or another vector store is configured: build it now.
+        factory = ann_factory or HnswPassageSearch.build
+        ann = {signal: factory(array) for signal, array in segment.vectors.items()}
+    return replace(segment, ann=ann)

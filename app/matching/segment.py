@@ -1,0 +1,91 @@
+"""A segment: an immutable set of documents with their passages laid out contiguously, the
+passage vectors of every signal as plain arrays, BM25 weights and (when big) an ANN index.
+
+A side of the engine is a big *main* segment plus a small *delta* segment of recent writes
+(see store.SideSnapshot). Row = a document's position in the segment; passage position =
+a passage's position (its row in the vector arrays and the BM25 matrix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.matching.ann import HnswPassageSearch, PassageSearch
+from app.matching.lexical import CorpusStatistics, LexicalIndex
+
+# Below this many passages a segment is searched exactly (a matrix product is cheap there);
+# equal to the engine's MERGE_ALWAYS_BELOW, so small sides never pay for building a graph.
+ANN_MIN_PASSAGES = 5_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    documents: Mapping[int, object]  # id → StoredDocument, in row order
+    document_ids: np.ndarray  # (D,) int64
+    document_languages: np.ndarray  # (D,) "nl" / "en" / "unknown"
+    passage_start: np.ndarray  # (D,) first passage position of each row
+    passage_count: np.ndarray  # (D,)
+    passage_rows: np.ndarray  # (P,) row of each passage position
+    vectors: Mapping[str, np.ndarray]  # signal → (P, dim) float32, L2-normalised
+    lexical: LexicalIndex
+    ann: Mapping[str, PassageSearch] = field(default_factory=dict)  # signal → index (big segments only)
+    row_of: Mapping[int, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        ordered: Sequence,  # StoredDocuments in the row order wanted
+        vectors: Mapping[str, np.ndarray],  # signal → (P, dim) in the same passage order
+        *,
+        statistics: CorpusStatistics | None = None,
+        with_ann: bool = False,
+        ann_factory=None,
+    ) -> Segment:
+        counts = np.array([len(d.passages) for d in ordered], dtype=np.int64)
+        starts = np.zeros(len(ordered), dtype=np.int64)
+        if len(ordered):
+            np.cumsum(counts[:-1], out=starts[1:])
+        passages = int(counts.sum())
+        for signal, array in vectors.items():
+            if array.shape[0] != passages:
+                raise ValueError(f"{signal}: {array.shape[0]} vectors for {passages} passages")
+        ann = {}
+        if with_ann and passages >= ANN_MIN_PASSAGES:
+            factory = ann_factory or HnswPassageSearch.build
+            ann = {signal: factory(array) for signal, array in vectors.items()}
+        return cls(
+            documents={d.document.id: d for d in ordered},
+            document_ids=np.array([d.document.id for d in ordered], dtype=np.int64),
+            document_languages=np.array([d.language for d in ordered], dtype="<U7"),
+            passage_start=starts,
+            passage_count=counts,
+            passage_rows=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
+            vectors={s: np.ascontiguousarray(v, dtype=np.float32) for s, v in vectors.items()},
+            lexical=LexicalIndex([t for d in ordered for t in d.passage_tokens], statistics),
+            ann=ann,
+            row_of={d.document.id: row for row, d in enumerate(ordered)},
+        )
+
+    @classmethod
+    def empty(cls, dims: Mapping[str, int]) -> Segment:
+        return cls.build([], {s: np.zeros((0, d), np.float32) for s, d in dims.items()})
+
+    @property
+    def passage_total(self) -> int:
+        return len(self.passage_rows)
+
+    def passage_positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Passage positions of the given rows, grouped per row, and the index into `rows` of each."""
+        counts = self.passage_count[rows]
+        owner = np.repeat(np.arange(len(rows)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.passage_start[rows][owner] + offsets, owner
+
+    def vectors_of(self, document_id: int) -> dict[str, np.ndarray]:
+        """The passage vectors of one document, per signal."""
+        row = self.row_of[document_id]
+        start, count = self.passage_start[row], self.passage_count[row]
+        return {s: v[start : start + count] for s, v in self.vectors.items()}

@@ -1,0 +1,368 @@
+"""The Koppelkans benchmark: `make bench` (or `python scripts/bench.py --help`).
+
+Per scale (companies; always 2,000 needs) it measures, in a fresh child process so peak RSS is
+that scale's alone:
+- index build (sync of both sides), save and load time; peak RSS of the process;
+- stored need → top-10 companies and stored company → top-10 needs, server side (p50/p95/p99);
+- the same queries scored exhaustively (every document a candidate: the exact anchor), and the
+  recall@10 of the served ranking against it; vector-level recall of the ANN against FAISS flat;
+- free-text search with real query encoding; one upsert (write) and searches during writes;
+- the weekly list (per need its top companies, per company its top needs);
+- (not yet) the HTTP endpoint through a real uvicorn server.
+Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
+
+How vectors are made at scale is explained in bench_corpus.py (real vectors of a sentence
+pool, combined per passage). Results: a table on stdout and bench-results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_corpus as corpus  # noqa: E402
+
+RESULTS = ROOT / "bench-results"
+SENTENCE_CACHE = RESULTS / "sentence-vectors.sqlite"
+NEEDS = 2000
+TARGETS = {
+    "match_p99_ms": 5.0, "recall_at_10": 0.98, "free_text_p50_ms": 60.0, "ingest_profiles_per_s": 30.0,
+    "weekly_list_s_50k": 60.0, "peak_rss_mb_100k": 2048.0, "http_rps": 300.0,
+}
+FREE_TEXT_QUERIES = [
+    "actieve gehoorbescherming voor militairen", "drone navigation with multiple sensors",
+    "composiet onderdelen voor voertuigen", "predictive maintenance for aircraft", "nachtzicht camera",
+    "waterstofopslag voor kazernes", "cyber security for industrial control systems",
+    "beschermende kleding van aramidevezels", "satellite communication antennas", "veldvoeding en catering",
+]
+
+
+def percentiles(samples_ms: list[float]) -> dict:
+    values = np.array(samples_ms)
+    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
+            "p99": float(np.percentile(values, 99)), "n": len(values)}
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def build_corpus(companies: int, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    pools = corpus.sentence_pools(rng)
+    company_records = [corpus.company_record(i, pools, rng) for i in range(1, companies + 1)]
+    need_records = [corpus.need_record(i, pools, rng) for i in range(1, NEEDS + 1)]
+    return pools, company_records, need_records
+
+
+def real_encoders():
+    from app.matching.encoders import UsemEncoder, bundled_dense_encoder
+
+    return bundled_dense_encoder(), UsemEncoder()
+
+
+def derived_encoders(pools, dense, multilingual):
+    sentences = pools.all_sentences()
+    return tuple(
+        corpus.DerivedEncoder(real, corpus.real_sentence_vectors(real, sentences, SENTENCE_CACHE))
+        for real in (dense, multilingual)
+    )
+
+
+def timed_matches(engine, queries, target: str, limit: int = 10) -> tuple[list[float], list[list[int]]]:
+    timings, results = [], []
+    for query in queries:
+        started = time.perf_counter()
+        found = engine.match(query, target=target, limit=limit)
+        timings.append((time.perf_counter() - started) * 1000)
+        results.append([m.id for m in found])
+    return timings, results
+
+
+def exact_matches(engine, queries, target: str) -> tuple[list[float], list[list[int]]]:
+    """The anchor: the same ranking with every document scored (no candidate generation)."""
+    saved = engine.candidate_pool
+    engine.candidate_pool = 10**9
+    exhaustive = getattr(engine, "exhaustive", None)
+    if exhaustive is not None:
+        with exhaustive():
+            result = timed_matches(engine, queries, target)
+    else:
+        result = timed_matches(engine, queries, target)
+    engine.candidate_pool = saved
+    return result
+
+
+def recall_at_10(served: list[list[int]], exact: list[list[int]]) -> float:
+    scores = [len(set(s[:10]) & set(e[:10])) / max(1, len(e[:10])) for s, e in zip(served, exact, strict=True)]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def run_scale(companies: int, args) -> dict:
+    """Everything measured at one scale (runs in its own process)."""
+    from app.matching.engine import MatchEngine
+
+    result: dict = {"companies": companies, "needs": NEEDS}
+    pools, company_records, need_records = build_corpus(companies)
+    company_docs = [corpus.company_document(i + 1, r) for i, r in enumerate(company_records)]
+    need_docs = [corpus.need_document(i + 1, r) for i, r in enumerate(need_records)]
+    result["mean_profile_chars"] = float(np.mean([len(d.text) for d in company_docs]))
+    dense, multilingual = real_encoders()
+    derived = derived_encoders(pools, dense, multilingual)
+    rss_before = peak_rss_mb()
+
+    with tempfile.TemporaryDirectory(dir=RESULTS) as folder:
+        engine = MatchEngine(Path(folder), *derived)
+        started = time.perf_counter()
+        engine.sync("need", need_docs)
+        engine.sync("company", company_docs)
+        result["index_build_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        engine.save()
+        result["index_save_s"] = time.perf_counter() - started
+        engine.close()
+        del engine
+
+        engine = MatchEngine(Path(folder), *derived)
+        started = time.perf_counter()
+        engine.load_or_build(None)
+        result["index_load_s"] = time.perf_counter() - started
+        result["counts"] = engine.counts()
+
+        rng = np.random.default_rng(11)
+        queries = min(args.queries, NEEDS)
+        need_queries = [need_docs[int(i)] for i in rng.choice(len(need_docs), queries, replace=False)]
+        company_queries = [company_docs[int(i)] for i in rng.choice(len(company_docs), queries, replace=False)]
+        timed_matches(engine, need_queries[:20], "company")  # warm caches
+        for label, qs, target in (("need_to_companies", need_queries, "company"),
+                                  ("company_to_needs", company_queries, "need")):
+            timings, served = timed_matches(engine, qs, target)
+            anchor = qs[: args.exact_queries]
+            exact_timings, exact = exact_matches(engine, anchor, target)
+            result[label] = {**percentiles(timings), "exact_anchor": percentiles(exact_timings),
+                             "recall_at_10_vs_exact": recall_at_10(served[: len(exact)], exact)}
+        vector_recall = getattr(engine, "vector_recall", None)
+        if vector_recall is not None:
+            result["ann_vector_recall"] = vector_recall("company", [d for d in need_queries[:100]], k=10)
+
+        engine.match(FREE_TEXT_QUERIES[0], target="company", limit=10)  # warm the encoders
+        free_ms = []
+        for query in FREE_TEXT_QUERIES * 3:
+            started = time.perf_counter()
+            engine.match(query, target="company" if len(free_ms) % 2 else "need", limit=10)
+            free_ms.append((time.perf_counter() - started) * 1000)
+        result["free_text"] = percentiles(free_ms)
+
+        result["writes"] = measure_writes(engine, company_docs, need_queries, args)
+        result["weekly_list"] = measure_weekly(engine, need_docs, company_docs, args)
+        result["peak_rss_mb"] = peak_rss_mb()
+        result["peak_rss_mb_before_index"] = rss_before
+        engine.close()
+    return result
+
+
+def measure_writes(engine, company_docs, need_queries, args) -> dict:
+    """Single upserts (a changed profile), and search latency while a writer thread upserts."""
+    import threading
+
+    from app.matching.store import Document
+
+    upsert_ms = []
+    for i in range(args.writes):
+        doc = company_docs[i]
+        changed = Document(doc.side, doc.id, doc.text + f" Sinds {2000 + i} ook onderhoud.", doc.nld_areas, doc.sectors)
+        started = time.perf_counter()
+        engine.upsert([changed])
+        upsert_ms.append((time.perf_counter() - started) * 1000)
+    stop, errors, during = threading.Event(), [], []
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            doc = company_docs[i % len(company_docs)]
+            engine.upsert([Document(doc.side, doc.id, doc.text + f" Versie {i}.", doc.nld_areas, doc.sectors)])
+            i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for query in need_queries[:100]:
+            started = time.perf_counter()
+            try:
+                engine.match(query, target="company", limit=10)
+            except Exception as error:  # counted, never hidden
+                errors.append(repr(error))
+            during.append((time.perf_counter() - started) * 1000)
+    finally:
+        stop.set()
+        thread.join()
+    return {"upsert": percentiles(upsert_ms), "search_during_writes": percentiles(during), "errors": len(errors)}
+
+
+def measure_weekly(engine, need_docs, company_docs, args) -> dict:
+    """Per need its top 5 companies and per company its top 5 needs, as the weekly list builds it."""
+    batch = getattr(engine, "weekly_pairs", None)
+    if batch is not None:
+        started = time.perf_counter()
+        batch(companies_per_need=5, needs_per_company=5)
+        return {"seconds": time.perf_counter() - started, "method": "batch", "extrapolated": False}
+    sample_needs, sample_companies = need_docs[: args.weekly_sample], company_docs[: args.weekly_sample]
+    started = time.perf_counter()
+    for doc in sample_needs:
+        engine.match(doc, target="company", limit=5)
+    need_s = (time.perf_counter() - started) / len(sample_needs)
+    started = time.perf_counter()
+    for doc in sample_companies:
+        engine.match(doc, target="need", limit=5)
+    company_s = (time.perf_counter() - started) / len(sample_companies)
+    total = need_s * len(need_docs) + company_s * len(company_docs)
+    return {"seconds": total, "method": "one match per need and per company", "extrapolated": True,
+            "sample": args.weekly_sample}
+
+
+def measure_ingest(args) -> dict:
+    """Profiles/s with the real encoders through the engine, and through `koppelkans import`."""
+    from app.matching.engine import MatchEngine
+
+    rng = np.random.default_rng(3)
+    pools = corpus.sentence_pools(rng)
+    count = args.ingest_profiles
+    records = [corpus.company_record(900000 + i, pools, rng) for i in range(count)]
+    result: dict = {"profiles": count,
+                    "mean_chars": float(np.mean([len(r["description"]) for r in records]))}
+    dense, multilingual = real_encoders()
+    with tempfile.TemporaryDirectory(dir=RESULTS) as folder:
+        engine = MatchEngine(Path(folder), dense, multilingual)
+        engine.upsert([corpus.company_document(1, records[0])])  # warm-up
+        docs = [corpus.company_document(i + 2, r) for i, r in enumerate(records)]
+        started = time.perf_counter()
+        engine.upsert(docs)
+        seconds = time.perf_counter() - started
+        result["engine_profiles_per_s"] = count / seconds
+        engine.close()
+    with tempfile.TemporaryDirectory(dir=RESULTS) as folder:
+        data = Path(folder)
+        path = data / "companies.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        env = {**os.environ, "KOPPELKANS_DATA_DIR": str(data), "KOPPELKANS_DATABASE_URL": ""}
+        cli = [sys.executable, "-m", "app.cli"]
+        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+        started = time.perf_counter()
+        subprocess.run([*cli, "import", str(path)], env=env, check=True, capture_output=True, cwd=ROOT)
+        seconds = time.perf_counter() - started
+        result["import_command_profiles_per_s"] = count / seconds
+        result["import_command_note"] = "whole command: process start, model load, database insert, encoding, index save"
+    return result
+
+
+def table(report: dict) -> str:
+    lines = ["| scale | metric | value | target | met |", "|---|---|---|---|---|"]
+
+    def row(scale, metric, value, target="", met=None):
+        mark = "" if met is None else ("yes" if met else "no")
+        lines.append(f"| {scale} | {metric} | {value} | {target} | {mark} |")
+
+    for scale in report.get("scales", []):
+        n = f"{scale['companies']:,}"
+        row(n, "index build / save / load (s)",
+            f"{scale['index_build_s']:.1f} / {scale['index_save_s']:.1f} / {scale['index_load_s']:.1f}")
+        for label in ("need_to_companies", "company_to_needs"):
+            m = scale[label]
+            is_100k = scale["companies"] >= 100_000
+            row(n, f"{label} p50/p95/p99 (ms)", f"{m['p50']:.1f} / {m['p95']:.1f} / {m['p99']:.1f}",
+                "p99 ≤ 5" if is_100k else "", m["p99"] <= 5 if is_100k else None)
+            a = m["exact_anchor"]
+            row(n, f"{label} exact anchor p50/p99 (ms)", f"{a['p50']:.1f} / {a['p99']:.1f}")
+            row(n, f"{label} recall@10 vs exact", f"{m['recall_at_10_vs_exact']:.3f}", "≥ 0.98",
+                m["recall_at_10_vs_exact"] >= 0.98)
+        if "ann_vector_recall" in scale:
+            row(n, "ANN vector recall@10 vs flat", json.dumps(scale["ann_vector_recall"]))
+        f = scale["free_text"]
+        row(n, "free text p50/p95 (ms, encoding incl.)", f"{f['p50']:.1f} / {f['p95']:.1f}", "p50 ≤ 60",
+            f["p50"] <= 60)
+        w = scale["writes"]
+        row(n, "one upsert p50/p95 (ms)", f"{w['upsert']['p50']:.1f} / {w['upsert']['p95']:.1f}")
+        row(n, "search during writes p50/p99 (ms), errors",
+            f"{w['search_during_writes']['p50']:.1f} / {w['search_during_writes']['p99']:.1f}, {w['errors']}",
+            "0 errors", w["errors"] == 0)
+        wl = scale["weekly_list"]
+        label = "weekly list (s)" + (" extrapolated" if wl["extrapolated"] else "")
+        big = scale["companies"] >= 50_000
+        row(n, label, f"{wl['seconds']:.1f}", "≤ 60 at 50k" if big else "", wl["seconds"] <= 60 if big else None)
+        is_100k = scale["companies"] >= 100_000
+        row(n, "peak RSS (MB)", f"{scale['peak_rss_mb']:.0f}", "≤ 2048 at 100k" if is_100k else "",
+            scale["peak_rss_mb"] <= 2048 if is_100k else None)
+        for key, value in scale.get("http", {}).items():
+            if key.endswith("rps"):
+                row(n, f"HTTP {key}", f"{value:.0f}", "≥ 300", value >= 300)
+            elif isinstance(value, dict) and "p50" in value:
+                row(n, f"HTTP {key} p50/p99 (ms)", f"{value['p50']:.1f} / {value['p99']:.1f}")
+            elif key in ("errors", "server_rss_mb", "server_ready_s"):
+                row(n, f"HTTP {key}", f"{value}")
+    ingest = report.get("ingest")
+    if ingest:
+        row("ingest", f"engine, real encoders (profiles/s, {ingest['mean_chars']:.0f} chars)",
+            f"{ingest['engine_profiles_per_s']:.1f}", "≥ 30", ingest["engine_profiles_per_s"] >= 30)
+        row("ingest", "`koppelkans import` command (profiles/s)", f"{ingest['import_command_profiles_per_s']:.1f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1000,10000,100000", help="companies per scale, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="fewer queries and samples (a first look)")
+    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest measurement")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)  # the child process
+    args = parser.parse_args()
+    args.queries = 100 if args.quick else 400
+    args.exact_queries = 10 if args.quick else 40
+    args.writes = 5 if args.quick else 20
+    args.weekly_sample = 50 if args.quick else 200
+    args.ingest_profiles = 40 if args.quick else 120
+    RESULTS.mkdir(exist_ok=True)
+
+    if args.one_scale:
+        result = run_scale(args.one_scale, args)
+        args.out.write_text(json.dumps(result, indent=1))
+        return
+
+    report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "targets": TARGETS,
+                    "machine": {"cpus": os.cpu_count()}, "scales": []}
+    for companies in [int(s) for s in args.scales.split(",") if s]:
+        print(f"--- {companies:,} companies × {NEEDS:,} needs", flush=True)
+        child_out = RESULTS / f"scale-{companies}.json"
+        command = [sys.executable, __file__, "--one-scale", str(companies), "--out", str(child_out)]
+        command += ["--quick"] * args.quick
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT)
+        scale = json.loads(child_out.read_text())
+        scale["wall_s"] = time.perf_counter() - started
+        report["scales"].append(scale)
+        args.out.write_text(json.dumps(report, indent=1))
+    if not args.no_ingest:
+        print("--- ingest with the real encoders", flush=True)
+        report["ingest"] = measure_ingest(args)
+    report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    args.out.write_text(json.dumps(report, indent=1))
+    print(table(report))
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
