@@ -117,11 +117,19 @@ def document_scores(candidates: CandidateScores, second_passage_share: float) ->
     return candidates.best + second_passage_share * np.nan_to_num(candidates.second)
 
 
+# Cosine scores are scaled from the score of this many-th best candidate, not from the worst:
+# the worst depends on how many candidates were looked at (every document in an exhaustive
+# scan, a few hundred from the ANN), the NORMALISATION_DEPTH-th best hardly does, so both
+# give the same ranking. Anything below it scales to 0.
+NORMALISATION_DEPTH = 50
+
+
 def normalisation_bounds(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per signal column: the low end and the spread used to scale it to 0–1 for this query.
 
     BM25 is scaled from zero (a zero score means "no shared words", not "the worst of this
-    list"); cosine scores from the lowest candidate. A column without spread gets spread 0.
+    list"); cosine scores from the NORMALISATION_DEPTH-th best candidate (the lowest when there
+    are fewer). A column without spread gets spread 0.
     """
     low = np.zeros(raw.shape[1], dtype=np.float32)
     spread = np.zeros(raw.shape[1], dtype=np.float32)
@@ -129,7 +137,9 @@ def normalisation_bounds(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values = raw[:, column][np.isfinite(raw[:, column])]
         if not len(values):
             continue
-        low[column] = 0.0 if column == BM25 else values.min()
+        if column != BM25:
+            depth = min(NORMALISATION_DEPTH, len(values))
+            low[column] = np.partition(values, len(values) - depth)[len(values) - depth]
         spread[column] = values.max() - low[column]
     return low, spread
 
