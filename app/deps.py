@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -15,6 +15,7 @@ from app.services import companies as company_service
 from app.services import users as user_service
 from app.services.access import Caller
 from app.models import Company
+from app.schemas import MAX_ID
 
 
 def get_session() -> Iterator[Session]:
@@ -69,7 +70,11 @@ StaffDep = Annotated[Caller, Depends(require_staff)]
 DeskDep = Annotated[Caller, Depends(require_desk)]
 
 
-def valid_company(company_id: int, session: SessionDep) -> Company:
+CompanyId = Annotated[int, Path(ge=1, le=MAX_ID, description="The company's id")]
+NeedId = Annotated[int, Path(ge=1, le=MAX_ID, description="The need's id")]
+
+
+def valid_company(company_id: CompanyId, session: SessionDep) -> Company:
     return company_service.get(session=session, company_id=company_id)
 
 

@@ -53,6 +53,10 @@ class Visibility(StrEnum):
     staff = "staff"
 
 
+# Ids are 32-bit database integers (PostgreSQL `integer`): a larger id must be refused, not sent to the driver.
+MAX_ID = 2_147_483_647
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
 KVK_PATTERN = re.compile(r"^\d{8}$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
 
@@ -239,7 +243,7 @@ class CompaniesOut(BaseModel):
 class NeedFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    owner_organisation_id: int | None = None
+    owner_organisation_id: DbId | None = None
     nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
     sectors: list[str] = Field(default_factory=list, max_length=20)
     eligible_regions: list[str] = Field(default_factory=list, max_length=50)
@@ -267,7 +271,7 @@ class NeedUpdate(BaseModel):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = None
     description: NeedDescription | None = None
     kind: NeedKind | None = None
-    owner_organisation_id: int | None = None
+    owner_organisation_id: DbId | None = None
     nld_areas: list[NldArea] | None = Field(default=None, max_length=5)
     sectors: list[str] | None = Field(default=None, max_length=20)
     eligible_regions: list[str] | None = Field(default=None, max_length=50)

@@ -1,0 +1,34 @@
+"""Input limits: odd or oversized input gets a 4xx that says what to fix, never a 500."""
+
+import pytest
+
+from tests.factories import bearer, need_payload
+
+HUGE_ID = 2**63  # beyond every database integer
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/api/v1/companies/{HUGE_ID}"),
+        ("PATCH", f"/api/v1/companies/{HUGE_ID}"),
+        ("DELETE", f"/api/v1/companies/{HUGE_ID}"),
+        ("GET", f"/api/v1/needs/{HUGE_ID}"),
+        ("PATCH", f"/api/v1/needs/{HUGE_ID}"),
+        ("DELETE", f"/api/v1/needs/{HUGE_ID}"),
+        ("GET", "/api/v1/needs/2147483648"),
+        ("GET", "/api/v1/companies/0"),
+    ],
+)
+def test_ids_outside_the_database_range_are_refused_not_crashed(client, staff_tokens, method, path):
+    response = client.request(method, path, headers=bearer(staff_tokens["admin"]), json={} if method == "PATCH" else None)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "path"
+
+
+def test_owner_organisation_id_outside_the_database_range_is_refused(client, staff_tokens):
+    response = client.post(
+        "/api/v1/needs", json=need_payload(owner_organisation_id=HUGE_ID), headers=bearer(staff_tokens["admin"])
+    )
+    assert response.status_code == 422, response.text
+    assert "owner_organisation_id" in response.json()["detail"][0]["loc"]
