@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
+from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, needs, taxonomy
 
 API_PREFIX = "/api/v1"
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)
+    document_error_responses(app)
 
     @app.exception_handler(KoppelkansError)
     async def render_error(_request: Request, error: KoppelkansError) -> JSONResponse:
