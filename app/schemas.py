@@ -5,11 +5,11 @@ against the shipped vocabularies in ``app.taxonomy``.
 """
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from app.taxonomy import get_taxonomy
 
@@ -52,6 +52,10 @@ class Visibility(StrEnum):
     public = "public"
     staff = "staff"
 
+
+# Timestamps are stored in UTC; SQLite hands them back without an offset, so the offset is restored here
+# and every answer carries an RFC 3339 date-time ("…+00:00") whichever database is used.
+UtcDatetime = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))]
 
 # Ids are 32-bit database integers (PostgreSQL `integer`): a larger id must be refused, not sent to the driver.
 MAX_ID = 2_147_483_647
@@ -222,8 +226,8 @@ class CompanyOut(BaseModel):
     status: CompanyStatus
     source: str
     source_ref: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     contact: Contact | None = None
     consents: Consents | None = None
 
@@ -310,8 +314,8 @@ class NeedOut(BaseModel):
     status: NeedStatus
     visibility: Visibility
     source_ref: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class NeedsOut(BaseModel):
@@ -325,7 +329,7 @@ class NeedsOut(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_at: datetime | None
+    expires_at: UtcDatetime | None
 
 
 class UserOut(BaseModel):

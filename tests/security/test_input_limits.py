@@ -32,3 +32,18 @@ def test_owner_organisation_id_outside_the_database_range_is_refused(client, sta
     )
     assert response.status_code == 422, response.text
     assert "owner_organisation_id" in response.json()["detail"][0]["loc"]
+
+
+def test_timestamps_carry_their_utc_offset_after_a_round_trip_through_the_database(client, staff_tokens):
+    """RFC 3339 (the OpenAPI date-time format) needs an offset; SQLite returns datetimes without one."""
+    from datetime import datetime
+
+    from tests.factories import company_payload
+
+    admin = bearer(staff_tokens["admin"])
+    company = client.post("/api/v1/companies", json=company_payload(), headers=admin).json()
+    need = client.post("/api/v1/needs", json=need_payload(), headers=admin).json()
+    for answer in (client.get(f"/api/v1/companies/{company['id']}", headers=admin).json(),
+                   client.get(f"/api/v1/needs/{need['id']}", headers=admin).json()):
+        for field in ("created_at", "updated_at"):
+            assert datetime.fromisoformat(answer[field]).utcoffset() is not None, answer[field]
