@@ -14,6 +14,11 @@ from app.taxonomy import get_taxonomy
 
 # Fields only the provincial desk may change.
 DESK_ONLY_FIELDS = frozenset({"status"})
+# Columns that are NOT NULL for every company, seed records included: null is refused, not sent to the database.
+NEVER_EMPTY_FIELDS = frozenset({
+    "name", "description", "defence_experience", "status", "consent_matching", "consent_defence_contact",
+    "sectors", "nld_areas", "capabilities",
+})
 
 
 def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> tuple[Company, str]:
@@ -70,8 +75,10 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
     if DESK_ONLY_FIELDS & values.keys() and not caller.is_desk:
         raise Forbidden(f"only advisers and admins may change {', '.join(sorted(DESK_ONLY_FIELDS & values.keys()))}")
     required = {"name", "kvk_number", "municipality", "description", "contact_email"}
-    cleared = sorted(field for field in required & values.keys() if values[field] is None)
-    if cleared and company.source != "seed":
+    if company.source == "seed":  # seed records may lack a KvK number, municipality or contact
+        required = set()
+    cleared = sorted(field for field in (required | NEVER_EMPTY_FIELDS) & values.keys() if values[field] is None)
+    if cleared:
         raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead")
     if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:
         _refuse_duplicate_kvk(session, values["kvk_number"])

@@ -47,3 +47,27 @@ def test_timestamps_carry_their_utc_offset_after_a_round_trip_through_the_databa
                    client.get(f"/api/v1/needs/{need['id']}", headers=admin).json()):
         for field in ("created_at", "updated_at"):
             assert datetime.fromisoformat(answer[field]).utcoffset() is not None, answer[field]
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["defence_experience", "consent_matching", "consent_defence_contact", "sectors", "nld_areas", "capabilities",
+     "status", "name", "description"],
+)
+def test_patching_a_required_field_to_null_is_refused_not_crashed(client, staff_tokens, field):
+    from tests.factories import company_payload
+
+    admin = bearer(staff_tokens["admin"])
+    company = client.post("/api/v1/companies", json=company_payload(), headers=admin).json()
+    response = client.patch(f"/api/v1/companies/{company['id']}", json={field: None}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["detail"]
+
+
+@pytest.mark.parametrize("field", ["nld_areas", "sectors", "eligible_regions", "title", "kind", "visibility"])
+def test_patching_a_need_list_or_required_field_to_null_is_refused_not_crashed(client, staff_tokens, field):
+    admin = bearer(staff_tokens["admin"])
+    need = client.post("/api/v1/needs", json=need_payload(), headers=admin).json()
+    response = client.patch(f"/api/v1/needs/{need['id']}", json={field: None}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["detail"]
