@@ -20,7 +20,9 @@ REF = "#/components/schemas/"
 ERROR_SCHEMA = {
     "title": "Error",
     "type": "object",
-    "properties": {"detail": {"title": "Detail", "type": "string", "description": "What went wrong and what to fix"}},
+    "properties": {
+        "detail": {"title": "Detail", "type": "string", "description": "What went wrong and what to fix"}
+    },
     "required": ["detail"],
 }
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": REF + "Error"}}}
@@ -58,17 +60,22 @@ def error_responses(route: APIRoute) -> dict[int, dict[str, Any]]:
     calls = [d.call for d in dependants]
     errors: dict[int, dict[str, Any]] = {}
     if get_caller in calls:
-        errors[401] = {"description": "Not logged in, or the bearer token is unknown, revoked or expired",
-                       "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}}
+        errors[401] = {
+            "description": "Not logged in, or the bearer token is unknown, revoked or expired",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+        }
     if require_staff in calls or require_desk in calls or company_caller in calls:
         errors[403] = {"description": "Logged in, but this role or edit token may not do this"}
     if any(d.path_params for d in dependants):
         errors[404] = {"description": "Nothing with this id (or not visible to this caller)"}
     if route.body_field is not None:
+        errors[400] = {"description": "The body could not be read (e.g. not UTF-8)"}
         errors[413] = {"description": "Request body larger than KOPPELKANS_MAX_BODY_BYTES"}
     if any(isinstance(call, RateLimit) for call in calls):
-        errors[429] = {"description": "Too many requests from this address",
-                       "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}}
+        errors[429] = {
+            "description": "Too many requests from this address",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+        }
     return errors
 
 
@@ -86,7 +93,8 @@ def document_error_responses(app: FastAPI) -> None:
             # Service-level checks (e.g. an unknown region) answer 422 with a sentence instead of a list.
             detail = schemas["HTTPValidationError"]["properties"]["detail"]
             schemas["HTTPValidationError"]["properties"]["detail"] = {
-                "title": "Detail", "anyOf": [{k: v for k, v in detail.items() if k != "title"}, {"type": "string"}]
+                "title": "Detail",
+                "anyOf": [{k: v for k, v in detail.items() if k != "title"}, {"type": "string"}],
             }
             schemas["HTTPValidationError"]["required"] = ["detail"]
         for method, path, route in api_endpoints(app):

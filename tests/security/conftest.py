@@ -23,7 +23,9 @@ def _login_password_hash() -> str:
 @dataclass
 class World:
     tokens: dict[str, str]  # staff role -> bearer token
-    companies: dict[str, dict] = field(default_factory=dict)  # "own", "other", "consenting" -> registration answer
+    companies: dict[str, dict] = field(
+        default_factory=dict
+    )  # "own", "other", "consenting" -> registration answer
     needs: dict[str, dict] = field(default_factory=dict)  # "public", "staff" -> need
     login_username: str = ""
 
@@ -39,8 +41,12 @@ class World:
     def personal_values(self, key: str) -> list[str]:
         """The contact details and edit token of one company: strings that must not leak."""
         company = self.companies[key]
-        return [company["contact"]["name"], company["contact"]["email"], company["contact"]["phone"],
-                company["edit_token"]]
+        return [
+            company["contact"]["name"],
+            company["contact"]["email"],
+            company["contact"]["phone"],
+            company["edit_token"],
+        ]
 
     def forbidden_for(self, caller: str) -> list[str]:
         """Personal data of the world's companies that ``caller`` is not entitled to see."""
@@ -74,16 +80,28 @@ def world(client, session) -> World:
     session.commit()
     built = World(tokens=tokens, login_username="login-user")
     built.companies["own"] = _register(
-        client, name="Eigen Bedrijf BV", contact_name="Anna Eigenaar", contact_email="anna@eigen-bedrijf.example",
-        contact_phone="+31 591 111111", consent_defence_contact=False,
+        client,
+        name="Eigen Bedrijf BV",
+        contact_name="Anna Eigenaar",
+        contact_email="anna@eigen-bedrijf.example",
+        contact_phone="+31 591 111111",
+        consent_defence_contact=False,
     )
     built.companies["other"] = _register(
-        client, name="Ander Bedrijf BV", contact_name="Bert Anders", contact_email="bert@ander-bedrijf.example",
-        contact_phone="+31 592 222222", consent_defence_contact=False,
+        client,
+        name="Ander Bedrijf BV",
+        contact_name="Bert Anders",
+        contact_email="bert@ander-bedrijf.example",
+        contact_phone="+31 592 222222",
+        consent_defence_contact=False,
     )
     built.companies["consenting"] = _register(
-        client, name="Open Bedrijf BV", contact_name="Carla Open", contact_email="carla@open-bedrijf.example",
-        contact_phone="+31 593 333333", consent_defence_contact=True,
+        client,
+        name="Open Bedrijf BV",
+        contact_name="Carla Open",
+        contact_email="carla@open-bedrijf.example",
+        contact_phone="+31 593 333333",
+        consent_defence_contact=True,
     )
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     for visibility in ("public", "staff"):

@@ -9,10 +9,17 @@ from collections.abc import Iterable
 from typing import Any
 
 # Keys whose value is personal data or a secret; a caller without the right sees them absent or null.
-PERSONAL_KEYS = frozenset({
-    "contact", "contact_name", "contact_email", "contact_phone",
-    "consents", "consent_matching", "consent_defence_contact",
-})
+PERSONAL_KEYS = frozenset(
+    {
+        "contact",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "consents",
+        "consent_matching",
+        "consent_defence_contact",
+    }
+)
 SECRET_KEYS = frozenset({"edit_token_hash", "token_hash", "password_hash"})
 
 
@@ -44,8 +51,11 @@ def assert_no_personal_data(
     text = json.dumps(payload, ensure_ascii=False).lower()
     leaked = [value for value in forbidden if value in text]
     if leaked:
-        where = [path for path, _key, node in _walk(payload) if isinstance(node, str)
-                 and any(value in node.lower() for value in leaked)]
+        where = [
+            path
+            for path, _key, node in _walk(payload)
+            if isinstance(node, str) and any(value in node.lower() for value in leaked)
+        ]
         raise AssertionError(f"response contains personal data it must not: {leaked} at {where}")
     for path, key, node in _walk(payload):
         if key in SECRET_KEYS:

@@ -43,8 +43,9 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
 
 # What each call sends (a fresh value per call, so a 201 is never a 409 by accident).
 BODIES = {
-    ("POST", "/api/v1/auth/token"): lambda world: {"data": {"username": world.login_username,
-                                                             "password": LOGIN_PASSWORD}},
+    ("POST", "/api/v1/auth/token"): lambda world: {
+        "data": {"username": world.login_username, "password": LOGIN_PASSWORD}
+    },
     ("POST", "/api/v1/companies"): lambda world: {"json": company_payload()},
     ("PATCH", "/api/v1/companies/{company_id}"): lambda world: {"json": {"employees": 12}},
     ("POST", "/api/v1/needs"): lambda world: {"json": need_payload()},
@@ -94,12 +95,16 @@ def _url(world: World, path: str) -> str:
     return path.format(company_id=world.companies["own"]["id"], need_id=world.needs["staff"]["id"])
 
 
-CELLS = [(method, path, caller, statuses[i]) for (method, path), statuses in MATRIX.items()
-         for i, caller in enumerate(CALLERS)]
+CELLS = [
+    (method, path, caller, statuses[i])
+    for (method, path), statuses in MATRIX.items()
+    for i, caller in enumerate(CALLERS)
+]
 
 
-@pytest.mark.parametrize(("method", "path", "caller", "expected"), CELLS,
-                         ids=[f"{m} {p} as {c}" for m, p, c, _ in CELLS])
+@pytest.mark.parametrize(
+    ("method", "path", "caller", "expected"), CELLS, ids=[f"{m} {p} as {c}" for m, p, c, _ in CELLS]
+)
 def test_status_for_each_endpoint_and_caller(client, world, method, path, caller, expected):
     request = BODIES.get((method, path), lambda _world: {})(world)
     response = client.request(method, _url(world, path), headers=world.headers(caller), **request)

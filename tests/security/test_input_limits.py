@@ -21,14 +21,18 @@ HUGE_ID = 2**63  # beyond every database integer
     ],
 )
 def test_ids_outside_the_database_range_are_refused_not_crashed(client, staff_tokens, method, path):
-    response = client.request(method, path, headers=bearer(staff_tokens["admin"]), json={} if method == "PATCH" else None)
+    response = client.request(
+        method, path, headers=bearer(staff_tokens["admin"]), json={} if method == "PATCH" else None
+    )
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"][0] == "path"
 
 
 def test_owner_organisation_id_outside_the_database_range_is_refused(client, staff_tokens):
     response = client.post(
-        "/api/v1/needs", json=need_payload(owner_organisation_id=HUGE_ID), headers=bearer(staff_tokens["admin"])
+        "/api/v1/needs",
+        json=need_payload(owner_organisation_id=HUGE_ID),
+        headers=bearer(staff_tokens["admin"]),
     )
     assert response.status_code == 422, response.text
     assert "owner_organisation_id" in response.json()["detail"][0]["loc"]
@@ -43,16 +47,27 @@ def test_timestamps_carry_their_utc_offset_after_a_round_trip_through_the_databa
     admin = bearer(staff_tokens["admin"])
     company = client.post("/api/v1/companies", json=company_payload(), headers=admin).json()
     need = client.post("/api/v1/needs", json=need_payload(), headers=admin).json()
-    for answer in (client.get(f"/api/v1/companies/{company['id']}", headers=admin).json(),
-                   client.get(f"/api/v1/needs/{need['id']}", headers=admin).json()):
+    for answer in (
+        client.get(f"/api/v1/companies/{company['id']}", headers=admin).json(),
+        client.get(f"/api/v1/needs/{need['id']}", headers=admin).json(),
+    ):
         for field in ("created_at", "updated_at"):
             assert datetime.fromisoformat(answer[field]).utcoffset() is not None, answer[field]
 
 
 @pytest.mark.parametrize(
     "field",
-    ["defence_experience", "consent_matching", "consent_defence_contact", "sectors", "nld_areas", "capabilities",
-     "status", "name", "description"],
+    [
+        "defence_experience",
+        "consent_matching",
+        "consent_defence_contact",
+        "sectors",
+        "nld_areas",
+        "capabilities",
+        "status",
+        "name",
+        "description",
+    ],
 )
 def test_patching_a_required_field_to_null_is_refused_not_crashed(client, staff_tokens, field):
     from tests.factories import company_payload
