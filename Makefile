@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-sqlite test-postgres lint clean stress
+.PHONY: install run test test-sqlite test-postgres lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,7 @@ clean:
 
 # Larger load and fuzzing runs than `make test` (loopback only, bounded): 50 clients, 3000 requests,
 # then the crash and load tests and the fuzzing with more examples per operation.
+.PHONY: stress
 stress: install
 	$(BIN)/python scripts/stress.py --clients 50 --requests 3000
 	KOPPELKANS_STRESS_REQUESTS=1500 KOPPELKANS_CRASH_REGISTRATIONS=300 KOPPELKANS_FUZZ_EXAMPLES=50 \
