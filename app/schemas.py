@@ -69,6 +69,7 @@ Capability = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 CompanyDescription = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=10_000)]
 NeedDescription = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=50_000)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=r"^https?://\S+$")]
+Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")]
 
 
 def check_kvk(value: str | None) -> str | None:
@@ -131,7 +132,7 @@ class CompanyFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    website: Url | None = None
+    website: Website | None = None
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
     sectors: list[str] = Field(default_factory=list, max_length=20)
     nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
@@ -176,7 +177,7 @@ class CompanyUpdate(BaseModel):
     kvk_number: str | None = None
     municipality: str | None = Field(default=None, max_length=100)
     description: CompanyDescription | None = None
-    website: Url | None = None
+    website: Website | None = None
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
     sectors: list[str] | None = Field(default=None, max_length=20)
     nld_areas: list[NldArea] | None = Field(default=None, max_length=5)

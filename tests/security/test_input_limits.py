@@ -86,3 +86,76 @@ def test_patching_a_need_list_or_required_field_to_null_is_refused_not_crashed(c
     response = client.patch(f"/api/v1/needs/{need['id']}", json={field: None}, headers=admin)
     assert response.status_code == 422, response.text
     assert field in response.json()["detail"]
+
+
+def _max_length(field_info) -> int | None:
+    import annotated_types
+
+    found = []
+    for meta in field_info.metadata:
+        found.append(getattr(meta, "max_length", None))
+    annotation = field_info.annotation
+    for arg in getattr(annotation, "__args__", ()) or ():  # X | None
+        for meta in getattr(arg, "__metadata__", ()):
+            found.append(getattr(meta, "max_length", None))
+            if isinstance(meta, annotated_types.MaxLen):
+                found.append(meta.max_length)
+    lengths = [n for n in found if n is not None]
+    return min(lengths) if lengths else None
+
+
+BOUNDED_BY_VALIDATOR = {"kvk_number"}  # check_kvk: exactly 8 digits
+
+
+def _is_choice(annotation) -> bool:
+    """An enum or Literal (optionally with None): its longest value fits by construction."""
+    import enum
+    import typing
+
+    options = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
+    return bool(options) and all(
+        typing.get_origin(a) is typing.Literal or (isinstance(a, type) and issubclass(a, enum.Enum))
+        for a in options
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "table_name"),
+    [
+        ("CompanyCreate", "company"),
+        ("CompanyUpdate", "company"),
+        ("NeedCreate", "need"),
+        ("NeedUpdate", "need"),
+    ],
+)
+def test_no_accepted_text_is_longer_than_its_database_column(schema_name, table_name):
+    """PostgreSQL refuses (500) what SQLite silently stores: the API must cap text at the column's length."""
+    from app import schemas
+    from app.models import metadata
+
+    table = metadata.tables[table_name]
+    too_long = []
+    for name, field_info in getattr(schemas, schema_name).model_fields.items():
+        column = table.columns.get(name)
+        column_length = getattr(getattr(column, "type", None), "length", None)
+        if column_length is None:
+            continue
+        if name in BOUNDED_BY_VALIDATOR or _is_choice(field_info.annotation):
+            continue
+        accepted = _max_length(field_info)
+        if accepted is None or accepted > column_length:
+            too_long.append(f"{name}: accepts {accepted}, column holds {column_length}")
+    assert not too_long, too_long
+
+
+def test_a_website_at_the_column_limit_is_stored_and_one_beyond_is_refused(client, staff_tokens):
+    from tests.factories import company_payload
+
+    admin = bearer(staff_tokens["admin"])
+    at_limit = "https://example.org/" + "a" * (500 - len("https://example.org/"))
+    assert (
+        client.post("/api/v1/companies", json=company_payload(website=at_limit), headers=admin).status_code
+        == 201
+    )
+    beyond = client.post("/api/v1/companies", json=company_payload(website=at_limit + "a"), headers=admin)
+    assert beyond.status_code == 422 and beyond.json()["detail"][0]["loc"][-1] == "website"
