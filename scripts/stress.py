@@ -75,7 +75,9 @@ def create_staff_token(env: dict[str, str], role: str = "adviser") -> str:
         "    token, _ = users.issue_token(session=s, user=u)\n"
         "print(token)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -106,9 +108,22 @@ def start_server(env: dict[str, str], log_path: Path) -> Server:
     port = free_port()
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -153,8 +168,10 @@ _scratch_numbers = itertools.count()
 @contextmanager
 def running_server(database_url: str | None = None):
     """A migrated server with a staff token on a fresh database: yields (server, token, env)."""
-    with tempfile.TemporaryDirectory(prefix="koppelkans-stress-") as scratch, \
-            scratch_database(database_url) as scratch_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="koppelkans-stress-") as scratch,
+        scratch_database(database_url) as scratch_url,
+    ):
         env = server_env(Path(scratch), scratch_url)
         migrate(env)
         token = create_staff_token(env)
@@ -227,12 +244,18 @@ class LoadResult:
             f"{self.requests / self.elapsed:.0f} requests/s",
             f"latency ms (all): {percentiles(every)}",
         ]
-        lines += [f"  {kind:<9} n={len(values):<5} {percentiles(sorted(values))}"
-                  for kind, values in sorted(self.latencies.items())]
-        lines.append(f"registrations acknowledged: {len(self.owned)}, updates acknowledged: {self.updates_acknowledged}")
+        lines += [
+            f"  {kind:<9} n={len(values):<5} {percentiles(sorted(values))}"
+            for kind, values in sorted(self.latencies.items())
+        ]
+        lines.append(
+            f"registrations acknowledged: {len(self.owned)}, updates acknowledged: {self.updates_acknowledged}"
+        )
         lines.append(f"statuses: {dict(sorted(self.statuses.items()))}")
-        lines.append(f"5xx: {len(self.server_errors)}, connection errors: {len(self.transport_errors)}, "
-                     f"lost writes: {len(self.lost_writes)}")
+        lines.append(
+            f"5xx: {len(self.server_errors)}, connection errors: {len(self.transport_errors)}, "
+            f"lost writes: {len(self.lost_writes)}"
+        )
         for problem in (self.server_errors + self.transport_errors + self.lost_writes)[:10]:
             lines.append(f"  ! {problem}")
         return "\n".join(lines)
@@ -248,8 +271,9 @@ def percentiles(sorted_seconds: list[float]) -> str:
     return f"p50 {at(0.50):.0f}  p95 {at(0.95):.0f}  p99 {at(0.99):.0f}  max {sorted_seconds[-1] * 1000:.0f}"
 
 
-async def _client(no: int, http: httpx.AsyncClient, staff: dict, budget: itertools.count, total: int,
-                  result: LoadResult) -> None:
+async def _client(
+    no: int, http: httpx.AsyncClient, staff: dict, budget: itertools.count, total: int, result: LoadResult
+) -> None:
     mine: list[Owned] = []
     rng = random.Random(no)
     while next(budget) < total:
@@ -268,8 +292,11 @@ async def _client(no: int, http: httpx.AsyncClient, staff: dict, budget: itertoo
             elif roll < 0.55:
                 owned = rng.choice(mine)
                 employees = rng.randint(1, 5000)
-                response = await http.patch(f"/api/v1/companies/{owned.id}", json={"employees": employees},
-                                            headers={"X-Edit-Token": owned.edit_token})
+                response = await http.patch(
+                    f"/api/v1/companies/{owned.id}",
+                    json={"employees": employees},
+                    headers={"X-Edit-Token": owned.edit_token},
+                )
                 result.record("update", started, response)
                 if response.status_code == 200:
                     owned.employees = employees
@@ -279,13 +306,17 @@ async def _client(no: int, http: httpx.AsyncClient, staff: dict, budget: itertoo
                 response = await http.get(f"/api/v1/companies/{target.id}", headers=staff)
                 result.record("read", started, response)
             else:
-                params = {"q": "sensoren", "limit": 20} if roll < 0.95 else {"municipality": "Emmen", "limit": 50}
+                params = (
+                    {"q": "sensoren", "limit": 20} if roll < 0.95 else {"municipality": "Emmen", "limit": 50}
+                )
                 response = await http.get("/api/v1/companies", params=params, headers=staff)
                 result.record("list", started, response)
         except httpx.TransportError as error:
             result.requests += 1
-            result.transport_errors.append(f"{type(error).__name__} after {time.perf_counter() - started:.1f} s "
-                                           f"(roll {roll:.2f}): {error}")
+            result.transport_errors.append(
+                f"{type(error).__name__} after {time.perf_counter() - started:.1f} s "
+                f"(roll {roll:.2f}): {error}"
+            )
 
 
 async def _verify(http: httpx.AsyncClient, result: LoadResult) -> None:
@@ -294,22 +325,28 @@ async def _verify(http: httpx.AsyncClient, result: LoadResult) -> None:
 
     async def check(owned: Owned) -> None:
         async with semaphore:
-            response = await http.get(f"/api/v1/companies/{owned.id}", headers={"X-Edit-Token": owned.edit_token})
+            response = await http.get(
+                f"/api/v1/companies/{owned.id}", headers={"X-Edit-Token": owned.edit_token}
+            )
         if response.status_code != 200:
-            result.lost_writes.append(f"company {owned.id}: registered (201) but GET gives {response.status_code}")
+            result.lost_writes.append(
+                f"company {owned.id}: registered (201) but GET gives {response.status_code}"
+            )
             return
         body = response.json()
         if body["name"] != owned.name:
             result.lost_writes.append(f"company {owned.id}: name {body['name']!r} != {owned.name!r}")
         if owned.employees is not None and body["employees"] != owned.employees:
-            result.lost_writes.append(f"company {owned.id}: employees {body['employees']} != acknowledged "
-                                      f"{owned.employees}")
+            result.lost_writes.append(
+                f"company {owned.id}: employees {body['employees']} != acknowledged {owned.employees}"
+            )
 
     await asyncio.gather(*(check(owned) for owned in result.owned))
 
 
-async def run_load(url: str, staff_token: str, *, clients: int = 50, requests: int = 1000,
-                   time_limit: float = 300) -> LoadResult:
+async def run_load(
+    url: str, staff_token: str, *, clients: int = 50, requests: int = 1000, time_limit: float = 300
+) -> LoadResult:
     assert url.startswith(("http://127.", "http://localhost")), "the load test runs against loopback only"
     result = LoadResult(clients=clients)
     staff = {"Authorization": f"Bearer {staff_token}"}
@@ -337,14 +374,24 @@ def main() -> int:
     if args.url:
         if not args.token:
             parser.error("--url needs --token (a staff bearer token)")
-        result = asyncio.run(run_load(args.url, args.token, clients=args.clients, requests=args.requests,
-                                      time_limit=args.time_limit))
+        result = asyncio.run(
+            run_load(
+                args.url, args.token, clients=args.clients, requests=args.requests, time_limit=args.time_limit
+            )
+        )
     else:
         with running_server(os.environ.get("KOPPELKANS_DATABASE_URL")) as (server, token, _env):
             database = "PostgreSQL" if os.environ.get("KOPPELKANS_DATABASE_URL") else "SQLite"
             print(f"server {server.url} ({database}, 1 worker)")
-            result = asyncio.run(run_load(server.url, token, clients=args.clients, requests=args.requests,
-                                          time_limit=args.time_limit))
+            result = asyncio.run(
+                run_load(
+                    server.url,
+                    token,
+                    clients=args.clients,
+                    requests=args.requests,
+                    time_limit=args.time_limit,
+                )
+            )
             if result.server_errors:
                 print(server.log()[-3000:])
     print(result.summary())

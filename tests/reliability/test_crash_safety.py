@@ -63,12 +63,16 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
             with httpx.Client(base_url=restarted.url, timeout=30) as http:
                 assert http.get("/readyz").status_code == 200
                 for payload, answer in acknowledged:
-                    response = http.get(f"/api/v1/companies/{answer['id']}",
-                                        headers={"X-Edit-Token": answer["edit_token"]})
+                    response = http.get(
+                        f"/api/v1/companies/{answer['id']}", headers={"X-Edit-Token": answer["edit_token"]}
+                    )
                     assert response.status_code == 200, f"registration {answer['id']} got 201 but is gone"
                     stored = response.json()
                     assert (stored["name"], stored["kvk_number"], stored["contact"]["email"]) == (
-                        payload["name"], payload["kvk_number"], payload["contact_email"])
+                        payload["name"],
+                        payload["kvk_number"],
+                        payload["contact_email"],
+                    )
                     # When matching is wired into the API, assert here that the company is also
                     # findable through matching (e.g. a match query for its own description returns
                     # answer["id"]), and below that the index holds exactly the database's company ids.
@@ -78,8 +82,10 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
             restarted.stop()
 
         _assert_database_consistent(_database_url(env), acknowledged, in_doubt)
-        print(f"\ncrash safety: {len(acknowledged)} acknowledged before SIGKILL, all present after restart; "
-              f"{len(in_doubt)} in flight")
+        print(
+            f"\ncrash safety: {len(acknowledged)} acknowledged before SIGKILL, all present after restart; "
+            f"{len(in_doubt)} in flight"
+        )
 
 
 def _assert_database_consistent(url: str, acknowledged: list, in_doubt: list[dict]) -> None:
@@ -89,17 +95,25 @@ def _assert_database_consistent(url: str, acknowledged: list, in_doubt: list[dic
             if engine.dialect.name == "sqlite":
                 assert db.execute(text("PRAGMA integrity_check")).scalar() == "ok"
                 assert db.execute(text("PRAGMA foreign_key_check")).all() == []
-            rows = {kvk: (name, email) for kvk, name, email in
-                    db.execute(text("SELECT kvk_number, name, contact_email FROM company")).all()}
+            rows = {
+                kvk: (name, email)
+                for kvk, name, email in db.execute(
+                    text("SELECT kvk_number, name, contact_email FROM company")
+                ).all()
+            }
             # A registration and its audit line are one transaction: both or neither.
-            unaudited = db.execute(text(
-                "SELECT id FROM company WHERE id NOT IN "
-                "(SELECT subject_id FROM auditevent WHERE action = 'register' AND subject_type = 'company')"
-            )).all()
-            orphans = db.execute(text(
-                "SELECT subject_id FROM auditevent WHERE action = 'register' AND subject_type = 'company' "
-                "AND subject_id NOT IN (SELECT id FROM company)"
-            )).all()
+            unaudited = db.execute(
+                text(
+                    "SELECT id FROM company WHERE id NOT IN "
+                    "(SELECT subject_id FROM auditevent WHERE action = 'register' AND subject_type = 'company')"
+                )
+            ).all()
+            orphans = db.execute(
+                text(
+                    "SELECT subject_id FROM auditevent WHERE action = 'register' AND subject_type = 'company' "
+                    "AND subject_id NOT IN (SELECT id FROM company)"
+                )
+            ).all()
     finally:
         engine.dispose()
     assert not unaudited, f"companies without their registration audit line: {unaudited}"

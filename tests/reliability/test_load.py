@@ -15,7 +15,9 @@ REQUESTS = int(os.environ.get("KOPPELKANS_STRESS_REQUESTS", "300"))
 
 def test_fifty_concurrent_clients_get_no_server_error_and_lose_no_write(stress):
     with stress.running_server(os.environ.get("KOPPELKANS_DATABASE_URL")) as (server, token, _env):
-        result = asyncio.run(stress.run_load(server.url, token, clients=50, requests=REQUESTS, time_limit=240))
+        result = asyncio.run(
+            stress.run_load(server.url, token, clients=50, requests=REQUESTS, time_limit=240)
+        )
         log = server.log()
     print("\n" + result.summary())
     assert result.requests >= REQUESTS
