@@ -205,7 +205,7 @@ def registration(client_no: int) -> dict:
 
 @dataclass
 class Owned:
-    """A company one client registered: only that client changes it, so its last acknowledged update is known."""
+    """A company one client registered. Only that client changes it: its last acknowledged update is known."""
 
     id: int
     edit_token: str
@@ -249,7 +249,8 @@ class LoadResult:
             for kind, values in sorted(self.latencies.items())
         ]
         lines.append(
-            f"registrations acknowledged: {len(self.owned)}, updates acknowledged: {self.updates_acknowledged}"
+            f"registrations acknowledged: {len(self.owned)}, "
+            f"updates acknowledged: {self.updates_acknowledged}"
         )
         lines.append(f"statuses: {dict(sorted(self.statuses.items()))}")
         lines.append(

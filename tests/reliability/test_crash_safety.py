@@ -104,14 +104,14 @@ def _assert_database_consistent(url: str, acknowledged: list, in_doubt: list[dic
             # A registration and its audit line are one transaction: both or neither.
             unaudited = db.execute(
                 text(
-                    "SELECT id FROM company WHERE id NOT IN "
-                    "(SELECT subject_id FROM auditevent WHERE action = 'register' AND subject_type = 'company')"
+                    "SELECT id FROM company WHERE id NOT IN (SELECT subject_id FROM auditevent "
+                    "WHERE action = 'register' AND subject_type = 'company')"
                 )
             ).all()
             orphans = db.execute(
                 text(
-                    "SELECT subject_id FROM auditevent WHERE action = 'register' AND subject_type = 'company' "
-                    "AND subject_id NOT IN (SELECT id FROM company)"
+                    "SELECT subject_id FROM auditevent WHERE action = 'register' "
+                    "AND subject_type = 'company' AND subject_id NOT IN (SELECT id FROM company)"
                 )
             ).all()
     finally:
