@@ -159,3 +159,42 @@ def test_a_website_at_the_column_limit_is_stored_and_one_beyond_is_refused(clien
     )
     beyond = client.post("/api/v1/companies", json=company_payload(website=at_limit + "a"), headers=admin)
     assert beyond.status_code == 422 and beyond.json()["detail"][0]["loc"][-1] == "website"
+
+
+# --- body size ---------------------------------------------------------------------------------
+
+
+def _chunks(total_bytes: int):
+    """A JSON body sent in chunks, without Content-Length (Transfer-Encoding: chunked)."""
+    yield b'{"name": "Chunked BV", "description": "'
+    for _ in range(total_bytes // 10_000):
+        yield b"a" * 10_000
+    yield b'"}'
+
+
+def test_a_body_over_the_cap_gets_413_with_or_without_content_length(client, session):
+    from app.models import Company
+
+    declared = client.post(
+        "/api/v1/companies", content=b"x" * 1_000_001, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413 and "at most 1000000 bytes" in declared.json()["detail"]
+    chunked = client.post(
+        "/api/v1/companies", content=_chunks(3_000_000), headers={"content-type": "application/json"}
+    )
+    assert chunked.request.headers.get("content-length") is None
+    assert chunked.status_code == 413, chunked.text[:200]
+    assert chunked.headers["X-Content-Type-Options"] == "nosniff"
+    assert session.query(Company).count() == 0
+
+
+def test_a_chunked_body_under_the_cap_is_processed(client):
+    from tests.factories import company_payload
+
+    body = __import__("json").dumps(company_payload()).encode()
+    response = client.post(
+        "/api/v1/companies",
+        content=iter([body[:50], body[50:]]),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
