@@ -81,7 +81,8 @@ class BodySizeLimit:
 
 
 def _too_large(max_bytes: int) -> JSONResponse:
-    return JSONResponse(status_code=413, content={"detail": f"request body too large: at most {max_bytes} bytes"})
+    detail = f"request body too large: at most {max_bytes} bytes"
+    return JSONResponse(status_code=413, content={"detail": detail})
 
 
 @asynccontextmanager
