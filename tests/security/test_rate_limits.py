@@ -38,7 +38,7 @@ def test_one_address_exhausting_its_registrations_does_not_block_another(tight_l
 def test_a_forwarded_for_header_from_the_client_does_not_reset_the_limit(tight_limits):
     (client,) = _clients("192.0.2.30")
     with client:
-        for n in range(2):
+        for _ in range(2):
             assert client.post("/api/v1/companies", json=company_payload()).status_code == 201
         spoofed = client.post(
             "/api/v1/companies", json=company_payload(), headers={"X-Forwarded-For": "198.51.100.7"}
