@@ -118,7 +118,7 @@ def list_companies(
 ) -> tuple[list[Company], int]:
     conditions = []
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = func.lower(f"%{q}%")  # lowered by the database, like the column (SQLite: ASCII only)
         conditions.append(
             or_(func.lower(Company.name).like(pattern), func.lower(Company.description).like(pattern))
         )

@@ -62,7 +62,7 @@ def list_needs(
     if not caller.is_staff:
         conditions.append(Need.visibility == "public")
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = func.lower(f"%{q}%")  # lowered by the database, like the column (SQLite: ASCII only)
         conditions.append(or_(func.lower(Need.title).like(pattern), func.lower(Need.description).like(pattern)))
     if kind:
         conditions.append(Need.kind == kind)

@@ -198,3 +198,95 @@ def test_a_chunked_body_under_the_cap_is_processed(client):
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 201, response.text
+
+
+# --- odd text is stored and returned verbatim -----------------------------------------------------
+
+ODD_TEXTS = [
+    "Ĳsselmeer — 🛰️ Zoë",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE company; --",
+    'Robert"); DELETE FROM need WHERE ("1"="1',
+    "%_\\ LIKE-tekens 100% zeker",
+]
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS)
+def test_odd_text_is_stored_and_returned_verbatim(client, staff_tokens, text):
+    from tests.factories import company_payload
+
+    admin = bearer(staff_tokens["admin"])
+    description = f"Wij maken {text} voor de krijgsmacht."
+    registered = client.post(
+        "/api/v1/companies",
+        json=company_payload(name=text, description=description, contact_name=text, capabilities=[text]),
+    )
+    assert registered.status_code == 201, registered.text
+    company = client.get(f"/api/v1/companies/{registered.json()['id']}", headers=admin).json()
+    assert (company["name"], company["description"], company["contact"]["name"], company["capabilities"]) == (
+        text,
+        description,
+        text,
+        [text],
+    )
+    need = client.post("/api/v1/needs", json=need_payload(title=text, description=description), headers=admin)
+    assert need.status_code == 201 and need.json()["title"] == text
+    # Searching for the text finds exactly these records (no LIKE wildcard or SQL injection effect).
+    found = client.get("/api/v1/companies", params={"q": text}, headers=admin).json()
+    assert [c["id"] for c in found["data"]] == [company["id"]]
+    assert client.get("/api/v1/needs", params={"q": text}).json()["count"] == 1
+    assert client.get("/api/v1/companies", params={"q": "100%"}, headers=admin).json()["count"] == (
+        1 if "100%" in text else 0
+    )
+
+
+# --- caps on text, lists and paging ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "x" * 201),
+        ("description", "x" * 10_001),
+        ("contact_name", "x" * 201),
+        ("capabilities", ["x" * 101]),
+        ("capabilities", [f"c{n}" for n in range(31)]),
+        ("sectors", ["maakindustrie"] * 21),
+        ("nld_areas", ["sensoren"] * 6),
+        ("contact_phone", "1" * 41),
+    ],
+)
+def test_oversized_company_fields_are_refused_with_the_field_named(client, field, value):
+    from tests.factories import company_payload
+
+    response = client.post("/api/v1/companies", json=company_payload(**{field: value}))
+    assert response.status_code == 422, response.text
+    assert field in response.json()["detail"][0]["loc"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", "x" * 301), ("description", "x" * 50_001), ("eligible_regions", ["Drenthe"] * 51)],
+)
+def test_oversized_need_fields_are_refused(client, staff_tokens, field, value):
+    response = client.post(
+        "/api/v1/needs", json=need_payload(**{field: value}), headers=bearer(staff_tokens["admin"])
+    )
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/companies", "/api/v1/needs"])
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"limit": 200}, 200),
+        ({"limit": 201}, 422),
+        ({"limit": 0}, 422),
+        ({"offset": -1}, 422),
+        ({"offset": 1_000_001}, 422),
+        ({"q": "x" * 201}, 422),
+    ],
+)
+def test_paging_and_query_limits(client, staff_tokens, path, params, status):
+    response = client.get(path, params=params, headers=bearer(staff_tokens["adviser"]))
+    assert response.status_code == status, response.text
