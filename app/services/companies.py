@@ -118,9 +118,12 @@ def list_companies(
 ) -> tuple[list[Company], int]:
     conditions = []
     if q:
-        pattern = func.lower(f"%{q}%")  # lowered by the database, like the column (SQLite: ASCII only)
+        pattern = contains_pattern(q)
         conditions.append(
-            or_(func.lower(Company.name).like(pattern), func.lower(Company.description).like(pattern))
+            or_(
+                func.lower(Company.name).like(pattern, escape="\\"),
+                func.lower(Company.description).like(pattern, escape="\\"),
+            )
         )
     if municipality:
         conditions.append(func.lower(Company.municipality) == municipality.strip().lower())
@@ -142,6 +145,14 @@ def list_companies(
         select(Company).where(*conditions).order_by(Company.name, Company.id).offset(offset).limit(limit)
     ).all()
     return list(companies), count
+
+
+def contains_pattern(text: str):
+    """A LIKE pattern for ``text`` anywhere, its own % _ and \\ escaped (escape character \\).
+
+    Lowered by the database, like the column it is compared with (SQLite lowers ASCII only)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(f"%{escaped}%")
 
 
 def json_list_contains(column, slug: str):

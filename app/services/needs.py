@@ -7,7 +7,7 @@ from app.core.errors import InvalidInput, NotFound
 from app.models import Need, Organisation, User, utcnow
 from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
 from app.services.access import Caller
-from app.services.companies import json_list_contains
+from app.services.companies import contains_pattern, json_list_contains
 
 
 def create(*, session: Session, caller: Caller, need_in: NeedCreate) -> Need:
@@ -62,8 +62,13 @@ def list_needs(
     if not caller.is_staff:
         conditions.append(Need.visibility == "public")
     if q:
-        pattern = func.lower(f"%{q}%")  # lowered by the database, like the column (SQLite: ASCII only)
-        conditions.append(or_(func.lower(Need.title).like(pattern), func.lower(Need.description).like(pattern)))
+        pattern = contains_pattern(q)
+        conditions.append(
+            or_(
+                func.lower(Need.title).like(pattern, escape="\\"),
+                func.lower(Need.description).like(pattern, escape="\\"),
+            )
+        )
     if kind:
         conditions.append(Need.kind == kind)
     if status:

@@ -290,3 +290,14 @@ def test_oversized_need_fields_are_refused(client, staff_tokens, field, value):
 def test_paging_and_query_limits(client, staff_tokens, path, params, status):
     response = client.get(path, params=params, headers=bearer(staff_tokens["adviser"]))
     assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize("wildcard", ["%", "_", "\\"])
+def test_like_wildcards_in_search_text_match_themselves_only(client, staff_tokens, wildcard):
+    from tests.factories import company_payload
+
+    admin = bearer(staff_tokens["admin"])
+    client.post("/api/v1/companies", json=company_payload(name="Gewoon Bedrijf"))
+    client.post("/api/v1/needs", json=need_payload(title="Gewone vraag"), headers=admin)
+    assert client.get("/api/v1/companies", params={"q": wildcard}, headers=admin).json()["count"] == 0
+    assert client.get("/api/v1/needs", params={"q": wildcard}).json()["count"] == 0
