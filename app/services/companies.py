@@ -14,7 +14,7 @@ from app.taxonomy import get_taxonomy
 
 # Fields only the provincial desk may change.
 DESK_ONLY_FIELDS = frozenset({"status"})
-# Columns that are NOT NULL for every company, seed records included: null is refused, not sent to the database.
+# NOT NULL for every company, seed records included: null is refused, not sent to the database.
 NEVER_EMPTY_FIELDS = frozenset({
     "name", "description", "defence_experience", "status", "consent_matching", "consent_defence_contact",
     "sectors", "nld_areas", "capabilities",
