@@ -77,7 +77,8 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
     required = {"name", "kvk_number", "municipality", "description", "contact_email"}
     if company.source == "seed":  # seed records may lack a KvK number, municipality or contact
         required = set()
-    cleared = sorted(field for field in (required | NEVER_EMPTY_FIELDS) & values.keys() if values[field] is None)
+    emptied = (required | NEVER_EMPTY_FIELDS) & values.keys()
+    cleared = sorted(field for field in emptied if values[field] is None)
     if cleared:
         raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead")
     if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:

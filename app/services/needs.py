@@ -28,7 +28,8 @@ def get(*, session: Session, caller: Caller, need_id: int) -> Need:
 
 def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
     values = changes.model_dump(exclude_unset=True)
-    never_empty = ("title", "description", "kind", "status", "visibility", "nld_areas", "sectors", "eligible_regions")
+    never_empty = ("title", "description", "kind", "status", "visibility", "nld_areas", "sectors",
+                   "eligible_regions")
     for required in never_empty:
         if required in values and values[required] is None:
             raise InvalidInput(f"{required} cannot be emptied: send a new value instead")
