@@ -48,4 +48,5 @@ clean:
 stress: install
 	$(BIN)/python scripts/stress.py --clients 50 --requests 3000
 	KOPPELKANS_STRESS_REQUESTS=1500 KOPPELKANS_CRASH_REGISTRATIONS=300 KOPPELKANS_FUZZ_EXAMPLES=50 \
+		KOPPELKANS_FUZZ_COVERAGE_SHARE_ADMIN=1 KOPPELKANS_FUZZ_COVERAGE_SHARE=1 \
 		$(BIN)/python -m pytest tests/reliability tests/security/test_fuzzing.py

@@ -15,9 +15,11 @@ from sqlalchemy import text
 
 from app.core.db import make_engine
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+# SQLite only: there the application process itself writes the database file, so killing it is the
+# risk under test. With PostgreSQL the kill stops a client; committed data is the database server's.
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only, pytest.mark.timeout(300)]
 
-KILL_AFTER = int(os.environ.get("KOPPELKANS_CRASH_REGISTRATIONS", "60"))  # acknowledged registrations
+KILL_AFTER = int(os.environ.get("KOPPELKANS_CRASH_REGISTRATIONS", "40"))  # acknowledged registrations
 WRITERS = 4
 
 
