@@ -301,3 +301,21 @@ def test_like_wildcards_in_search_text_match_themselves_only(client, staff_token
     client.post("/api/v1/needs", json=need_payload(title="Gewone vraag"), headers=admin)
     assert client.get("/api/v1/companies", params={"q": wildcard}, headers=admin).json()["count"] == 0
     assert client.get("/api/v1/needs", params={"q": wildcard}).json()["count"] == 0
+
+
+def test_every_integer_path_parameter_is_bounded_to_the_database_id_range():
+    """An unbounded id reaches the driver and overflows (500); bound it like ``app.deps.CompanyId``."""
+    from app.main import create_app
+    from app.schemas import MAX_ID
+
+    unbounded = []
+    for path, operations in create_app().openapi()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter["in"] == "path" and schema.get("type") == "integer":
+                    if schema.get("maximum", float("inf")) > MAX_ID or schema.get("minimum", -1) < 1:
+                        unbounded.append(f"{method.upper()} {path}: {parameter['name']}")
+    assert not unbounded, (
+        f"path ids without the 1..{MAX_ID} bounds (use CompanyId / NeedId from app.deps): {unbounded}"
+    )
