@@ -313,9 +313,9 @@ def test_every_integer_path_parameter_is_bounded_to_the_database_id_range():
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
-                if parameter["in"] == "path" and schema.get("type") == "integer":
-                    if schema.get("maximum", float("inf")) > MAX_ID or schema.get("minimum", -1) < 1:
-                        unbounded.append(f"{method.upper()} {path}: {parameter['name']}")
+                is_id = parameter["in"] == "path" and schema.get("type") == "integer"
+                if is_id and (schema.get("maximum", float("inf")) > MAX_ID or schema.get("minimum", -1) < 1):
+                    unbounded.append(f"{method.upper()} {path}: {parameter['name']}")
     assert not unbounded, (
         f"path ids without the 1..{MAX_ID} bounds (use CompanyId / NeedId from app.deps): {unbounded}"
     )
