@@ -49,3 +49,12 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+# Larger load and fuzzing runs than `make test` (loopback only, bounded): 50 clients, 3000 requests,
+# then the crash and load tests and the fuzzing with more examples per operation.
+.PHONY: stress
+stress: install
+	$(BIN)/python scripts/stress.py --clients 50 --requests 3000
+	KOPPELKANS_STRESS_REQUESTS=1500 KOPPELKANS_CRASH_REGISTRATIONS=300 KOPPELKANS_FUZZ_EXAMPLES=50 \
+		KOPPELKANS_FUZZ_COVERAGE_SHARE_ADMIN=1 KOPPELKANS_FUZZ_COVERAGE_SHARE=1 \
+		$(BIN)/python -m pytest tests/reliability tests/security/test_fuzzing.py

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -16,6 +16,7 @@ from app.services import users as user_service
 from app.services.access import Caller
 from app.matching.engine import MatchEngine
 from app.models import Company
+from app.schemas import MAX_ID
 from app.services.matching import MatchingState
 
 
@@ -76,7 +77,11 @@ ListReaderDep = Annotated[Caller, Depends(require_list_reader)]
 DeskDep = Annotated[Caller, Depends(require_desk)]
 
 
-def valid_company(company_id: int, session: SessionDep) -> Company:
+CompanyId = Annotated[int, Path(ge=1, le=MAX_ID, description="The company's id")]
+NeedId = Annotated[int, Path(ge=1, le=MAX_ID, description="The need's id")]
+
+
+def valid_company(company_id: CompanyId, session: SessionDep) -> Company:
     return company_service.get(session=session, company_id=company_id)
 
 
@@ -106,8 +111,7 @@ CompanyCallerDep = Annotated[Caller, Depends(company_caller)]
 def get_matching_state(request: Request) -> MatchingState:
     state = getattr(request.app.state, "matching", None)
     if state is None:
-        state = request.app.state.matching = MatchingState()
-        state.error = "matching is switched off (KOPPELKANS_MATCHING_ENABLED=false)"
+        state = request.app.state.matching = MatchingState.switched_off()
     return state
 
 

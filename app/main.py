@@ -13,6 +13,7 @@ from app import web
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.core.logging import install_redaction
+from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
 from app.services.matching import MatchingState
 
@@ -32,6 +33,59 @@ DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self' 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Counts the body bytes as they arrive, so a chunked upload (no Content-Length) is capped as well.
+
+    Past the limit the body read fails (the request is not processed on a partial body) and the
+    answer is 413, whatever the application made of the failed read.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        max_bytes = get_settings().max_body_bytes
+        received = 0
+        exceeded = started = False
+
+        async def limited_receive():
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_bytes:
+                    exceeded = True
+                    raise BodyTooLarge
+            return message
+
+        async def send_or_refuse(message) -> None:
+            nonlocal started
+            if not exceeded:
+                started = True
+                await send(message)
+            elif message["type"] == "http.response.start" and not started:
+                started = True
+                await _too_large(max_bytes)(scope, receive, send)
+
+        try:
+            await self.app(scope, limited_receive, send_or_refuse)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(max_bytes)(scope, receive, send)
+
+
+def _too_large(max_bytes: int) -> JSONResponse:
+    detail = f"request body too large: at most {max_bytes} bytes"
+    return JSONResponse(status_code=413, content={"detail": detail})
 
 
 @asynccontextmanager
@@ -83,6 +137,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     # The web interface: pages under /ui/ (session cookie + CSRF: app/web/session.py), its static files.
     app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")
     app.include_router(web.router)
+    document_error_responses(app)
 
     @app.exception_handler(KoppelkansError)
     async def render_error(_request: Request, error: KoppelkansError) -> JSONResponse:
@@ -104,14 +159,14 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         ]
         return JSONResponse(status_code=422, content={"detail": details})
 
+    app.add_middleware(BodySizeLimit)  # inside limits_and_headers, so its 413 gets the security headers
+
     @app.middleware("http")
     async def limits_and_headers(request: Request, call_next):
         declared_length = request.headers.get("content-length")
         max_bytes = get_settings().max_body_bytes
         if declared_length and (not declared_length.isdigit() or int(declared_length) > max_bytes):
-            response = JSONResponse(
-                status_code=413, content={"detail": f"request body too large: at most {max_bytes} bytes"}
-            )
+            response = _too_large(max_bytes)
         else:
             response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():

@@ -5,11 +5,11 @@ against the shipped vocabularies in ``app.taxonomy``.
 """
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from app.taxonomy import get_taxonomy
 
@@ -53,6 +53,14 @@ class Visibility(StrEnum):
     staff = "staff"
 
 
+# Timestamps are stored in UTC; SQLite hands them back without an offset, so the offset is restored here
+# and every answer carries an RFC 3339 date-time ("…+00:00") whichever database is used.
+UtcDatetime = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))]
+
+# Ids are 32-bit database integers (PostgreSQL `integer`): a larger id must be refused, not sent to the driver.
+MAX_ID = 2_147_483_647
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
 KVK_PATTERN = re.compile(r"^\d{8}$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
 
@@ -61,6 +69,7 @@ Capability = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 CompanyDescription = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=10_000)]
 NeedDescription = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=50_000)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=r"^https?://\S+$")]
+Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")]
 
 
 def check_kvk(value: str | None) -> str | None:
@@ -123,7 +132,7 @@ class CompanyFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    website: Url | None = None
+    website: Website | None = None
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
     sectors: list[str] = Field(default_factory=list, max_length=20)
     nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
@@ -168,7 +177,7 @@ class CompanyUpdate(BaseModel):
     kvk_number: str | None = None
     municipality: str | None = Field(default=None, max_length=100)
     description: CompanyDescription | None = None
-    website: Url | None = None
+    website: Website | None = None
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
     sectors: list[str] | None = Field(default=None, max_length=20)
     nld_areas: list[NldArea] | None = Field(default=None, max_length=5)
@@ -218,8 +227,8 @@ class CompanyOut(BaseModel):
     status: CompanyStatus
     source: str
     source_ref: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     contact: Contact | None = None
     consents: Consents | None = None
 
@@ -239,7 +248,7 @@ class CompaniesOut(BaseModel):
 class NeedFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    owner_organisation_id: int | None = None
+    owner_organisation_id: DbId | None = None
     nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
     sectors: list[str] = Field(default_factory=list, max_length=20)
     eligible_regions: list[str] = Field(default_factory=list, max_length=50)
@@ -267,7 +276,7 @@ class NeedUpdate(BaseModel):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = None
     description: NeedDescription | None = None
     kind: NeedKind | None = None
-    owner_organisation_id: int | None = None
+    owner_organisation_id: DbId | None = None
     nld_areas: list[NldArea] | None = Field(default=None, max_length=5)
     sectors: list[str] | None = Field(default=None, max_length=20)
     eligible_regions: list[str] | None = Field(default=None, max_length=50)
@@ -306,8 +315,8 @@ class NeedOut(BaseModel):
     status: NeedStatus
     visibility: Visibility
     source_ref: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class NeedsOut(BaseModel):
@@ -321,7 +330,7 @@ class NeedsOut(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_at: datetime | None
+    expires_at: UtcDatetime | None
 
 
 class UserOut(BaseModel):
@@ -435,7 +444,7 @@ class NeedRef(BaseModel):
 
 
 class MatchEventOut(BaseModel):
-    at: datetime
+    at: UtcDatetime
     actor: str
     kind: str
     from_status: str | None
@@ -454,8 +463,8 @@ class MatchOut(BaseModel):
     relevant: bool | None
     feedback_reason: str | None
     closing_reason: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class MatchDetail(MatchOut):
@@ -469,7 +478,7 @@ class MatchesOut(BaseModel):
 
 class MatchListWeek(BaseModel):
     week: str
-    built_at: datetime
+    built_at: UtcDatetime
     lines: int
 
 

@@ -34,7 +34,11 @@ router = APIRouter(prefix="/companies", tags=["companies"])
     status_code=status.HTTP_201_CREATED,
     response_model=CompanyRegistered,
     dependencies=[Depends(registration_limit)],
-    responses={409: {"description": "KvK number already registered"}, 429: {"description": "Too many registrations"}},
+    responses={
+        403: {"description": "Only advisers and admins register on a company's behalf"},
+        409: {"description": "KvK number already registered"},
+        429: {"description": "Too many registrations"},
+    },
 )
 def register_company(
     company_in: CompanyCreate, caller: CallerDep, session: SessionDep, matching: MatchingStateDep
@@ -91,7 +95,7 @@ def read_company(company: CompanyDep, caller: CompanyCallerDep, session: Session
     return company_service.to_out(session=session, caller=caller, company=company)
 
 
-@router.patch("/{company_id}", response_model=CompanyOut)
+@router.patch("/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}})
 def update_company(
     changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep,
     matching: MatchingStateDep,

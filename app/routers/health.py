@@ -32,5 +32,5 @@ def readyz(request: Request) -> JSONResponse:
         ready, reason = readiness()
         if not ready:
             return JSONResponse(status_code=503, content={"detail": f"matching not ready: {reason}"})
-        checks["matching"] = "ok"
+        checks["matching"] = reason
     return JSONResponse({"status": "ready", **checks})

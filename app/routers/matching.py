@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import CallerDep, CompanyCallerDep, CompanyDep, EngineDep, SessionDep, StaffDep
+from app.deps import CallerDep, CompanyCallerDep, CompanyDep, EngineDep, NeedId, SessionDep, StaffDep
 from app.schemas import CompanyMatches, DefenceExperience, NeedKind, NeedMatches, NldArea, SearchRequest
 from app.services import companies as company_service
 from app.services import matching as matching_service
@@ -17,7 +17,7 @@ NOT_READY = {503: {"description": "The matching index is still being built: try 
 
 @router.get("/needs/{need_id}/matches", response_model=CompanyMatches, responses=NOT_READY)
 def companies_for_need(
-    need_id: int,
+    need_id: NeedId,
     caller: StaffDep,
     session: SessionDep,
     engine: EngineDep,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.deps import CallerDep, MatchingStateDep, SessionDep, StaffDep
+from app.deps import CallerDep, MatchingStateDep, NeedId, SessionDep, StaffDep
 from app.schemas import NeedCreate, NeedKind, NeedOut, NeedsOut, NeedStatus, NeedUpdate, NldArea
 from app.services import needs as need_service
 
@@ -40,14 +40,14 @@ def list_needs(
 
 
 @router.get("/{need_id}", response_model=NeedOut)
-def read_need(need_id: int, caller: CallerDep, session: SessionDep) -> NeedOut:
+def read_need(need_id: NeedId, caller: CallerDep, session: SessionDep) -> NeedOut:
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     return need_service.to_out(session=session, need=need)
 
 
 @router.patch("/{need_id}", response_model=NeedOut)
 def update_need(
-    need_id: int, changes: NeedUpdate, caller: StaffDep, session: SessionDep, matching: MatchingStateDep
+    need_id: NeedId, changes: NeedUpdate, caller: StaffDep, session: SessionDep, matching: MatchingStateDep
 ) -> NeedOut:
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     need_service.update(session=session, need=need, changes=changes)
@@ -57,7 +57,7 @@ def update_need(
 
 
 @router.delete("/{need_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_need(need_id: int, caller: StaffDep, session: SessionDep, matching: MatchingStateDep) -> Response:
+def delete_need(need_id: NeedId, caller: StaffDep, session: SessionDep, matching: MatchingStateDep) -> Response:
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     need_service.delete(session=session, need=need)
     session.commit()

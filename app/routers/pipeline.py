@@ -6,7 +6,16 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func
 from sqlmodel import select
 
-from app.deps import CompanyCallerDep, CompanyDep, EngineDep, ListReaderDep, SessionDep, StaffDep
+from app.deps import (
+    CompanyCallerDep,
+    CompanyDep,
+    CompanyId,
+    EngineDep,
+    ListReaderDep,
+    NeedId,
+    SessionDep,
+    StaffDep,
+)
 from app.models import Company, Match, Need
 from app.schemas import (
     CompanyMatches,
@@ -21,6 +30,7 @@ from app.schemas import (
     MatchOut,
     NeedRef,
     NldArea,
+    MAX_ID,
     PipelineStatus,
 )
 from app.services import dashboard, match_lists, pipeline
@@ -52,9 +62,9 @@ def list_matches(
     caller: StaffDep,
     session: SessionDep,
     status_: Annotated[PipelineStatus | None, Query(alias="status")] = None,
-    need_id: Annotated[int | None, Query(ge=1)] = None,
-    company_id: Annotated[int | None, Query(ge=1)] = None,
-    owner_user_id: Annotated[int | None, Query(ge=1)] = None,
+    need_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    company_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    owner_user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MatchesOut:
@@ -76,12 +86,12 @@ def list_matches(
 
 
 @router.get("/matches/{company_id}/{need_id}", response_model=MatchDetail)
-def read_match(company_id: int, need_id: int, caller: StaffDep, session: SessionDep) -> MatchDetail:
+def read_match(company_id: CompanyId, need_id: NeedId, caller: StaffDep, session: SessionDep) -> MatchDetail:
     return match_detail(session, pipeline.get(session, company_id, need_id))
 
 
 @router.patch("/matches/{company_id}/{need_id}", response_model=MatchDetail)
-def change_match(company_id: int, need_id: int, change: MatchChange, caller: StaffDep, session: SessionDep) -> MatchDetail:
+def change_match(company_id: CompanyId, need_id: NeedId, change: MatchChange, caller: StaffDep, session: SessionDep) -> MatchDetail:
     """Staff: move a match on (illegal moves get 422 naming the allowed ones), add a note, set the owner."""
     match = pipeline.get_or_create(session, company_id, need_id)
     pipeline.change(
@@ -94,7 +104,7 @@ def change_match(company_id: int, need_id: int, change: MatchChange, caller: Sta
 
 @router.post("/matches/{company_id}/{need_id}/feedback", response_model=MatchDetail)
 def give_feedback(
-    company_id: int, need_id: int, feedback: MatchFeedback, caller: StaffDep, session: SessionDep
+    company_id: CompanyId, need_id: NeedId, feedback: MatchFeedback, caller: StaffDep, session: SessionDep
 ) -> MatchDetail:
     """Staff: mark a match relevant or not; "not relevant" keeps it out of match results and lists."""
     match = pipeline.get_or_create(session, company_id, need_id)
@@ -105,7 +115,7 @@ def give_feedback(
 
 @router.post("/companies/{company_id}/introductions/{need_id}/consent", response_model=MatchDetail)
 def consent_to_introduction(
-    need_id: int, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
+    need_id: NeedId, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
 ) -> MatchDetail:
     """The company itself (`X-Edit-Token`): agree to be introduced for this need; releases its contact
     details to the Defence parties working on it."""
@@ -116,7 +126,7 @@ def consent_to_introduction(
 
 
 @router.delete("/companies/{company_id}/introductions/{need_id}/consent", status_code=204, response_class=Response)
-def withdraw_consent(need_id: int, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> Response:
+def withdraw_consent(need_id: NeedId, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> Response:
     """The company itself: withdraw its consent for this introduction."""
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     pipeline.withdraw_consent(session, caller, company, need)
@@ -126,7 +136,7 @@ def withdraw_consent(need_id: int, company: CompanyDep, caller: CompanyCallerDep
 
 @router.get("/needs/{need_id}/scouting", response_model=CompanyMatches)
 def scouting(
-    need_id: int,
+    need_id: NeedId,
     caller: StaffDep,
     session: SessionDep,
     engine: EngineDep,

@@ -18,6 +18,11 @@ from app.taxonomy import get_taxonomy
 REDACTED_NAME = "[verwijderd bedrijf]"
 # Fields only the provincial desk may change.
 DESK_ONLY_FIELDS = frozenset({"status"})
+# NOT NULL for every company, seed records included: null is refused, not sent to the database.
+NEVER_EMPTY_FIELDS = frozenset({
+    "name", "description", "defence_experience", "status", "consent_matching", "consent_defence_contact",
+    "sectors", "nld_areas", "capabilities",
+})
 
 
 def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> tuple[Company, str]:
@@ -74,8 +79,11 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
     if DESK_ONLY_FIELDS & values.keys() and not caller.is_desk:
         raise Forbidden(f"only advisers and admins may change {', '.join(sorted(DESK_ONLY_FIELDS & values.keys()))}")
     required = {"name", "kvk_number", "municipality", "description", "contact_email"}
-    cleared = sorted(field for field in required & values.keys() if values[field] is None)
-    if cleared and company.source != "seed":
+    if company.source == "seed":  # seed records may lack a KvK number, municipality or contact
+        required = set()
+    emptied = (required | NEVER_EMPTY_FIELDS) & values.keys()
+    cleared = sorted(field for field in emptied if values[field] is None)
+    if cleared:
         raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead")
     if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:
         _refuse_duplicate_kvk(session, values["kvk_number"])
@@ -126,9 +134,12 @@ def filter_conditions(
     """SQL conditions for the company filters shared by the list, matching and search."""
     conditions = []
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = contains_pattern(q)
         conditions.append(
-            or_(func.lower(Company.name).like(pattern), func.lower(Company.description).like(pattern))
+            or_(
+                func.lower(Company.name).like(pattern, escape="\\"),
+                func.lower(Company.description).like(pattern, escape="\\"),
+            )
         )
     if municipality:
         conditions.append(func.lower(Company.municipality) == municipality.strip().lower())
@@ -155,6 +166,14 @@ def list_companies(*, session: Session, limit: int = 50, offset: int = 0, **filt
         select(Company).where(*conditions).order_by(Company.name, Company.id).offset(offset).limit(limit)
     ).all()
     return list(companies), count
+
+
+def contains_pattern(text: str):
+    """A LIKE pattern for ``text`` anywhere, its own % _ and \\ escaped (escape character \\).
+
+    Lowered by the database, like the column it is compared with (SQLite lowers ASCII only)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(f"%{escaped}%")
 
 
 def json_list_contains(column, slug: str):

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.core.config import Settings
 from app.core.db import get_engine
-from app.core.errors import Forbidden, IndexNotReady
+from app.core.errors import Forbidden, IndexNotReady, Unauthorized
 from app.matching.engine import Document, MatchEngine
 from app.models import Company, IndexChange, Match, Need
 from app.schemas import CompanyMatch, NeedMatch
@@ -112,6 +112,16 @@ class MatchingState:
         self._recently_applied: set[int] = set()
 
     @classmethod
+    def switched_off(cls) -> "MatchingState":
+        """Matching disabled by configuration: the service is ready, the matching endpoints say why not."""
+        state = cls()
+        state.error = "matching is switched off (KOPPELKANS_MATCHING_ENABLED=false)"
+        state.disabled = True
+        return state
+
+    disabled = False
+
+    @classmethod
     def ready_with(cls, engine: MatchEngine) -> "MatchingState":
         state = cls(engine)
         state.ready = True
@@ -145,12 +155,16 @@ class MatchingState:
     def readiness(self) -> tuple[bool, str]:
         if self.ready:
             return True, "ok"
+        if self.disabled:
+            return True, "switched off"
         if self.error:
             return False, f"index build failed ({self.error}); see the server log, then `koppelkans reindex`"
         return False, f"index is being built (for {time.monotonic() - self.started_at:.0f} s)"
 
     def require_engine(self) -> MatchEngine:
         ready, reason = self.readiness()
+        if self.disabled:
+            raise IndexNotReady(f"matching is not available: {self.error}")
         if not ready:
             raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
         self.catch_up()
@@ -296,6 +310,8 @@ def search(
     *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict
 ) -> list[CompanyMatch] | list[NeedMatch]:
     if target == "companies":
+        if caller.user is None:
+            raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
         if not caller.is_staff:
             raise Forbidden("searching companies is for staff only; companies may search needs")
         company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector", "defence_experience")}

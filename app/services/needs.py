@@ -7,7 +7,7 @@ from app.core.errors import InvalidInput, NotFound
 from app.models import Need, Organisation, User, utcnow
 from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
 from app.services.access import Caller
-from app.services.companies import json_list_contains
+from app.services.companies import contains_pattern, json_list_contains
 
 
 def create(*, session: Session, caller: Caller, need_in: NeedCreate) -> Need:
@@ -28,7 +28,9 @@ def get(*, session: Session, caller: Caller, need_id: int) -> Need:
 
 def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
     values = changes.model_dump(exclude_unset=True)
-    for required in ("title", "description", "kind", "status", "visibility"):
+    never_empty = ("title", "description", "kind", "status", "visibility", "nld_areas", "sectors",
+                   "eligible_regions")
+    for required in never_empty:
         if required in values and values[required] is None:
             raise InvalidInput(f"{required} cannot be emptied: send a new value instead")
     if "owner_organisation_id" in values:
@@ -62,8 +64,13 @@ def list_needs(
     if not caller.is_staff:
         conditions.append(Need.visibility == "public")
     if q:
-        pattern = f"%{q.lower()}%"
-        conditions.append(or_(func.lower(Need.title).like(pattern), func.lower(Need.description).like(pattern)))
+        pattern = contains_pattern(q)
+        conditions.append(
+            or_(
+                func.lower(Need.title).like(pattern, escape="\\"),
+                func.lower(Need.description).like(pattern, escape="\\"),
+            )
+        )
     if kind:
         conditions.append(Need.kind == kind)
     if status:

@@ -1,0 +1,135 @@
+"""A small world for the security tests: one user per staff role and three self-registered companies."""
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pytest
+
+from app.core.security import hash_password
+from app.models import MatchList
+from tests.factories import company_payload, make_user, need_payload
+
+STAFF_ROLES = ("adviser", "scout", "regioteam", "admin")
+WORLD_WEEK = "2026-W48"  # the week of the stored list in every world
+# Every kind of caller the authorisation rules distinguish.
+CALLERS = ("anonymous", "own_company", "other_company", *STAFF_ROLES)
+LOGIN_PASSWORD = "correct horse battery staple"
+
+
+@lru_cache
+def _login_password_hash() -> str:
+    # Hashing with argon2 is slow on purpose: once per run, not once per world.
+    return hash_password(LOGIN_PASSWORD)
+
+
+@dataclass
+class World:
+    tokens: dict[str, str]  # staff role -> bearer token
+    companies: dict[str, dict] = field(
+        default_factory=dict
+    )  # "own", "other", "consenting" -> registration answer
+    needs: dict[str, dict] = field(default_factory=dict)  # "public", "staff" -> need
+    login_username: str = ""
+
+    def headers(self, caller: str) -> dict[str, str]:
+        if caller == "anonymous":
+            return {}
+        if caller == "own_company":
+            return {"X-Edit-Token": self.companies["own"]["edit_token"]}
+        if caller == "other_company":
+            return {"X-Edit-Token": self.companies["other"]["edit_token"]}
+        return {"Authorization": f"Bearer {self.tokens[caller]}"}
+
+    def personal_values(self, key: str) -> list[str]:
+        """The contact details and edit token of one company: strings that must not leak."""
+        company = self.companies[key]
+        return [
+            company["contact"]["name"],
+            company["contact"]["email"],
+            company["contact"]["phone"],
+            company["edit_token"],
+        ]
+
+    def forbidden_for(self, caller: str) -> list[str]:
+        """Personal data of the world's companies that ``caller`` is not entitled to see."""
+        entitled = {
+            "anonymous": set(),
+            "own_company": {"own"},
+            "other_company": {"other"},
+            "adviser": {"own", "other", "consenting"},
+            "admin": {"own", "other", "consenting"},
+            "scout": {"consenting"},
+            "regioteam": {"consenting"},
+        }[caller]
+        forbidden = [v for key in self.companies if key not in entitled for v in self.personal_values(key)]
+        # Edit tokens are shown once, at registration, to no one else: staff never see them either.
+        forbidden += [self.companies[key]["edit_token"] for key in self.companies]
+        return forbidden
+
+
+def _register(client, **overrides) -> dict:
+    response = client.post("/api/v1/companies", json=company_payload(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def client(tmp_path):
+    """The app with a small ready matching engine, so the matching endpoints answer for real."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.services.matching import MatchingState
+    from tests.test_matching_api import make_engine
+
+    with TestClient(create_app(matching_state=MatchingState.ready_with(make_engine(tmp_path / "matching")))) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def world(client, session) -> World:
+    tokens = {role: make_user(session, role=role)[1] for role in STAFF_ROLES}
+    login_user, _ = make_user(session, role="adviser", username="login-user")
+    login_user.password_hash = _login_password_hash()
+    session.add(login_user)
+    session.commit()
+    built = World(tokens=tokens, login_username="login-user")
+    built.companies["own"] = _register(
+        client,
+        name="Eigen Bedrijf BV",
+        contact_name="Anna Eigenaar",
+        contact_email="anna@eigen-bedrijf.example",
+        contact_phone="+31 591 111111",
+        consent_defence_contact=False,
+    )
+    built.companies["other"] = _register(
+        client,
+        name="Ander Bedrijf BV",
+        contact_name="Bert Anders",
+        contact_email="bert@ander-bedrijf.example",
+        contact_phone="+31 592 222222",
+        consent_defence_contact=False,
+    )
+    built.companies["consenting"] = _register(
+        client,
+        name="Open Bedrijf BV",
+        contact_name="Carla Open",
+        contact_email="carla@open-bedrijf.example",
+        contact_phone="+31 593 333333",
+        consent_defence_contact=True,
+    )
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    for visibility in ("public", "staff"):
+        response = client.post("/api/v1/needs", json=need_payload(visibility=visibility), headers=admin)
+        assert response.status_code == 201, response.text
+        built.needs[visibility] = response.json()
+    # A pipeline record and a stored weekly list, so reading them can succeed.
+    response = client.patch(
+        f"/api/v1/matches/{built.companies['own']['id']}/{built.needs['staff']['id']}", json={"note": "gezien"},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    session.add(MatchList(week=WORLD_WEEK, content=json.dumps({"week": WORLD_WEEK, "lines": []})))
+    session.commit()
+    return built
