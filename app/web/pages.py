@@ -29,9 +29,8 @@ MATCH_LIMIT = 10
 def matching_engine(request: Request):
     """The engine when matching is ready, else None with the reason (pages then fall back and say so)."""
     state = get_matching_state(request)
-    ready, _reason = state.readiness()
-    if ready:
-        return state.engine, None
+    if state.ready:
+        return state.require_engine(), None  # also catches up with other workers' writes
     if state.error:
         return None, f"de matching staat uit of kon niet starten: {state.error}"
     return None, "de zoekindex wordt nog opgebouwd, probeer het over een minuut opnieuw"
