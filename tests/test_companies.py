@@ -187,3 +187,21 @@ def test_list_filters(client, staff_tokens):
     assert page["count"] == 3 and len(page["data"]) == 1
     assert client.get("/api/v1/companies", params={"region": "Atlantis"}, headers=headers).status_code == 422
     assert client.get("/api/v1/companies", params={"limit": 5000}, headers=headers).status_code == 422
+
+
+def test_company_exports_everything_held_about_it_and_the_export_is_audited(client, staff_tokens, session):
+    created = register(client, contact_name="Anna de Vries", contact_email="anna@devries.example.org")
+    headers = {"X-Edit-Token": created["edit_token"]}
+    client.get(f"/api/v1/companies/{created['id']}", headers=bearer(staff_tokens["adviser"]))  # a contact read
+    client.patch(f"/api/v1/companies/{created['id']}", headers=headers, json={"employees": 14})
+    response = client.get(f"/api/v1/companies/{created['id']}/export", headers=headers)
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    exported = response.json()
+    assert exported["profile"]["contact_email"] == "anna@devries.example.org"
+    assert exported["profile"]["employees"] == 14
+    assert "edit_token_hash" not in exported["profile"] and created["edit_token"] not in response.text
+    actions = [entry["action"] for entry in exported["audit_log"]]
+    assert actions[0] == "register" and "read_contact" in actions and actions[-1] == "export"
+    assert client.get(f"/api/v1/companies/{created['id']}/export", headers=bearer(staff_tokens["scout"])).status_code == 403
+    assert client.get(f"/api/v1/companies/{created['id']}/export").status_code == 401

@@ -69,6 +69,11 @@ def test_a_match_walks_from_new_to_won_with_every_event_recorded(mclient, staff_
     actors = {e["actor"] for e in detail["events"]}
     assert f"company:{company['id']}" in actors and any(a.endswith("(adviser)") for a in actors)
     assert detail["events"][0]["note"] == "Past goed bij de vraag"
+    exported = mclient.get(f"/api/v1/companies/{company['id']}/export",
+                           headers={"X-Edit-Token": company["edit_token"]}).json()
+    assert [m["status"] for m in exported["matches"]] == ["won"]
+    assert len(exported["matches"][0]["events"]) == len(detail["events"])
+    assert exported["introduction_consents"][0]["need_id"] == need["id"]
 
 
 def test_illegal_transition_is_refused_naming_the_allowed_ones(mclient, staff_tokens, pair):

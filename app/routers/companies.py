@@ -3,6 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from app.deps import (
     CallerDep,
@@ -93,6 +95,21 @@ def read_company(company: CompanyDep, caller: CompanyCallerDep, session: Session
     """Staff, or the company itself with header `X-Edit-Token`."""
     company_service.require_access(caller, company)
     return company_service.to_out(session=session, caller=caller, company=company)
+
+
+@router.get("/{company_id}/export", response_model=dict)
+def export_company(company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> JSONResponse:
+    """Everything held about the company — profile, contact details, consents, matches with their
+    history, and the audit log of who read or changed its data — as one JSON document.
+
+    The company itself (`X-Edit-Token`), advisers and admins. Every export is written to the audit log.
+    """
+    data = company_service.export(session=session, caller=caller, company=company)
+    session.commit()
+    return JSONResponse(
+        jsonable_encoder(data),
+        headers={"Content-Disposition": f'attachment; filename="koppelkans-bedrijf-{company.id}.json"'},
+    )
 
 
 @router.patch("/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}})

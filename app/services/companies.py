@@ -212,3 +212,32 @@ def _regions(municipality: str | None) -> list[str]:
 def _refuse_duplicate_kvk(session: Session, kvk_number: str) -> None:
     if session.exec(select(Company.id).where(Company.kvk_number == kvk_number)).first() is not None:
         raise Conflict(f"a company with kvk_number {kvk_number} is already registered")
+
+
+def export(*, session: Session, caller: Caller, company: Company) -> dict:
+    """Everything Koppelkans holds about a company (its right of access), as plain JSON data.
+
+    Only the company itself and the provincial desk may ask; every export is audited.
+    """
+    from app.models import AuditEvent, IntroductionConsent, Match, MatchEvent
+
+    require_change_access(caller, company)
+    profile = company.model_dump(exclude={"edit_token_hash"})
+    matches = session.exec(select(Match).where(Match.company_id == company.id).order_by(Match.id)).all()
+    events = {
+        match.id: [e.model_dump(exclude={"id", "match_id"}) for e in session.exec(
+            select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(MatchEvent.id)).all()]
+        for match in matches
+    }
+    consents = session.exec(select(IntroductionConsent).where(IntroductionConsent.company_id == company.id)).all()
+    audit.record(session, caller, "export", "company", company.id)
+    session.flush()
+    trail = session.exec(select(AuditEvent).where(AuditEvent.subject_type == "company",
+                                                  AuditEvent.subject_id == company.id).order_by(AuditEvent.id)).all()
+    return {
+        "profile": profile,
+        "regions": _regions(company.municipality),
+        "introduction_consents": [c.model_dump(include={"need_id", "consented_at"}) for c in consents],
+        "matches": [{**m.model_dump(exclude={"id", "company_id"}), "events": events[m.id]} for m in matches],
+        "audit_log": [e.model_dump(include={"at", "actor", "action", "detail"}) for e in trail],
+    }

@@ -31,6 +31,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/api/v1/companies/{company_id}"):       (401, 200, 403, 200, 200, 200, 200),
     ("PATCH",  "/api/v1/companies/{company_id}"):       (401, 200, 403, 200, 403, 403, 200),
     ("DELETE", "/api/v1/companies/{company_id}"):       (401, 204, 403, 204, 403, 403, 204),
+    ("GET",    "/api/v1/companies/{company_id}/export"): (401, 200, 403, 200, 403, 403, 200),
     ("POST",   "/api/v1/needs"):                        (401, 401, 401, 201, 201, 201, 201),
     ("GET",    "/api/v1/needs"):                        (200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/needs/{need_id}"):              (404, 404, 404, 200, 200, 200, 200),
