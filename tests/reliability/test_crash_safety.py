@@ -28,7 +28,8 @@ def _database_url(env: dict[str, str]) -> str:
 
 
 def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
-    with stress.running_server(os.environ.get("KOPPELKANS_DATABASE_URL")) as (server, _token, env):
+    with stress.running_server(os.environ.get("KOPPELKANS_DATABASE_URL")) as (server, token, env):
+        assert KILL_AFTER + 2 * WRITERS < 100, "the findability check below reads at most 100 results"
         acknowledged: list[tuple[dict, dict]] = []  # (payload sent, 201 answer)
         in_doubt: list[dict] = []  # sent, but the connection died before an answer
         lock = threading.Lock()
@@ -60,10 +61,12 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
             thread.join(timeout=60)
         assert len(acknowledged) >= KILL_AFTER, "the stream did not get going before the deadline"
 
-        restarted = stress.start_server(env, tmp_path / "restarted.log")
+        # The restart runs with matching on (the real bundled models): it rebuilds the index from the
+        # database, so every acknowledged registration must be findable through matching too.
+        restarted = stress.start_server({**env, "KOPPELKANS_MATCHING_ENABLED": "true"}, tmp_path / "restarted.log")
         try:
-            with httpx.Client(base_url=restarted.url, timeout=30) as http:
-                assert http.get("/readyz").status_code == 200
+            with httpx.Client(base_url=restarted.url, timeout=60) as http:
+                _wait_until_ready(http)
                 for payload, answer in acknowledged:
                     response = http.get(
                         f"/api/v1/companies/{answer['id']}", headers={"X-Edit-Token": answer["edit_token"]}
@@ -75,9 +78,18 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
                         payload["kvk_number"],
                         payload["contact_email"],
                     )
-                    # When matching is wired into the API, assert here that the company is also
-                    # findable through matching (e.g. a match query for its own description returns
-                    # answer["id"]), and below that the index holds exactly the database's company ids.
+                # Every company has the same description, so a search for it returns all indexed
+                # companies (up to the limit): the index must hold exactly the database's companies.
+                found = http.post(
+                    "/api/v1/search",
+                    json={"text": acknowledged[0][0]["description"], "target": "companies", "limit": 100},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert found.status_code == 200, found.text
+                indexed = {item["company"]["id"] for item in found.json()["items"]}
+                missing = {answer["id"] for _, answer in acknowledged} - indexed
+                assert not missing, f"acknowledged but not findable through matching: {sorted(missing)}"
+                assert indexed == _company_ids(_database_url(env)), "the index and the database disagree"
                 # The restarted server takes new writes (no lock or half-written state left behind).
                 assert http.post("/api/v1/companies", json=stress.registration(99)).status_code == 201
         finally:
@@ -88,6 +100,26 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
             f"\ncrash safety: {len(acknowledged)} acknowledged before SIGKILL, all present after restart; "
             f"{len(in_doubt)} in flight"
         )
+
+
+def _wait_until_ready(http: httpx.Client, seconds: float = 240) -> None:
+    """Until /readyz says ready: the models load and the index is rebuilt in the background."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = http.get("/readyz")
+        if answer.status_code == 200:
+            return
+        assert time.monotonic() < deadline, f"not ready after {seconds} s: {answer.text}"
+        time.sleep(1)
+
+
+def _company_ids(url: str) -> set[int]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as db:
+            return {row[0] for row in db.execute(text("SELECT id FROM company")).all()}
+    finally:
+        engine.dispose()
 
 
 def _assert_database_consistent(url: str, acknowledged: list, in_doubt: list[dict]) -> None:
