@@ -11,12 +11,12 @@ from app.core.config import Settings, get_settings
 from app.core.db import session_scope
 from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
-from app.services import companies as company_service
-from app.services import users as user_service
-from app.services.access import Caller
 from app.matching.engine import MatchEngine
 from app.models import Company
 from app.schemas import MAX_ID
+from app.services import companies as company_service
+from app.services import users as user_service
+from app.services.access import Caller
 from app.services.matching import MatchingState
 
 

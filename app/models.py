@@ -6,7 +6,17 @@ are JSON arrays of taxonomy slugs so SQLite and PostgreSQL store them alike.
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 # Explicit constraint names, so migrations are the same on SQLite and PostgreSQL.

@@ -43,12 +43,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def server_env(data_dir: Path, database_url: str | None, matching: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOPPELKANS_")}
     env.update(
         KOPPELKANS_DATA_DIR=str(data_dir),
         KOPPELKANS_ENVIRONMENT="test",
-        KOPPELKANS_MATCHING_ENABLED="false",
+        KOPPELKANS_MATCHING_ENABLED="true" if matching else "false",
         # The load comes from one address: the per-address limits would throttle it.
         KOPPELKANS_REGISTRATION_RATE_LIMIT="1000000",
         KOPPELKANS_LOGIN_RATE_LIMIT="1000000",
@@ -166,20 +166,35 @@ _scratch_numbers = itertools.count()
 
 
 @contextmanager
-def running_server(database_url: str | None = None):
-    """A migrated server with a staff token on a fresh database: yields (server, token, env)."""
+def running_server(database_url: str | None = None, matching: bool = False):
+    """A migrated server with a staff token on a fresh database: yields (server, token, env).
+
+    With ``matching`` the server loads the real bundled models and is ready once its index is.
+    """
     with (
         tempfile.TemporaryDirectory(prefix="koppelkans-stress-") as scratch,
         scratch_database(database_url) as scratch_url,
     ):
-        env = server_env(Path(scratch), scratch_url)
+        env = server_env(Path(scratch), scratch_url, matching)
         migrate(env)
         token = create_staff_token(env)
         server = start_server(env, Path(scratch) / "server.log")
         try:
+            if matching:
+                wait_until_ready(server.url)
             yield server, token, env
         finally:
             server.stop()
+
+
+def wait_until_ready(url: str, seconds: float = 240) -> None:
+    """Until /readyz answers 200 (models loaded, index built)."""
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=30) as http:
+        while http.get("/readyz").status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} not ready after {seconds} s")
+            time.sleep(0.5)
 
 
 # --- the load --------------------------------------------------------------------------------
@@ -272,8 +287,13 @@ def percentiles(sorted_seconds: list[float]) -> str:
     return f"p50 {at(0.50):.0f}  p95 {at(0.95):.0f}  p99 {at(0.99):.0f}  max {sorted_seconds[-1] * 1000:.0f}"
 
 
+MATCH_QUERIES = ("nachtzicht en warmtebeeld", "composieten voor drones", "precision machining for aircraft parts",
+                 "sensoren voor CBRN-detectie")
+
+
 async def _client(
-    no: int, http: httpx.AsyncClient, staff: dict, budget: itertools.count, total: int, result: LoadResult
+    no: int, http: httpx.AsyncClient, staff: dict, budget: itertools.count, total: int, result: LoadResult,
+    matching: bool = False,
 ) -> None:
     mine: list[Owned] = []
     rng = random.Random(no)
@@ -302,6 +322,16 @@ async def _client(
                 if response.status_code == 200:
                     owned.employees = employees
                     result.updates_acknowledged += 1
+            elif matching and roll < 0.65:
+                owned = rng.choice(mine)  # a company asks which needs fit it
+                response = await http.get(
+                    f"/api/v1/companies/{owned.id}/matches", headers={"X-Edit-Token": owned.edit_token}
+                )
+                result.record("matches", started, response)
+            elif matching and roll < 0.75:
+                body = {"text": rng.choice(MATCH_QUERIES), "target": "companies", "limit": 10}
+                response = await http.post("/api/v1/search", json=body, headers=staff)
+                result.record("search", started, response)
             elif roll < 0.85:
                 target = rng.choice(result.owned)  # any client's company, as staff
                 response = await http.get(f"/api/v1/companies/{target.id}", headers=staff)
@@ -346,7 +376,8 @@ async def _verify(http: httpx.AsyncClient, result: LoadResult) -> None:
 
 
 async def run_load(
-    url: str, staff_token: str, *, clients: int = 50, requests: int = 1000, time_limit: float = 300
+    url: str, staff_token: str, *, clients: int = 50, requests: int = 1000, time_limit: float = 300,
+    matching: bool = False,
 ) -> LoadResult:
     assert url.startswith(("http://127.", "http://localhost")), "the load test runs against loopback only"
     result = LoadResult(clients=clients)
@@ -357,7 +388,7 @@ async def run_load(
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         budget = itertools.count()
         started = time.perf_counter()
-        tasks = [_client(no, http, staff, budget, requests, result) for no in range(clients)]
+        tasks = [_client(no, http, staff, budget, requests, result, matching) for no in range(clients)]
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=time_limit)
         result.elapsed = time.perf_counter() - started
         await _verify(http, result)
@@ -371,17 +402,21 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=600, help="seconds before the run is aborted")
     parser.add_argument("--url", help="a running server on loopback (default: start one)")
     parser.add_argument("--token", help="a staff bearer token for --url")
+    parser.add_argument("--no-matching", action="store_true",
+                        help="serve without the matching models (registrations, updates, reads and listings only)")
     args = parser.parse_args()
+    matching = not args.no_matching
     if args.url:
         if not args.token:
             parser.error("--url needs --token (a staff bearer token)")
         result = asyncio.run(
             run_load(
-                args.url, args.token, clients=args.clients, requests=args.requests, time_limit=args.time_limit
+                args.url, args.token, clients=args.clients, requests=args.requests, time_limit=args.time_limit,
+                matching=matching,
             )
         )
     else:
-        with running_server(os.environ.get("KOPPELKANS_DATABASE_URL")) as (server, token, _env):
+        with running_server(os.environ.get("KOPPELKANS_DATABASE_URL"), matching) as (server, token, _env):
             database = "PostgreSQL" if os.environ.get("KOPPELKANS_DATABASE_URL") else "SQLite"
             print(f"server {server.url} ({database}, 1 worker)")
             result = asyncio.run(
@@ -391,6 +426,7 @@ def main() -> int:
                     clients=args.clients,
                     requests=args.requests,
                     time_limit=args.time_limit,
+                    matching=matching,
                 )
             )
             if result.server_errors:

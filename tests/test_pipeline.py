@@ -137,7 +137,7 @@ def test_not_relevant_feedback_keeps_a_match_out_of_results_and_lists(mclient, s
     assert mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=adviser).json()["items"] == []
     match_list, _ = match_lists.build(session, state.engine, "2026-W48")
     session.commit()
-    assert all(l["company_id"] != company["id"] for l in json.loads(match_list.content)["lines"])
+    assert all(line["company_id"] != company["id"] for line in json.loads(match_list.content)["lines"])
 
 
 def test_scouting_finds_companies_new_to_defence_newest_first_among_equals(mclient, staff_tokens):
@@ -167,8 +167,8 @@ def test_weekly_list_is_stable_and_compares_with_the_week_before(mclient, staff_
     first, built = build_week(state, session, "2026-W47")
     assert built
     lines = json.loads(first.content)["lines"]
-    assert {l["change"] for l in lines} == {"new"}
-    assert {(l["direction"], l["company_id"], l["need_id"]) for l in lines} == {
+    assert {line["change"] for line in lines} == {"new"}
+    assert {(line["direction"], line["company_id"], line["need_id"]) for line in lines} == {
         ("behoefte→bedrijf", company["id"], need["id"]), ("bedrijf→behoefte", company["id"], need["id"])}
     token = staff_tokens["regioteam"]
     snapshots = {fmt: fetch(mclient, token, "2026-W47", fmt) for fmt in ("json", "csv", "xlsx")}
@@ -182,14 +182,14 @@ def test_weekly_list_is_stable_and_compares_with_the_week_before(mclient, staff_
         assert fetch(mclient, token, "2026-W47", fmt) == content, fmt
 
     second, _ = build_week(state, session, "2026-W48")
-    changes = {(l["direction"], l["company_id"]): l["change"] for l in json.loads(second.content)["lines"]}
+    changes = {(line["direction"], line["company_id"]): line["change"] for line in json.loads(second.content)["lines"]}
     assert changes[("behoefte→bedrijf", newcomer["id"])] == "new"
     assert changes[("behoefte→bedrijf", company["id"])] in ("unchanged", "changed")
 
     mclient.delete(f"/api/v1/companies/{company['id']}", headers={"X-Edit-Token": company["edit_token"]})
     third, _ = build_week(state, session, "2026-W49")
-    gone = [l for l in json.loads(third.content)["lines"] if l["company_id"] == company["id"]]
-    assert gone and {l["change"] for l in gone} == {"gone"}
+    gone = [line for line in json.loads(third.content)["lines"] if line["company_id"] == company["id"]]
+    assert gone and {line["change"] for line in gone} == {"gone"}
 
 
 def test_csv_opens_as_columns_and_neutralises_formulas(mclient, staff_tokens, state, session):

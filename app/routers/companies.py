@@ -20,9 +20,9 @@ from app.schemas import (
     CompanyCreate,
     CompanyOut,
     CompanyRegistered,
+    CompanyStatus,
     CompanyUpdate,
     DefenceExperience,
-    CompanyStatus,
     NldArea,
 )
 from app.services import companies as company_service

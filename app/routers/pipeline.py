@@ -18,19 +18,19 @@ from app.deps import (
 )
 from app.models import Company, Match, Need
 from app.schemas import (
+    MAX_ID,
     CompanyMatches,
     CompanyRef,
     Dashboard,
     MatchChange,
     MatchDetail,
-    MatchEventOut,
     MatchesOut,
+    MatchEventOut,
     MatchFeedback,
     MatchListWeek,
     MatchOut,
     NeedRef,
     NldArea,
-    MAX_ID,
     PipelineStatus,
 )
 from app.services import dashboard, match_lists, pipeline

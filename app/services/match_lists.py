@@ -106,8 +106,8 @@ def _compare_with_previous(session: Session, week: str, lines: list[dict]) -> li
     previous = session.exec(select(MatchList).where(MatchList.week < week).order_by(MatchList.week.desc())).first()
     before = {}
     if previous is not None:
-        before = {_key(l): l for l in json.loads(previous.content)["lines"] if l["change"] != "gone"}
-    now = {_key(l) for l in lines}
+        before = {_key(line): line for line in json.loads(previous.content)["lines"] if line["change"] != "gone"}
+    now = {_key(line) for line in lines}
     for line in lines:
         old = before.get(_key(line))
         if old is None:
@@ -117,8 +117,13 @@ def _compare_with_previous(session: Session, week: str, lines: list[dict]) -> li
         else:
             line["change"] = "unchanged"
     gone = [{**old, "week": week, "change": "gone", "rank": None} for key, old in before.items() if key not in now]
-    return sorted(lines + gone, key=lambda l: (l["direction"], l["need_id"] if l["direction"].startswith("behoefte")
-                                               else l["company_id"], l["rank"] or 999, l["company_id"], l["need_id"]))
+    return sorted(lines + gone, key=_reading_order)
+
+
+def _reading_order(line: dict) -> tuple:
+    """Grouped by direction, then per need (or per company) by rank; gone lines last in their group."""
+    group = line["need_id"] if line["direction"].startswith("behoefte") else line["company_id"]
+    return line["direction"], group, line["rank"] or 999, line["company_id"], line["need_id"]
 
 
 def _key(line: dict) -> tuple:

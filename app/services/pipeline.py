@@ -3,9 +3,9 @@ consent-gated introductions."""
 
 from collections.abc import Iterable
 
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, InvalidInput, NotFound

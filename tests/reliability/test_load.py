@@ -14,9 +14,11 @@ REQUESTS = int(os.environ.get("KOPPELKANS_STRESS_REQUESTS", "300"))
 
 
 def test_fifty_concurrent_clients_get_no_server_error_and_lose_no_write(stress):
-    with stress.running_server(os.environ.get("KOPPELKANS_DATABASE_URL")) as (server, token, _env):
+    """Registrations, updates, reads, listings, a company's matches and free-text searches, mixed;
+    the server runs the real bundled models, so every write also updates the matching index."""
+    with stress.running_server(os.environ.get("KOPPELKANS_DATABASE_URL"), matching=True) as (server, token, _env):
         result = asyncio.run(
-            stress.run_load(server.url, token, clients=50, requests=REQUESTS, time_limit=240)
+            stress.run_load(server.url, token, clients=50, requests=REQUESTS, time_limit=240, matching=True)
         )
         log = server.log()
     print("\n" + result.summary())
@@ -26,3 +28,4 @@ def test_fifty_concurrent_clients_get_no_server_error_and_lose_no_write(stress):
     assert not result.transport_errors, result.transport_errors[:5]
     assert not result.lost_writes, result.lost_writes[:5]
     assert "database is locked" not in log
+    assert result.statuses["matches 200"] and result.statuses["search 200"], "the mix did not reach matching"
