@@ -134,7 +134,7 @@ def test_search_needs_is_public_and_search_companies_is_staff_only(mclient, staf
     needs = mclient.post("/api/v1/search", json={"text": "warmtebeeldcamera nachtzicht", "target": "needs"})
     assert needs.status_code == 200
     assert needs.json()["items"][0]["need"]["title"] == "Nachtzicht"
-    assert mclient.post("/api/v1/search", json={"text": "drones", "target": "companies"}).status_code == 403
+    assert mclient.post("/api/v1/search", json={"text": "drones", "target": "companies"}).status_code == 401
     bad = mclient.post("/api/v1/search", json={"text": "drones", "target": "everything"})
     assert bad.status_code == 422
 
