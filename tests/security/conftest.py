@@ -8,7 +8,7 @@ import pytest
 
 from app.core.security import hash_password
 from app.models import MatchList
-from tests.factories import company_payload, make_user, need_payload
+from tests.factories import make_user, need_payload, register_company
 
 STAFF_ROLES = ("adviser", "scout", "regioteam", "admin")
 WORLD_WEEK = "2026-W48"  # the week of the stored list in every world
@@ -68,12 +68,6 @@ class World:
         return forbidden
 
 
-def _register(client, **overrides) -> dict:
-    response = client.post("/api/v1/companies", json=company_payload(**overrides))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 @pytest.fixture
 def client(tmp_path):
     """The app with a small ready matching engine, so the matching endpoints answer for real."""
@@ -95,7 +89,7 @@ def world(client, session) -> World:
     session.add(login_user)
     session.commit()
     built = World(tokens=tokens, login_username="login-user")
-    built.companies["own"] = _register(
+    built.companies["own"] = register_company(
         client,
         name="Eigen Bedrijf BV",
         contact_name="Anna Eigenaar",
@@ -103,7 +97,7 @@ def world(client, session) -> World:
         contact_phone="+31 591 111111",
         consent_defence_contact=False,
     )
-    built.companies["other"] = _register(
+    built.companies["other"] = register_company(
         client,
         name="Ander Bedrijf BV",
         contact_name="Bert Anders",
@@ -111,7 +105,7 @@ def world(client, session) -> World:
         contact_phone="+31 592 222222",
         consent_defence_contact=False,
     )
-    built.companies["consenting"] = _register(
+    built.companies["consenting"] = register_company(
         client,
         name="Open Bedrijf BV",
         contact_name="Carla Open",
