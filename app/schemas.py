@@ -428,7 +428,7 @@ class MatchChange(BaseModel):
 
     status: PipelineStatus | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
-    owner_user_id: int | None = Field(default=None, description="The user who owns the match; null removes the owner")
+    owner_user_id: DbId | None = Field(default=None, description="The user who owns the match; null removes the owner")
 
 
 class MatchFeedback(BaseModel):

@@ -2,6 +2,7 @@
 migrated once per run and emptied after every test."""
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,15 @@ from app.core.db import get_engine
 from app.models import metadata
 
 
+# Set before any test module is imported: some build an app at import time (the fuzzing reads the
+# OpenAPI schema from one), and its settings must already be the test settings.
+os.environ.setdefault("KOPPELKANS_DATA_DIR", tempfile.mkdtemp(prefix="koppelkans-test-"))
+os.environ["KOPPELKANS_ENVIRONMENT"] = "test"
+os.environ.setdefault("KOPPELKANS_MATCHING_ENABLED", "false")
+os.environ["KOPPELKANS_REGISTRATION_RATE_LIMIT"] = "100000"
+os.environ["KOPPELKANS_LOGIN_RATE_LIMIT"] = "100000"
+
+
 def _reset_caches() -> None:
     get_settings.cache_clear()
     get_engine.cache_clear()
@@ -23,10 +33,6 @@ def _reset_caches() -> None:
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("data")
     os.environ["KOPPELKANS_DATA_DIR"] = str(data_dir)
-    os.environ["KOPPELKANS_ENVIRONMENT"] = "test"
-    os.environ.setdefault("KOPPELKANS_MATCHING_ENABLED", "false")
-    os.environ["KOPPELKANS_REGISTRATION_RATE_LIMIT"] = "100000"
-    os.environ["KOPPELKANS_LOGIN_RATE_LIMIT"] = "100000"
     _reset_caches()
     url = get_settings().resolved_database_url
     if not url.startswith("sqlite"):

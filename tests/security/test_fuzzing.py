@@ -8,8 +8,10 @@ documented body schema, and hold no personal data the caller may not see.
 """
 
 import os
+import tempfile
 import zlib
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -17,9 +19,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from app.main import create_app
+from app.services.matching import MatchingState
 from tests.factories import next_kvk
 from tests.security.conftest import LOGIN_PASSWORD, WORLD_WEEK, World
 from tests.security.privacy import assert_no_personal_data
+from tests.test_matching_api import make_engine
 
 MAX_EXAMPLES = int(os.environ.get("KOPPELKANS_FUZZ_EXAMPLES", "6"))
 FUZZ_CALLERS = ("anonymous", "own_company", "scout", "admin")
@@ -36,7 +40,9 @@ CHECKS = [
     checks.response_schema_conformance,
 ]
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+# A small ready matching engine (deterministic encoders), so the matching endpoints answer for real.
+_app = create_app(matching_state=MatchingState.ready_with(make_engine(Path(tempfile.mkdtemp(prefix="koppelkans-fuzz-")))))
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 # (caller, "METHOD /path") -> statuses seen, for the reach check at the end of this module.
 PHASES: Counter = Counter()  # requests sent per schemathesis phase
 seen: dict[tuple[str, str], Counter] = {}

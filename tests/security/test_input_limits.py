@@ -319,3 +319,10 @@ def test_every_integer_path_parameter_is_bounded_to_the_database_id_range():
     assert not unbounded, (
         f"path ids without the 1..{MAX_ID} bounds (use CompanyId / NeedId from app.deps): {unbounded}"
     )
+
+
+def test_owner_id_beyond_32_bits_is_refused_not_a_server_error(client, world):
+    admin = world.headers("admin")
+    url = f"/api/v1/matches/{world.companies['own']['id']}/{world.needs['staff']['id']}"
+    response = client.patch(url, json={"owner_user_id": 2**31}, headers=admin)
+    assert response.status_code == 422
