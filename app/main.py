@@ -3,7 +3,6 @@
 from contextlib import asynccontextmanager
 
 import anyio
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html

@@ -14,7 +14,6 @@ from app.core.config import get_settings
 from app.core.db import get_engine
 from app.models import metadata
 
-
 # Set before any test module is imported: some build an app at import time (the fuzzing reads the
 # OpenAPI schema from one), and its settings must already be the test settings.
 os.environ.setdefault("KOPPELKANS_DATA_DIR", tempfile.mkdtemp(prefix="koppelkans-test-"))

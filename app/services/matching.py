@@ -245,15 +245,9 @@ def allowed_need_ids(
 ) -> list[int]:
     """Needs that may be shown: public ones (and staff-only ones for staff), open and not past their
     deadline unless closed ones are asked for, and open to the company's regions when those are given."""
-    conditions = []
-    if not include_staff_only:
-        conditions.append(Need.visibility == "public")
-    if kind:
-        conditions.append(Need.kind == kind)
-    if nld_area:
-        conditions.append(company_service.json_list_contains(Need.nld_areas, nld_area))
-    if sector:
-        conditions.append(company_service.json_list_contains(Need.sectors, sector))
+    conditions = need_service.filter_conditions(
+        include_staff_only=include_staff_only, kind=kind, nld_area=nld_area, sector=sector
+    )
     if not include_closed:
         conditions.append(Need.status == "open")
         conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))

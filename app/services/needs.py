@@ -48,20 +48,18 @@ def delete(*, session: Session, need: Need) -> None:
     session.flush()
 
 
-def list_needs(
+def filter_conditions(
     *,
-    session: Session,
-    caller: Caller,
+    include_staff_only: bool,
     q: str | None = None,
     kind: str | None = None,
     status: str | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Need], int]:
+) -> list:
+    """SQL conditions for the need filters shared by the list and matching."""
     conditions = []
-    if not caller.is_staff:
+    if not include_staff_only:
         conditions.append(Need.visibility == "public")
     if q:
         pattern = contains_pattern(q)
@@ -79,6 +77,13 @@ def list_needs(
         conditions.append(json_list_contains(Need.nld_areas, nld_area))
     if sector:
         conditions.append(json_list_contains(Need.sectors, sector))
+    return conditions
+
+
+def list_needs(
+    *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, **filters
+) -> tuple[list[Need], int]:
+    conditions = filter_conditions(include_staff_only=caller.is_staff, **filters)
     count = session.exec(select(func.count()).select_from(Need).where(*conditions)).one()
     needs = session.exec(
         select(Need).where(*conditions).order_by(col(Need.kind), col(Need.title), col(Need.id)).offset(offset).limit(limit)
