@@ -109,7 +109,7 @@ class FusedScores:
     contributions: np.ndarray  # (n, 3) each signal's part of the weighted mean
     shares: np.ndarray  # (n, 3) each signal's weight in the pair's mean (0 when blind)
     bonus: np.ndarray  # (n,) structured bonus
-    visible: np.ndarray = field(repr=False)  # (n, 3) whether the signal could see the pair
+    visible: np.ndarray = field(repr=False)  # (n, 3) whether the signal saw the pair and counted in its score
 
 
 def document_scores(candidates: CandidateScores, second_passage_share: float) -> np.ndarray:
@@ -181,17 +181,39 @@ def structured_bonus(candidates: CandidateScores, weights: FusionWeights) -> np.
     ).astype(np.float32)
 
 
+def _mean_shares(pair_weights: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """Each counted signal's share of the pair's weighted mean (rows sum to 1, or 0 when none)."""
+    pair_weights = pair_weights * counted
+    # A tuned zero means "the other signals know better"; where no weighted signal can see
+    # the pair, the counted ones count equally rather than the evidence being thrown away.
+    unweighted = (pair_weights.sum(axis=1) == 0) & counted.any(axis=1)
+    pair_weights[unweighted] = counted[unweighted]
+    weight_sums = pair_weights.sum(axis=1, keepdims=True)
+    return np.divide(pair_weights, weight_sums, out=np.zeros_like(pair_weights), where=weight_sums > 0)
+
+
 def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
-    """Weighted mean of the visible, normalised signals per pair, plus the structured bonus."""
+    """Weighted mean of the visible, normalised signals per pair, plus the structured bonus.
+
+    Across languages (and for text of unknown language) shared words are one-sided evidence:
+    a name or cognate both texts use speaks for a match, but few or weak shared words say
+    nothing against one, since the texts are written in different words anyway. So there BM25
+    joins a pair's mean only where it raises it. Averaged in regardless, a chance stem (Dutch
+    "trainen" / English "training") would pull the right answer below a pair that shares no
+    word at all and is scored by the multilingual model alone.
+    """
     normalised = normalise_per_query(document_scores(candidates, weights.second_passage_share))
     visible = visibility(candidates)
-    pair_weights = weights.by_condition()[candidates.conditions] * visible
-    # A tuned zero means "the other signals know better"; where no weighted signal can see
-    # the pair, the visible ones count equally rather than the evidence being thrown away.
-    unweighted = (pair_weights.sum(axis=1) == 0) & visible.any(axis=1)
-    pair_weights[unweighted] = visible[unweighted]
-    weight_sums = pair_weights.sum(axis=1, keepdims=True)
-    shares = np.divide(pair_weights, weight_sums, out=np.zeros_like(pair_weights), where=weight_sums > 0)
+    condition_weights = weights.by_condition()[candidates.conditions]
+    shares = _mean_shares(condition_weights, visible)
+    one_sided = visible[:, BM25] & (candidates.conditions != SAME_LANGUAGE)
+    if one_sided.any():
+        without_words = visible.copy()
+        without_words[one_sided, BM25] = False
+        shares_without = _mean_shares(condition_weights, without_words)
+        lowers = one_sided & ((shares * normalised).sum(axis=1) < (shares_without * normalised).sum(axis=1))
+        shares[lowers] = shares_without[lowers]
+        visible[lowers, BM25] = False
     contributions = shares * normalised
     bonus = structured_bonus(candidates, weights)
     return FusedScores(contributions.sum(axis=1) + bonus, contributions, shares, bonus, visible)
