@@ -5,11 +5,11 @@ from app.matching.fusion import (
     BM25,
     CROSS_LANGUAGE,
     DENSE,
+    FUSION_WEIGHTS,
     MULTILINGUAL,
     SAME_LANGUAGE,
     UNKNOWN_LANGUAGE,
     CandidateScores,
-    FUSION_WEIGHTS,
     FusionWeights,
     SignalWeights,
     fuse,
@@ -125,7 +125,8 @@ def test_a_strong_cross_language_answer_is_not_outranked_by_a_mediocre_same_lang
     # Document 1 is English, seen only by the multilingual model, and clearly its best;
     # document 2 is Dutch and middling on all three signals. Document 3 sets the scales.
     scores = candidates(
-        [[0.0, 0.10, 0.80], [2.0, 0.35, 0.45], [4.0, 0.60, 0.10]], [CROSS_LANGUAGE, SAME_LANGUAGE, SAME_LANGUAGE]
+        [[0.0, 0.10, 0.80], [2.0, 0.35, 0.45], [4.0, 0.60, 0.10]],
+        [CROSS_LANGUAGE, SAME_LANGUAGE, SAME_LANGUAGE],
     )
     fused = fuse(scores, FUSION_WEIGHTS)
     assert fused.total[0] > fused.total[1]
