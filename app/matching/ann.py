@@ -56,6 +56,14 @@ class HnswPassageSearch:
         params = faiss.SearchParametersHNSW(efSearch=max(HNSW_SEARCH_EFFORT, k))
         return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
 
+    def stored_vectors(self) -> np.ndarray:
+        """The graph's own copy of the vectors, as a read-only array view (no copy): the segment
+        scores from it instead of holding a second copy (half the vector memory at 100k)."""
+        storage = faiss.downcast_index(self._index.storage)
+        view = faiss.rev_swig_ptr(storage.get_xb(), len(self) * self._index.d).reshape(len(self), self._index.d)
+        view.flags.writeable = False
+        return view
+
     def write(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from app.matching.ann import HnswPassageSearch
 from app.matching.index import read_folder, write_folder_atomically
-from app.matching.segment import ANN_MIN_PASSAGES, Segment
+from app.matching.segment import ANN_MIN_PASSAGES, Segment, shared_with_ann
 from app.matching.store import SIDES, SideSnapshot, documents_from_json, documents_to_json
 
 logger = logging.getLogger(__name__)
@@ -87,4 +87,4 @@ def _load_segment(folder: Path, side: str, name: str, encoders: Mapping, statist
         # Saved without a graph, or another vector store is configured: build it now.
         factory = ann_factory or HnswPassageSearch.build
         ann = {signal: factory(array) for signal, array in segment.vectors.items()}
-    return replace(segment, ann=ann)
+    return replace(segment, ann=ann, vectors=shared_with_ann(segment.vectors, ann))

@@ -60,6 +60,7 @@ class Segment:
         if with_ann and passages >= ANN_MIN_PASSAGES:
             factory = ann_factory or HnswPassageSearch.build
             ann = {signal: factory(array) for signal, array in vectors.items()}
+            vectors = shared_with_ann(vectors, ann)
         return cls(
             documents={d.document.id: d for d in ordered},
             document_ids=np.array([d.document.id for d in ordered], dtype=np.int64),
@@ -113,3 +114,15 @@ def _rows_per_tag(tags_per_row: Sequence[Sequence[str]]) -> dict[str, np.ndarray
         for tag in tags:
             found.setdefault(tag, np.zeros(len(tags_per_row), dtype=bool))[row] = True
     return found
+
+
+def shared_with_ann(vectors: Mapping[str, np.ndarray], ann: Mapping[str, PassageSearch]) -> dict[str, np.ndarray]:
+    """The vectors, taken from the ANN index where it keeps an identical copy of them (FAISS HNSW
+    does), so that they are held in memory once."""
+    shared = dict(vectors)
+    for signal, index in ann.items():
+        stored = getattr(index, "stored_vectors", None)
+        view = stored() if stored is not None else None
+        if view is not None and view.shape == shared[signal].shape:
+            shared[signal] = view
+    return shared
