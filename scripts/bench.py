@@ -219,8 +219,10 @@ def measure_weekly(engine, need_docs, company_docs, args) -> dict:
     batch = getattr(engine, "weekly_pairs", None)
     if batch is not None:
         started = time.perf_counter()
-        batch(companies_per_need=5, needs_per_company=5)
-        return {"seconds": time.perf_counter() - started, "method": "batch", "extrapolated": False}
+        workers = os.cpu_count() or 1  # as `koppelkans weekly-list` does by default
+        batch(companies_per_need=5, needs_per_company=5, workers=workers)
+        return {"seconds": time.perf_counter() - started, "method": "batch", "extrapolated": False,
+                "workers": workers}
     sample_needs, sample_companies = need_docs[: args.weekly_sample], company_docs[: args.weekly_sample]
     started = time.perf_counter()
     for doc in sample_needs:
