@@ -6,6 +6,7 @@ quote is a real substring of its text (with its offsets).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
+from functools import lru_cache
 
 from app.matching.fusion import SIGNALS
 from app.matching.text import Language, Passage, sentence_spans, stemmed_words, tokenize, words
@@ -38,7 +39,7 @@ def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: La
     """
     hits_at = [start for start, _, stems in stemmed_words(passage.text, language) if highlight_stems.intersection(stems)]
     best_span, best_hits = None, -1
-    for start, end in sentence_spans(passage.text):
+    for start, end in _sentences(passage.text):
         hits = sum(1 for position in hits_at if start <= position < end)
         if hits > best_hits:
             best_span, best_hits = (start, end), hits
@@ -48,6 +49,12 @@ def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: La
     if end - start > MAX_SNIPPET_CHARS:
         start, end = _window_around_first_hit(text, start, end, highlight_stems, language)
     return {"text": text[start:end], "start": start, "end": end}
+
+
+@lru_cache(maxsize=4096)
+def _sentences(passage_text: str) -> tuple[tuple[int, int], ...]:
+    """Sentence spans of a passage, cached: popular documents are explained again and again."""
+    return tuple(sentence_spans(passage_text))
 
 
 def _window_around_first_hit(
