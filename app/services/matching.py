@@ -18,7 +18,7 @@ from app.core.config import Settings
 from app.core.db import get_engine
 from app.core.errors import Forbidden, IndexNotReady, Unauthorized
 from app.matching.engine import Document, MatchEngine
-from app.models import Company, IndexChange, Match, Need
+from app.models import Company, IndexChange, Need
 from app.schemas import CompanyMatch, NeedMatch
 from app.services import companies as company_service
 from app.services import needs as need_service
@@ -93,6 +93,46 @@ def build_engine(settings: Settings) -> MatchEngine:
     return MatchEngine(settings.data_dir / "matching", dense, multilingual)
 
 
+class NeedFilterCache:
+    """The ids of the needs each need filter allows, kept until a need changes or the day does.
+
+    Every need write reaches a worker's MatchingState (its own writes through ``changed``, other
+    workers' through ``catch_up``), which invalidates this cache: the same path that keeps the
+    index in step. Reading the ids of all needs on every company → needs match cost more than the
+    match itself.
+    """
+
+    MAX_ENTRIES = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._entries: dict[tuple, frozenset[int]] = {}
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+    def allowed(self, session: Session, **filters) -> frozenset[int]:
+        """``allowed_need_ids`` for these filters, from the cache when nothing changed since."""
+        regions = filters.get("regions")
+        # Read the generation before the database: a write committed meanwhile invalidates the entry.
+        with self._lock:
+            key = (self._generation, date.today(), tuple(sorted(
+                {**filters, "regions": tuple(regions) if regions is not None else None}.items())))
+            found = self._entries.get(key)
+        if found is not None:
+            return found
+        found = frozenset(allowed_need_ids(session, **filters))
+        with self._lock:
+            if key[0] == self._generation:
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+                self._entries[key] = found
+        return found
+
+
 class MatchingState:
     """The engine of one process, with its start-up build.
 
@@ -110,6 +150,7 @@ class MatchingState:
         # Change-log sequence numbers this worker has applied (see catch_up).
         self.applied_through = 0
         self._recently_applied: set[int] = set()
+        self.need_filters = NeedFilterCache()
 
     @classmethod
     def switched_off(cls) -> "MatchingState":
@@ -161,41 +202,50 @@ class MatchingState:
             return False, f"index build failed ({self.error}); see the server log, then `koppelkans reindex`"
         return False, f"index is being built (for {time.monotonic() - self.started_at:.0f} s)"
 
-    def require_engine(self) -> MatchEngine:
+    def require_engine(self, session: Session | None = None) -> MatchEngine:
+        """The engine, caught up with other workers' writes; ``session``: the request's own (see catch_up)."""
         ready, reason = self.readiness()
         if self.disabled:
             raise IndexNotReady(f"matching is not available: {self.error}")
         if not ready:
             raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
-        self.catch_up()
+        self.catch_up(session)
         return self.engine
 
-    def catch_up(self) -> int:
+    def catch_up(self, session: Session | None = None) -> int:
         """Apply the writes other workers logged since this one last looked; returns how many.
 
-        One indexed query per matching request when nothing changed.
+        One indexed query per matching request when nothing changed. A request passes its own
+        session: a second connection per request would let concurrent requests that each hold one
+        wait for each other until the connection pool times out.
         """
-        with Session(get_engine()) as session:
-            if latest_change(session) <= self.applied_through:
-                return 0
-            with self._lock:
-                rows = session.exec(
-                    select(IndexChange.id, IndexChange.side, IndexChange.record_id)
-                    .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
-                    .order_by(IndexChange.id)
-                ).all()
-                fresh = [(i, side, record) for i, side, record in rows if i not in self._recently_applied]
-                for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
-                    _apply_change(self.engine, session, side, record_id)
-                self._recently_applied.update(i for i, _, _ in fresh)
-                if rows:
-                    self.applied_through = max(self.applied_through, rows[-1][0])
-                floor = self.applied_through - CHANGE_LOG_OVERLAP
-                self._recently_applied = {i for i in self._recently_applied if i > floor}
-                return len(fresh)
+        if session is None:
+            with Session(get_engine()) as own_session:
+                return self.catch_up(own_session)
+        if latest_change(session) <= self.applied_through:
+            return 0
+        with self._lock:
+            rows = session.exec(
+                select(IndexChange.id, IndexChange.side, IndexChange.record_id)
+                .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
+                .order_by(IndexChange.id)
+            ).all()
+            fresh = [(i, side, record) for i, side, record in rows if i not in self._recently_applied]
+            if any(side == "need" for _, side, _ in fresh):
+                self.need_filters.invalidate()
+            for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
+                _apply_change(self.engine, session, side, record_id)
+            self._recently_applied.update(i for i, _, _ in fresh)
+            if rows:
+                self.applied_through = max(self.applied_through, rows[-1][0])
+            floor = self.applied_through - CHANGE_LOG_OVERLAP
+            self._recently_applied = {i for i in self._recently_applied if i > floor}
+            return len(fresh)
 
     def changed(self, session: Session, side: str, record_id: int) -> None:
         """Bring the index in step with one company or need after it was committed (or erased)."""
+        if side == "need":
+            self.need_filters.invalidate()
         with self._lock:
             if self.error:  # matching off or broken: the next start-up sync catches up
                 return
@@ -251,11 +301,9 @@ def allowed_need_ids(
     if not include_closed:
         conditions.append(Need.status == "open")
         conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
-    rows = session.exec(select(Need.id, Need.eligible_regions).where(*conditions)).all()
-    if regions is None:
-        return [need_id for need_id, _ in rows]
-    wanted = set(regions)
-    return [need_id for need_id, eligible in rows if not eligible or wanted & set(eligible)]
+    if regions is not None:
+        conditions.append(need_service.open_to_regions(regions))
+    return list(session.exec(select(Need.id).where(*conditions)).all())
 
 
 def companies_for_need(
@@ -281,27 +329,38 @@ def companies_for_need(
     items = _company_items(session, caller, matches, need_id=need.id)
     if scouting:
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
-    pipeline.ensure_matches(session, [(item.company.id, need.id, item.score) for item in items])
-    return _with_pipeline_status(session, items, need_id=need.id)
+    status_of = _statuses_opening_records(
+        session, [(item.company.id, need.id, item.score) for item in items], need_id=need.id)
+    for item in items:
+        item.pipeline_status = status_of.get(item.company.id)
+    return items
 
 
 def needs_for_company(
     *, session: Session, engine: MatchEngine, caller: Caller, company: Company, limit: int,
-    kind: str | None = None, include_closed: bool = False,
+    kind: str | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
 ) -> list[NeedMatch]:
-    regions = company_service.to_out(session=session, caller=Caller(), company=company).regions
-    allowed = set(allowed_need_ids(session, include_staff_only=caller.is_staff, kind=kind,
-                                   include_closed=include_closed, regions=regions or None))
-    allowed -= pipeline.dismissed_need_ids(session, company.id)
-    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, limit=limit)
+    """The needs that fit a company. ``need_filters``: the worker's cache of allowed need ids."""
+    filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
+               "regions": company_service.regions_of(company.municipality) or None}
+    allowed = need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
+    dismissed = pipeline.dismissed_need_ids(session, company.id)
+    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, excluded_ids=dismissed,
+                           limit=limit)
     items = _need_items(session, matches)
+    pairs = [(company.id, item.need.id, item.score) for item in items]
     if caller.is_staff:  # a company looking at its own matches does not open pipeline records
-        pipeline.ensure_matches(session, [(company.id, item.need.id, item.score) for item in items])
-    return _with_pipeline_status(session, items, company_id=company.id)
+        status_of = _statuses_opening_records(session, pairs, company_id=company.id)
+    else:
+        status_of = pipeline.statuses_for_company(session, company.id, [n for _, n, _ in pairs]) if pairs else {}
+    for item in items:
+        item.pipeline_status = status_of.get(item.need.id)
+    return items
 
 
 def search(
-    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict,
+    need_filters: NeedFilterCache | None = None,
 ) -> list[CompanyMatch] | list[NeedMatch]:
     if target == "companies":
         if caller.user is None:
@@ -311,51 +370,47 @@ def search(
         company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector", "defence_experience")}
         allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
         return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
-    allowed = allowed_need_ids(
-        session, include_staff_only=caller.is_staff, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
-        include_closed=bool(filters.get("include_closed")),
-        regions=[filters["region"]] if filters.get("region") else None,
-    )
+    need_filter = {
+        "include_staff_only": caller.is_staff, "kind": filters.get("kind"), "nld_area": filters.get("nld_area"),
+        "sector": filters.get("sector"), "include_closed": bool(filters.get("include_closed")),
+        "regions": [filters["region"]] if filters.get("region") else None,
+    }
+    allowed = need_filters.allowed(session, **need_filter) if need_filters else allowed_need_ids(session, **need_filter)
     return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
 
 
 def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None) -> list[CompanyMatch]:
-    items = []
-    for match in matches:
-        company = session.get(Company, match.id)
-        if company is None:  # erased a moment ago; the index follows right after
-            continue
-        out = company_service.to_out(session=session, caller=caller, company=company, need_id=need_id)
-        items.append(CompanyMatch(company=out, score=match.score, explanation=match.explanation))
-    return items
+    found = company_service.get_many(session=session, company_ids=[match.id for match in matches])
+    # A company erased a moment ago is skipped; the index follows right after.
+    kept = [match for match in matches if match.id in found]
+    outs = company_service.to_out_many(session=session, caller=caller, companies=[found[m.id] for m in kept],
+                                       need_id=need_id)
+    return [CompanyMatch(company=out, score=match.score, explanation=match.explanation)
+            for match, out in zip(kept, outs, strict=True)]
 
 
-def _with_pipeline_status(session: Session, items: list, *, need_id: int | None = None,
-                          company_id: int | None = None) -> list:
-    """Adds each pair's pipeline status: for one need's companies, or for one company's needs."""
-    if need_id is not None:
-        ids = [item.company.id for item in items]
-        rows = session.exec(select(Match.company_id, Match.status).where(
-            Match.need_id == need_id, col(Match.company_id).in_(ids)))
-        status_of = dict(rows.all())
-        for item in items:
-            item.pipeline_status = status_of.get(item.company.id)
-    else:
-        ids = [item.need.id for item in items]
-        rows = session.exec(select(Match.need_id, Match.status).where(
-            Match.company_id == company_id, col(Match.need_id).in_(ids)))
-        status_of = dict(rows.all())
-        for item in items:
-            item.pipeline_status = status_of.get(item.need.id)
-    return items
+def _statuses_opening_records(session: Session, pairs: list[tuple[int, int, float]], *,
+                              need_id: int | None = None, company_id: int | None = None) -> dict[int, str]:
+    """Each pair's pipeline status, by the other side's id, after opening a `new` match record for
+    every pair that has none (a write only the first time a pair is seen)."""
+    def read(subset) -> dict[int, str]:
+        if need_id is not None:
+            return pipeline.statuses_for_need(session, need_id, [c for c, _, _ in subset])
+        return pipeline.statuses_for_company(session, company_id, [n for _, n, _ in subset])
+
+    if not pairs:
+        return {}
+    status_of = read(pairs)
+    unseen = [pair for pair in pairs if (pair[0] if need_id is not None else pair[1]) not in status_of]
+    if unseen:
+        pipeline.ensure_matches(session, unseen)
+        status_of.update(read(unseen))
+    return status_of
 
 
 def _need_items(session: Session, matches) -> list[NeedMatch]:
-    items = []
-    for match in matches:
-        need = session.get(Need, match.id)
-        if need is None:
-            continue
-        items.append(NeedMatch(need=need_service.to_out(session=session, need=need), score=match.score,
-                               explanation=match.explanation))
-    return items
+    found = need_service.get_many(session=session, need_ids=[match.id for match in matches])
+    kept = [match for match in matches if match.id in found]
+    outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
+    return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
+            for match, out in zip(kept, outs, strict=True)]
