@@ -322,6 +322,8 @@ def table(report: dict) -> str:
                     "≥ 300", value >= 300)
             elif isinstance(value, dict) and "p50" in value:
                 row(n, f"HTTP {key} p50/p99 (ms)", f"{value['p50']:.1f} / {value['p99']:.1f}")
+            elif key.endswith("cpu_ms_per_request"):
+                row(n, f"HTTP {key}", f"{value:.1f}")
             elif key == "errors":
                 row(n, "HTTP errors (non-2xx and socket errors)", f"{value}", "0", value == 0)
             elif key in ("server_rss_mb", "server_peak_rss_mb", "server_ready_s"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -135,6 +136,12 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {"rss": fields.get("VmRSS", float("nan")), "peak": fields.get("VmHWM", float("nan"))}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (timings on a shared machine vary; this less so)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, paths: list[str], token: str, seconds: float, concurrency: int, folder: Path) -> dict:
     script = folder / "rotate.lua"
     script.write_text(WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths), "token": token})
@@ -181,8 +188,11 @@ def measure_http(data_dir: Path, company_records: list[dict], need_records: list
     try:
         for key, paths in (("need_matches", need_paths), ("company_matches", company_paths)):
             load(server.url, paths[-200:], token, WARM_UP_S, CONCURRENCY, data_dir)  # warm up
+            cpu_before = cpu_seconds(server.process.pid)
             measured = load(server.url, paths, token, args.http_seconds, CONCURRENCY, data_dir)
+            cpu_ms = (cpu_seconds(server.process.pid) - cpu_before) * 1000
             result[f"{key}_rps"] = measured["rps"]
+            result[f"{key}_server_cpu_ms_per_request"] = cpu_ms / max(1, measured["requests"])
             result[f"{key}_latency"] = {"p50": measured["p50_ms"], "p99": measured["p99_ms"],
                                         "mean": measured["mean_ms"]}
             result[f"{key}_non_2xx"] = measured["non_2xx"]

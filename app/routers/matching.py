@@ -44,6 +44,7 @@ def companies_for_need(
         session=session, engine=engine, caller=caller, need=need, limit=limit, region=region, nld_area=nld_area,
         sector=sector, defence_experience=defence_experience,
     )
+    session.commit()  # ends the write (new match records, audit lines) before the response is built
     return CompanyMatches(items=items)
 
 
@@ -64,6 +65,7 @@ def needs_for_company(
         session=session, engine=engine, caller=caller, company=company, limit=limit, kind=kind,
         include_closed=include_closed, need_filters=matching.need_filters,
     )
+    session.commit()
     return NeedMatches(items=items)
 
 

@@ -326,11 +326,15 @@ def companies_for_need(
         allowed = None
     matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
                            limit=limit)
+    # Reads first, writes (new match records, audit lines) last: the write lock is held briefly.
+    status_of = pipeline.statuses_for_need(session, need.id, [m.id for m in matches]) if matches else {}
     items = _company_items(session, caller, matches, need_id=need.id)
     if scouting:
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
-    status_of = _statuses_opening_records(
-        session, [(item.company.id, need.id, item.score) for item in items], need_id=need.id)
+    unseen = [(item.company.id, need.id, item.score) for item in items if item.company.id not in status_of]
+    if unseen:
+        pipeline.ensure_matches(session, unseen)
+        status_of.update(pipeline.statuses_for_need(session, need.id, [c for c, _, _ in unseen]))
     for item in items:
         item.pipeline_status = status_of.get(item.company.id)
     return items
@@ -347,12 +351,12 @@ def needs_for_company(
     dismissed = pipeline.dismissed_need_ids(session, company.id)
     matches = engine.match(company_document(company), target="need", allowed_ids=allowed, excluded_ids=dismissed,
                            limit=limit)
+    status_of = pipeline.statuses_for_company(session, company.id, [m.id for m in matches]) if matches else {}
     items = _need_items(session, matches)
-    pairs = [(company.id, item.need.id, item.score) for item in items]
-    if caller.is_staff:  # a company looking at its own matches does not open pipeline records
-        status_of = _statuses_opening_records(session, pairs, company_id=company.id)
-    else:
-        status_of = pipeline.statuses_for_company(session, company.id, [n for _, n, _ in pairs]) if pairs else {}
+    unseen = [(company.id, item.need.id, item.score) for item in items if item.need.id not in status_of]
+    if unseen and caller.is_staff:  # a company looking at its own matches does not open pipeline records
+        pipeline.ensure_matches(session, unseen)
+        status_of.update(pipeline.statuses_for_company(session, company.id, [n for _, n, _ in unseen]))
     for item in items:
         item.pipeline_status = status_of.get(item.need.id)
     return items
@@ -387,25 +391,6 @@ def _company_items(session: Session, caller: Caller, matches, need_id: int | Non
                                        need_id=need_id)
     return [CompanyMatch(company=out, score=match.score, explanation=match.explanation)
             for match, out in zip(kept, outs, strict=True)]
-
-
-def _statuses_opening_records(session: Session, pairs: list[tuple[int, int, float]], *,
-                              need_id: int | None = None, company_id: int | None = None) -> dict[int, str]:
-    """Each pair's pipeline status, by the other side's id, after opening a `new` match record for
-    every pair that has none (a write only the first time a pair is seen)."""
-    def read(subset) -> dict[int, str]:
-        if need_id is not None:
-            return pipeline.statuses_for_need(session, need_id, [c for c, _, _ in subset])
-        return pipeline.statuses_for_company(session, company_id, [n for _, n, _ in subset])
-
-    if not pairs:
-        return {}
-    status_of = read(pairs)
-    unseen = [pair for pair in pairs if (pair[0] if need_id is not None else pair[1]) not in status_of]
-    if unseen:
-        pipeline.ensure_matches(session, unseen)
-        status_of.update(read(unseen))
-    return status_of
 
 
 def _need_items(session: Session, matches) -> list[NeedMatch]:
