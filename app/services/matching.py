@@ -9,9 +9,9 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 
-from sqlalchemy import event, func, insert, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.core.config import Settings
@@ -24,6 +24,7 @@ from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services import pipeline
 from app.services.access import Caller
+from app.services.change_log import CHANGE_LOG_OVERLAP, latest_change, oldest_change
 
 logger = logging.getLogger(__name__)
 
@@ -57,31 +58,6 @@ def documents_from_database(session: Session, side: str) -> Iterator[Document]:
     else:
         for need in session.exec(select(Need)):
             yield need_document(need)
-
-
-# --- the change log that keeps every worker's index in step -------------------------------
-
-# A worker re-reads this many sequence numbers below the last one it applied: on PostgreSQL two
-# transactions can commit out of sequence order, and the later-committed lower number must not be
-# skipped. Applying a change twice is harmless (an unchanged text is not re-encoded).
-CHANGE_LOG_OVERLAP = 200
-
-
-@event.listens_for(Session, "after_flush")
-def _log_index_changes(session, _flush_context) -> None:
-    """Every company or need inserted, updated or deleted in a flush gets a change-log row, in the
-    same transaction, so other workers see the write exactly when it commits."""
-    rows = [
-        {"side": "company" if isinstance(obj, Company) else "need", "record_id": obj.id, "at": datetime.now(UTC)}
-        for obj in (*session.new, *session.dirty, *session.deleted)
-        if isinstance(obj, Company | Need) and obj.id is not None
-    ]
-    if rows:
-        session.connection().execute(insert(IndexChange), rows)
-
-
-def latest_change(session: Session) -> int:
-    return int(session.exec(select(func.max(IndexChange.id))).one() or 0)
 
 
 def build_engine(settings: Settings) -> MatchEngine:
@@ -230,9 +206,13 @@ class MatchingState:
         if session is None:
             with Session(get_engine()) as own_session:
                 return self.catch_up(own_session)
-        if latest_change(session) <= self.applied_through:
+        latest = latest_change(session)
+        if latest <= self.applied_through:
             return 0
         with self._lock:
+            if oldest_change(session) > self.applied_through + 1:
+                # Entries this worker never applied were pruned (it slept past the retention window).
+                return self._resynchronise(session)
             rows = session.exec(
                 select(IndexChange.id, IndexChange.side, IndexChange.record_id)
                 .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
@@ -249,6 +229,19 @@ class MatchingState:
             floor = self.applied_through - CHANGE_LOG_OVERLAP
             self._recently_applied = {i for i in self._recently_applied if i > floor}
             return len(fresh)
+
+    def _resynchronise(self, session: Session) -> int:
+        """Make the index hold exactly the database's documents (called holding the lock)."""
+        start_from = latest_change(session)  # read before the documents, as in the start-up build
+        logger.warning("matching index fell behind the pruned change log: resynchronising from the database")
+        self.need_filters.invalidate()
+        changed = 0
+        for side in ("company", "need"):
+            report = self.engine.sync(side, documents_from_database(session, side))
+            changed += report.added + report.updated + report.removed
+        self.applied_through = start_from
+        self._recently_applied.clear()
+        return changed
 
     def changed(self, session: Session, side: str, record_id: int) -> None:
         """Bring the index in step with one company or need after it was committed (or erased)."""
