@@ -118,8 +118,8 @@ def get_matching_state(request: Request) -> MatchingState:
 MatchingStateDep = Annotated[MatchingState, Depends(get_matching_state)]
 
 
-def ready_engine(state: MatchingStateDep) -> MatchEngine:
-    return state.require_engine()
+def ready_engine(state: MatchingStateDep, session: SessionDep) -> MatchEngine:
+    return state.require_engine(session)
 
 
 EngineDep = Annotated[MatchEngine, Depends(ready_engine)]

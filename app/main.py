@@ -9,6 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
+from threadpoolctl import threadpool_limits
 
 from app import web
 from app.core.config import get_settings
@@ -99,6 +100,10 @@ async def lifespan(app: FastAPI):
     # take every thread while the lock's holder waits for one to commit: more threads than
     # concurrent requests keeps that from happening (measured: 50 clients, tests/reliability).
     anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+    # Requests run side by side in threads, each doing its own small matrix products: one BLAS thread
+    # each. With OpenBLAS's default (one per core) its helper thread spins between calls and took a
+    # whole core under load (measured: 35-45 ms of CPU per match request, more than the match itself).
+    threadpool_limits(limits=1, user_api="blas")
     state = getattr(app.state, "matching", None)
     if state is None and settings.matching_enabled:
         # Models load and the index is brought in step with the database in the background:

@@ -8,7 +8,9 @@ that scale's alone:
   recall@10 of the served ranking against it; vector-level recall of the ANN against FAISS flat;
 - free-text search with real query encoding; one upsert (write) and searches during writes;
 - the weekly list (per need its top companies, per company its top needs);
-- (not yet) the HTTP endpoint through a real uvicorn server.
+- match latency and throughput through HTTP: both match endpoints served by a real uvicorn
+  server (one worker) from a database holding the scale's companies and needs, under load from
+  a separate process (bench_http.py).
 Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
 
 How vectors are made at scale is explained in bench_corpus.py (real vectors of a sentence
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_corpus as corpus  # noqa: E402
+import bench_http  # noqa: E402
 
 RESULTS = ROOT / "bench-results"
 SENTENCE_CACHE = RESULTS / "sentence-vectors.sqlite"
@@ -126,8 +129,10 @@ def run_scale(companies: int, args) -> dict:
     derived = derived_encoders(pools, dense, multilingual)
     rss_before = peak_rss_mb()
 
-    with tempfile.TemporaryDirectory(dir=RESULTS) as folder:
-        engine = MatchEngine(Path(folder), *derived)
+    with tempfile.TemporaryDirectory(dir=RESULTS) as data_dir:
+        # The engine's folder is where a server serving `data_dir` keeps its index (bench_http.py).
+        folder = Path(data_dir) / "matching"
+        engine = MatchEngine(folder, *derived)
         started = time.perf_counter()
         engine.sync("need", need_docs)
         engine.sync("company", company_docs)
@@ -138,7 +143,7 @@ def run_scale(companies: int, args) -> dict:
         engine.close()
         del engine
 
-        engine = MatchEngine(Path(folder), *derived)
+        engine = MatchEngine(folder, *derived)
         started = time.perf_counter()
         engine.load_or_build(None)
         result["index_load_s"] = time.perf_counter() - started
@@ -172,7 +177,11 @@ def run_scale(companies: int, args) -> dict:
         result["weekly_list"] = measure_weekly(engine, need_docs, company_docs, args)
         result["peak_rss_mb"] = peak_rss_mb()
         result["peak_rss_mb_before_index"] = rss_before
-        engine.close()
+        engine.close()  # the writes above were never saved: the index on disk is the database's
+        del engine
+        if not args.no_http:
+            print("  match endpoints through HTTP", flush=True)
+            result["http"] = bench_http.measure_http(Path(data_dir), company_records, need_records, args)
     return result
 
 
@@ -311,10 +320,15 @@ def table(report: dict) -> str:
             scale["peak_rss_mb"] <= 2048 if is_100k else None)
         for key, value in scale.get("http", {}).items():
             if key.endswith("rps"):
-                row(n, f"HTTP {key}", f"{value:.0f}", "≥ 300", value >= 300)
+                row(n, f"HTTP {key} (one worker, {scale['http']['concurrency']} connections)", f"{value:.0f}",
+                    "≥ 300", value >= 300)
             elif isinstance(value, dict) and "p50" in value:
                 row(n, f"HTTP {key} p50/p99 (ms)", f"{value['p50']:.1f} / {value['p99']:.1f}")
-            elif key in ("errors", "server_rss_mb", "server_ready_s"):
+            elif key.endswith("cpu_ms_per_request"):
+                row(n, f"HTTP {key}", f"{value:.1f}")
+            elif key == "errors":
+                row(n, "HTTP errors (non-2xx and socket errors)", f"{value}", "0", value == 0)
+            elif key in ("server_rss_mb", "server_peak_rss_mb", "server_ready_s"):
                 row(n, f"HTTP {key}", f"{value}")
     ingest = report.get("ingest")
     if ingest:
@@ -329,6 +343,8 @@ def main() -> None:
     parser.add_argument("--scales", default="1000,10000,100000", help="companies per scale, comma-separated")
     parser.add_argument("--quick", action="store_true", help="fewer queries and samples (a first look)")
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest measurement")
+    parser.add_argument("--no-http", action="store_true", help="skip the match endpoints through HTTP")
+    parser.add_argument("--http-seconds", type=float, help="load per HTTP endpoint (default 20 s, 10 s quick)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
@@ -337,6 +353,7 @@ def main() -> None:
     args.writes = 5 if args.quick else 20
     args.weekly_sample = 50 if args.quick else 200
     args.ingest_profiles = 40 if args.quick else 120
+    args.http_seconds = args.http_seconds or (10 if args.quick else 20)
     RESULTS.mkdir(exist_ok=True)
 
     if args.one_scale:
@@ -350,7 +367,8 @@ def main() -> None:
         print(f"--- {companies:,} companies × {NEEDS:,} needs", flush=True)
         child_out = RESULTS / f"scale-{companies}.json"
         command = [sys.executable, __file__, "--one-scale", str(companies), "--out", str(child_out)]
-        command += ["--quick"] * args.quick
+        command += ["--quick"] * args.quick + ["--no-http"] * args.no_http
+        command += ["--http-seconds", str(args.http_seconds)]
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=ROOT)
         scale = json.loads(child_out.read_text())

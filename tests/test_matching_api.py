@@ -178,3 +178,31 @@ def test_writes_during_the_start_up_build_are_not_lost(engine_dir, staff_tokens,
         names = company_names(test_client.get(f"/api/v1/needs/{need['id']}/matches",
                                               headers=bearer(staff_tokens["adviser"])))
     assert names == [session.get(Company, company["id"]).name]
+
+
+def test_a_need_closed_or_hidden_leaves_a_company_s_matches_at_once(mclient, staff_tokens, session):
+    """The allowed needs are cached per worker: a change through this worker or another one clears it."""
+    from app.models import Need
+
+    optics, _frames, need = seed_pair(mclient, staff_tokens)
+    own = {"X-Edit-Token": optics["edit_token"]}
+
+    def need_ids() -> list[int]:
+        response = mclient.get(f"/api/v1/companies/{optics['id']}/matches", headers=own)
+        assert response.status_code == 200, response.text
+        return [item["need"]["id"] for item in response.json()["items"]]
+
+    assert need["id"] in need_ids()
+    closed = mclient.patch(f"/api/v1/needs/{need['id']}", json={"status": "closed"},
+                           headers=bearer(staff_tokens["adviser"]))
+    assert closed.status_code == 200, closed.text
+    assert need["id"] not in need_ids()
+    mclient.patch(f"/api/v1/needs/{need['id']}", json={"status": "open"}, headers=bearer(staff_tokens["adviser"]))
+    assert need["id"] in need_ids()
+
+    # Through another worker: only the database and its change log say so.
+    stored = session.get(Need, need["id"])
+    stored.visibility = "staff"
+    session.add(stored)
+    session.commit()
+    assert need["id"] not in need_ids()

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     multilingual_encoder: bool = True
     # Set to false to start without loading models (the matching endpoints then answer 503).
     matching_enabled: bool = True
+    # How long the index change log keeps a write. A worker that slept longer than this rebuilds its
+    # index from the database when it wakes, instead of catching up write by write.
+    change_log_retention_hours: float = 24 * 7
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":

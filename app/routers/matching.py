@@ -4,7 +4,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import CallerDep, CompanyCallerDep, CompanyDep, EngineDep, NeedId, SessionDep, StaffDep
+from app.deps import (
+    CallerDep,
+    CompanyCallerDep,
+    CompanyDep,
+    EngineDep,
+    MatchingStateDep,
+    NeedId,
+    SessionDep,
+    StaffDep,
+)
 from app.schemas import CompanyMatches, DefenceExperience, NeedKind, NeedMatches, NldArea, SearchRequest
 from app.services import companies as company_service
 from app.services import matching as matching_service
@@ -21,6 +30,7 @@ def companies_for_need(
     caller: StaffDep,
     session: SessionDep,
     engine: EngineDep,
+    matching: MatchingStateDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     region: Annotated[str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe")] = None,
     nld_area: NldArea | None = None,
@@ -31,10 +41,12 @@ def companies_for_need(
 ) -> CompanyMatches:
     """Staff: the companies that best answer a need (active companies that consented to matching)."""
     need = need_service.get(session=session, caller=caller, need_id=need_id)
-    items = matching_service.companies_for_need(
-        session=session, engine=engine, caller=caller, need=need, limit=limit, region=region, nld_area=nld_area,
-        sector=sector, defence_experience=defence_experience,
-    )
+    with matching.match_slots:
+        items = matching_service.companies_for_need(
+            session=session, engine=engine, caller=caller, need=need, limit=limit, region=region,
+            nld_area=nld_area, sector=sector, defence_experience=defence_experience,
+        )
+        session.commit()  # ends the write (new match records, audit lines) before the response is built
     return CompanyMatches(items=items)
 
 
@@ -44,24 +56,30 @@ def needs_for_company(
     caller: CompanyCallerDep,
     session: SessionDep,
     engine: EngineDep,
+    matching: MatchingStateDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     kind: NeedKind | None = None,
     include_closed: Annotated[bool, Query(description="Also closed needs and needs past their deadline")] = False,
 ) -> NeedMatches:
     """Staff, or the company itself (`X-Edit-Token`): the needs and programmes that fit a company."""
     company_service.require_access(caller, company)
-    items = matching_service.needs_for_company(
-        session=session, engine=engine, caller=caller, company=company, limit=limit, kind=kind,
-        include_closed=include_closed,
-    )
+    with matching.match_slots:
+        items = matching_service.needs_for_company(
+            session=session, engine=engine, caller=caller, company=company, limit=limit, kind=kind,
+            include_closed=include_closed, need_filters=matching.need_filters,
+        )
+        session.commit()
     return NeedMatches(items=items)
 
 
 @router.post("/search", response_model=CompanyMatches | NeedMatches, responses=NOT_READY)
-def search(request_in: SearchRequest, caller: CallerDep, session: SessionDep, engine: EngineDep) -> CompanyMatches | NeedMatches:
+def search(
+    request_in: SearchRequest, caller: CallerDep, session: SessionDep, engine: EngineDep, matching: MatchingStateDep
+) -> CompanyMatches | NeedMatches:
     """Free-text search over needs (anyone: public needs) or companies (staff only)."""
-    items = matching_service.search(
-        session=session, engine=engine, caller=caller, text=request_in.text, target=request_in.target,
-        limit=request_in.limit, filters=request_in.filters.model_dump(),
-    )
+    with matching.match_slots:
+        items = matching_service.search(
+            session=session, engine=engine, caller=caller, text=request_in.text, target=request_in.target,
+            limit=request_in.limit, filters=request_in.filters.model_dump(), need_filters=matching.need_filters,
+        )
     return CompanyMatches(items=items) if request_in.target == "companies" else NeedMatches(items=items)

@@ -12,7 +12,7 @@ from app.models import Company, MatchList, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
 from app.services import audit
 from app.services.access import Caller, may_see_consents, may_see_contact
-from app.services.pipeline import introduction_consent
+from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
 
 REDACTED_NAME = "[verwijderd bedrijf]"
@@ -168,12 +168,15 @@ def list_companies(*, session: Session, limit: int = 50, offset: int = 0, **filt
     return list(companies), count
 
 
-def contains_pattern(text: str):
-    """A LIKE pattern for ``text`` anywhere, its own % _ and \\ escaped (escape character \\).
-
-    Lowered by the database, like the column it is compared with (SQLite lowers ASCII only)."""
+def like_anywhere(text: str) -> str:
+    """A LIKE pattern for ``text`` anywhere, its own % _ and \\ escaped (escape character \\)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(f"%{escaped}%")
+    return f"%{escaped}%"
+
+
+def contains_pattern(text: str):
+    """``like_anywhere``, lowered by the database like the column it is compared with (SQLite lowers ASCII only)."""
+    return func.lower(like_anywhere(text))
 
 
 def json_list_contains(column, slug: str):
@@ -181,18 +184,26 @@ def json_list_contains(column, slug: str):
     return cast(column, String).like(f'%"{slug}"%')
 
 
-def to_out(*, session: Session, caller: Caller, company: Company, need_id: int | None = None) -> CompanyOut:
+def to_out(
+    *, session: Session, caller: Caller, company: Company, need_id: int | None = None,
+    introduction_consented: bool | None = None,
+) -> CompanyOut:
     """The company as this caller may see it; every release of contact details to staff is audited.
 
     ``need_id`` gives the context of an introduction: a company's consent to be introduced for that
-    need releases its contact details to Defence parties there.
+    need releases its contact details to Defence parties there. ``introduction_consented`` is that
+    consent when the caller already knows it (None: looked up when it could matter).
     """
     out = CompanyOut(
         **company.model_dump(exclude={"contact_name", "contact_email", "contact_phone"}),
-        regions=_regions(company.municipality),
+        regions=regions_of(company.municipality),
     )
-    consented_here = need_id is not None and introduction_consent(session, company.id, need_id) is not None
-    if may_see_contact(caller, company, introduction_consented=consented_here):
+    visible = may_see_contact(caller, company)
+    if not visible and need_id is not None and may_see_contact(caller, company, introduction_consented=True):
+        if introduction_consented is None:
+            introduction_consented = introduction_consent(session, company.id, need_id) is not None
+        visible = introduction_consented
+    if visible:
         out.contact = Contact(name=company.contact_name, email=company.contact_email, phone=company.contact_phone)
         if not caller.owns(company.id) and company.contact_email:
             detail = f"need {need_id}" if need_id is not None else ""
@@ -202,7 +213,31 @@ def to_out(*, session: Session, caller: Caller, company: Company, need_id: int |
     return out
 
 
-def _regions(municipality: str | None) -> list[str]:
+def to_out_many(
+    *, session: Session, caller: Caller, companies: list[Company], need_id: int | None = None
+) -> list[CompanyOut]:
+    """``to_out`` for several companies, with the introduction consents for ``need_id`` read in one query."""
+    consented: set[int] = set()
+    # Only where a consent would release the contact details (Defence parties, no general consent).
+    undecided = [c.id for c in companies if not may_see_contact(caller, c)
+                 and may_see_contact(caller, c, introduction_consented=True)]
+    if need_id is not None and undecided:
+        consented = introduction_consented_company_ids(session, need_id, undecided)
+    return [
+        to_out(session=session, caller=caller, company=c, need_id=need_id, introduction_consented=c.id in consented)
+        for c in companies
+    ]
+
+
+def get_many(*, session: Session, company_ids: list[int]) -> dict[int, Company]:
+    """The companies with these ids that exist (one query), by id."""
+    if not company_ids:
+        return {}
+    return {c.id: c for c in session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()}
+
+
+def regions_of(municipality: str | None) -> list[str]:
+    """The sub-regions a municipality belongs to (some belong to two)."""
     if not municipality:
         return []
     found = get_taxonomy().municipality(municipality)
@@ -236,7 +271,7 @@ def export(*, session: Session, caller: Caller, company: Company) -> dict:
                                                   AuditEvent.subject_id == company.id).order_by(AuditEvent.id)).all()
     return {
         "profile": profile,
-        "regions": _regions(company.municipality),
+        "regions": regions_of(company.municipality),
         "introduction_consents": [c.model_dump(include={"need_id", "consented_at"}) for c in consents],
         "matches": [{**m.model_dump(exclude={"id", "company_id"}), "events": events[m.id]} for m in matches],
         "audit_log": [e.model_dump(include={"at", "actor", "action", "detail"}) for e in trail],

@@ -9,21 +9,22 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 
-from sqlalchemy import event, func, insert, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.core.config import Settings
 from app.core.db import get_engine
 from app.core.errors import Forbidden, IndexNotReady, Unauthorized
 from app.matching.engine import Document, MatchEngine
-from app.models import Company, IndexChange, Match, Need
+from app.models import Company, IndexChange, Need
 from app.schemas import CompanyMatch, NeedMatch
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services import pipeline
 from app.services.access import Caller
+from app.services.change_log import CHANGE_LOG_OVERLAP, latest_change, oldest_change
 
 logger = logging.getLogger(__name__)
 
@@ -59,31 +60,6 @@ def documents_from_database(session: Session, side: str) -> Iterator[Document]:
             yield need_document(need)
 
 
-# --- the change log that keeps every worker's index in step -------------------------------
-
-# A worker re-reads this many sequence numbers below the last one it applied: on PostgreSQL two
-# transactions can commit out of sequence order, and the later-committed lower number must not be
-# skipped. Applying a change twice is harmless (an unchanged text is not re-encoded).
-CHANGE_LOG_OVERLAP = 200
-
-
-@event.listens_for(Session, "after_flush")
-def _log_index_changes(session, _flush_context) -> None:
-    """Every company or need inserted, updated or deleted in a flush gets a change-log row, in the
-    same transaction, so other workers see the write exactly when it commits."""
-    rows = [
-        {"side": "company" if isinstance(obj, Company) else "need", "record_id": obj.id, "at": datetime.now(UTC)}
-        for obj in (*session.new, *session.dirty, *session.deleted)
-        if isinstance(obj, Company | Need) and obj.id is not None
-    ]
-    if rows:
-        session.connection().execute(insert(IndexChange), rows)
-
-
-def latest_change(session: Session) -> int:
-    return int(session.exec(select(func.max(IndexChange.id))).one() or 0)
-
-
 def build_engine(settings: Settings) -> MatchEngine:
     """The default engine: the configured dense model plus the multilingual encoder."""
     from app.matching.encoders import SentenceTransformerEncoder, UsemEncoder, bundled_dense_encoder
@@ -91,6 +67,52 @@ def build_engine(settings: Settings) -> MatchEngine:
     dense = SentenceTransformerEncoder(settings.embedding_model) if settings.embedding_model else bundled_dense_encoder()
     multilingual = UsemEncoder() if settings.multilingual_encoder else None
     return MatchEngine(settings.data_dir / "matching", dense, multilingual)
+
+
+# A match is mostly Python under the GIL, with short numpy stretches that release it: two at a time
+# keep both cores busy, while more threads only slow each other (GIL hand-offs) and keep the SQLite
+# write lock held longer by a thread waiting for its turn (measured at 16 concurrent requests).
+MATCHES_AT_ONCE = 2
+
+
+class NeedFilterCache:
+    """The ids of the needs each need filter allows, kept until a need changes or the day does.
+
+    Every need write reaches a worker's MatchingState (its own writes through ``changed``, other
+    workers' through ``catch_up``), which invalidates this cache: the same path that keeps the
+    index in step. Reading the ids of all needs on every company → needs match cost more than the
+    match itself.
+    """
+
+    MAX_ENTRIES = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._entries: dict[tuple, frozenset[int]] = {}
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+    def allowed(self, session: Session, **filters) -> frozenset[int]:
+        """``allowed_need_ids`` for these filters, from the cache when nothing changed since."""
+        regions = filters.get("regions")
+        # Read the generation before the database: a write committed meanwhile invalidates the entry.
+        with self._lock:
+            key = (self._generation, date.today(), tuple(sorted(
+                {**filters, "regions": tuple(regions) if regions is not None else None}.items())))
+            found = self._entries.get(key)
+        if found is not None:
+            return found
+        found = frozenset(allowed_need_ids(session, **filters))
+        with self._lock:
+            if key[0] == self._generation:
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+                self._entries[key] = found
+        return found
 
 
 class MatchingState:
@@ -110,6 +132,9 @@ class MatchingState:
         # Change-log sequence numbers this worker has applied (see catch_up).
         self.applied_through = 0
         self._recently_applied: set[int] = set()
+        self.need_filters = NeedFilterCache()
+        # Matches computed at once; more requests wait their turn here (see MATCHES_AT_ONCE).
+        self.match_slots = threading.BoundedSemaphore(MATCHES_AT_ONCE)
 
     @classmethod
     def switched_off(cls) -> "MatchingState":
@@ -161,41 +186,67 @@ class MatchingState:
             return False, f"index build failed ({self.error}); see the server log, then `koppelkans reindex`"
         return False, f"index is being built (for {time.monotonic() - self.started_at:.0f} s)"
 
-    def require_engine(self) -> MatchEngine:
+    def require_engine(self, session: Session | None = None) -> MatchEngine:
+        """The engine, caught up with other workers' writes; ``session``: the request's own (see catch_up)."""
         ready, reason = self.readiness()
         if self.disabled:
             raise IndexNotReady(f"matching is not available: {self.error}")
         if not ready:
             raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
-        self.catch_up()
+        self.catch_up(session)
         return self.engine
 
-    def catch_up(self) -> int:
+    def catch_up(self, session: Session | None = None) -> int:
         """Apply the writes other workers logged since this one last looked; returns how many.
 
-        One indexed query per matching request when nothing changed.
+        One indexed query per matching request when nothing changed. A request passes its own
+        session: a second connection per request would let concurrent requests that each hold one
+        wait for each other until the connection pool times out.
         """
-        with Session(get_engine()) as session:
-            if latest_change(session) <= self.applied_through:
-                return 0
-            with self._lock:
-                rows = session.exec(
-                    select(IndexChange.id, IndexChange.side, IndexChange.record_id)
-                    .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
-                    .order_by(IndexChange.id)
-                ).all()
-                fresh = [(i, side, record) for i, side, record in rows if i not in self._recently_applied]
-                for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
-                    _apply_change(self.engine, session, side, record_id)
-                self._recently_applied.update(i for i, _, _ in fresh)
-                if rows:
-                    self.applied_through = max(self.applied_through, rows[-1][0])
-                floor = self.applied_through - CHANGE_LOG_OVERLAP
-                self._recently_applied = {i for i in self._recently_applied if i > floor}
-                return len(fresh)
+        if session is None:
+            with Session(get_engine()) as own_session:
+                return self.catch_up(own_session)
+        latest = latest_change(session)
+        if latest <= self.applied_through:
+            return 0
+        with self._lock:
+            if oldest_change(session) > self.applied_through + 1:
+                # Entries this worker never applied were pruned (it slept past the retention window).
+                return self._resynchronise(session)
+            rows = session.exec(
+                select(IndexChange.id, IndexChange.side, IndexChange.record_id)
+                .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
+                .order_by(IndexChange.id)
+            ).all()
+            fresh = [(i, side, record) for i, side, record in rows if i not in self._recently_applied]
+            if any(side == "need" for _, side, _ in fresh):
+                self.need_filters.invalidate()
+            for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
+                _apply_change(self.engine, session, side, record_id)
+            self._recently_applied.update(i for i, _, _ in fresh)
+            if rows:
+                self.applied_through = max(self.applied_through, rows[-1][0])
+            floor = self.applied_through - CHANGE_LOG_OVERLAP
+            self._recently_applied = {i for i in self._recently_applied if i > floor}
+            return len(fresh)
+
+    def _resynchronise(self, session: Session) -> int:
+        """Make the index hold exactly the database's documents (called holding the lock)."""
+        start_from = latest_change(session)  # read before the documents, as in the start-up build
+        logger.warning("matching index fell behind the pruned change log: resynchronising from the database")
+        self.need_filters.invalidate()
+        changed = 0
+        for side in ("company", "need"):
+            report = self.engine.sync(side, documents_from_database(session, side))
+            changed += report.added + report.updated + report.removed
+        self.applied_through = start_from
+        self._recently_applied.clear()
+        return changed
 
     def changed(self, session: Session, side: str, record_id: int) -> None:
         """Bring the index in step with one company or need after it was committed (or erased)."""
+        if side == "need":
+            self.need_filters.invalidate()
         with self._lock:
             if self.error:  # matching off or broken: the next start-up sync catches up
                 return
@@ -251,11 +302,9 @@ def allowed_need_ids(
     if not include_closed:
         conditions.append(Need.status == "open")
         conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
-    rows = session.exec(select(Need.id, Need.eligible_regions).where(*conditions)).all()
-    if regions is None:
-        return [need_id for need_id, _ in rows]
-    wanted = set(regions)
-    return [need_id for need_id, eligible in rows if not eligible or wanted & set(eligible)]
+    if regions is not None:
+        conditions.append(need_service.open_to_regions(regions))
+    return list(session.exec(select(Need.id).where(*conditions)).all())
 
 
 def companies_for_need(
@@ -278,30 +327,45 @@ def companies_for_need(
         allowed = None
     matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
                            limit=limit)
+    # Reads first, writes (new match records, audit lines) last: the write lock is held briefly.
+    status_of = pipeline.statuses_for_need(session, need.id, [m.id for m in matches]) if matches else {}
     items = _company_items(session, caller, matches, need_id=need.id)
     if scouting:
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
-    pipeline.ensure_matches(session, [(item.company.id, need.id, item.score) for item in items])
-    return _with_pipeline_status(session, items, need_id=need.id)
+    unseen = [(item.company.id, need.id, item.score) for item in items if item.company.id not in status_of]
+    if unseen:
+        pipeline.ensure_matches(session, unseen)
+        status_of.update(pipeline.statuses_for_need(session, need.id, [c for c, _, _ in unseen]))
+    for item in items:
+        item.pipeline_status = status_of.get(item.company.id)
+    return items
 
 
 def needs_for_company(
     *, session: Session, engine: MatchEngine, caller: Caller, company: Company, limit: int,
-    kind: str | None = None, include_closed: bool = False,
+    kind: str | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
 ) -> list[NeedMatch]:
-    regions = company_service.to_out(session=session, caller=Caller(), company=company).regions
-    allowed = set(allowed_need_ids(session, include_staff_only=caller.is_staff, kind=kind,
-                                   include_closed=include_closed, regions=regions or None))
-    allowed -= pipeline.dismissed_need_ids(session, company.id)
-    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, limit=limit)
+    """The needs that fit a company. ``need_filters``: the worker's cache of allowed need ids."""
+    filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
+               "regions": company_service.regions_of(company.municipality) or None}
+    allowed = need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
+    dismissed = pipeline.dismissed_need_ids(session, company.id)
+    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, excluded_ids=dismissed,
+                           limit=limit)
+    status_of = pipeline.statuses_for_company(session, company.id, [m.id for m in matches]) if matches else {}
     items = _need_items(session, matches)
-    if caller.is_staff:  # a company looking at its own matches does not open pipeline records
-        pipeline.ensure_matches(session, [(company.id, item.need.id, item.score) for item in items])
-    return _with_pipeline_status(session, items, company_id=company.id)
+    unseen = [(company.id, item.need.id, item.score) for item in items if item.need.id not in status_of]
+    if unseen and caller.is_staff:  # a company looking at its own matches does not open pipeline records
+        pipeline.ensure_matches(session, unseen)
+        status_of.update(pipeline.statuses_for_company(session, company.id, [n for _, n, _ in unseen]))
+    for item in items:
+        item.pipeline_status = status_of.get(item.need.id)
+    return items
 
 
 def search(
-    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict,
+    need_filters: NeedFilterCache | None = None,
 ) -> list[CompanyMatch] | list[NeedMatch]:
     if target == "companies":
         if caller.user is None:
@@ -311,51 +375,28 @@ def search(
         company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector", "defence_experience")}
         allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
         return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
-    allowed = allowed_need_ids(
-        session, include_staff_only=caller.is_staff, kind=filters.get("kind"), nld_area=filters.get("nld_area"), sector=filters.get("sector"),
-        include_closed=bool(filters.get("include_closed")),
-        regions=[filters["region"]] if filters.get("region") else None,
-    )
+    need_filter = {
+        "include_staff_only": caller.is_staff, "kind": filters.get("kind"), "nld_area": filters.get("nld_area"),
+        "sector": filters.get("sector"), "include_closed": bool(filters.get("include_closed")),
+        "regions": [filters["region"]] if filters.get("region") else None,
+    }
+    allowed = need_filters.allowed(session, **need_filter) if need_filters else allowed_need_ids(session, **need_filter)
     return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
 
 
 def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None) -> list[CompanyMatch]:
-    items = []
-    for match in matches:
-        company = session.get(Company, match.id)
-        if company is None:  # erased a moment ago; the index follows right after
-            continue
-        out = company_service.to_out(session=session, caller=caller, company=company, need_id=need_id)
-        items.append(CompanyMatch(company=out, score=match.score, explanation=match.explanation))
-    return items
-
-
-def _with_pipeline_status(session: Session, items: list, *, need_id: int | None = None,
-                          company_id: int | None = None) -> list:
-    """Adds each pair's pipeline status: for one need's companies, or for one company's needs."""
-    if need_id is not None:
-        ids = [item.company.id for item in items]
-        rows = session.exec(select(Match.company_id, Match.status).where(
-            Match.need_id == need_id, col(Match.company_id).in_(ids)))
-        status_of = dict(rows.all())
-        for item in items:
-            item.pipeline_status = status_of.get(item.company.id)
-    else:
-        ids = [item.need.id for item in items]
-        rows = session.exec(select(Match.need_id, Match.status).where(
-            Match.company_id == company_id, col(Match.need_id).in_(ids)))
-        status_of = dict(rows.all())
-        for item in items:
-            item.pipeline_status = status_of.get(item.need.id)
-    return items
+    found = company_service.get_many(session=session, company_ids=[match.id for match in matches])
+    # A company erased a moment ago is skipped; the index follows right after.
+    kept = [match for match in matches if match.id in found]
+    outs = company_service.to_out_many(session=session, caller=caller, companies=[found[m.id] for m in kept],
+                                       need_id=need_id)
+    return [CompanyMatch(company=out, score=match.score, explanation=match.explanation)
+            for match, out in zip(kept, outs, strict=True)]
 
 
 def _need_items(session: Session, matches) -> list[NeedMatch]:
-    items = []
-    for match in matches:
-        need = session.get(Need, match.id)
-        if need is None:
-            continue
-        items.append(NeedMatch(need=need_service.to_out(session=session, need=need), score=match.score,
-                               explanation=match.explanation))
-    return items
+    found = need_service.get_many(session=session, need_ids=[match.id for match in matches])
+    kept = [match for match in matches if match.id in found]
+    outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
+    return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
+            for match, out in zip(kept, outs, strict=True)]

@@ -1,13 +1,15 @@
 """Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
 
-from sqlalchemy import func, or_
+import json
+
+from sqlalchemy import String, cast, func, or_
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput, NotFound
 from app.models import Need, Organisation, User, utcnow
 from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
 from app.services.access import Caller
-from app.services.companies import contains_pattern, json_list_contains
+from app.services.companies import contains_pattern, json_list_contains, like_anywhere
 
 
 def create(*, session: Session, caller: Caller, need_in: NeedCreate) -> Need:
@@ -80,6 +82,16 @@ def filter_conditions(
     return conditions
 
 
+def open_to_regions(regions: list[str]):
+    """SQL: the need is open to every region (no eligible regions) or to one of these."""
+    stored = cast(Need.eligible_regions, String)
+    # A list of names holds a quote; each name is stored as JSON text, so it is looked for as such.
+    return or_(
+        stored.notlike('%"%'),
+        *(stored.like(like_anywhere(json.dumps(region)), escape="\\") for region in regions),
+    )
+
+
 def list_needs(
     *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, **filters
 ) -> tuple[list[Need], int]:
@@ -93,10 +105,30 @@ def list_needs(
 
 def to_out(*, session: Session, need: Need) -> NeedOut:
     owner = session.get(Organisation, need.owner_organisation_id) if need.owner_organisation_id else None
+    return _out(need, owner)
+
+
+def _out(need: Need, owner: Organisation | None) -> NeedOut:
     return NeedOut(
         **need.model_dump(),
         owner=OrganisationRef(id=owner.id, slug=owner.slug, name=owner.name) if owner else None,
     )
+
+
+def to_out_many(*, session: Session, needs: list[Need]) -> list[NeedOut]:
+    """``to_out`` for several needs, their owners read in one query."""
+    owner_ids = {n.owner_organisation_id for n in needs if n.owner_organisation_id is not None}
+    owners: dict[int, Organisation] = {}
+    if owner_ids:
+        owners = {o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(owner_ids)))}
+    return [_out(need, owners.get(need.owner_organisation_id)) for need in needs]
+
+
+def get_many(*, session: Session, need_ids: list[int]) -> dict[int, Need]:
+    """The needs with these ids that exist (one query), by id."""
+    if not need_ids:
+        return {}
+    return {n.id: n for n in session.exec(select(Need).where(col(Need.id).in_(need_ids))).all()}
 
 
 def organisation_ref(session: Session, user: User) -> OrganisationRef | None:

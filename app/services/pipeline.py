@@ -157,6 +157,24 @@ def introduction_consent(session: Session, company_id: int, need_id: int) -> Int
     ).first()
 
 
+def introduction_consented_company_ids(session: Session, need_id: int, company_ids: list[int]) -> set[int]:
+    """Which of these companies consented to be introduced for this need (one query)."""
+    return set(session.exec(select(IntroductionConsent.company_id).where(
+        IntroductionConsent.need_id == need_id, col(IntroductionConsent.company_id).in_(company_ids))).all())
+
+
+def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) -> dict[int, str]:
+    """The pipeline status of each of these companies' matches with one need, by company id."""
+    return dict(session.exec(select(Match.company_id, Match.status).where(
+        Match.need_id == need_id, col(Match.company_id).in_(company_ids))).all())
+
+
+def statuses_for_company(session: Session, company_id: int, need_ids: list[int]) -> dict[int, str]:
+    """The pipeline status of one company's matches with each of these needs, by need id."""
+    return dict(session.exec(select(Match.need_id, Match.status).where(
+        Match.company_id == company_id, col(Match.need_id).in_(need_ids))).all())
+
+
 def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:
     """The company agrees to be introduced for this need: its contact details are released there."""
     if not caller.owns(company.id):

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app.core.errors import Forbidden, InvalidInput, Unauthorized
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
@@ -26,11 +26,11 @@ SEARCH_LIMIT = 10
 MATCH_LIMIT = 10
 
 
-def matching_engine(request: Request):
+def matching_engine(request: Request, db: Session):
     """The engine when matching is ready, else None with the reason (pages then fall back and say so)."""
     state = get_matching_state(request)
     if state.ready:
-        return state.require_engine(), None  # also catches up with other workers' writes
+        return state.require_engine(db), None  # also catches up with other workers' writes
     if state.error:
         return None, f"de matching staat uit of kon niet starten: {state.error}"
     return None, "de zoekindex wordt nog opgebouwd, probeer het over een minuut opnieuw"
@@ -105,7 +105,7 @@ def search(
     text = q.strip()
     results = {"companies": [], "needs": [], "semantic": False, "note": None}
     if len(text) >= 2:
-        engine, reason = matching_engine(request)
+        engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
             results["companies"] = matching_service.search(
@@ -163,7 +163,7 @@ def company_page(
     if not caller.is_staff and not caller.owns(company.id):
         company_service.require_access(caller, company)
     profile = company_service.to_out(session=db, caller=caller, company=company)
-    engine, reason = matching_engine(request)
+    engine, reason = matching_engine(request, db)
     matches = []
     if engine is not None:
         matches = matching_service.needs_for_company(
@@ -212,7 +212,7 @@ def need_page(
     if nld and nld not in get_taxonomy().nld_area_slugs:
         raise InvalidInput(f"onbekend NLD-gebied {nld!r}")
     filters = {"region": region, "nld_area": nld or None}
-    engine, reason = matching_engine(request)
+    engine, reason = matching_engine(request, db)
     if engine is not None:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
         matches = matching_service.companies_for_need(

@@ -155,7 +155,7 @@ def weekly_list(
             "counts": counts,
             "this_week": this_week,
             "this_week_built": any(w["week"] == this_week for w in weeks),
-            "can_build": matching_engine(request)[0] is not None,
+            "can_build": matching_engine(request, db)[0] is not None,
         },
     )
 
@@ -164,7 +164,7 @@ def weekly_list(
 def build_this_week(request: Request, db: SessionDep, visitor: StaffVisitorDep):
     """Builds this week's list when the scheduled command has not yet (building twice changes nothing)."""
     require_list_reader(visitor)
-    engine, reason = matching_engine(request)
+    engine, reason = matching_engine(request, db)
     if engine is None:
         raise InvalidInput(f"de weeklijst kan nu niet worden opgebouwd: {reason}")
     week = match_lists.current_week()
