@@ -1,4 +1,5 @@
-"""Approximate nearest-neighbour search over one segment's passage vectors (FAISS HNSW).
+"""Approximate nearest-neighbour search over one segment's passage vectors: FAISS HNSW here,
+pgvector in PostgreSQL in pgvector_ann.py (KOPPELKANS_VECTOR_STORE).
 
 Used only to *find candidates* in big segments; every candidate is then scored exactly from
 the stored vectors, so the ANN decides which documents are looked at, never their score.
@@ -29,6 +30,9 @@ class PassageSearch(Protocol):
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def close(self) -> None:
+        """The segment was replaced: let go of what the index holds outside this process."""
+
 
 class HnswPassageSearch:
     def __init__(self, index: faiss.IndexHNSWFlat) -> None:
@@ -55,6 +59,9 @@ class HnswPassageSearch:
         k = max(1, min(k, len(self)))
         params = faiss.SearchParametersHNSW(efSearch=max(HNSW_SEARCH_EFFORT, k))
         return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
+
+    def close(self) -> None:
+        """Nothing outside the process: the graph goes with the segment."""
 
     def write(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
