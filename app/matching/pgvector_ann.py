@@ -243,8 +243,10 @@ class PgvectorPassageSearch:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, positions) of the best k passages per query row; -1 pads."""
-        k = max(1, min(k, len(self), MAX_EF_SEARCH))
-        if self._closed:  # a search that began just before its segment was replaced
+        k = max(1, min(k, len(self)))
+        # A search that began just before its segment was replaced, or that asks for more rows
+        # than an HNSW scan gives: answered exactly from the segment's vectors.
+        if self._closed or k > MAX_EF_SEARCH:
             return exact_search(self._vectors, queries, k)
         return self._store.search(self.name, queries, k)
 
