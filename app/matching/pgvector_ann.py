@@ -43,7 +43,7 @@ MAX_INDEXED_DIMS = 2000  # pgvector 0.6's limit for an HNSW index on `vector`
 
 SEARCH_SQL = """
 SELECT query.number, hit.position, hit.distance
-FROM unnest(%s::vector[]) WITH ORDINALITY AS query (embedding, number)
+FROM unnest(%b::vector[]) WITH ORDINALITY AS query (embedding, number)
 CROSS JOIN LATERAL (
     SELECT position, embedding <#> query.embedding AS distance
     FROM {table} ORDER BY embedding <#> query.embedding LIMIT %s
@@ -81,8 +81,9 @@ class PgvectorStore:
         self._lock = threading.Lock()  # guards the holder connection and `_held`
         self._held: Counter[str] = Counter()
         self._holder = self._connect_holder()
-        self._pool = ConnectionPool(self._conninfo, min_size=1, max_size=pool_size, configure=register_vector,
-                                    check=ConnectionPool.check_connection, name="pgvector", open=True)
+        self._pool = ConnectionPool(self._conninfo, min_size=1, max_size=pool_size, name="pgvector",
+                                    kwargs={"autocommit": True}, configure=register_vector,
+                                    check=ConnectionPool.check_connection, open=True)
 
     def __call__(self, vectors: np.ndarray) -> PgvectorPassageSearch:
         return self.build(vectors)
@@ -135,11 +136,14 @@ class PgvectorStore:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         scores = np.full((len(queries), k), np.finfo(np.float32).min, dtype=np.float32)
         positions = np.full((len(queries), k), -1, dtype=np.int64)
-        with self._pool.connection() as connection:  # one transaction: SET LOCAL holds for the query
-            effort = max(HNSW_SEARCH_EFFORT, k)
-            connection.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(effort)])
-            query = sql.SQL(SEARCH_SQL).format(table=sql.Identifier(self.schema, name))
-            rows = connection.execute(query, (list(queries), k)).fetchall()
+        query = sql.SQL(SEARCH_SQL).format(table=sql.Identifier(self.schema, name))
+        effort = str(max(HNSW_SEARCH_EFFORT, k))
+        # One round trip (pipeline), vectors in binary: parsing them as text costs more than the trip.
+        with self._pool.connection() as connection:
+            with connection.pipeline():
+                connection.execute("SELECT set_config('hnsw.ef_search', %s, false)", [effort])
+                cursor = connection.execute(query, (list(queries), k), binary=True)
+            rows = cursor.fetchall()
         if rows:
             number, position, distance = (np.array(column) for column in zip(*rows, strict=True))
             row = number.astype(np.int64) - 1
@@ -248,7 +252,12 @@ class PgvectorPassageSearch:
         # than an HNSW scan gives: answered exactly from the segment's vectors.
         if self._closed or k > MAX_EF_SEARCH:
             return exact_search(self._vectors, queries, k)
-        return self._store.search(self.name, queries, k)
+        try:
+            return self._store.search(self.name, queries, k)
+        except psycopg.errors.UndefinedTable:
+            if not self._closed:  # replaced (and dropped) while this search ran
+                raise
+            return exact_search(self._vectors, queries, k)
 
     def close(self) -> None:
         if not self._closed:
