@@ -215,3 +215,18 @@ def test_the_vector_store_setting_is_checked(monkeypatch):
     assert Settings().vector_store == "pgvector"
     monkeypatch.delenv("KOPPELKANS_VECTOR_STORE")
     assert Settings().vector_store == "faiss"
+
+
+@needs_postgres
+def test_the_service_builds_its_engine_on_the_configured_vector_store(monkeypatch, tmp_path, connection):
+    from app.matching import encoders
+    from app.services.matching import build_engine
+
+    monkeypatch.setattr(encoders, "bundled_dense_encoder", lambda: encoders.HashingEncoder(64))
+    common = {"data_dir": tmp_path, "multilingual_encoder": False, "database_url": POSTGRES_URL}
+    engine = build_engine(Settings(vector_store="pgvector", **common))
+    assert isinstance(engine.ann_factory, PgvectorStore)
+    engine.close()
+    engine = build_engine(Settings(vector_store="faiss", **common))
+    assert engine.ann_factory is None
+    engine.close()
