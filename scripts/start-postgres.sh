@@ -83,7 +83,7 @@ init_cluster() {
     # Local (socket) connections are trusted: the socket folder is the server user's alone.
     # Network connections need a password.
     as_server_user "$bin/initdb" --pgdata="$data" --username=postgres --encoding=UTF8 --no-locale \
-        --auth-local=trust --auth-host=scram-sha-256 --no-instructions >&2
+        --auth-local=trust --auth-host=scram-sha-256 --no-instructions >/dev/null
     chmod 700 "$sockets"
     cat >>"$data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
@@ -93,8 +93,25 @@ max_connections = 200
 EOF
 }
 
+# Whether our server is up (or a live postmaster is still starting). A server that was killed
+# leaves postmaster.pid and the socket's lock file behind, and its pid may linger as a zombie
+# (or be reused): then both are stale and go, or the new server would refuse to start.
+server_alive() {
+    "$bin/pg_isready" --quiet --host=127.0.0.1 --port=$PORT && return 0
+    [ -f "$data/postmaster.pid" ] || return 1
+    local pid state
+    pid=$(head -n 1 "$data/postmaster.pid")
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+    if [ -n "$state" ] && [ "$state" != Z ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postgres ]; then
+        return 0
+    fi
+    say "removing the lock files of a server that is gone (pid $pid)"
+    rm -f "$data/postmaster.pid" "$sockets/.s.PGSQL.$PORT.lock"
+    return 1
+}
+
 start_server() {
-    if as_server_user "$bin/pg_ctl" status --pgdata="$data" >/dev/null 2>&1; then
+    if server_alive; then
         return
     fi
     say "starting PostgreSQL 16 (pgvector) on 127.0.0.1:$PORT…"
