@@ -1,6 +1,7 @@
 """The `koppelkans` command line."""
 
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -225,6 +226,7 @@ def companies_edit_token(company_id: Annotated[int, typer.Argument(help="The com
 @app.command("weekly-list")
 def weekly_list(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W48; default: the current week")] = None,
+    workers: Annotated[int, typer.Option(min=0, max=64, help="processes that score the list (0: one per core)")] = 0,
 ) -> None:
     """Build and store the week's match list (per need its top companies, per company its top needs).
 
@@ -244,7 +246,7 @@ def weekly_list(
     engine = build_engine(get_settings())
     with Session(get_engine()) as session:
         engine.load_or_build(lambda side: list(documents_from_database(session, side)))
-        match_list, built = match_lists.build(session, engine, chosen)
+        match_list, built = match_lists.build(session, engine, chosen, workers=workers or os.cpu_count() or 1)
         session.commit()
         lines = len(json.loads(match_list.content)["lines"])
     engine.close()

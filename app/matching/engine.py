@@ -34,7 +34,7 @@ from app.matching.fusion import (
     language_conditions,
     top_order,
 )
-from app.matching.ranking import CandidateDetails, QueryView, best_passage_pairs, score_candidates
+from app.matching.ranking import CandidateDetails, QueryView, best_passage_pairs, score_candidates, score_rows
 from app.matching.segment import ANN_MIN_PASSAGES, Segment
 from app.matching.store import (
     SIDES,
@@ -309,7 +309,15 @@ class MatchEngine:
         return self._scores(view, snapshot, allowed_ids, excluded, pool or self.candidate_pool)
 
     def _scores(self, view, snapshot, allowed_ids, excluded, pool) -> tuple[CandidateScores, CandidateDetails]:
-        candidates, details = score_candidates(view, snapshot, allowed_ids, excluded, pool)
+        return self._with_conditions(view, *score_candidates(view, snapshot, allowed_ids, excluded, pool))
+
+    def scores_of_rows(
+        self, view: QueryView, chosen: Sequence[tuple[Segment, np.ndarray]]
+    ) -> tuple[CandidateScores, CandidateDetails]:
+        """Per-signal evidence for documents already chosen, as (segment, rows) pairs (weekly.py)."""
+        return self._with_conditions(view, *score_rows(view, chosen))
+
+    def _with_conditions(self, view, candidates, details) -> tuple[CandidateScores, CandidateDetails]:
         candidates.conditions = language_conditions(view.language, details.languages)
         candidates.dense_cross_lingual = bool(getattr(self.encoders.get("dense"), "cross_lingual", False))
         return candidates, details

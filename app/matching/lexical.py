@@ -1,9 +1,10 @@
 """BM25 over passages, with Dutch and English stemming chosen per passage (tokens come in stemmed).
 
 The scores are those of bm25s's default ("lucene" BM25, k1 = 1.5, b = 0.75; a test checks
-they agree), computed here as one sparse matrix of per-(passage, stem) weights so that
-- the engine can score only the candidate passages of a query (a sparse row slice), instead
-  of every passage of the side;
+they agree), computed here from the per-(passage, stem) weights, held twice as plain arrays
+(by passage and by stem, like a sparse matrix in CSR and CSC form) so that
+- the engine can score only the candidate passages of a query, instead of every passage of
+  the side;
 - candidates can be found from a query's most distinctive stems only (`top_passages`): a
   common stem ("defensie") has a posting list as long as the corpus and adds little;
 - a small segment of recent writes can be weighted with the statistics of the big one
@@ -17,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 K1, B = 1.5, 0.75
 # An empty passage is indexed as one placeholder token no query produces (as bm25s needs).
@@ -69,23 +69,28 @@ class LexicalIndex:
         self.idf = self.statistics.idf(frequency)
         length_norm = K1 * (1 - B + B * lengths[pair_rows] / self.statistics.mean_length)
         weights = self.idf[pair_terms] * term_frequency / (length_norm + term_frequency)
-        shape = (self.size, len(self.vocabulary))
-        self.by_passage = sparse.csr_matrix((weights.astype(np.float32), (pair_rows, pair_terms)), shape=shape)
-        self.by_term = self.by_passage.tocsc()
+        # By passage: the stems of passage p are term_of[passage_start[p]:passage_start[p + 1]].
+        self.passage_start = _starts(pair_rows, self.size)
+        self.term_of = pair_terms.astype(np.int32)
+        self.weight_by_passage = weights.astype(np.float32)
+        # By stem: the passages of stem t are passage_of[term_start[t]:term_start[t + 1]].
+        by_term = np.argsort(pair_terms, kind="stable")
+        self.term_start = _starts(pair_terms[by_term], len(self.vocabulary))
+        self.passage_of = pair_rows[by_term].astype(np.int32)
+        self.weight_by_term = self.weight_by_passage[by_term]
 
-    def query_counts(self, token_lists: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-        """(queries, vocabulary) counts of the known stems of each token list."""
-        data, rows, cols = [], [], []
-        for row, tokens in enumerate(token_lists):
-            for token in tokens:
-                column = self.vocabulary.get(token)
-                if column is not None:
-                    rows.append(row)
-                    cols.append(column)
-                    data.append(1.0)
-        return sparse.csr_matrix(
-            (np.array(data, np.float32), (rows, cols)), shape=(len(token_lists), len(self.vocabulary))
-        )
+    def query_counts(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """The known stems of the token lists (sorted vocabulary ids) and how often each list
+        has each of them: (stems, (stems, lists) counts)."""
+        pairs = [(self.vocabulary[t], column) for column, tokens in enumerate(token_lists)
+                 for t in tokens if t in self.vocabulary]
+        if not pairs:
+            return np.zeros(0, np.int64), np.zeros((0, len(token_lists)), np.float32)
+        ids, columns = np.array(pairs, dtype=np.int64).T
+        stems, local = np.unique(ids, return_inverse=True)
+        counts = np.zeros((len(stems), len(token_lists)), np.float32)
+        np.add.at(counts, (local, columns), 1.0)
+        return stems, counts
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of each passage (float32, zeros when nothing overlaps or nothing is indexed)."""
@@ -95,26 +100,61 @@ class LexicalIndex:
 
     def scores_of(self, positions: np.ndarray, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
         """(len(positions), len(token_lists)) BM25 scores of the given passages only."""
+        result = np.zeros((len(positions), len(token_lists)), dtype=np.float32)
         if not len(positions) or not len(token_lists) or not self.vocabulary:
-            return np.zeros((len(positions), len(token_lists)), dtype=np.float32)
-        counts = self.query_counts(token_lists)
-        return np.asarray((self.by_passage[positions] @ counts.T).todense(), dtype=np.float32)
+            return result
+        stems, counts = self.query_counts(token_lists)
+        if not len(stems):
+            return result
+        entries, owner = _ranges(self.passage_start, positions)
+        terms = self.term_of[entries]
+        local = np.minimum(np.searchsorted(stems, terms), len(stems) - 1)
+        hit = stems[local] == terms
+        owner, local, weights = owner[hit], local[hit], self.weight_by_passage[entries[hit]]
+        for column in range(len(token_lists)):
+            result[:, column] = np.bincount(owner, weights * counts[local, column], minlength=len(positions))
+        return result
 
-    def distinctive_terms(self, tokens: Sequence[str], limit: int) -> np.ndarray:
-        """Vocabulary ids of the `limit` rarest known stems among `tokens`."""
+    def distinctive_terms(self, tokens: Sequence[str], limit: int, max_postings: int | None = None) -> np.ndarray:
+        """Vocabulary ids of the `limit` rarest known stems among `tokens`; with `max_postings`,
+        only as many of them (rarest first) as occur in at most that many passages together."""
         ids = np.unique([self.vocabulary[t] for t in tokens if t in self.vocabulary]).astype(np.int64)
-        if len(ids) > limit:
-            ids = ids[np.argsort(-self.idf[ids], kind="stable")[:limit]]
+        ids = ids[np.argsort(-self.idf[ids], kind="stable")[:limit]]
+        if max_postings is not None and len(ids):
+            postings = np.cumsum(self.term_start[ids + 1] - self.term_start[ids])
+            ids = ids[: max(1, int(np.searchsorted(postings, max_postings, side="right")))]
         return ids
 
-    def top_passages(self, tokens: Sequence[str], limit: int, max_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    def top_passages(
+        self, tokens: Sequence[str], limit: int, max_terms: int, max_postings: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Candidate passages: the best `limit` by the summed weights of the query's most
-        distinctive stems (positions, scores); only passages with some overlap."""
-        terms = self.distinctive_terms(tokens, max_terms)
+        distinctive stems (positions, scores); only passages with some overlap.
+
+        `max_postings` bounds the work at any corpus size: the rarest stems are read first, and
+        reading stops before the posting lists together exceed it.
+        """
+        terms = self.distinctive_terms(tokens, max_terms, max_postings)
         if not len(terms):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        summed = np.asarray(self.by_term[:, terms].sum(axis=1)).ravel()
+        entries, _ = _ranges(self.term_start, terms)
+        summed = np.bincount(self.passage_of[entries], self.weight_by_term[entries], minlength=self.size)
         hits = np.flatnonzero(summed)
         if len(hits) > limit:
             hits = hits[np.argpartition(-summed[hits], limit - 1)[:limit]]
         return hits, summed[hits].astype(np.float32)
+
+
+def _starts(sorted_keys: np.ndarray, size: int) -> np.ndarray:
+    """Offsets (size + 1) of each key's run in `sorted_keys` (keys 0..size-1)."""
+    starts = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_keys, minlength=size), out=starts[1:])
+    return starts
+
+
+def _ranges(starts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry indices of the runs of `keys` (concatenated) and, per entry, its key's index in `keys`."""
+    first, lengths = starts[keys], starts[keys + 1] - starts[keys]
+    owner = np.repeat(np.arange(len(keys)), lengths)
+    entries = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths) + first[owner]
+    return entries, owner

@@ -35,9 +35,12 @@ from app.matching.text import Language, Passage
 # BM25 candidates come from this many of the query's rarest stems: a long call has hundreds,
 # and the common ones ("systems", "defensie") would touch most passages for little evidence.
 MAX_QUERY_TERMS = 32
+# …and stop before their posting lists together exceed this many passages, so finding the
+# lexical candidates costs the same at 1,000 companies as at 100,000.
+MAX_QUERY_POSTINGS = 20_000
 # A long query (a 30-passage call) searches the ANN with its mean vector and a spread of its
 # passages rather than with every passage; exact scoring still reads every passage pair.
-MAX_QUERY_VECTORS = 6
+MAX_QUERY_VECTORS = 12
 MIN_PER_QUERY_VECTOR = 50
 # When filters leave less than this share of a big segment, the allowed passages are scanned
 # exactly instead (an ANN search would mostly return documents the filters drop).
@@ -100,7 +103,7 @@ def candidate_rows(view: QueryView, segment: Segment, allowed: np.ndarray, pool:
     if allowed.sum() <= pool:
         return np.flatnonzero(allowed)
     found = []
-    positions, _ = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS)
+    positions, _ = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS, MAX_QUERY_POSTINGS)
     found.append(segment.passage_rows[positions])
     allowed_share = allowed.mean()
     for signal, vectors in segment.vectors.items():
@@ -148,6 +151,13 @@ def score_candidates(
     return _combine(view, parts)
 
 
+def score_rows(
+    view: QueryView, chosen: Sequence[tuple[Segment, np.ndarray]]
+) -> tuple[CandidateScores, CandidateDetails]:
+    """Exact scores of documents already chosen, as (segment, rows) pairs: no candidate search."""
+    return _combine(view, [_exact_scores(view, segment, rows) for segment, rows in chosen if len(rows)])
+
+
 def _exact_scores(view: QueryView, segment: Segment, rows: np.ndarray) -> dict:
     positions, owner = segment.passage_positions(rows)
     best = np.full((len(rows), len(SIGNALS)), np.nan, dtype=np.float32)
@@ -171,23 +181,23 @@ def _combine(view: QueryView, parts: list[dict]) -> tuple[CandidateScores, Candi
             CandidateScores(nothing, empty, empty.copy(), np.zeros(0, np.int8), nothing, nothing),
             CandidateDetails([], nothing, np.zeros(0, "<U7"), nothing, nothing, {}),
         )
-    query_areas, query_sectors = set(view.document.nld_areas), set(view.document.sectors)
-    stored = [p["segment"].documents[int(i)] for p in parts for i in p["segment"].document_ids[p["rows"]]]
     counts = np.concatenate([p["counts"] for p in parts])
     first = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=first[1:])
     candidates = CandidateScores(
-        document_ids=np.array([d.document.id for d in stored], dtype=np.int64),
+        document_ids=np.concatenate([p["segment"].document_ids[p["rows"]] for p in parts]),
         best=np.vstack([p["best"] for p in parts]),
         second=np.vstack([p["second"] for p in parts]),
-        conditions=np.zeros(len(stored), np.int8),  # filled in by the engine, which knows the languages
-        shared_nld_areas=np.array([len(query_areas & set(d.document.nld_areas)) for d in stored], dtype=np.int64),
-        shared_sectors=np.array([len(query_sectors & set(d.document.sectors)) for d in stored], dtype=np.int64),
+        conditions=np.zeros(len(counts), np.int8),  # filled in by the engine, which knows the languages
+        shared_nld_areas=np.concatenate(
+            [p["segment"].shared_tags(p["rows"], view.document.nld_areas, of_areas=True) for p in parts]),
+        shared_sectors=np.concatenate(
+            [p["segment"].shared_tags(p["rows"], view.document.sectors, of_areas=False) for p in parts]),
     )
     details = CandidateDetails(
         segments=[p["segment"] for p in parts for _ in p["rows"]],
         rows=np.concatenate([p["rows"] for p in parts]),
-        languages=np.array([d.language for d in stored], dtype="<U7"),
+        languages=np.concatenate([p["segment"].document_languages[p["rows"]] for p in parts]),
         passage_first=first,
         passage_count=counts,
         raw={s: np.vstack([p["raw"][s] for p in parts]) for s in parts[0]["raw"]},
@@ -221,4 +231,4 @@ def best_passage_pairs(
     return pairs
 
 
-__all__ = ["BM25", "CandidateDetails", "QueryView", "best_passage_pairs", "score_candidates"]
+__all__ = ["BM25", "CandidateDetails", "QueryView", "best_passage_pairs", "score_candidates", "score_rows"]

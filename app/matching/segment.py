@@ -8,7 +8,7 @@ a passage's position (its row in the vector arrays and the BM25 matrix).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,10 @@ class Segment:
     lexical: LexicalIndex
     ann: Mapping[str, PassageSearch] = field(default_factory=dict)  # signal → index (big segments only)
     row_of: Mapping[int, int] = field(default_factory=dict, repr=False)
+    # Per NLD area / sector: which rows carry it (bool per row), so a query's shared tags are
+    # counted for hundreds of candidates with a few array operations.
+    area_rows: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    sector_rows: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -69,6 +73,8 @@ class Segment:
             lexical=LexicalIndex([t for d in ordered for t in d.passage_tokens], statistics),
             ann=ann,
             row_of={d.document.id: row for row, d in enumerate(ordered)},
+            area_rows=_rows_per_tag([d.document.nld_areas for d in ordered]),
+            sector_rows=_rows_per_tag([d.document.sectors for d in ordered]),
         )
 
     @classmethod
@@ -86,8 +92,26 @@ class Segment:
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         return self.passage_start[rows][owner] + offsets, owner
 
+    def shared_tags(self, rows: np.ndarray, tags: Iterable[str], of_areas: bool) -> np.ndarray:
+        """How many of `tags` (NLD areas, or sectors) each of `rows` carries."""
+        by_tag = self.area_rows if of_areas else self.sector_rows
+        shared = np.zeros(len(rows), dtype=np.int64)
+        for tag in set(tags):
+            carriers = by_tag.get(tag)
+            if carriers is not None:
+                shared += carriers[rows]
+        return shared
+
     def vectors_of(self, document_id: int) -> dict[str, np.ndarray]:
         """The passage vectors of one document, per signal."""
         row = self.row_of[document_id]
         start, count = self.passage_start[row], self.passage_count[row]
         return {s: v[start : start + count] for s, v in self.vectors.items()}
+
+
+def _rows_per_tag(tags_per_row: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    for row, tags in enumerate(tags_per_row):
+        for tag in tags:
+            found.setdefault(tag, np.zeros(len(tags_per_row), dtype=bool))[row] = True
+    return found

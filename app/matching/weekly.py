@@ -13,12 +13,16 @@ from an interactive search.
 
 from __future__ import annotations
 
+import multiprocessing
+
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app.matching.fusion import fuse, top_order
+from app.matching.segment import Segment
 from app.matching.store import SideSnapshot
 
 CANDIDATES_PER_QUERY = 40
@@ -33,9 +37,28 @@ class WeeklyLine:
     score: float
 
 
-def document_vectors(snapshot: SideSnapshot) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, summed normalised mean vectors): one row per live document, signals concatenated."""
-    ids, blocks = [], []
+@dataclass(frozen=True)
+class DocumentVectors:
+    """One row per live document of a side: its id, where it lives, and its document vector."""
+
+    ids: np.ndarray  # (n,) database ids
+    segments: list[Segment]  # the side's segments
+    segment_of: np.ndarray  # (n,) index into `segments`
+    rows: np.ndarray  # (n,) row in that segment
+    vectors: np.ndarray  # (n, dims) summed normalised mean vectors, signals concatenated
+
+    def subset(self, keep: np.ndarray) -> DocumentVectors:
+        return DocumentVectors(self.ids[keep], self.segments, self.segment_of[keep], self.rows[keep],
+                               self.vectors[keep])
+
+    def chosen(self, positions: np.ndarray) -> list[tuple[Segment, np.ndarray]]:
+        """The documents at `positions` as (segment, rows) pairs, as the exact scoring takes them."""
+        return [(segment, self.rows[positions[self.segment_of[positions] == number]])
+                for number, segment in enumerate(self.segments)]
+
+
+def document_vectors(snapshot: SideSnapshot) -> DocumentVectors:
+    ids, segments, segment_of, all_rows, blocks = [], [], [], [], []
     for segment, live in snapshot.segments():
         rows = np.flatnonzero(live)
         if not len(rows):
@@ -46,10 +69,15 @@ def document_vectors(snapshot: SideSnapshot) -> tuple[np.ndarray, np.ndarray]:
             sums = np.add.reduceat(vectors, segment.passage_start, axis=0)[rows]
             parts.append(sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12))
         ids.append(segment.document_ids[rows])
+        segment_of.append(np.full(len(rows), len(segments)))
+        segments.append(segment)
+        all_rows.append(rows)
         blocks.append(np.hstack(parts) if parts else np.zeros((len(rows), 0), np.float32))
     if not ids:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    return np.concatenate(ids), np.vstack(blocks).astype(np.float32)
+        nothing = np.zeros(0, np.int64)
+        return DocumentVectors(nothing, [], nothing, nothing, np.zeros((0, 0), np.float32))
+    return DocumentVectors(np.concatenate(ids), segments, np.concatenate(segment_of), np.concatenate(all_rows),
+                           np.vstack(blocks).astype(np.float32))
 
 
 def top_pairs(
@@ -60,46 +88,87 @@ def top_pairs(
     allowed_queries: Collection[int] | None,
     allowed_targets: Collection[int] | None,
     dismissed: Collection[tuple[int, int]] = (),
+    workers: int = 1,
 ) -> list[WeeklyLine]:
     """For every allowed query document its best `per_query` allowed targets.
 
     `dismissed` holds (query id, target id) pairs that must not appear ("not relevant").
     """
     queries, targets = engine.snapshot(query_side), engine.snapshot(target_side)
-    query_ids, query_vectors = document_vectors(queries)
-    target_ids, target_vectors = document_vectors(targets)
+    query_docs, target_docs = document_vectors(queries), document_vectors(targets)
     if allowed_queries is not None:
-        keep = np.isin(query_ids, np.fromiter(allowed_queries, np.int64))
-        query_ids, query_vectors = query_ids[keep], query_vectors[keep]
-    target_ok = np.ones(len(target_ids), bool)
+        query_docs = query_docs.subset(np.isin(query_docs.ids, np.fromiter(allowed_queries, np.int64)))
     if allowed_targets is not None:
-        target_ok = np.isin(target_ids, np.fromiter(allowed_targets, np.int64))
+        target_docs = target_docs.subset(np.isin(target_docs.ids, np.fromiter(allowed_targets, np.int64)))
     blocked: dict[int, set[int]] = {}
     for query_id, target_id in dismissed:
         blocked.setdefault(query_id, set()).add(target_id)
     lines: list[WeeklyLine] = []
-    if not len(query_ids) or not target_ok.any():
+    if not len(query_docs.ids) or not len(target_docs.ids):
         return lines
-    k = min(CANDIDATES_PER_QUERY + per_query, int(target_ok.sum()))
-    for start in range(0, len(query_ids), BLOCK_ROWS):
-        similarity = query_vectors[start : start + BLOCK_ROWS] @ target_vectors.T
-        similarity[:, ~target_ok] = -np.inf
-        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        for offset, query_id in enumerate(query_ids[start : start + BLOCK_ROWS]):
-            query_id = int(query_id)
-            candidates = [int(t) for t in target_ids[top[offset]] if int(t) not in blocked.get(query_id, ())]
-            lines.extend(_rescore(engine, queries, targets, query_id, candidates, per_query))
-    return lines
+    k = min(CANDIDATES_PER_QUERY + per_query, len(target_docs.ids))
+    job = _Job(engine, queries, query_docs, target_docs, blocked, query_side == target_side, per_query, k)
+    starts = list(range(0, len(query_docs.ids), BLOCK_ROWS))
+    return [line for block in _map_blocks(job, starts, workers) for line in block]
 
 
-def _rescore(engine, queries: SideSnapshot, targets: SideSnapshot, query_id: int,
-             candidates: list[int], per_query: int) -> list[WeeklyLine]:
+@dataclass(frozen=True)
+class _Job:
+    engine: object
+    queries: SideSnapshot
+    query_docs: DocumentVectors
+    target_docs: DocumentVectors
+    blocked: Mapping[int, set[int]]
+    same_side: bool
+    per_query: int
+    k: int
+
+    def block(self, start: int) -> list[WeeklyLine]:
+        """The lines of the query documents start … start + BLOCK_ROWS."""
+        similarity = self.query_docs.vectors[start : start + BLOCK_ROWS] @ self.target_docs.vectors.T
+        top = np.argpartition(-similarity, self.k - 1, axis=1)[:, : self.k]
+        lines = []
+        for offset, query_id in enumerate(self.query_docs.ids[start : start + BLOCK_ROWS].tolist()):
+            candidates = top[offset]
+            unwanted = self.blocked.get(query_id, set()) | ({query_id} if self.same_side else set())
+            if unwanted:
+                candidates = candidates[~np.isin(self.target_docs.ids[candidates], list(unwanted))]
+            lines.extend(_rescore(self.engine, self.queries, query_id, self.target_docs.chosen(candidates),
+                                  self.per_query))
+        return lines
+
+
+# The job a forked worker process reads (set just before the fork, so nothing is pickled).
+_forked_job: _Job | None = None
+
+
+def _forked_block(start: int) -> list[WeeklyLine]:
+    assert _forked_job is not None
+    # The processes already use every core: BLAS threads on top would only compete.
+    with threadpool_limits(1):
+        return _forked_job.block(start)
+
+
+def _map_blocks(job: _Job, starts: list[int], workers: int) -> list[list[WeeklyLine]]:
+    """job.block for every start, in order; with workers > 1 in forked processes that share
+    the engine's memory (a batch job's way to use both cores: the scoring is Python-bound)."""
+    global _forked_job
+    if workers <= 1 or len(starts) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [job.block(start) for start in starts]
+    _forked_job = job
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(starts))) as pool:
+            return pool.map(_forked_block, starts, chunksize=1)
+    finally:
+        _forked_job = None
+
+
+def _rescore(engine, queries: SideSnapshot, query_id: int, chosen, per_query: int) -> list[WeeklyLine]:
     stored = queries.documents.get(query_id)
-    if stored is None or not candidates:
+    if stored is None:
         return []
     view = engine.query_view(stored.document)
-    scores, _ = engine._scores(view, targets, candidates, {query_id} if queries.side == targets.side else set(),
-                               len(candidates))
+    scores, _ = engine.scores_of_rows(view, chosen)
     if not len(scores):
         return []
     fused = fuse(scores, engine.weights)
@@ -111,12 +180,16 @@ def _rescore(engine, queries: SideSnapshot, targets: SideSnapshot, query_id: int
 def weekly_pairs(
     engine, *, companies_per_need: int = 5, needs_per_company: int = 5,
     company_ids: Collection[int] | None = None, need_ids: Collection[int] | None = None,
-    dismissed: Collection[tuple[int, int]] = (),
+    dismissed: Collection[tuple[int, int]] = (), workers: int = 1,
 ) -> Mapping[str, list[WeeklyLine]]:
-    """Both directions of the list. `dismissed` holds (company id, need id) pairs."""
+    """Both directions of the list. `dismissed` holds (company id, need id) pairs.
+
+    `workers` > 1 scores in that many forked processes: for a command-line batch job only,
+    never inside the multi-threaded web server.
+    """
     return {
         "need_to_companies": top_pairs(engine, "need", "company", companies_per_need, need_ids, company_ids,
-                                       [(n, c) for c, n in dismissed]),
+                                       [(n, c) for c, n in dismissed], workers),
         "company_to_needs": top_pairs(engine, "company", "need", needs_per_company, company_ids, need_ids,
-                                      dismissed),
+                                      dismissed, workers),
     }

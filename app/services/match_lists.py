@@ -53,8 +53,11 @@ def check_week(week: str) -> str:
     raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}")
 
 
-def build(session: Session, engine: MatchEngine, week: str) -> tuple[MatchList, bool]:
-    """The list of `week`, built now if it does not exist yet. Returns (list, whether it was built now)."""
+def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) -> tuple[MatchList, bool]:
+    """The list of `week`, built now if it does not exist yet. Returns (list, whether it was built now).
+
+    `workers` > 1 scores in forked processes: only from the command line, never in the server.
+    """
     check_week(week)
     existing = get(session, week, missing_ok=True)
     if existing is not None:
@@ -69,7 +72,7 @@ def build(session: Session, engine: MatchEngine, week: str) -> tuple[MatchList, 
     # best of them) instead of one search per need and per company; pairs marked "not relevant"
     # never enter it.
     batch = engine.weekly_pairs(companies_per_need=COMPANIES_PER_NEED, needs_per_company=NEEDS_PER_COMPANY,
-                                company_ids=company_ids, need_ids=need_ids, dismissed=dismissed)
+                                company_ids=company_ids, need_ids=need_ids, dismissed=dismissed, workers=workers)
     lines = []
     for found in batch["need_to_companies"]:
         if found.match_id in companies and found.query_id in needs:

@@ -5,6 +5,7 @@ from app.matching.fusion import (
     BM25,
     CROSS_LANGUAGE,
     DENSE,
+    FUSION_WEIGHTS,
     MULTILINGUAL,
     SAME_LANGUAGE,
     UNKNOWN_LANGUAGE,
@@ -98,3 +99,42 @@ def test_visible_signals_count_equally_when_all_their_weights_are_zero():
     scores = candidates([[3.0, np.nan, np.nan], [1.0, np.nan, np.nan]], [UNKNOWN_LANGUAGE] * 2)
     fused = fuse(scores, weights)
     assert fused.total.tolist() == pytest.approx([1.0, 1 / 3])
+
+
+def test_shared_words_across_languages_lift_a_pair_but_never_lower_it():
+    # A Dutch query against three English documents. Document 1 is the answer: the best by
+    # the multilingual model, sharing one common word. Document 2 shares no word and is a
+    # little behind on the multilingual model. Document 3 shares the common word most often
+    # (a chance stem) and is weaker on the multilingual model.
+    weights = FusionWeights(SignalWeights(1, 1, 1), SignalWeights(0.25, 1, 1), SignalWeights(0, 1, 1))
+    scores = candidates(
+        [[0.8, 0.3, 0.50], [0.0, 0.3, 0.495], [1.0, 0.2, 0.40], [0.0, 0.2, 0.30]], [CROSS_LANGUAGE] * 4
+    )
+    fused = fuse(scores, weights)
+    assert list(np.argsort(-fused.total)) == [0, 1, 2, 3]
+    # Document 1 is scored by the multilingual model alone: its weaker lexical score is not
+    # counted, and the explanation does not list BM25 as a part of it.
+    assert fused.total[0] == pytest.approx(1.0)
+    assert not fused.visible[0, BM25] and fused.contributions[0, BM25] == 0.0
+    # Document 3's shared words raise it above its multilingual score alone (0.5).
+    assert fused.visible[2, BM25] and fused.contributions[2, BM25] > 0
+    assert fused.total[2] == pytest.approx(0.8 * 0.5 + 0.2 * 1.0)
+
+
+def test_a_strong_cross_language_answer_is_not_outranked_by_a_mediocre_same_language_pair():
+    # Document 1 is English, seen only by the multilingual model, and clearly its best;
+    # document 2 is Dutch and middling on all three signals. Document 3 sets the scales.
+    scores = candidates(
+        [[0.0, 0.10, 0.80], [2.0, 0.35, 0.45], [4.0, 0.60, 0.10]],
+        [CROSS_LANGUAGE, SAME_LANGUAGE, SAME_LANGUAGE],
+    )
+    fused = fuse(scores, FUSION_WEIGHTS)
+    assert fused.total[0] > fused.total[1]
+    assert fused.shares[0].tolist() == pytest.approx([0.0, 0.0, 1.0])
+
+
+def test_lexical_overlap_in_one_language_still_counts_when_it_lowers_the_mean():
+    scores = candidates([[1.0, 0.6, 0.6], [4.0, 0.2, 0.2], [0.0, 0.1, 0.1]], [SAME_LANGUAGE] * 3)
+    fused = fuse(scores, EQUAL)
+    assert fused.visible[0, BM25] and fused.contributions[0, BM25] > 0
+    assert fused.total[0] == pytest.approx((0.25 + 1.0 + 1.0) / 3)
