@@ -27,7 +27,8 @@ run: install
 	$(BIN)/koppelkans serve --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite; then, when KOPPELKANS_TEST_POSTGRES_URL is set (.ci/run sets it),
-# everything that touches the database again on PostgreSQL.
+# everything that touches the database again on PostgreSQL. tests/test_pgvector.py runs the
+# pgvector vector store against that server (scripts/start-postgres.sh starts one with pgvector).
 test: install
 	./scripts/install-browser.sh && $(BIN)/python -m pytest
 	@if [ -n "$$KOPPELKANS_TEST_POSTGRES_URL" ]; then \

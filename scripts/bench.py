@@ -11,6 +11,8 @@ that scale's alone:
 - match latency and throughput through HTTP: both match endpoints served by a real uvicorn
   server (one worker) from a database holding the scale's companies and needs, under load from
   a separate process (bench_http.py).
+- with `--vector-store faiss,pgvector`: all of it once per vector store (the pgvector one in the
+  PostgreSQL of --postgres-url), reported side by side (HTTP with the FAISS store only).
 Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
 
 How vectors are made at scale is explained in bench_corpus.py (real vectors of a sentence
@@ -40,6 +42,8 @@ import bench_http  # noqa: E402
 RESULTS = ROOT / "bench-results"
 SENTENCE_CACHE = RESULTS / "sentence-vectors.sqlite"
 NEEDS = 2000
+VECTOR_STORES = ("faiss", "pgvector")
+BENCH_SCHEMA = "koppelkans_ann_bench"
 TARGETS = {
     "match_p99_ms": 5.0, "recall_at_10": 0.98, "free_text_p50_ms": 60.0, "ingest_profiles_per_s": 30.0,
     "weekly_list_s_50k": 60.0, "peak_rss_mb_100k": 2048.0, "http_rps": 300.0,
@@ -116,11 +120,51 @@ def recall_at_10(served: list[list[int]], exact: list[list[int]]) -> float:
     return float(np.mean(scores)) if scores else float("nan")
 
 
+def vector_store(args, *, empty_first: bool = False):
+    """The engine's ann_factory for args.vector_store (None: FAISS); pgvector in a schema of the
+    bench's own, emptied before the first build so that it measures building."""
+    if args.vector_store == "faiss":
+        return None
+    from app.matching.pgvector_ann import PgvectorStore
+
+    if empty_first:
+        drop_bench_schema(args)
+    return PgvectorStore(args.postgres_url, schema=BENCH_SCHEMA)
+
+
+def drop_bench_schema(args) -> None:
+    import psycopg
+
+    from app.matching.pgvector_ann import psycopg_conninfo
+
+    with psycopg.connect(psycopg_conninfo(args.postgres_url), autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
+
+
+def ann_vector_recall(engine, queries, k: int = 10) -> dict:
+    """Per signal, the share of the exact top-k passages (inner product over the company side's
+    main segment) that its ANN index returns for the queries' ANN vectors."""
+    from app.matching.ann import exact_search
+    from app.matching.ranking import ann_queries
+
+    main = engine.snapshot("company").main
+    recall = {}
+    for signal, index in main.ann.items():
+        found = []
+        for query in queries:
+            vectors = ann_queries(engine.query_view(query).vectors[signal])
+            _, approximate = index.search(vectors, k)
+            _, exact = exact_search(main.vectors[signal], vectors, k)
+            found += [len(set(a) & set(e)) / k for a, e in zip(approximate, exact, strict=True)]
+        recall[signal] = round(float(np.mean(found)), 4)
+    return recall
+
+
 def run_scale(companies: int, args) -> dict:
     """Everything measured at one scale (runs in its own process)."""
     from app.matching.engine import MatchEngine
 
-    result: dict = {"companies": companies, "needs": NEEDS}
+    result: dict = {"companies": companies, "needs": NEEDS, "vector_store": args.vector_store}
     pools, company_records, need_records = build_corpus(companies)
     company_docs = [corpus.company_document(i + 1, r) for i, r in enumerate(company_records)]
     need_docs = [corpus.need_document(i + 1, r) for i, r in enumerate(need_records)]
@@ -132,7 +176,7 @@ def run_scale(companies: int, args) -> dict:
     with tempfile.TemporaryDirectory(dir=RESULTS) as data_dir:
         # The engine's folder is where a server serving `data_dir` keeps its index (bench_http.py).
         folder = Path(data_dir) / "matching"
-        engine = MatchEngine(folder, *derived)
+        engine = MatchEngine(folder, *derived, ann_factory=vector_store(args, empty_first=True))
         started = time.perf_counter()
         engine.sync("need", need_docs)
         engine.sync("company", company_docs)
@@ -143,7 +187,8 @@ def run_scale(companies: int, args) -> dict:
         engine.close()
         del engine
 
-        engine = MatchEngine(folder, *derived)
+        # A restart: FAISS reads its saved graphs, pgvector finds its tables again by their hash.
+        engine = MatchEngine(folder, *derived, ann_factory=vector_store(args))
         started = time.perf_counter()
         engine.load_or_build(None)
         result["index_load_s"] = time.perf_counter() - started
@@ -161,9 +206,7 @@ def run_scale(companies: int, args) -> dict:
             exact_timings, exact = exact_matches(engine, anchor, target)
             result[label] = {**percentiles(timings), "exact_anchor": percentiles(exact_timings),
                              "recall_at_10_vs_exact": recall_at_10(served[: len(exact)], exact)}
-        vector_recall = getattr(engine, "vector_recall", None)
-        if vector_recall is not None:
-            result["ann_vector_recall"] = vector_recall("company", [d for d in need_queries[:100]], k=10)
+        result["ann_vector_recall"] = ann_vector_recall(engine, need_queries[:100])
 
         engine.match(FREE_TEXT_QUERIES[0], target="company", limit=10)  # warm the encoders
         free_ms = []
@@ -179,9 +222,11 @@ def run_scale(companies: int, args) -> dict:
         result["peak_rss_mb_before_index"] = rss_before
         engine.close()  # the writes above were never saved: the index on disk is the database's
         del engine
-        if not args.no_http:
+        if not args.no_http and args.vector_store == "faiss":
             print("  match endpoints through HTTP", flush=True)
             result["http"] = bench_http.measure_http(Path(data_dir), company_records, need_records, args)
+    if args.vector_store == "pgvector":
+        drop_bench_schema(args)
     return result
 
 
@@ -282,13 +327,17 @@ def measure_ingest(args) -> dict:
 
 
 def table(report: dict) -> str:
-    lines = ["| scale | metric | value | target | met |", "|---|---|---|---|---|"]
+    """One row per scale and metric; with several vector stores, one value column per store."""
+    scales = report.get("scales", [])
+    stores = list(dict.fromkeys(s.get("vector_store", "faiss") for s in scales)) or ["faiss"]
+    cells: dict[tuple[str, str], dict] = {}  # (scale, metric) → target, and per store (value, met)
+    store = stores[0]
 
     def row(scale, metric, value, target="", met=None):
-        mark = "" if met is None else ("yes" if met else "no")
-        lines.append(f"| {scale} | {metric} | {value} | {target} | {mark} |")
+        cells.setdefault((scale, metric), {"target": target})[store] = (value, met)
 
-    for scale in report.get("scales", []):
+    for scale in scales:
+        store = scale.get("vector_store", "faiss")
         n = f"{scale['companies']:,}"
         row(n, "index build / save / load (s)",
             f"{scale['index_build_s']:.1f} / {scale['index_save_s']:.1f} / {scale['index_load_s']:.1f}")
@@ -330,11 +379,20 @@ def table(report: dict) -> str:
                 row(n, "HTTP errors (non-2xx and socket errors)", f"{value}", "0", value == 0)
             elif key in ("server_rss_mb", "server_peak_rss_mb", "server_ready_s"):
                 row(n, f"HTTP {key}", f"{value}")
+    store = stores[0]
     ingest = report.get("ingest")
     if ingest:
         row("ingest", f"engine, real encoders (profiles/s, {ingest['mean_chars']:.0f} chars)",
             f"{ingest['engine_profiles_per_s']:.1f}", "≥ 30", ingest["engine_profiles_per_s"] >= 30)
         row("ingest", "`koppelkans import` command (profiles/s)", f"{ingest['import_command_profiles_per_s']:.1f}")
+
+    lines = [f"| scale | metric | {' | '.join(stores) if len(stores) > 1 else 'value'} | target | met |",
+             "|---|---|" + "---|" * len(stores) + "---|---|"]
+    for (scale, metric), cell in cells.items():
+        values = " | ".join(cell.get(s, ("", None))[0] for s in stores)
+        marks = [cell[s][1] for s in stores if s in cell and cell[s][1] is not None]
+        met = " / ".join("yes" if m else "no" for m in marks)
+        lines.append(f"| {scale} | {metric} | {values} | {cell['target']} | {met} |")
     return "\n".join(lines)
 
 
@@ -346,8 +404,19 @@ def main() -> None:
     parser.add_argument("--no-http", action="store_true", help="skip the match endpoints through HTTP")
     parser.add_argument("--http-seconds", type=float, help="load per HTTP endpoint (default 20 s, 10 s quick)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--vector-store", default="faiss",
+                        help="vector stores to measure side by side, comma-separated: faiss, pgvector")
+    parser.add_argument("--postgres-url", default=os.environ.get("KOPPELKANS_TEST_POSTGRES_URL", ""),
+                        help="PostgreSQL with pgvector for --vector-store pgvector "
+                             "(default: $KOPPELKANS_TEST_POSTGRES_URL; scripts/start-postgres.sh prints one)")
     parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
+    stores = [s.strip() for s in args.vector_store.split(",") if s.strip()]
+    if unknown := set(stores) - set(VECTOR_STORES):
+        parser.error(f"unknown vector store {', '.join(sorted(unknown))}: "
+                     f"choose from {', '.join(VECTOR_STORES)}")
+    if "pgvector" in stores and not args.postgres_url:
+        parser.error("--vector-store pgvector needs --postgres-url (or KOPPELKANS_TEST_POSTGRES_URL)")
     args.queries = 100 if args.quick else 400
     args.exact_queries = 10 if args.quick else 40
     args.writes = 5 if args.quick else 20
@@ -364,17 +433,19 @@ def main() -> None:
     report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "targets": TARGETS,
                     "machine": {"cpus": os.cpu_count()}, "scales": []}
     for companies in [int(s) for s in args.scales.split(",") if s]:
-        print(f"--- {companies:,} companies × {NEEDS:,} needs", flush=True)
-        child_out = RESULTS / f"scale-{companies}.json"
-        command = [sys.executable, __file__, "--one-scale", str(companies), "--out", str(child_out)]
-        command += ["--quick"] * args.quick + ["--no-http"] * args.no_http
-        command += ["--http-seconds", str(args.http_seconds)]
-        started = time.perf_counter()
-        subprocess.run(command, check=True, cwd=ROOT)
-        scale = json.loads(child_out.read_text())
-        scale["wall_s"] = time.perf_counter() - started
-        report["scales"].append(scale)
-        args.out.write_text(json.dumps(report, indent=1))
+        for store in stores:
+            print(f"--- {companies:,} companies × {NEEDS:,} needs, vector store {store}", flush=True)
+            child_out = RESULTS / f"scale-{companies}-{store}.json"
+            command = [sys.executable, __file__, "--one-scale", str(companies), "--out", str(child_out),
+                       "--vector-store", store, "--postgres-url", args.postgres_url]
+            command += ["--quick"] * args.quick + ["--no-http"] * args.no_http
+            command += ["--http-seconds", str(args.http_seconds)]
+            started = time.perf_counter()
+            subprocess.run(command, check=True, cwd=ROOT)
+            scale = json.loads(child_out.read_text())
+            scale["wall_s"] = time.perf_counter() - started
+            report["scales"].append(scale)
+            args.out.write_text(json.dumps(report, indent=1))
     if not args.no_ingest:
         print("--- ingest with the real encoders", flush=True)
         report["ingest"] = measure_ingest(args)

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
@@ -43,12 +43,33 @@ class Settings(BaseSettings):
     # index from the database when it wakes, instead of catching up write by write.
     change_log_retention_hours: float = 24 * 7
 
+    # Where big segments keep their ANN index: "faiss" (in each process) or "pgvector" (in the
+    # PostgreSQL database of database_url, shared by the workers).
+    vector_store: Literal["faiss", "pgvector"] = "faiss"
+
+    @field_validator("vector_store", mode="before")
+    @classmethod
+    def _known_vector_store(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("faiss", "pgvector"):
+            return value.strip().lower()
+        raise ValueError(f"KOPPELKANS_VECTOR_STORE must be 'faiss' or 'pgvector', not {value!r}")
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":
         if self.environment == "production" and self.secret_key in ("", PLACEHOLDER_SECRET):
             raise ValueError(
                 "KOPPELKANS_SECRET_KEY is still the placeholder: set it to a long random value "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pgvector_needs_postgresql(self) -> "Settings":
+        if self.vector_store == "pgvector" and not self.resolved_database_url.startswith("postgresql"):
+            raise ValueError(
+                "KOPPELKANS_VECTOR_STORE=pgvector keeps vectors in PostgreSQL: set KOPPELKANS_DATABASE_URL "
+                "to a PostgreSQL database (postgresql+psycopg://user:password@host:5432/name) or use "
+                "KOPPELKANS_VECTOR_STORE=faiss"
             )
         return self
 

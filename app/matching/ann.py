@@ -1,4 +1,5 @@
-"""Approximate nearest-neighbour search over one segment's passage vectors (FAISS HNSW).
+"""Approximate nearest-neighbour search over one segment's passage vectors: FAISS HNSW here,
+pgvector in PostgreSQL in pgvector_ann.py (KOPPELKANS_VECTOR_STORE).
 
 Used only to *find candidates* in big segments; every candidate is then scored exactly from
 the stored vectors, so the ANN decides which documents are looked at, never their score.
@@ -28,6 +29,9 @@ class PassageSearch(Protocol):
     """What the ranking needs from a vector store: the best passage positions per query row."""
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def close(self) -> None:
+        """The segment was replaced: let go of what the index holds outside this process."""
 
 
 class HnswPassageSearch:
@@ -63,6 +67,9 @@ class HnswPassageSearch:
         view = faiss.rev_swig_ptr(storage.get_xb(), len(self) * self._index.d).reshape(len(self), self._index.d)
         view.flags.writeable = False
         return view
+
+    def close(self) -> None:
+        """Nothing outside the process: the graph goes with the segment."""
 
     def write(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))

@@ -35,7 +35,7 @@ from app.matching.fusion import (
     top_order,
 )
 from app.matching.ranking import CandidateDetails, QueryView, best_passage_pairs, score_candidates, score_rows
-from app.matching.segment import Segment
+from app.matching.segment import ANN_MIN_PASSAGES, Segment
 from app.matching.store import (
     SIDES,
     Document,
@@ -93,6 +93,7 @@ class MatchEngine:
         merge_always_below: int = MERGE_ALWAYS_BELOW,
         delta_share: float = DELTA_SHARE,
         ann_factory: Callable | None = None,
+        ann_min_passages: int = ANN_MIN_PASSAGES,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.encoders: dict[str, Encoder] = {
@@ -103,7 +104,10 @@ class MatchEngine:
         self.candidate_pool = candidate_pool
         self.merge_always_below = merge_always_below
         self.delta_share = delta_share
-        self.ann_factory = ann_factory  # None: FAISS HNSW (see ann.py)
+        # vectors → ann.PassageSearch for a big main segment. None: FAISS HNSW (ann.py); a
+        # pgvector_ann.PgvectorStore keeps them in PostgreSQL and is closed with the engine.
+        self.ann_factory = ann_factory
+        self.ann_min_passages = ann_min_passages
         self._cache = EmbeddingCache(self.data_dir / "embeddings.sqlite")
         self._write_lock = threading.Lock()
         self._snapshots: dict[str, SideSnapshot] = {side: self._empty_snapshot(side) for side in SIDES}
@@ -149,7 +153,8 @@ class MatchEngine:
                 fresh = encode_missing(self._cache, self.encoders, changed, side, progress)
                 report.passages_encoded = fresh.encoded
                 replaced = gone | {d.document.id for d in changed}
-                self._snapshots[side], report.merged = self._next_snapshot(old, replaced, changed, fresh.vectors)
+                snapshot, report.merged = self._next_snapshot(old, replaced, changed, fresh.vectors)
+                self._swap(snapshot)
                 dropped = [old.documents[i] for i in replaced if i in old.documents]
                 self._forget_unused_embeddings(dropped)
         report.seconds = time.perf_counter() - started
@@ -197,7 +202,8 @@ class MatchEngine:
             for s, e in self.encoders.items()
         }
         if merge:
-            main = Segment.build(documents, vectors, with_ann=True, ann_factory=self.ann_factory)
+            main = Segment.build(documents, vectors, with_ann=True, ann_factory=self.ann_factory,
+                                 ann_min_passages=self.ann_min_passages)
             return SideSnapshot.build(old.side, main, self._empty_segment()), True
         delta = Segment.build(documents, vectors, statistics=old.main.lexical.statistics)
         live = dict(old.documents)
@@ -214,9 +220,18 @@ class MatchEngine:
             if len(old.delta.document_ids) or not old.main_live.all():
                 saved, self.delta_share = self.delta_share, -1.0
                 try:
-                    self._snapshots[side], _ = self._next_snapshot(old, set(), [], {})
+                    self._swap(self._next_snapshot(old, set(), [], {})[0])
                 finally:
                     self.delta_share = saved
+
+    def _swap(self, snapshot: SideSnapshot) -> None:
+        """Make `snapshot` current; a main segment it replaces lets go of its ANN index (a
+        search still running on the old snapshot is then answered exactly)."""
+        old = self._snapshots[snapshot.side]
+        self._snapshots[snapshot.side] = snapshot
+        if snapshot.main is not old.main:
+            for index in old.main.ann.values():
+                index.close()
 
     def _forget_unused_embeddings(self, dropped: Sequence[StoredDocument]) -> None:
         candidates = {h for d in dropped for h in d.passage_hashes}
@@ -359,10 +374,11 @@ class MatchEngine:
         never encoded are encoded.
         """
         loaded = persistence.load(self.data_dir / "index", self._manifest_expectation(), self.encoders,
-                                  self.ann_factory)
+                                  self.ann_factory, ann_min_passages=self.ann_min_passages)
         if loaded is not None:
             with self._write_lock:
-                self._snapshots = loaded
+                for snapshot in loaded.values():
+                    self._swap(snapshot)
         reports: dict[str, SyncReport] = {}
         if documents is not None:
             for side in SIDES:
@@ -395,4 +411,9 @@ class MatchEngine:
         }
 
     def close(self) -> None:
+        """Close the embedding cache and the vector store. Indexes kept outside the process
+        (pgvector) stay for the next start: only a merge retires them."""
         self._cache.close()
+        close_store = getattr(self.ann_factory, "close", None)
+        if close_store is not None:
+            close_store()

@@ -2,7 +2,8 @@
 
 Per side and segment (`main`, `delta`): `<side>.<segment>.documents.json` (texts, passage
 offsets, languages and stems, so loading does not re-tokenize), `<side>.<segment>.<signal>.npy`
-(passage vectors) and, for a big main segment, `<side>.main.<signal>.hnsw` (its ANN graph);
+(passage vectors) and, for a big main segment with FAISS, `<side>.main.<signal>.hnsw` (its ANN
+graph; with pgvector the graph is in PostgreSQL, found again by the vectors' hash);
 plus `<side>.main.live.npy` (which main documents are still live). The manifest names the
 encoders and text rules the files were made with; a mismatch makes the folder stale.
 """
@@ -47,8 +48,15 @@ def _write_array(path: Path, array: np.ndarray) -> None:
         np.save(handle, array)
 
 
-def load(target: Path, manifest: dict, encoders: Mapping, ann_factory=None) -> dict[str, SideSnapshot] | None:
-    """The saved snapshots, or None when the folder is missing, stale or unreadable."""
+def load(
+    target: Path, manifest: dict, encoders: Mapping, ann_factory=None, *,
+    ann_min_passages: int = ANN_MIN_PASSAGES,
+) -> dict[str, SideSnapshot] | None:
+    """The saved snapshots, or None when the folder is missing, stale or unreadable.
+
+    Errors of the vector store (another ann_factory: PostgreSQL unreachable …) are not caught:
+    loading then fails instead of quietly rebuilding with something else.
+    """
     folder = read_folder(target, manifest)
     if folder is None:
         logger.info("no usable saved index in %s: building from scratch", target)
@@ -56,8 +64,9 @@ def load(target: Path, manifest: dict, encoders: Mapping, ann_factory=None) -> d
     try:
         snapshots = {}
         for side in SIDES:
-            main = _load_segment(folder.path, side, "main", encoders, None, ann_factory)
-            delta = _load_segment(folder.path, side, "delta", encoders, main.lexical.statistics, ann_factory)
+            ann = {"ann_factory": ann_factory, "ann_min_passages": ann_min_passages}
+            main = _load_segment(folder.path, side, "main", encoders, None, **ann)
+            delta = _load_segment(folder.path, side, "delta", encoders, main.lexical.statistics, **ann)
             live = np.load(folder.path / f"{side}.main.live.npy")
             if live.shape != main.document_ids.shape:
                 raise ValueError(f"{side}: live mask does not fit the main segment")
@@ -68,7 +77,9 @@ def load(target: Path, manifest: dict, encoders: Mapping, ann_factory=None) -> d
     return snapshots
 
 
-def _load_segment(folder: Path, side: str, name: str, encoders: Mapping, statistics, ann_factory) -> Segment:
+def _load_segment(
+    folder: Path, side: str, name: str, encoders: Mapping, statistics, *, ann_factory, ann_min_passages: int
+) -> Segment:
     rows = json.loads((folder / f"{side}.{name}.documents.json").read_text(encoding="utf-8"))
     documents = documents_from_json(side, rows)
     vectors = {}
@@ -77,14 +88,14 @@ def _load_segment(folder: Path, side: str, name: str, encoders: Mapping, statist
         if array.ndim != 2 or array.shape[1] != encoder.dim:
             raise ValueError(f"{side}.{name}.{signal}: vectors of the wrong shape {array.shape}")
         vectors[signal] = array
-    segment = Segment.build(documents, vectors, statistics=statistics)
-    ann = {}
-    for signal in encoders:
-        path = folder / f"{side}.{name}.{signal}.hnsw"
-        if path.exists() and ann_factory is None:
-            ann[signal] = HnswPassageSearch.read(path, encoders[signal].dim, segment.passage_total)
-    if name == "main" and not ann and segment.passage_total >= ANN_MIN_PASSAGES:
-        # Saved without a graph, or another vector store is configured: build it now.
-        factory = ann_factory or HnswPassageSearch.build
-        ann = {signal: factory(array) for signal, array in segment.vectors.items()}
-    return replace(segment, ann=ann, vectors=shared_with_ann(segment.vectors, ann))
+    graphs = {}
+    if ann_factory is None:  # FAISS: the saved graphs, when there are any
+        for signal, array in vectors.items():
+            path = folder / f"{side}.{name}.{signal}.hnsw"
+            if path.exists():
+                graphs[signal] = HnswPassageSearch.read(path, array.shape[1], len(array))
+    # Saved without a graph, or another vector store is configured: the factory builds (or, for
+    # pgvector, finds) the main segment's index now.
+    segment = Segment.build(documents, vectors, statistics=statistics, with_ann=name == "main" and not graphs,
+                            ann_factory=ann_factory, ann_min_passages=ann_min_passages)
+    return replace(segment, ann=graphs, vectors=shared_with_ann(segment.vectors, graphs)) if graphs else segment

@@ -47,6 +47,7 @@ class Segment:
         statistics: CorpusStatistics | None = None,
         with_ann: bool = False,
         ann_factory=None,
+        ann_min_passages: int = ANN_MIN_PASSAGES,
     ) -> Segment:
         counts = np.array([len(d.passages) for d in ordered], dtype=np.int64)
         starts = np.zeros(len(ordered), dtype=np.int64)
@@ -56,11 +57,12 @@ class Segment:
         for signal, array in vectors.items():
             if array.shape[0] != passages:
                 raise ValueError(f"{signal}: {array.shape[0]} vectors for {passages} passages")
+        contiguous = {s: np.ascontiguousarray(v, dtype=np.float32) for s, v in vectors.items()}
         ann = {}
-        if with_ann and passages >= ANN_MIN_PASSAGES:
+        if with_ann and passages >= ann_min_passages:
             factory = ann_factory or HnswPassageSearch.build
-            ann = {signal: factory(array) for signal, array in vectors.items()}
-            vectors = shared_with_ann(vectors, ann)
+            ann = {signal: factory(array) for signal, array in contiguous.items()}
+            contiguous = shared_with_ann(contiguous, ann)
         return cls(
             documents={d.document.id: d for d in ordered},
             document_ids=np.array([d.document.id for d in ordered], dtype=np.int64),
@@ -68,7 +70,7 @@ class Segment:
             passage_start=starts,
             passage_count=counts,
             passage_rows=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
-            vectors={s: np.ascontiguousarray(v, dtype=np.float32) for s, v in vectors.items()},
+            vectors=contiguous,
             lexical=LexicalIndex([t for d in ordered for t in d.passage_tokens], statistics),
             ann=ann,
             row_of={d.document.id: row for row, d in enumerate(ordered)},

@@ -61,12 +61,18 @@ def documents_from_database(session: Session, side: str) -> Iterator[Document]:
 
 
 def build_engine(settings: Settings) -> MatchEngine:
-    """The default engine: the configured dense model plus the multilingual encoder."""
+    """The default engine: the configured dense model plus the multilingual encoder, with big
+    segments' ANN indexes in the configured vector store."""
     from app.matching.encoders import SentenceTransformerEncoder, UsemEncoder, bundled_dense_encoder
 
     dense = SentenceTransformerEncoder(settings.embedding_model) if settings.embedding_model else bundled_dense_encoder()
     multilingual = UsemEncoder() if settings.multilingual_encoder else None
-    return MatchEngine(settings.data_dir / "matching", dense, multilingual)
+    ann_factory = None  # FAISS
+    if settings.vector_store == "pgvector":
+        from app.matching.pgvector_ann import PgvectorStore
+
+        ann_factory = PgvectorStore(settings.resolved_database_url)
+    return MatchEngine(settings.data_dir / "matching", dense, multilingual, ann_factory=ann_factory)
 
 
 # A match is mostly Python under the GIL, with short numpy stretches that release it: two at a time
