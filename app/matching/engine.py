@@ -156,7 +156,7 @@ class MatchEngine:
                 snapshot, report.merged = self._next_snapshot(old, replaced, changed, fresh.vectors)
                 self._swap(snapshot)
                 dropped = [old.documents[i] for i in replaced if i in old.documents]
-                self._forget_unused_embeddings(dropped)
+                self._forget_unused_embeddings(dropped, changed)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -233,12 +233,15 @@ class MatchEngine:
             for index in old.main.ann.values():
                 index.close()
 
-    def _forget_unused_embeddings(self, dropped: Sequence[StoredDocument]) -> None:
+    def _forget_unused_embeddings(self, dropped: Sequence[StoredDocument], kept: Sequence[StoredDocument]) -> None:
+        """Delete the cached vectors of the passages of replaced or erased documents, except those
+        the new versions still use (an edit keeps most passages). Not scanning every document
+        keeps a write cheap at 100,000 companies; the price is that a passage text two different
+        documents share is encoded again at the next rebuild."""
         candidates = {h for d in dropped for h in d.passage_hashes}
-        if not candidates:
-            return
-        still_used = set().union(*(s.referenced_hashes() for s in self._snapshots.values()))
-        self._cache.delete(candidates - still_used)
+        candidates -= {h for d in kept for h in d.passage_hashes}
+        if candidates:
+            self._cache.delete(candidates)
 
     # ---------- searching ----------
     def match(

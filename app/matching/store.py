@@ -114,9 +114,6 @@ class SideSnapshot:
         """Stem rarity for explanations (the main segment's; recent writes hardly move it)."""
         return (self.main if len(self.main.document_ids) else self.delta).lexical.document_frequency
 
-    def referenced_hashes(self) -> set[str]:
-        return {h for d in self.documents.values() for h in d.passage_hashes}
-
 
 class EmbeddingCache:
     """Passage vectors keyed by (model id, sha256 of the passage text), in SQLite.
@@ -134,6 +131,8 @@ class EmbeddingCache:
                 "CREATE TABLE IF NOT EXISTS embeddings (model_id TEXT NOT NULL, text_sha256 TEXT NOT NULL, "
                 "vector BLOB NOT NULL, PRIMARY KEY (model_id, text_sha256))"
             )
+            # Erasing a document deletes its passages for every model: by text hash alone.
+            self._connection.execute("CREATE INDEX IF NOT EXISTS embeddings_by_text ON embeddings (text_sha256)")
 
     def get_many(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(hashes))
