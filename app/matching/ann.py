@@ -22,7 +22,7 @@ HNSW_NEIGHBOURS = 32
 HNSW_BUILD_EFFORT = 80
 # Search effort: measured with scripts/bench.py (recall of the served ranking against the
 # exhaustive one, and latency), see README "Performance".
-HNSW_SEARCH_EFFORT = 128
+HNSW_SEARCH_EFFORT = 256
 
 
 class PassageSearch(Protocol):
