@@ -65,7 +65,6 @@ class QueryView:
 class CandidateDetails:
     """Per candidate where it lives, and the raw passage scores behind its numbers."""
 
-    segments: list[Segment]  # one per candidate
     rows: np.ndarray  # (n,) row in its segment
     languages: np.ndarray  # (n,)
     passage_first: np.ndarray  # (n,) first index of the candidate's passages in `raw`
@@ -179,7 +178,7 @@ def _combine(view: QueryView, parts: list[dict]) -> tuple[CandidateScores, Candi
         empty = np.zeros((0, len(SIGNALS)), np.float32)
         return (
             CandidateScores(nothing, empty, empty.copy(), np.zeros(0, np.int8), nothing, nothing),
-            CandidateDetails([], nothing, np.zeros(0, "<U7"), nothing, nothing, {}),
+            CandidateDetails(nothing, np.zeros(0, "<U7"), nothing, nothing, {}),
         )
     counts = np.concatenate([p["counts"] for p in parts])
     first = np.zeros(len(counts), dtype=np.int64)
@@ -195,7 +194,6 @@ def _combine(view: QueryView, parts: list[dict]) -> tuple[CandidateScores, Candi
             [p["segment"].shared_tags(p["rows"], view.document.sectors, of_areas=False) for p in parts]),
     )
     details = CandidateDetails(
-        segments=[p["segment"] for p in parts for _ in p["rows"]],
         rows=np.concatenate([p["rows"] for p in parts]),
         languages=np.concatenate([p["segment"].document_languages[p["rows"]] for p in parts]),
         passage_first=first,

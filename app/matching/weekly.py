@@ -14,7 +14,6 @@ from an interactive search.
 from __future__ import annotations
 
 import multiprocessing
-
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
