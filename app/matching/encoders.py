@@ -17,6 +17,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from app.matching.onnx_backend import EXPORT_VERSION, Backend
+
 EncodeKind = Literal["query", "passage"]
 
 BUNDLED_DENSE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -70,6 +72,11 @@ class SentenceTransformerEncoder:
 
     e5 models expect "query: " / "passage: " in front of the text; those are the defaults when
     the name contains "e5". The prefixes are part of `model_id` because they change the vectors.
+
+    `backend="onnx-int8"` runs the transformer through ONNX Runtime with int8 weights (see
+    onnx_backend.py; about three times as fast on these CPUs), exported once into `cache_dir`;
+    `backend="onnx"` does the same in float32 (torch's vectors, about 1.3 times as fast). The
+    backend is part of `model_id` too: int8 vectors are close to torch's, not equal.
     """
 
     def __init__(
@@ -82,6 +89,8 @@ class SentenceTransformerEncoder:
         cross_lingual: bool | None = None,
         threads: int | None = None,
         batch_size: int = 16,
+        backend: Backend = "torch",
+        cache_dir: Path | None = None,
     ) -> None:
         _force_offline()
         import torch
@@ -108,7 +117,10 @@ class SentenceTransformerEncoder:
             if (self.query_prefix or self.passage_prefix)
             else ""
         )
-        self.model_id = f"{base_id}{prefixes}"
+        self.backend = backend
+        # The ONNX export version is part of the id: new export settings give new vectors.
+        backend_tag = "" if backend == "torch" else f"|{backend}-v{EXPORT_VERSION}"
+        self.model_id = f"{base_id}{prefixes}{backend_tag}"
         lowered = base_id.lower()
         self.cross_lingual = (
             cross_lingual
@@ -118,11 +130,33 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         # The Hugging Face fast tokenizer is not safe to call from two threads at once.
         self._lock = threading.Lock()
+        self._onnx = None
+        if backend in ("onnx", "onnx-int8"):
+            self._onnx = self._load_onnx(cache_dir, threads or default_thread_count(), backend == "onnx-int8")
+        elif backend != "torch":
+            raise ValueError(f"unknown encoder backend {backend!r}: use 'torch', 'onnx' or 'onnx-int8'")
+
+    def _load_onnx(self, cache_dir: Path | None, threads: int, quantise: bool):
+        from app.matching.onnx_backend import OnnxTransformer, cached_onnx_file
+
+        first = self._model[0]
+        is_text_transformer = getattr(first, "module_output_name", None) == "token_embeddings"
+        if not is_text_transformer or not hasattr(first, "auto_model"):
+            raise ValueError(
+                f"the ONNX backends need a text transformer model; {self.model_id!r} is not one: "
+                "set KOPPELKANS_EMBEDDING_BACKEND=torch"
+            )
+        sample = self._model.preprocess(["Koppelkans koppelt bedrijven aan defensievragen."])
+        folder = cache_dir if cache_dir is not None else default_model_cache_dir()
+        return OnnxTransformer(cached_onnx_file(first.auto_model, sample, folder, quantise=quantise), threads)
 
     def encode(self, texts: Sequence[str], *, kind: EncodeKind) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
+        if self._onnx is not None:
+            with self._lock:
+                return self._encode_onnx([prefix + t for t in texts])
         with self._lock:
             vectors = self._model.encode(
                 [prefix + t for t in texts],
@@ -133,11 +167,45 @@ class SentenceTransformerEncoder:
             )
         return _normalise_rows(vectors)
 
+    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+        """The model's own tokeniser and pooling around the ONNX transformer, in batches of
+        similar length (every text is padded to its batch's longest)."""
+        import torch
 
-def bundled_dense_encoder(threads: int | None = None) -> SentenceTransformerEncoder:
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        modules = list(self._model)
+        with torch.no_grad():
+            for start in range(0, len(texts), ONNX_BATCH):
+                chosen = order[start : start + ONNX_BATCH]
+                features = self._model.preprocess([texts[i] for i in chosen])
+                features["token_embeddings"] = self._onnx.token_embeddings(features)
+                for module in modules[1:]:
+                    features = module(features)
+                vectors[chosen] = features["sentence_embedding"].numpy()
+        return _normalise_rows(vectors)
+
+
+# Measured on one thread with ~1,000-character passages: 32.5 passages/s one at a time, 27 in
+# batches of 4 and 25 in batches of 8 (padding and the int8 kernels' shapes cost more than
+# batching saves). Similar lengths still go together for callers that raise it.
+ONNX_BATCH = 1
+
+
+def default_model_cache_dir() -> Path:
+    """Where exported model files are kept (KOPPELKANS_MODEL_CACHE_DIR, else `models/` in the data folder)."""
+    from app.core.config import get_settings
+
+    return get_settings().resolved_model_cache_dir
+
+
+def bundled_dense_encoder(
+    threads: int | None = None, backend: Backend = "onnx-int8", cache_dir: Path | None = None
+) -> SentenceTransformerEncoder:
     """The English dense encoder shipped with the project (all-MiniLM-L6-v2, no network)."""
     return SentenceTransformerEncoder(
-        default_dense_model_path(), model_id=BUNDLED_DENSE_MODEL_ID, cross_lingual=False, threads=threads
+        default_dense_model_path(), model_id=BUNDLED_DENSE_MODEL_ID, cross_lingual=False, threads=threads,
+        backend=backend, cache_dir=cache_dir,
     )
 
 

@@ -65,7 +65,12 @@ def build_engine(settings: Settings) -> MatchEngine:
     segments' ANN indexes in the configured vector store."""
     from app.matching.encoders import SentenceTransformerEncoder, UsemEncoder, bundled_dense_encoder
 
-    dense = SentenceTransformerEncoder(settings.embedding_model) if settings.embedding_model else bundled_dense_encoder()
+    backend, cache_dir = settings.embedding_backend, settings.resolved_model_cache_dir
+    dense = (
+        SentenceTransformerEncoder(settings.embedding_model, backend=backend, cache_dir=cache_dir)
+        if settings.embedding_model
+        else bundled_dense_encoder(backend=backend, cache_dir=cache_dir)
+    )
     multilingual = UsemEncoder() if settings.multilingual_encoder else None
     ann_factory = None  # FAISS
     if settings.vector_store == "pgvector":

@@ -2,6 +2,7 @@
 
 import socket
 
+import numpy as np
 import pytest
 
 from app.matching.engine import Document, MatchEngine
@@ -16,7 +17,7 @@ def encoders():
     return bundled_dense_encoder(), UsemEncoder()
 
 
-def test_constructing_and_using_the_encoders_never_touches_the_network(monkeypatch):
+def test_constructing_and_using_the_encoders_never_touches_the_network(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise OSError("network access attempted")
 
@@ -25,7 +26,8 @@ def test_constructing_and_using_the_encoders_never_touches_the_network(monkeypat
     monkeypatch.setattr(socket, "create_connection", refuse)
     from app.matching.encoders import UsemEncoder, bundled_dense_encoder
 
-    dense, multilingual = bundled_dense_encoder(), UsemEncoder()
+    # A fresh cache folder: the ONNX export of the dense model happens under the socket block too.
+    dense, multilingual = bundled_dense_encoder(cache_dir=tmp_path), UsemEncoder()
     for encoder in (dense, multilingual):
         vectors = encoder.encode(["actieve gehoorbescherming", "active hearing protection"], kind="passage")
         assert vectors.shape == (2, encoder.dim)
@@ -65,3 +67,39 @@ def test_an_english_query_finds_a_dutch_company(tmp_path, encoders):
     )
     assert engine.match("bullet-proof vests and ballistic protection", target="company", limit=1)[0].id == 1
     engine.close()
+
+
+TEXTS = [
+    "Wij ontwikkelen actieve gehoorbescherming voor militairen en industrie.",
+    "We design thermal imaging cameras and night vision optics for surveillance.",
+    "Composiet onderdelen voor voertuigen en luchtvaart, gemaakt in Drenthe. " * 8,
+    "drone",
+]
+
+
+def test_the_onnx_backends_give_the_vectors_of_torch(tmp_path):
+    """float32 ONNX reproduces torch (the tokeniser and pooling around it are the model's own);
+    int8 stays within the quantisation error, and the two are told apart by their model ids."""
+    from app.matching.encoders import bundled_dense_encoder
+
+    reference = bundled_dense_encoder(backend="torch")
+    exact = bundled_dense_encoder(backend="onnx", cache_dir=tmp_path)
+    int8 = bundled_dense_encoder(backend="onnx-int8", cache_dir=tmp_path)
+    expected = reference.encode(TEXTS, kind="passage")
+    assert np.abs(exact.encode(TEXTS, kind="passage") - expected).max() < 1e-4
+    cosines = (int8.encode(TEXTS, kind="passage") * expected).sum(axis=1)
+    assert cosines.min() > 0.98, cosines
+    assert len({reference.model_id, exact.model_id, int8.model_id}) == 3
+
+
+def test_the_onnx_export_is_made_once_and_reused(tmp_path):
+    from app.matching.encoders import bundled_dense_encoder
+
+    first = bundled_dense_encoder(cache_dir=tmp_path)
+    [exported] = list(tmp_path.glob("onnx-*/model-int8.onnx"))
+    made = exported.stat().st_mtime_ns
+    second = bundled_dense_encoder(cache_dir=tmp_path)
+    assert list(tmp_path.glob("onnx-*/model-int8.onnx")) == [exported]
+    assert exported.stat().st_mtime_ns == made
+    assert not list(tmp_path.glob("onnx-*/.export-*"))  # no half-written leftovers
+    np.testing.assert_array_equal(first.encode(TEXTS, kind="query"), second.encode(TEXTS, kind="query"))
