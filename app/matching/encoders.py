@@ -155,8 +155,7 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
         if self._onnx is not None:
-            with self._lock:
-                return self._encode_onnx([prefix + t for t in texts])
+            return self._encode_onnx([prefix + t for t in texts])
         with self._lock:
             vectors = self._model.encode(
                 [prefix + t for t in texts],
@@ -169,7 +168,11 @@ class SentenceTransformerEncoder:
 
     def _encode_onnx(self, texts: list[str]) -> np.ndarray:
         """The model's own tokeniser and pooling around the ONNX transformer, in batches of
-        similar length (every text is padded to its batch's longest)."""
+        similar length (every text is padded to its batch's longest).
+
+        Only the tokeniser is taken one caller at a time: an ONNX Runtime session may run in
+        several threads at once, so two writes (or two halves of a bulk import) use both cores.
+        """
         import torch
 
         order = np.argsort([len(t) for t in texts], kind="stable")
@@ -178,7 +181,8 @@ class SentenceTransformerEncoder:
         with torch.no_grad():
             for start in range(0, len(texts), ONNX_BATCH):
                 chosen = order[start : start + ONNX_BATCH]
-                features = self._model.preprocess([texts[i] for i in chosen])
+                with self._lock:
+                    features = self._model.preprocess([texts[i] for i in chosen])
                 features["token_embeddings"] = self._onnx.token_embeddings(features)
                 for module in modules[1:]:
                     features = module(features)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 import numpy as np
 from tqdm import tqdm
@@ -12,7 +13,11 @@ from tqdm import tqdm
 from app.matching.encoders import Encoder
 from app.matching.store import EmbeddingCache, StoredDocument
 
-ENCODE_BATCH = 64
+# Passages per batch: small enough that two threads share a bulk import evenly, large enough
+# that a batch is worth a thread hand-off.
+ENCODE_BATCH = 16
+# One per core of the machines this runs on; each encoder itself runs on one thread.
+ENCODE_THREADS = 2
 
 
 @dataclass
@@ -27,35 +32,41 @@ def encode_missing(
 ) -> Encoded:
     """Vectors of every passage of `documents` per signal: cached ones read, the rest encoded.
 
-    The encoders run side by side, one thread each: both models release the GIL for most of
-    their work, so on two cores a profile costs the slower model's time, not the sum.
+    The missing passages are cut into batches, the signals' batches taken in turn by two
+    threads: both models release the GIL for most of their work, so on two cores the encoders
+    share the machine instead of waiting for each other (a bulk import, and one registration's
+    two models alike).
     """
-    result = Encoded()
     texts = {h: p.text for d in documents for h, p in zip(d.passage_hashes, d.passages, strict=True)}
     found = {signal: cache.get_many(enc.model_id, texts, enc.dim) for signal, enc in encoders.items()}
-
-    def encode_signal(signal: str) -> dict[str, np.ndarray]:
-        encoder = encoders[signal]
+    per_signal = []
+    for signal in encoders:
         missing = [h for h in texts if h not in found[signal]]
         # Similar lengths in one batch: the transformer pads every text to the batch's longest.
         missing.sort(key=lambda h: len(texts[h]))
-        fresh: dict[str, np.ndarray] = {}
-        batches = range(0, len(missing), ENCODE_BATCH)
-        for start in tqdm(batches, desc=f"encoding {side} ({signal})", disable=not progress or not missing):
-            chunk = missing[start : start + ENCODE_BATCH]
-            fresh.update(zip(chunk, encoder.encode([texts[h] for h in chunk], kind="passage"), strict=True))
-        return fresh
+        starts = range(0, len(missing), ENCODE_BATCH)
+        per_signal.append([(signal, missing[start : start + ENCODE_BATCH]) for start in starts])
+    batches = [batch for turn in zip_longest(*per_signal) for batch in turn if batch is not None]
 
-    if len(encoders) > 1 and any(len(found[s]) < len(texts) for s in encoders):
-        with ThreadPoolExecutor(max_workers=len(encoders), thread_name_prefix="encode") as pool:
-            encoded = dict(zip(encoders, pool.map(encode_signal, encoders), strict=True))
-    else:
-        encoded = {signal: encode_signal(signal) for signal in encoders}
-    # The cache is written from the calling thread only (its connection is not shared).
+    def encode_batch(batch: tuple[str, list[str]]) -> tuple[str, list[str], np.ndarray]:
+        signal, hashes = batch
+        return signal, hashes, encoders[signal].encode([texts[h] for h in hashes], kind="passage")
+
+    fresh: dict[str, dict[str, np.ndarray]] = {signal: {} for signal in encoders}
+    threads = min(ENCODE_THREADS, len(batches)) or 1
+    with (
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="encode") as pool,
+        tqdm(total=sum(len(h) for _, h in batches), desc=f"encoding {side}", unit="passage",
+             disable=not progress or not batches) as bar,
+    ):
+        for signal, hashes, vectors in pool.map(encode_batch, batches):
+            fresh[signal].update(zip(hashes, vectors, strict=True))
+            bar.update(len(hashes))
+    # The cache is written from the calling thread only.
+    result = Encoded()
     for signal, encoder in encoders.items():
-        fresh = encoded[signal]
-        if fresh:
-            cache.put_many(encoder.model_id, fresh)
-        result.encoded += len(fresh)
-        result.vectors[signal] = {**found[signal], **fresh}
+        if fresh[signal]:
+            cache.put_many(encoder.model_id, fresh[signal])
+        result.encoded += len(fresh[signal])
+        result.vectors[signal] = {**found[signal], **fresh[signal]}
     return result
