@@ -21,7 +21,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-FORMAT_VERSION = 1
+# 2: documents saved as JSON lines (one document a line), read one line at a time.
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 METRIC = "inner_product"
 

@@ -1,7 +1,8 @@
 """Saving and loading the engine's snapshots: one folder, written atomically (index.py).
 
-Per side and segment (`main`, `delta`): `<side>.<segment>.documents.json` (texts, passage
-offsets, languages and stems, so loading does not re-tokenize), `<side>.<segment>.<signal>.npy`
+Per side and segment (`main`, `delta`): `<side>.<segment>.documents.jsonl` (a document a line:
+text, passage offsets, language and stems, so loading does not re-tokenize; read a line at a
+time, so loading 100,000 documents never holds the whole parsed file at once), `<side>.<segment>.<signal>.npy`
 (passage vectors) and, for a big main segment with FAISS, `<side>.main.<signal>.hnsw` (its ANN
 graph; with pgvector the graph is in PostgreSQL, found again by the vectors' hash);
 plus `<side>.main.live.npy` (which main documents are still live). The manifest names the
@@ -21,7 +22,7 @@ import numpy as np
 from app.matching.ann import HnswPassageSearch
 from app.matching.index import read_folder, write_folder_atomically
 from app.matching.segment import ANN_MIN_PASSAGES, Segment, shared_with_ann
-from app.matching.store import SIDES, SideSnapshot, documents_from_json, documents_to_json
+from app.matching.store import SIDES, SideSnapshot, StoredDocument, document_from_json, documents_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +31,7 @@ def save(target: Path, snapshots: Mapping[str, SideSnapshot], manifest: dict, co
     files: dict[str, Callable[[Path], None]] = {}
     for side, snapshot in snapshots.items():
         for name, segment in (("main", snapshot.main), ("delta", snapshot.delta)):
-            rows = documents_to_json(segment)
-            files[f"{side}.{name}.documents.json"] = lambda path, rows=rows: path.write_text(
-                json.dumps(rows, ensure_ascii=False), encoding="utf-8"
-            )
+            files[f"{side}.{name}.documents.jsonl"] = lambda path, s=segment: _write_documents(path, s)
             for signal, vectors in segment.vectors.items():
                 files[f"{side}.{name}.{signal}.npy"] = lambda path, v=vectors: _write_array(path, v)
             for signal, index in segment.ann.items():
@@ -41,6 +39,17 @@ def save(target: Path, snapshots: Mapping[str, SideSnapshot], manifest: dict, co
                     files[f"{side}.{name}.{signal}.hnsw"] = index.write
         files[f"{side}.main.live.npy"] = lambda path, live=snapshot.main_live: _write_array(path, live)
     write_folder_atomically(target, files, {**manifest, "counts": counts})
+
+
+def _write_documents(path: Path, segment: Segment) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in documents_to_json(segment):
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_documents(path: Path, side: str) -> list[StoredDocument]:
+    with path.open(encoding="utf-8") as handle:
+        return [document_from_json(side, json.loads(line)) for line in handle if line.strip()]
 
 
 def _write_array(path: Path, array: np.ndarray) -> None:
@@ -80,8 +89,7 @@ def load(
 def _load_segment(
     folder: Path, side: str, name: str, encoders: Mapping, statistics, *, ann_factory, ann_min_passages: int
 ) -> Segment:
-    rows = json.loads((folder / f"{side}.{name}.documents.json").read_text(encoding="utf-8"))
-    documents = documents_from_json(side, rows)
+    documents = _read_documents(folder / f"{side}.{name}.documents.jsonl", side)
     vectors = {}
     for signal, encoder in encoders.items():
         array = np.load(folder / f"{side}.{name}.{signal}.npy")

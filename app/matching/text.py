@@ -7,6 +7,7 @@ and the evaluation all see exactly the same tokens and passages.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -140,13 +141,15 @@ def detect_language(text: str) -> Language:
 
 @lru_cache(maxsize=200_000)
 def _stems(lowered_word: str, language: Language) -> tuple[str, ...]:
+    # Interned: every document holds its stems, and a word beyond this cache's size would
+    # otherwise bring a new copy of its stem each time.
     if language == "unknown":
         # Without a language, index the word under both stems so that either stemming of
         # the other side can meet it; a word both stemmers agree on counts once.
-        return tuple(
-            dict.fromkeys((_stemmer("nl").stemWord(lowered_word), _stemmer("en").stemWord(lowered_word)))
-        )
-    return (_stemmer(language).stemWord(lowered_word),)
+        return tuple(dict.fromkeys(
+            sys.intern(_stemmer(lang).stemWord(lowered_word)) for lang in ("nl", "en")
+        ))
+    return (sys.intern(_stemmer(language).stemWord(lowered_word)),)
 
 
 def _is_stopword(lowered_word: str, language: Language) -> bool:

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from app.matching.index import MANIFEST_NAME, VectorIndex, read_folder, write_folder_atomically
+from app.matching.index import FORMAT_VERSION, MANIFEST_NAME, VectorIndex, read_folder, write_folder_atomically
 
 
 def unit_rows(count, dim, seed=0):
@@ -44,7 +44,7 @@ def test_folder_is_written_atomically_and_checked_against_the_manifest(tmp_path)
     target = tmp_path / "index"
     write_folder_atomically(target, {"v.faiss": index.write}, {"encoders": {"dense": "m1"}})
     manifest = json.loads((target / MANIFEST_NAME).read_text())
-    assert manifest["format_version"] == 1 and "faiss" in manifest["library_versions"]
+    assert manifest["format_version"] == FORMAT_VERSION and "faiss" in manifest["library_versions"]
     assert read_folder(target, {"encoders": {"dense": "m1"}}) is not None
     assert read_folder(target, {"encoders": {"dense": "other-model"}}) is None
     assert len(VectorIndex.read(target / "v.faiss", 4)) == 1
