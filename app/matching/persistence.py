@@ -52,6 +52,11 @@ def _read_documents(path: Path, side: str) -> list[StoredDocument]:
         return [document_from_json(side, json.loads(line)) for line in handle if line.strip()]
 
 
+def _saved_shape(path: Path) -> tuple[int, ...]:
+    """The shape of a saved array, without reading its data (memory-mapped, never touched)."""
+    return np.load(path, mmap_mode="r").shape
+
+
 def _write_array(path: Path, array: np.ndarray) -> None:
     with path.open("wb") as handle:
         np.save(handle, array)
@@ -90,18 +95,18 @@ def _load_segment(
     folder: Path, side: str, name: str, encoders: Mapping, statistics, *, ann_factory, ann_min_passages: int
 ) -> Segment:
     documents = _read_documents(folder / f"{side}.{name}.documents.jsonl", side)
-    vectors = {}
+    vectors, graphs = {}, {}
     for signal, encoder in encoders.items():
-        array = np.load(folder / f"{side}.{name}.{signal}.npy")
-        if array.ndim != 2 or array.shape[1] != encoder.dim:
-            raise ValueError(f"{side}.{name}.{signal}: vectors of the wrong shape {array.shape}")
-        vectors[signal] = array
-    graphs = {}
-    if ann_factory is None:  # FAISS: the saved graphs, when there are any
-        for signal, array in vectors.items():
-            path = folder / f"{side}.{name}.{signal}.hnsw"
-            if path.exists():
-                graphs[signal] = HnswPassageSearch.read(path, array.shape[1], len(array))
+        path = folder / f"{side}.{name}.{signal}.npy"
+        shape = _saved_shape(path)
+        if len(shape) != 2 or shape[1] != encoder.dim:
+            raise ValueError(f"{side}.{name}.{signal}: vectors of the wrong shape {shape}")
+        graph_path = folder / f"{side}.{name}.{signal}.hnsw"
+        if ann_factory is None and graph_path.exists():  # FAISS: the saved graph holds the vectors
+            graphs[signal] = HnswPassageSearch.read(graph_path, shape[1], shape[0])
+            vectors[signal] = graphs[signal].stored_vectors()  # not read a second time from the .npy
+        else:
+            vectors[signal] = np.load(path)
     # Saved without a graph, or another vector store is configured: the factory builds (or, for
     # pgvector, finds) the main segment's index now.
     segment = Segment.build(documents, vectors, statistics=statistics, with_ann=name == "main" and not graphs,

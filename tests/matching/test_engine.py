@@ -249,3 +249,35 @@ def test_copying_the_data_dir_carries_the_index(tmp_path):
     copy.load_or_build()
     assert copy.counts()["company"]["documents"] == len(COMPANIES)
     copy.close()
+
+
+def test_a_saved_hnsw_index_is_loaded_with_its_graphs_and_answers_the_same(tmp_path):
+    """A big segment's graphs are read back (not rebuilt, nothing re-encoded), the segment scores
+    from the graphs' own copy of the vectors, and the answers are those before the restart."""
+    import numpy as np
+
+    words = ["radar", "drone", "sensor", "composiet", "laser", "optiek", "software", "kogelwerend",
+             "batterij", "antenne", "camera", "coating", "robot", "satelliet", "quantum", "textiel"]
+    rng = np.random.default_rng(5)
+    companies = [Document("company", i + 1, "Wij leveren " + " ".join(rng.choice(words, size=6)) + ".")
+                 for i in range(300)]
+    big = {"ann_min_passages": 100, "candidate_pool": 20}
+    first = make_engine(tmp_path, **big)
+    first.upsert(companies)
+    first.merge("company")
+    assert set(first.snapshot("company").main.ann) == {"dense", "multilingual"}
+    queries = ["radar en antenne", "drone camera software", "coating voor textiel"]
+    before = [[(m.id, m.score) for m in first.match(q, target="company", limit=5)] for q in queries]
+    first.save()
+    first.close()
+    dense = HashingEncoder(64, name="hash-dense")
+    second = make_engine(tmp_path, dense=dense, **big)
+    second.load_or_build(None)
+    assert dense.texts_encoded == 0
+    main = second.snapshot("company").main
+    assert set(main.ann) == {"dense", "multilingual"}
+    for signal, index in main.ann.items():
+        assert np.shares_memory(main.vectors[signal], index.stored_vectors())
+    after = [[(m.id, m.score) for m in second.match(q, target="company", limit=5)] for q in queries]
+    assert after == before
+    second.close()
