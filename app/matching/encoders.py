@@ -148,7 +148,10 @@ class SentenceTransformerEncoder:
             )
         sample = self._model.preprocess(["Koppelkans koppelt bedrijven aan defensievragen."])
         folder = cache_dir if cache_dir is not None else default_model_cache_dir()
-        return OnnxTransformer(cached_onnx_file(first.auto_model, sample, folder, quantise=quantise), threads)
+        runner = OnnxTransformer(cached_onnx_file(first.auto_model, sample, folder, quantise=quantise), threads)
+        # From here on torch only tokenises and pools: its copy of the weights is let go.
+        first.auto_model.to("meta")
+        return runner
 
     def encode(self, texts: Sequence[str], *, kind: EncodeKind) -> np.ndarray:
         if not texts:
