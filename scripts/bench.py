@@ -418,7 +418,7 @@ def main() -> None:
     if "pgvector" in stores and not args.postgres_url:
         parser.error("--vector-store pgvector needs --postgres-url (or KOPPELKANS_TEST_POSTGRES_URL)")
     args.queries = 100 if args.quick else 400
-    args.exact_queries = 10 if args.quick else 40
+    args.exact_queries = 30 if args.quick else 60
     args.writes = 5 if args.quick else 20
     args.weekly_sample = 50 if args.quick else 200
     args.ingest_profiles = 40 if args.quick else 120
