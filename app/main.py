@@ -15,6 +15,7 @@ from app import web
 from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.core.logging import install_redaction
+from app.core.memory import limit_allocation_arenas
 from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
 from app.services.matching import MatchingState
@@ -104,6 +105,7 @@ async def lifespan(app: FastAPI):
     # each. With OpenBLAS's default (one per core) its helper thread spins between calls and took a
     # whole core under load (measured: 35-45 ms of CPU per match request, more than the match itself).
     threadpool_limits(limits=1, user_api="blas")
+    limit_allocation_arenas()
     state = getattr(app.state, "matching", None)
     if state is None and settings.matching_enabled:
         # Models load and the index is brought in step with the database in the background:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from app.core.config import Settings
 from app.core.db import get_engine
 from app.core.errors import Forbidden, IndexNotReady, Unauthorized
+from app.core.memory import return_free_memory
 from app.matching.engine import Document, MatchEngine
 from app.models import Company, IndexChange, Need
 from app.schemas import CompanyMatch, NeedMatch
@@ -176,6 +177,7 @@ class MatchingState:
                 # Read before the documents: writes committed during the build are caught up after.
                 start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: list(documents_from_database(session, side)))
+            return_free_memory()  # what loading parsed and built, and no longer holds
             self.applied_through = start_from
             with self._lock:
                 with Session(get_engine()) as session:
