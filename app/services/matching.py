@@ -41,24 +41,38 @@ def is_matchable(company: Company) -> bool:
     return company.status == "active" and company.consent_matching
 
 
+def _company_text(name: str, description: str, capabilities: list[str]) -> str:
+    return "\n".join([name, description, ", ".join(capabilities)] if capabilities else [name, description])
+
+
 def company_document(company: Company) -> Document:
-    parts = [company.name, company.description]
-    if company.capabilities:
-        parts.append(", ".join(company.capabilities))
-    return Document("company", company.id, "\n".join(parts), tuple(company.nld_areas), tuple(company.sectors))
+    text = _company_text(company.name, company.description, company.capabilities)
+    return Document("company", company.id, text, tuple(company.nld_areas), tuple(company.sectors))
 
 
 def need_document(need: Need) -> Document:
-    return Document("need", need.id, f"{need.title}\n{need.description}", tuple(need.nld_areas), tuple(need.sectors))
+    return Document("need", need.id, _need_text(need.title, need.description), tuple(need.nld_areas),
+                    tuple(need.sectors))
+
+
+def _need_text(title: str, description: str) -> str:
+    return f"{title}\n{description}"
 
 
 def documents_from_database(session: Session, side: str) -> Iterator[Document]:
+    """Every matchable document of a side, read as plain column rows: loaded as table objects the
+    session would hold every company until the index is in step (hundreds of MB at 100,000)."""
     if side == "company":
-        for company in session.exec(select(Company).where(Company.status == "active", Company.consent_matching)):
-            yield company_document(company)
+        columns = (Company.id, Company.name, Company.description, Company.capabilities, Company.nld_areas,
+                   Company.sectors)
+        query = select(*columns).where(Company.status == "active", Company.consent_matching)
+        for company_id, name, description, capabilities, areas, sectors in session.exec(query):
+            yield Document("company", company_id, _company_text(name, description, capabilities),
+                           tuple(areas), tuple(sectors))
     else:
-        for need in session.exec(select(Need)):
-            yield need_document(need)
+        query = select(Need.id, Need.title, Need.description, Need.nld_areas, Need.sectors)
+        for need_id, title, description, areas, sectors in session.exec(query):
+            yield Document("need", need_id, _need_text(title, description), tuple(areas), tuple(sectors))
 
 
 def build_engine(settings: Settings) -> MatchEngine:
