@@ -147,7 +147,7 @@ def reindex(
     if fresh:
         shutil.rmtree(engine.data_dir / "index", ignore_errors=True)
     with Session(get_engine()) as session:
-        reports = engine.load_or_build(lambda side: list(documents_from_database(session, side)), progress=True)
+        reports = engine.load_or_build(lambda side: documents_from_database(session, side), progress=True)
     for report in reports.values():
         typer.echo(
             f"{report.side}: {report.added} added, {report.updated} updated, {report.removed} removed, "
@@ -245,7 +245,7 @@ def weekly_list(
         _fail(error.detail)
     engine = build_engine(get_settings())
     with Session(get_engine()) as session:
-        engine.load_or_build(lambda side: list(documents_from_database(session, side)))
+        engine.load_or_build(lambda side: documents_from_database(session, side))
         match_list, built = match_lists.build(session, engine, chosen, workers=workers or os.cpu_count() or 1)
         session.commit()
         lines = len(json.loads(match_list.content)["lines"])

@@ -127,11 +127,26 @@ class MatchEngine:
     def sync(self, side: str, docs: Iterable[Document], progress: bool = False) -> SyncReport:
         """Make the side hold exactly `docs`: add missing, re-encode changed, drop the rest."""
         side = self._side(side)
-        wanted = {d.id: d for d in docs if d.side == side}
         # Removals are decided from the state before the write lock is taken: a document that
         # a concurrent upsert adds meanwhile is kept rather than silently dropped.
         current = self._snapshots[side].documents
-        return self._apply(side, list(wanted.values()), removals=set(current) - set(wanted), progress=progress)
+        # `docs` is read once, keeping only what differs from the index: at start-up the whole
+        # database (100,000 companies) is compared with a loaded index, and holding every
+        # unchanged document as well was the peak of a server's memory.
+        seen: set[int] = set()
+        differing: dict[int, Document] = {}
+        for doc in docs:
+            if doc.side != side:
+                continue
+            seen.add(doc.id)
+            stored = current.get(doc.id)
+            if stored is not None and stored.content_hash == content_hash(doc):
+                differing.pop(doc.id, None)  # of one id listed twice, the last one counts
+            else:
+                differing[doc.id] = doc
+        report = self._apply(side, list(differing.values()), removals=set(current) - seen, progress=progress)
+        report.unchanged = len(seen) - report.added - report.updated
+        return report
 
     def _apply(self, side: Side, docs: Sequence[Document], removals: Collection[int], progress: bool) -> SyncReport:
         started = time.perf_counter()

@@ -66,11 +66,13 @@ def documents_from_database(session: Session, side: str) -> Iterator[Document]:
         columns = (Company.id, Company.name, Company.description, Company.capabilities, Company.nld_areas,
                    Company.sectors)
         query = select(*columns).where(Company.status == "active", Company.consent_matching)
+        query = query.execution_options(yield_per=1000)  # streamed: never all rows at once
         for company_id, name, description, capabilities, areas, sectors in session.exec(query):
             yield Document("company", company_id, _company_text(name, description, capabilities),
                            tuple(areas), tuple(sectors))
     else:
-        query = select(Need.id, Need.title, Need.description, Need.nld_areas, Need.sectors)
+        query = select(Need.id, Need.title, Need.description, Need.nld_areas, Need.sectors).execution_options(
+            yield_per=1000)
         for need_id, title, description, areas, sectors in session.exec(query):
             yield Document("need", need_id, _need_text(title, description), tuple(areas), tuple(sectors))
 
@@ -190,7 +192,7 @@ class MatchingState:
             with Session(get_engine()) as session:
                 # Read before the documents: writes committed during the build are caught up after.
                 start_from = latest_change(session)
-                self.engine.load_or_build(lambda side: list(documents_from_database(session, side)))
+                self.engine.load_or_build(lambda side: documents_from_database(session, side))
             return_free_memory()  # what loading parsed and built, and no longer holds
             self.applied_through = start_from
             with self._lock:

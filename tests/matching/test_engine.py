@@ -281,3 +281,19 @@ def test_a_saved_hnsw_index_is_loaded_with_its_graphs_and_answers_the_same(tmp_p
     after = [[(m.id, m.score) for m in second.match(q, target="company", limit=5)] for q in queries]
     assert after == before
     second.close()
+
+
+def test_sync_reads_a_stream_once_and_reports_what_it_did(tmp_path):
+    """The start-up sync gets the database as a stream (read once, never held whole): it adds,
+    updates, keeps and drops exactly as a list would, and of one id listed twice the last counts."""
+    engine = make_engine(tmp_path)
+    engine.upsert(COMPANIES)
+    kept, changed, *rest = COMPANIES
+    rewritten = Document("company", changed.id, "Wij bouwen zonnepanelen voor kazernes.")
+    new = Document("company", 999, "Wij leveren kogelwerende helmen.")
+    stream = (d for d in [kept, Document("company", kept.id, "tijdelijk"), kept, rewritten, new])
+    report = engine.sync("company", stream)
+    assert (report.added, report.updated, report.unchanged, report.removed) == (1, 1, 1, len(rest))
+    assert set(engine.snapshot("company").documents) == {kept.id, changed.id, 999}
+    assert ids(engine.match("zonnepanelen", target="company", limit=1)) == [changed.id]
+    engine.close()
