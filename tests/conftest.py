@@ -1,7 +1,9 @@
 """Test set-up: a real database (a SQLite file, or PostgreSQL when KOPPELKANS_DATABASE_URL is set),
 migrated once per run and emptied after every test."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -19,7 +21,9 @@ from app.models import metadata
 os.environ.setdefault("KOPPELKANS_DATA_DIR", tempfile.mkdtemp(prefix="koppelkans-test-"))
 os.environ["KOPPELKANS_ENVIRONMENT"] = "test"
 # One ONNX export of the dense model for the whole run, servers started by tests included.
-os.environ.setdefault("KOPPELKANS_MODEL_CACHE_DIR", tempfile.mkdtemp(prefix="koppelkans-models-"))
+if "KOPPELKANS_MODEL_CACHE_DIR" not in os.environ:
+    os.environ["KOPPELKANS_MODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="koppelkans-models-")
+    atexit.register(shutil.rmtree, os.environ["KOPPELKANS_MODEL_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("KOPPELKANS_MATCHING_ENABLED", "false")
 os.environ["KOPPELKANS_REGISTRATION_RATE_LIMIT"] = "100000"
 os.environ["KOPPELKANS_LOGIN_RATE_LIMIT"] = "100000"
