@@ -35,8 +35,8 @@ class Settings(BaseSettings):
 
     # Matching engine: a sentence-transformers model name or path; empty means the bundled all-MiniLM-L6-v2.
     embedding_model: str = ""
-    # How the dense model runs: "onnx-int8" (ONNX Runtime, int8 weights: about 3x torch's speed on
-    # these CPUs, vectors at cosine ~0.995 to torch's), "onnx" (ONNX Runtime, float32: torch's
+    # How the dense model runs: "onnx-int8" (ONNX Runtime, int8 weights: about twice torch's speed on
+    # these CPUs, vectors at cosine ~0.998 to torch's), "onnx" (ONNX Runtime, float32: torch's
     # vectors) or "torch". The ONNX file is exported once from the local weights into model_cache_dir.
     embedding_backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"
     # Empty means: models/ in data_dir.

@@ -17,7 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from app.matching.onnx_backend import EXPORT_VERSION, Backend
+from app.matching.onnx_backend import EXPORT_VERSION, Backend, OnnxTransformer, cached_onnx_file
 
 EncodeKind = Literal["query", "passage"]
 
@@ -74,8 +74,8 @@ class SentenceTransformerEncoder:
     the name contains "e5". The prefixes are part of `model_id` because they change the vectors.
 
     `backend="onnx-int8"` runs the transformer through ONNX Runtime with int8 weights (see
-    onnx_backend.py; about three times as fast on these CPUs), exported once into `cache_dir`;
-    `backend="onnx"` does the same in float32 (torch's vectors, about 1.3 times as fast). The
+    onnx_backend.py; about twice as fast on these CPUs), exported once into `cache_dir`;
+    `backend="onnx"` does the same in float32 (torch's vectors, about 1.4 times as fast). The
     backend is part of `model_id` too: int8 vectors are close to torch's, not equal.
     """
 
@@ -117,7 +117,6 @@ class SentenceTransformerEncoder:
             if (self.query_prefix or self.passage_prefix)
             else ""
         )
-        self.backend = backend
         # The ONNX export version is part of the id: new export settings give new vectors.
         backend_tag = "" if backend == "torch" else f"|{backend}-v{EXPORT_VERSION}"
         self.model_id = f"{base_id}{prefixes}{backend_tag}"
@@ -136,9 +135,7 @@ class SentenceTransformerEncoder:
         elif backend != "torch":
             raise ValueError(f"unknown encoder backend {backend!r}: use 'torch', 'onnx' or 'onnx-int8'")
 
-    def _load_onnx(self, cache_dir: Path | None, threads: int, quantise: bool):
-        from app.matching.onnx_backend import OnnxTransformer, cached_onnx_file
-
+    def _load_onnx(self, cache_dir: Path | None, threads: int, quantise: bool) -> OnnxTransformer:
         first = self._model[0]
         is_text_transformer = getattr(first, "module_output_name", None) == "token_embeddings"
         if not is_text_transformer or not hasattr(first, "auto_model"):

@@ -1,12 +1,13 @@
 """A sentence-transformers model's transformer run by ONNX Runtime with int8 weights.
 
-Why: on the 2-core machines all-MiniLM-L6-v2 in torch fp32 encodes about 11 passages of
-~1,000 characters a second on one thread; this backend does about 33, with vectors at a mean
-cosine of 0.995 to the fp32 ones (eval/RESULTS.md has the evaluation numbers of both).
+Why: on the 2-core machines all-MiniLM-L6-v2 in torch fp32 encodes about 13 passages of
+~1,000 characters a second on one thread; this backend does about 28, with vectors at a mean
+cosine of 0.998 to the fp32 ones (eval/RESULTS.md has the evaluation numbers of both).
 
 How: the model's first module (the Hugging Face transformer) is exported once from the local
-weights with `torch.onnx` (no network) and its MatMul weights are quantised per output channel
-(`onnxruntime.quantization`, dynamic: activations are quantised per batch at run time). The
+weights with `torch.onnx` (no network) and the MatMul weights are quantised per output channel,
+except the feed-forward outputs (`onnxruntime.quantization`, dynamic: activations are quantised
+per batch at run time; see `_quantise`). The
 file is cached in a folder named by a digest of the weights, the export settings and the
 library versions, written to a temporary name and renamed, so two processes exporting at once
 both end with a complete file. Tokenisation, pooling and normalisation stay the model's own
@@ -26,7 +27,6 @@ from typing import Literal
 import numpy as np
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
-BACKENDS: tuple[Backend, ...] = ("torch", "onnx", "onnx-int8")
 
 # Change when the export or quantisation settings change: older files are then not reused.
 EXPORT_VERSION = 2
@@ -159,4 +159,4 @@ class OnnxTransformer:
         return torch.from_numpy(hidden)
 
 
-__all__ = ["BACKENDS", "Backend", "OnnxTransformer", "cached_onnx_file", "weights_digest"]
+__all__ = ["Backend", "OnnxTransformer", "cached_onnx_file", "weights_digest"]

@@ -41,22 +41,17 @@ def is_matchable(company: Company) -> bool:
     return company.status == "active" and company.consent_matching
 
 
-def _company_text(name: str, description: str, capabilities: list[str]) -> str:
-    return "\n".join([name, description, ", ".join(capabilities)] if capabilities else [name, description])
-
-
 def company_document(company: Company) -> Document:
-    text = _company_text(company.name, company.description, company.capabilities)
-    return Document("company", company.id, text, tuple(company.nld_areas), tuple(company.sectors))
+    """What the engine matches on; `company` may also be a row of those columns."""
+    parts = [company.name, company.description]
+    if company.capabilities:
+        parts.append(", ".join(company.capabilities))
+    return Document("company", company.id, "\n".join(parts), tuple(company.nld_areas), tuple(company.sectors))
 
 
 def need_document(need: Need) -> Document:
-    return Document("need", need.id, _need_text(need.title, need.description), tuple(need.nld_areas),
-                    tuple(need.sectors))
-
-
-def _need_text(title: str, description: str) -> str:
-    return f"{title}\n{description}"
+    """What the engine matches on; `need` may also be a row of those columns."""
+    return Document("need", need.id, f"{need.title}\n{need.description}", tuple(need.nld_areas), tuple(need.sectors))
 
 
 def documents_from_database(session: Session, side: str) -> Iterator[Document]:
@@ -67,14 +62,13 @@ def documents_from_database(session: Session, side: str) -> Iterator[Document]:
                    Company.sectors)
         query = select(*columns).where(Company.status == "active", Company.consent_matching)
         query = query.execution_options(yield_per=1000)  # streamed: never all rows at once
-        for company_id, name, description, capabilities, areas, sectors in session.exec(query):
-            yield Document("company", company_id, _company_text(name, description, capabilities),
-                           tuple(areas), tuple(sectors))
+        for row in session.exec(query):
+            yield company_document(row)
     else:
         query = select(Need.id, Need.title, Need.description, Need.nld_areas, Need.sectors).execution_options(
             yield_per=1000)
-        for need_id, title, description, areas, sectors in session.exec(query):
-            yield Document("need", need_id, _need_text(title, description), tuple(areas), tuple(sectors))
+        for row in session.exec(query):
+            yield need_document(row)
 
 
 def build_engine(settings: Settings) -> MatchEngine:

@@ -2,7 +2,13 @@ import json
 
 import numpy as np
 
-from app.matching.index import FORMAT_VERSION, MANIFEST_NAME, VectorIndex, read_folder, write_folder_atomically
+from app.matching.index import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    VectorIndex,
+    read_folder,
+    write_folder_atomically,
+)
 
 
 def unit_rows(count, dim, seed=0):
