@@ -1,5 +1,6 @@
 """The matching endpoints over a real database and a small deterministic engine."""
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -158,6 +159,10 @@ def test_restart_rebuilds_from_the_database_with_the_same_results(engine_dir, st
     restarted = MatchingState(make_engine(engine_dir))
     restarted.start_in_background(settings).join(timeout=60)
     assert restarted.readiness() == (True, "ok")
+    deadline = time.monotonic() + 30  # the start-up also precomputes every need's companies
+    while restarted.engine.precomputed < 1:
+        assert time.monotonic() < deadline, "the start-up never precomputed the need's companies"
+        time.sleep(0.05)
     with TestClient(create_app(matching_state=restarted)) as second:
         after = second.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"])).json()
     assert [(i["company"]["id"], i["score"]) for i in after["items"]] == [
@@ -206,3 +211,14 @@ def test_a_need_closed_or_hidden_leaves_a_company_s_matches_at_once(mclient, sta
     session.add(stored)
     session.commit()
     assert need["id"] not in need_ids()
+
+
+def test_readyz_says_how_many_needs_have_their_companies_precomputed(engine_dir, staff_tokens):
+    state = MatchingState.ready_with(make_engine(engine_dir))
+    with TestClient(create_app(matching_state=state)) as client:
+        _optics, _frames, need = seed_pair(client, staff_tokens)
+        assert client.get("/readyz").json()["needs_precomputed"] == "0 of 1"
+        state.engine.precompute()
+        assert client.get("/readyz").json()["needs_precomputed"] == "1 of 1"
+        response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
+        assert company_names(response)[0] == "Noordlicht Optiek"

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     # How long the index change log keeps a write. A worker that slept longer than this rebuilds its
     # index from the database when it wakes, instead of catching up write by write.
     change_log_retention_hours: float = 24 * 7
+
+    # Memory for the candidates and results kept per stored need and company between matches
+    # (app/matching/materialised.py); 0 keeps nothing and finds every match afresh.
+    materialised_matches_mb: int = Field(64, ge=0)
+    # Whether every need's companies are found again in the background after a start or a merge,
+    # with a deeper search than a request makes, so that a need's matches are answered at once.
+    precompute_matches: bool = True
 
     # Where big segments keep their ANN index: "faiss" (in each process) or "pgvector" (in the
     # PostgreSQL database of database_url, shared by the workers).

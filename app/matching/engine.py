@@ -34,7 +34,16 @@ from app.matching.fusion import (
     language_conditions,
     top_order,
 )
-from app.matching.ranking import CandidateDetails, QueryView, best_passage_pairs, score_candidates, score_rows
+from app.matching.materialised import DEFAULT_BUDGET_BYTES, MaterialisedMatches
+from app.matching.ranking import (
+    CandidateDetails,
+    QueryView,
+    SegmentCandidates,
+    best_passage_pairs,
+    score_candidates,
+    score_rows,
+    segment_candidates,
+)
 from app.matching.segment import ANN_MIN_PASSAGES, Segment
 from app.matching.store import (
     SIDES,
@@ -60,6 +69,12 @@ _TARGET_ALIASES = {"company": "company", "companies": "company", "need": "need",
 # segment until it holds more than DELTA_SHARE of the main segment's passages.
 MERGE_ALWAYS_BELOW = 5_000
 DELTA_SHARE = 0.02
+# The background precompute of every need's companies searches this much deeper than a
+# request (candidate_pool) and keeps the PRECOMPUTE_KEEP best of what it finds by fused score,
+# plus each signal's PRECOMPUTE_KEEP_PER_SIGNAL best, which fix the scaling (fusion.py).
+PRECOMPUTE_POOL = 1_000
+PRECOMPUTE_KEEP = 400
+PRECOMPUTE_KEEP_PER_SIGNAL = 64
 
 
 @dataclass
@@ -94,6 +109,7 @@ class MatchEngine:
         delta_share: float = DELTA_SHARE,
         ann_factory: Callable | None = None,
         ann_min_passages: int = ANN_MIN_PASSAGES,
+        materialised_bytes: int = DEFAULT_BUDGET_BYTES,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.encoders: dict[str, Encoder] = {
@@ -111,6 +127,13 @@ class MatchEngine:
         self._cache = EmbeddingCache(self.data_dir / "embeddings.sqlite")
         self._write_lock = threading.Lock()
         self._snapshots: dict[str, SideSnapshot] = {side: self._empty_snapshot(side) for side in SIDES}
+        # Stored queries' candidates and results, kept between matches (materialised.py);
+        # a budget of 0 keeps nothing.
+        self._materialised = MaterialisedMatches(materialised_bytes)
+        self._precompute_wanted = threading.Event()
+        self._precompute_thread: threading.Thread | None = None
+        self._closed = False
+        self.precomputed = 0  # needs whose companies the last precompute pass found kept
 
     # ---------- writing ----------
     def upsert(self, docs: Sequence[Document]) -> None:
@@ -244,9 +267,12 @@ class MatchEngine:
         search still running on the old snapshot is then answered exactly)."""
         old = self._snapshots[snapshot.side]
         self._snapshots[snapshot.side] = snapshot
+        self._materialised.retire(snapshot.side, snapshot.main)
         if snapshot.main is not old.main:
             for index in old.main.ann.values():
                 index.close()
+        if snapshot.side == "need" or snapshot.main is not old.main:
+            self._precompute_wanted.set()  # new needs, or every need's companies to find again
 
     def _forget_unused_embeddings(self, dropped: Sequence[StoredDocument], kept: Sequence[StoredDocument]) -> None:
         """Delete the cached vectors of the passages of replaced or erased documents, except those
@@ -273,18 +299,34 @@ class MatchEngine:
         `allowed_ids` (None: all) and `excluded_ids` are database ids of the target side.
         """
         snapshot = self._snapshots[self._side(target)]
-        view = self.query_view(query)
-        if view is None or limit <= 0:
+        if limit <= 0:
             return []
         excluded = set(excluded_ids)
-        if isinstance(query, Document) and view.document.side == snapshot.side:
-            excluded.add(view.document.id)
-        candidates, details = self._scores(view, snapshot, allowed_ids, excluded, max(self.candidate_pool, limit))
-        if not len(candidates):
+        if isinstance(query, Document) and query.side == snapshot.side:
+            excluded.add(query.id)
+        pool = max(self.candidate_pool, limit)
+        key = self._materialised_key(query, snapshot.side, allowed_ids, pool)
+        variant = (frozenset(excluded), limit)
+        if key is not None:
+            found = self._materialised.result(key, variant, snapshot)
+            if found is not None:
+                return list(found)
+        view = self.query_view(query)
+        if view is None:
             return []
+        candidates, details = self._scores(view, snapshot, allowed_ids, excluded, pool, key)
+        matches = self._matches(view, snapshot, candidates, details, limit) if len(candidates) else []
+        if key is not None:
+            self._materialised.keep_result(key, variant, snapshot, matches)
+        return list(matches)
+
+    def _matches(
+        self, view: QueryView, snapshot: SideSnapshot, candidates: CandidateScores, details: CandidateDetails,
+        limit: int,
+    ) -> list[Match]:
         fused = fuse(candidates, self.weights)
         order = top_order(fused.total, candidates.document_ids, limit)
-        pairs = best_passage_pairs(details, order, fused, self.weights, candidates)
+        pairs = best_passage_pairs(view, details, order, fused, self.weights, candidates)
         query_stems = frozenset(t for tokens in view.tokens for t in tokens)
         matches = []
         for position, (query_passage, match_passage) in zip(order, pairs, strict=True):
@@ -308,6 +350,88 @@ class MatchEngine:
             matches.append(Match(stored.document.id, round(float(fused.total[position]), 6), explanation))
         return matches
 
+    @staticmethod
+    def _materialised_key(query: Document | str, target: Side, allowed_ids, pool: int) -> tuple | None:
+        """The key a stored query's kept candidates go by (materialised.py); None: keep nothing.
+
+        Only unfiltered queries and filters given as a frozenset (the needs a company may see,
+        one shared object per filter) are kept: a key holds its filter."""
+        if not isinstance(query, Document) or query.id == FREE_TEXT_ID:
+            return None
+        if allowed_ids is not None and not isinstance(allowed_ids, frozenset):
+            return None
+        if pool > PRECOMPUTE_POOL:  # an exhaustive scan (the evaluation's anchor) is not kept
+            return None
+        return (target, query.side, query.id, content_hash(query), allowed_ids, pool)
+
+    # ---------- precomputing ----------
+    def start_precompute(self) -> None:
+        """Keep every need's companies materialised from now on, in a background thread: once
+        now, and again after each merge of the company side or write to the needs."""
+        if self._precompute_thread is None:
+            self._precompute_thread = threading.Thread(
+                target=self._precompute_loop, name="matching-precompute", daemon=True)
+            self._precompute_thread.start()
+        self._precompute_wanted.set()
+
+    def forget_materialised(self) -> None:
+        """Drop every kept candidate and result (the benchmark's first asks start from nothing)."""
+        self._materialised.clear()
+
+    def materialised_bytes(self) -> int:
+        return self._materialised.nbytes
+
+    def _precompute_loop(self) -> None:
+        while not self._closed:
+            self._precompute_wanted.wait()
+            self._precompute_wanted.clear()
+            if self._closed:
+                return
+            try:
+                self.precompute(yield_to_writes=True)
+            except Exception:  # a request finds the candidates itself meanwhile
+                logger.exception("precomputing the needs' companies failed")
+
+    def precompute(self, yield_to_writes: bool = False) -> int:
+        """Find and keep the main-segment candidates of every need's companies with the deeper
+        search (PRECOMPUTE_POOL); returns how many needs it searched. A need already done for
+        the current main segment is skipped. `yield_to_writes` (the background thread): a merge
+        or need write meanwhile ends the pass, and the next one starts at once."""
+        searched = done = 0
+        for stored in list(self._snapshots["need"].documents.values()):
+            companies = self._snapshots["company"]
+            if self._closed or (yield_to_writes and self._precompute_wanted.is_set()):
+                break
+            main = companies.main
+            key = self._materialised_key(stored.document, "company", None, self.candidate_pool)
+            if not len(main.document_ids) or self._materialised.is_thorough(key, main):
+                done += 1
+                continue
+            view = self.query_view(stored.document)
+            if view is None:
+                continue
+            found = segment_candidates(view, main, companies.main_live, PRECOMPUTE_POOL, 1.0)
+            self._materialised.keep(key, self._best_of(view, found), thorough=True)
+            searched += 1
+            done += 1
+            self.precomputed = max(self.precomputed, done)
+        self.precomputed = done
+        return searched
+
+    def _best_of(self, view: QueryView, found: SegmentCandidates) -> SegmentCandidates:
+        """The part of a deep search worth keeping: the best PRECOMPUTE_KEEP by fused score and
+        each signal's best PRECOMPUTE_KEEP_PER_SIGNAL (they set the scale of the scores)."""
+        if len(found.rows) <= PRECOMPUTE_KEEP:
+            return found
+        candidates, details = self._with_conditions(view, *score_rows(view, [(found.segment, found.rows)]))
+        fused = fuse(candidates, self.weights)
+        keep = np.zeros(len(found.rows), dtype=bool)
+        keep[np.argpartition(-fused.total, PRECOMPUTE_KEEP - 1)[:PRECOMPUTE_KEEP]] = True
+        for column in range(found.best.shape[1]):
+            scores = np.nan_to_num(found.best[:, column], nan=-np.inf)
+            keep[np.argpartition(-scores, PRECOMPUTE_KEEP_PER_SIGNAL - 1)[:PRECOMPUTE_KEEP_PER_SIGNAL]] = True
+        return SegmentCandidates(found.segment, found.rows[keep], found.best[keep], found.second[keep])
+
     def weekly_pairs(self, **kwargs) -> dict:
         """Per need its top companies and per company its top needs, in one batch (weekly.py)."""
         from app.matching.weekly import weekly_pairs
@@ -326,8 +450,19 @@ class MatchEngine:
         excluded = {excluded_id} if excluded_id is not None else set()
         return self._scores(view, snapshot, allowed_ids, excluded, pool or self.candidate_pool)
 
-    def _scores(self, view, snapshot, allowed_ids, excluded, pool) -> tuple[CandidateScores, CandidateDetails]:
-        return self._with_conditions(view, *score_candidates(view, snapshot, allowed_ids, excluded, pool))
+    def _scores(self, view, snapshot, allowed_ids, excluded, pool, key=None) -> tuple[CandidateScores, CandidateDetails]:
+        if key is None:
+            return self._with_conditions(view, *score_candidates(view, snapshot, allowed_ids, excluded, pool))
+
+        def main_candidates(view, segment, allowed, pool, share) -> SegmentCandidates:
+            kept = self._materialised.candidates(key, segment)
+            if kept is None:
+                kept = segment_candidates(view, segment, allowed, pool, share)
+                self._materialised.keep(key, kept)
+            return kept
+
+        return self._with_conditions(
+            view, *score_candidates(view, snapshot, allowed_ids, excluded, pool, main_candidates))
 
     def scores_of_rows(
         self, view: QueryView, chosen: Sequence[tuple[Segment, np.ndarray]]
@@ -431,6 +566,10 @@ class MatchEngine:
     def close(self) -> None:
         """Close the embedding cache and the vector store. Indexes kept outside the process
         (pgvector) stay for the next start: only a merge retires them."""
+        self._closed = True
+        self._precompute_wanted.set()
+        if self._precompute_thread is not None:
+            self._precompute_thread.join(timeout=60)
         self._cache.close()
         close_store = getattr(self.ann_factory, "close", None)
         if close_store is not None:

@@ -65,13 +65,36 @@ class QueryView:
 
 @dataclass
 class CandidateDetails:
-    """Per candidate where it lives, and the raw passage scores behind its numbers."""
+    """Per candidate where it lives: its segment (an index into `segments`) and its row there."""
 
+    segments: Sequence[Segment]
+    segment_of: np.ndarray  # (n,) index into `segments`
     rows: np.ndarray  # (n,) row in its segment
     languages: np.ndarray  # (n,)
-    passage_first: np.ndarray  # (n,) first index of the candidate's passages in `raw`
-    passage_count: np.ndarray  # (n,)
-    raw: dict[str, np.ndarray]  # signal → (candidate passages, query passages)
+
+
+@dataclass(frozen=True)
+class SegmentCandidates:
+    """A query's candidates in one segment with their exact per-signal scores, before fusion.
+
+    What the engine keeps per stored query for the big main segment (materialised.py): it
+    does not change until the segment is replaced, except that rows die (`keeping`)."""
+
+    segment: Segment
+    rows: np.ndarray  # (n,) rows of the segment
+    best: np.ndarray  # (n, 3)
+    second: np.ndarray  # (n, 3)
+
+    def keeping(self, allowed: np.ndarray) -> SegmentCandidates:
+        """Only the candidates whose row is allowed (bool per row of the segment)."""
+        keep = allowed[self.rows]
+        if keep.all():
+            return self
+        return SegmentCandidates(self.segment, self.rows[keep], self.best[keep], self.second[keep])
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows.nbytes + self.best.nbytes + self.second.nbytes
 
 
 def _top_two_per_group(scores: np.ndarray, owner: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,14 +122,14 @@ def ann_queries(vectors: np.ndarray) -> np.ndarray:
     return np.vstack([mean, vectors[picks]]).astype(np.float32)
 
 
-def candidate_rows(view: QueryView, segment: Segment, allowed: np.ndarray, pool: int) -> np.ndarray:
-    """Rows of `segment` worth scoring exactly (allowed: bool per row)."""
+def candidate_rows(view: QueryView, segment: Segment, allowed: np.ndarray, pool: int, allowed_share: float) -> np.ndarray:
+    """Rows of `segment` worth scoring exactly (allowed: bool per row; allowed_share: the share
+    of the segment's live rows that is allowed)."""
     if allowed.sum() <= pool:
         return np.flatnonzero(allowed)
     found = []
     positions, _ = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS, MAX_QUERY_POSTINGS)
     found.append(segment.passage_rows[positions])
-    allowed_share = allowed.mean()
     for signal, vectors in segment.vectors.items():
         queries = ann_queries(view.vectors[signal])
         # The pool is shared by the query vectors: a long query asks less of each.
@@ -129,26 +152,41 @@ def candidate_rows(view: QueryView, segment: Segment, allowed: np.ndarray, pool:
     return rows[allowed[rows]]
 
 
+def segment_candidates(
+    view: QueryView, segment: Segment, allowed: np.ndarray, pool: int, allowed_share: float
+) -> SegmentCandidates:
+    """Find a query's candidates in one segment and score them exactly."""
+    return exact_candidates(view, segment, candidate_rows(view, segment, allowed, pool, allowed_share))
+
+
 def score_candidates(
     view: QueryView,
     snapshot: SideSnapshot,
     allowed_ids: Collection[int] | None,
     excluded_ids: Collection[int],
     pool: int,
+    main_candidates=segment_candidates,
 ) -> tuple[CandidateScores, CandidateDetails]:
+    """The scored candidates of every segment of the side.
+
+    `main_candidates` finds those of the main segment (the engine passes one that reuses what
+    it kept for a stored query). Candidates are found among the live, allowed rows; excluded
+    ids are dropped afterwards, so a few dismissed pairs do not change what is looked at.
+    """
     wanted = None if allowed_ids is None else np.fromiter(allowed_ids, dtype=np.int64, count=len(allowed_ids))
     unwanted = np.fromiter(excluded_ids, dtype=np.int64, count=len(excluded_ids))
     parts = []
     for segment, live in snapshot.segments():
-        allowed = live.copy()
-        if wanted is not None:
-            allowed &= np.isin(segment.document_ids, wanted)
+        allowed = live if wanted is None else live & np.isin(segment.document_ids, wanted)
+        if not allowed.any():
+            continue
+        share = float(allowed.sum()) / float(live.sum())
+        find = main_candidates if segment is snapshot.main else segment_candidates
+        part = find(view, segment, allowed, pool, share).keeping(allowed)
         if len(unwanted):
-            allowed &= ~np.isin(segment.document_ids, unwanted)
-        if allowed.any():
-            rows = candidate_rows(view, segment, allowed, pool)
-            if len(rows):
-                parts.append(_exact_scores(view, segment, rows))
+            part = part.keeping(~np.isin(segment.document_ids, unwanted))
+        if len(part.rows):
+            parts.append(part)
     return _combine(view, parts)
 
 
@@ -156,71 +194,76 @@ def score_rows(
     view: QueryView, chosen: Sequence[tuple[Segment, np.ndarray]]
 ) -> tuple[CandidateScores, CandidateDetails]:
     """Exact scores of documents already chosen, as (segment, rows) pairs: no candidate search."""
-    return _combine(view, [_exact_scores(view, segment, rows) for segment, rows in chosen if len(rows)])
+    return _combine(view, [exact_candidates(view, segment, rows) for segment, rows in chosen if len(rows)])
 
 
-def _exact_scores(view: QueryView, segment: Segment, rows: np.ndarray) -> dict:
-    positions, owner = segment.passage_positions(rows)
-    best = np.full((len(rows), len(SIGNALS)), np.nan, dtype=np.float32)
-    second = np.zeros_like(best)
+def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> dict[str, np.ndarray]:
+    """Per signal the raw score of every (passage at `positions`, query passage) pair."""
     raw = {"bm25": segment.lexical.scores_of(positions, view.tokens)}
     for signal, vectors in segment.vectors.items():
         raw[signal] = vectors[positions] @ view.vectors[signal].T
+    return raw
+
+
+def exact_candidates(view: QueryView, segment: Segment, rows: np.ndarray) -> SegmentCandidates:
+    """Every signal's best and second-best passage score for each of `rows`."""
+    positions, owner = segment.passage_positions(rows)
+    best = np.full((len(rows), len(SIGNALS)), np.nan, dtype=np.float32)
+    second = np.zeros_like(best)
+    raw = passage_scores(view, segment, positions)
     for column, signal in enumerate(SIGNALS):
         if signal in raw:
             per_passage = raw[signal].max(axis=1) if raw[signal].shape[1] else np.zeros(len(positions), np.float32)
             best[:, column], second[:, column] = _top_two_per_group(per_passage, owner, len(rows))
-    return {"segment": segment, "rows": rows, "best": best, "second": second, "raw": raw,
-            "counts": segment.passage_count[rows]}
+    return SegmentCandidates(segment, rows, best, second)
 
 
-def _combine(view: QueryView, parts: list[dict]) -> tuple[CandidateScores, CandidateDetails]:
+def _combine(view: QueryView, parts: list[SegmentCandidates]) -> tuple[CandidateScores, CandidateDetails]:
     nothing = np.zeros(0, dtype=np.int64)
     if not parts:
         empty = np.zeros((0, len(SIGNALS)), np.float32)
         return (
             CandidateScores(nothing, empty, empty.copy(), np.zeros(0, np.int8), nothing, nothing),
-            CandidateDetails(nothing, np.zeros(0, "<U7"), nothing, nothing, {}),
+            CandidateDetails([], nothing, nothing, np.zeros(0, "<U7")),
         )
-    counts = np.concatenate([p["counts"] for p in parts])
-    first = np.zeros(len(counts), dtype=np.int64)
-    np.cumsum(counts[:-1], out=first[1:])
     candidates = CandidateScores(
-        document_ids=np.concatenate([p["segment"].document_ids[p["rows"]] for p in parts]),
-        best=np.vstack([p["best"] for p in parts]),
-        second=np.vstack([p["second"] for p in parts]),
-        conditions=np.zeros(len(counts), np.int8),  # filled in by the engine, which knows the languages
+        document_ids=np.concatenate([p.segment.document_ids[p.rows] for p in parts]),
+        best=np.vstack([p.best for p in parts]),
+        second=np.vstack([p.second for p in parts]),
+        conditions=np.zeros(sum(len(p.rows) for p in parts), np.int8),  # filled in by the engine
         shared_nld_areas=np.concatenate(
-            [p["segment"].shared_tags(p["rows"], view.document.nld_areas, of_areas=True) for p in parts]),
+            [p.segment.shared_tags(p.rows, view.document.nld_areas, of_areas=True) for p in parts]),
         shared_sectors=np.concatenate(
-            [p["segment"].shared_tags(p["rows"], view.document.sectors, of_areas=False) for p in parts]),
+            [p.segment.shared_tags(p.rows, view.document.sectors, of_areas=False) for p in parts]),
     )
     details = CandidateDetails(
-        rows=np.concatenate([p["rows"] for p in parts]),
-        languages=np.concatenate([p["segment"].document_languages[p["rows"]] for p in parts]),
-        passage_first=first,
-        passage_count=counts,
-        raw={s: np.vstack([p["raw"][s] for p in parts]) for s in parts[0]["raw"]},
+        segments=[p.segment for p in parts],
+        segment_of=np.concatenate([np.full(len(p.rows), i, dtype=np.int64) for i, p in enumerate(parts)]),
+        rows=np.concatenate([p.rows for p in parts]),
+        languages=np.concatenate([p.segment.document_languages[p.rows] for p in parts]),
     )
     return candidates, details
 
 
 def best_passage_pairs(
-    details: CandidateDetails, order: np.ndarray, fused: FusedScores, weights: FusionWeights,
+    view: QueryView, details: CandidateDetails, order: np.ndarray, fused: FusedScores, weights: FusionWeights,
     candidates: CandidateScores,
 ) -> list[tuple[int, int]]:
     """For each ranked candidate, the (query passage, document passage) pair that scores best
-    under the same fusion: the natural quote to explain the match."""
+    under the same fusion: the natural quote to explain the match. The passage scores are
+    computed again for these few candidates only."""
     low, spread = normalisation_bounds(document_scores(candidates, weights.second_passage_share))
     pairs = []
     for position in order:
-        first, count = details.passage_first[position], details.passage_count[position]
+        segment = details.segments[details.segment_of[position]]
+        positions, _ = segment.passage_positions(details.rows[position : position + 1])
+        raw_of = passage_scores(view, segment, positions)
         combined = None
         for column, signal in enumerate(SIGNALS):
             share = fused.shares[position, column]
-            if share <= 0 or signal not in details.raw:
+            if share <= 0 or signal not in raw_of:
                 continue
-            raw = details.raw[signal][first : first + count].T  # (query passages, document passages)
+            raw = raw_of[signal].T  # (query passages, document passages)
             part = share * scale(raw, low[column], spread[column])
             combined = part if combined is None else combined + part
         if combined is None or not combined.size:
@@ -231,4 +274,7 @@ def best_passage_pairs(
     return pairs
 
 
-__all__ = ["BM25", "CandidateDetails", "QueryView", "best_passage_pairs", "score_candidates", "score_rows"]
+__all__ = [
+    "BM25", "CandidateDetails", "QueryView", "SegmentCandidates", "best_passage_pairs", "score_candidates",
+    "score_rows", "segment_candidates",
+]

@@ -33,4 +33,8 @@ def readyz(request: Request) -> JSONResponse:
         if not ready:
             return JSONResponse(status_code=503, content={"detail": f"matching not ready: {reason}"})
         checks["matching"] = reason
+        engine = getattr(getattr(request.app.state, "matching", None), "engine", None)
+        if engine is not None:
+            # How many needs' companies are precomputed (answered at once), of how many needs.
+            checks["needs_precomputed"] = f"{engine.precomputed} of {engine.counts()['need']['documents']}"
     return JSONResponse({"status": "ready", **checks})

@@ -88,7 +88,8 @@ def build_engine(settings: Settings) -> MatchEngine:
         from app.matching.pgvector_ann import PgvectorStore
 
         ann_factory = PgvectorStore(settings.resolved_database_url)
-    return MatchEngine(settings.data_dir / "matching", dense, multilingual, ann_factory=ann_factory)
+    return MatchEngine(settings.data_dir / "matching", dense, multilingual, ann_factory=ann_factory,
+                       materialised_bytes=settings.materialised_matches_mb * 2**20)
 
 
 # A match is mostly Python under the GIL, with short numpy stretches that release it: two at a time
@@ -195,6 +196,8 @@ class MatchingState:
                         _apply_change(self.engine, session, side, record_id)
                 self._pending.clear()
                 self.ready = True
+            if settings.precompute_matches:
+                self.engine.start_precompute()
             logger.info("matching index ready: %s", self.engine.counts())
         except Exception as error:  # reported by /readyz and the matching endpoints
             logger.exception("building the matching index failed")

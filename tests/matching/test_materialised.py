@@ -1,0 +1,132 @@
+"""Kept (materialised) matches of stored needs and companies: never stale, never unbounded."""
+
+import time
+
+import numpy as np
+import pytest
+
+from app.matching.engine import Document
+
+from .factories import make_engine
+
+WORDS = ["radar", "drone", "sensor", "composiet", "laser", "optiek", "software", "kogelwerend",
+         "batterij", "antenne", "camera", "coating", "robot", "satelliet", "quantum", "textiel"]
+# Writes go to the delta segment (no merge until it is half the main one); candidates come from
+# the indexes, not from scoring every company (a pool of 20 among 300).
+DELTA_WRITES = {"merge_always_below": 0, "delta_share": 0.5, "candidate_pool": 20, "ann_min_passages": 100}
+
+
+def corpus(seed=5, companies=300, needs=12):
+    rng = np.random.default_rng(seed)
+    return (
+        [Document("company", i + 1, "Wij leveren " + " ".join(rng.choice(WORDS, size=6)) + ".",
+                  sectors=(str(rng.choice(["maakindustrie", "ict"])),)) for i in range(companies)],
+        [Document("need", 1000 + i, "Defensie zoekt " + " ".join(rng.choice(WORDS, size=4)) + ".")
+         for i in range(needs)],
+    )
+
+
+def answers(engine, needs, **kwargs):
+    return [[(m.id, m.score) for m in engine.match(n, target="company", limit=10, **kwargs)] for n in needs]
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """The same corpus in an engine that keeps matches and in one that keeps nothing."""
+    companies, needs = corpus()
+    kept = make_engine(tmp_path / "kept", **DELTA_WRITES)
+    fresh = make_engine(tmp_path / "fresh", materialised_bytes=0, **DELTA_WRITES)
+    for engine in (kept, fresh):
+        engine.upsert(companies + needs)
+        engine.merge("company")
+        engine.merge("need")
+    yield kept, fresh, companies, needs
+    kept.close()
+    fresh.close()
+
+
+def test_kept_matches_follow_every_write_exactly_as_a_fresh_search(pair):
+    kept, fresh, companies, needs = pair
+    assert answers(kept, needs) == answers(fresh, needs)
+    assert answers(kept, needs) == answers(fresh, needs)  # the second time from what was kept
+    assert kept._materialised.hits >= len(needs)
+
+    best_of_first_need = answers(fresh, needs[:1])[0][0][0]
+    writes = [
+        lambda e: e.upsert([Document("company", 5000, needs[0].text.replace("Defensie zoekt", "Wij leveren"))]),
+        lambda e: e.remove("company", [best_of_first_need]),
+        lambda e: e.upsert([Document("company", companies[7].id, "Wij leveren " + needs[3].text)]),
+        lambda e: e.upsert([Document("need", needs[5].id, "Defensie zoekt satelliet antenne optiek.")]),
+    ]
+    for write in writes:
+        write(kept)
+        write(fresh)
+        assert kept.snapshot("company").main is not None
+        assert answers(kept, needs) == answers(fresh, needs)
+    first = [company for company, _ in answers(kept, needs[:1])[0]]
+    assert first[0] == 5000 and best_of_first_need not in first
+    assert len(kept.snapshot("company").delta.document_ids) == 2  # the writes did not merge
+
+
+def test_filters_and_dismissed_companies_are_honoured_by_kept_matches(pair):
+    kept, fresh, _, needs = pair
+    allowed = frozenset(range(1, 151))
+    assert answers(kept, needs, allowed_ids=allowed) == answers(fresh, needs, allowed_ids=allowed)
+    top = answers(kept, needs[:1])[0][0][0]
+    dismissed = answers(kept, needs[:1], excluded_ids={top})[0]
+    assert top not in [company for company, _ in dismissed]
+    assert dismissed == answers(fresh, needs[:1], excluded_ids={top})[0]
+
+
+def test_a_merge_lets_go_of_the_candidates_kept_for_the_old_segment(pair):
+    kept, fresh, _, needs = pair
+    answers(kept, needs)
+    old_main = kept.snapshot("company").main
+    kept.upsert([Document("company", 6000, "Wij leveren radar en antenne.")])
+    kept.merge("company")
+    assert all(e.candidates.segment is not old_main for e in kept._materialised._entries.values())
+    fresh.upsert([Document("company", 6000, "Wij leveren radar en antenne.")])
+    fresh.merge("company")
+    assert answers(kept, needs) == answers(fresh, needs)
+
+
+def test_the_precompute_searches_deeper_and_matches_an_exhaustive_scan(tmp_path, pair):
+    kept, _, companies, needs = pair
+    assert kept.precompute() == len(needs)
+    assert kept.precompute() == 0  # nothing changed: nothing to search again
+    exhaustive = make_engine(tmp_path / "exhaustive", materialised_bytes=0,
+                             **{**DELTA_WRITES, "candidate_pool": 10**6})
+    exhaustive.upsert(companies + needs)
+    exhaustive.merge("company")
+    assert answers(kept, needs) == answers(exhaustive, needs)
+    exhaustive.close()
+
+
+def test_the_background_precompute_keeps_up_with_new_needs(pair):
+    kept, *_ = pair
+    kept.start_precompute()
+    new_need = Document("need", 4242, "Defensie zoekt kogelwerend textiel en coating.")
+    kept.upsert([new_need])
+    key = kept._materialised_key(new_need, "company", None, kept.candidate_pool)
+    main = kept.snapshot("company").main
+    deadline = time.monotonic() + 30
+    while not kept._materialised.is_thorough(key, main):
+        assert time.monotonic() < deadline, "the new need's companies were never precomputed"
+        time.sleep(0.05)
+
+
+def test_kept_matches_stay_within_their_memory_budget(tmp_path):
+    companies, needs = corpus(needs=40)
+    engine = make_engine(tmp_path, materialised_bytes=60_000, **DELTA_WRITES)
+    engine.upsert(companies + needs)
+    engine.merge("company")
+    answers(engine, needs)
+    assert 0 < engine._materialised.nbytes <= 60_000
+    assert len(engine._materialised) < len(needs)
+    engine.close()
+
+
+def test_free_text_is_never_kept(pair):
+    kept, *_ = pair
+    kept.match("radar en antenne", target="company")
+    assert len(kept._materialised) == 0
