@@ -251,27 +251,30 @@ def best_passage_pairs(
 ) -> list[tuple[int, int]]:
     """For each ranked candidate, the (query passage, document passage) pair that scores best
     under the same fusion: the natural quote to explain the match. The passage scores are
-    computed again for these few candidates only."""
+    computed again for these few candidates only, one batch per segment."""
     low, spread = normalisation_bounds(document_scores(candidates, weights.second_passage_share))
-    pairs = []
-    for position in order:
-        segment = details.segments[details.segment_of[position]]
-        positions, _ = segment.passage_positions(details.rows[position : position + 1])
-        raw_of = passage_scores(view, segment, positions)
-        combined = None
-        for column, signal in enumerate(SIGNALS):
-            share = fused.shares[position, column]
-            if share <= 0 or signal not in raw_of:
-                continue
-            raw = raw_of[signal].T  # (query passages, document passages)
-            part = share * scale(raw, low[column], spread[column])
-            combined = part if combined is None else combined + part
-        if combined is None or not combined.size:
-            pairs.append((0, 0))
+    pairs: dict[int, tuple[int, int]] = {}
+    for part, segment in enumerate(details.segments):
+        ranked = np.array([p for p in order if details.segment_of[p] == part], dtype=np.int64)
+        if not len(ranked):
             continue
-        query_passage, match_passage = np.unravel_index(int(np.argmax(combined)), combined.shape)
-        pairs.append((int(query_passage), int(match_passage)))
-    return pairs
+        positions, owner = segment.passage_positions(details.rows[ranked])
+        raw = passage_scores(view, segment, positions)
+        # Per (document passage, query passage) its fused score under each candidate's shares.
+        combined = np.zeros((len(positions), len(view.passages)), dtype=np.float32)
+        for column, signal in enumerate(SIGNALS):
+            shares = fused.shares[ranked, column][owner]
+            if signal in raw and (shares > 0).any() and raw[signal].size:
+                combined += shares[:, None] * scale(raw[signal], low[column], spread[column])
+        ends = np.cumsum(segment.passage_count[details.rows[ranked]])
+        for position, end, count in zip(ranked, ends, segment.passage_count[details.rows[ranked]], strict=True):
+            block = combined[end - count : end]
+            if not block.size:
+                pairs[int(position)] = (0, 0)
+                continue
+            query_passage, match_passage = np.unravel_index(int(np.argmax(block.T)), block.T.shape)
+            pairs[int(position)] = (int(query_passage), int(match_passage))
+    return [pairs[int(position)] for position in order]
 
 
 __all__ = [
