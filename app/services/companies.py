@@ -186,9 +186,10 @@ def json_list_contains(column, slug: str):
 
 def to_out(
     *, session: Session, caller: Caller, company: Company, need_id: int | None = None,
-    introduction_consented: bool | None = None,
+    introduction_consented: bool | None = None, audited: list[tuple[int, str]] | None = None,
 ) -> CompanyOut:
-    """The company as this caller may see it; every release of contact details to staff is audited.
+    """The company as this caller may see it; every release of contact details to staff is audited
+    (here, or by the caller who passes ``audited`` and writes those events itself).
 
     ``need_id`` gives the context of an introduction: a company's consent to be introduced for that
     need releases its contact details to Defence parties there. ``introduction_consented`` is that
@@ -207,7 +208,10 @@ def to_out(
         out.contact = Contact(name=company.contact_name, email=company.contact_email, phone=company.contact_phone)
         if not caller.owns(company.id) and company.contact_email:
             detail = f"need {need_id}" if need_id is not None else ""
-            audit.record(session, caller, "read_contact", "company", company.id, detail)
+            if audited is None:
+                audit.record(session, caller, "read_contact", "company", company.id, detail)
+            else:
+                audited.append((company.id, detail))
     if may_see_consents(caller, company):
         out.consents = Consents(matching=company.consent_matching, defence_contact=company.consent_defence_contact)
     return out
@@ -223,10 +227,14 @@ def to_out_many(
                  and may_see_contact(caller, c, introduction_consented=True)]
     if need_id is not None and undecided:
         consented = introduction_consented_company_ids(session, need_id, undecided)
-    return [
-        to_out(session=session, caller=caller, company=c, need_id=need_id, introduction_consented=c.id in consented)
+    audited: list[tuple[int, str]] = []
+    outs = [
+        to_out(session=session, caller=caller, company=c, need_id=need_id, introduction_consented=c.id in consented,
+               audited=audited)
         for c in companies
     ]
+    audit.record_many(session, caller, "read_contact", "company", audited)
+    return outs
 
 
 def get_many(*, session: Session, company_ids: list[int]) -> dict[int, Company]:
