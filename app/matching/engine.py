@@ -25,7 +25,7 @@ import numpy as np
 
 from app.matching import persistence
 from app.matching.encoders import Encoder
-from app.matching.explain import explain_match
+from app.matching.explain import explain_match, explanation_texts
 from app.matching.fusion import (
     FUSION_WEIGHTS,
     CandidateScores,
@@ -73,7 +73,8 @@ DELTA_SHARE = 0.02
 # request (candidate_pool) and keeps the PRECOMPUTE_KEEP best of what it finds by fused score,
 # plus each signal's PRECOMPUTE_KEEP_PER_SIGNAL best, which fix the scaling (fusion.py).
 PRECOMPUTE_POOL = 1_000
-PRECOMPUTE_KEEP = 400
+DEFAULT_LIMIT = 10  # the first page of matches the endpoints show
+PRECOMPUTE_KEEP = 300
 PRECOMPUTE_KEEP_PER_SIGNAL = 64
 
 
@@ -306,23 +307,15 @@ class MatchEngine:
             excluded.add(query.id)
         pool = max(self.candidate_pool, limit)
         key = self._materialised_key(query, snapshot.side, allowed_ids, pool)
-        variant = (frozenset(excluded), limit)
-        if key is not None:
-            found = self._materialised.result(key, variant, snapshot)
-            if found is not None:
-                return list(found)
         view = self.query_view(query)
         if view is None:
             return []
         candidates, details = self._scores(view, snapshot, allowed_ids, excluded, pool, key)
-        matches = self._matches(view, snapshot, candidates, details, limit) if len(candidates) else []
-        if key is not None:
-            self._materialised.keep_result(key, variant, snapshot, matches)
-        return list(matches)
+        return self._matches(view, snapshot, candidates, details, limit, key) if len(candidates) else []
 
     def _matches(
         self, view: QueryView, snapshot: SideSnapshot, candidates: CandidateScores, details: CandidateDetails,
-        limit: int,
+        limit: int, key: tuple | None = None,
     ) -> list[Match]:
         fused = fuse(candidates, self.weights)
         order = top_order(fused.total, candidates.document_ids, limit)
@@ -331,21 +324,36 @@ class MatchEngine:
         matches = []
         for position, (query_passage, match_passage) in zip(order, pairs, strict=True):
             stored = snapshot.documents[int(candidates.document_ids[position])]
+            text_key = (stored.document.id, stored.content_hash, query_passage, match_passage)
+            texts = self._materialised.text(key, text_key) if key is not None else None
+            if texts is None:
+                texts = explanation_texts(
+                    query_text=view.document.text,
+                    query_language=view.language,
+                    query_passage=view.passages[query_passage],
+                    query_stems=query_stems,
+                    match_text=stored.document.text,
+                    match_language=stored.language,
+                    match_passage=stored.passages[match_passage],
+                    match_stems=stored.stems,
+                    document_frequency=snapshot.document_frequency,
+                )
+                if key is not None:
+                    self._materialised.keep_text(key, text_key, texts)
             explanation = explain_match(
                 query_text=view.document.text,
                 query_language=view.language,
                 query_passage=view.passages[query_passage],
-                query_stems=query_stems,
                 match_text=stored.document.text,
                 match_language=stored.language,
                 match_passage=stored.passages[match_passage],
-                match_stems=stored.stems,
                 document_frequency=snapshot.document_frequency,
                 shared_nld_areas=sorted(set(view.document.nld_areas) & set(stored.document.nld_areas)),
                 shared_sectors=sorted(set(view.document.sectors) & set(stored.document.sectors)),
                 contributions=fused.contributions[position],
                 visible=fused.visible[position],
                 bonus=float(fused.bonus[position]),
+                texts=texts,
             )
             matches.append(Match(stored.document.id, round(float(fused.total[position]), 6), explanation))
         return matches
@@ -412,6 +420,8 @@ class MatchEngine:
                 continue
             found = segment_candidates(view, main, companies.main_live, PRECOMPUTE_POOL, 1.0)
             self._materialised.keep(key, self._best_of(view, found), thorough=True)
+            # The first page of matches too, so that its explanations' quotes are kept as well.
+            self.match(stored.document, target="company", limit=DEFAULT_LIMIT)
             searched += 1
             done += 1
             self.precomputed = max(self.precomputed, done)

@@ -37,7 +37,7 @@ def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: La
 
     Returns {"text", "start", "end"} where text == full_text[start:end].
     """
-    hits_at = [start for start, _, stems in stemmed_words(passage.text, language) if highlight_stems.intersection(stems)]
+    hits_at = [start for start, _, stems in stemmed_words(passage.text, language) if not highlight_stems.isdisjoint(stems)]
     best_span, best_hits = None, -1
     for start, end in _sentences(passage.text):
         hits = sum(1 for position in hits_at if start <= position < end)
@@ -76,6 +76,28 @@ def _window_around_first_hit(
     return window_start, window_end
 
 
+def explanation_texts(
+    *,
+    query_text: str,
+    query_language: Language,
+    query_passage: Passage,
+    query_stems: Set[str],
+    match_text: str,
+    match_language: Language,
+    match_passage: Passage,
+    match_stems: Set[str],
+    document_frequency: Mapping[str, int],
+) -> dict:
+    """The quoted passages and shared words: the costly part of an explanation, which depends
+    only on the two texts, the chosen passages and the stem rarity (the engine keeps it)."""
+    common = set(query_stems) & set(match_stems)
+    return {
+        "query_passage": snippet(query_text, query_passage, common, query_language),
+        "match_passage": snippet(match_text, match_passage, common, match_language),
+        "shared_terms": shared_terms(match_text, match_language, common, document_frequency),
+    }
+
+
 def explain_match(
     *,
     query_text: str,
@@ -92,16 +114,20 @@ def explain_match(
     contributions: Sequence[float],
     visible: Sequence[bool],
     bonus: float,
+    texts: dict | None = None,
 ) -> dict:
-    # Stored documents bring their stems; a free text is tokenized here.
-    query_stems = query_stems if query_stems is not None else set(tokenize(query_text, query_language))
-    match_stems = match_stems if match_stems is not None else set(tokenize(match_text, match_language))
-    common = set(query_stems) & set(match_stems)
-    terms = shared_terms(match_text, match_language, common, document_frequency)
+    """`texts`: what explanation_texts returned for the same texts and passages, if known."""
+    if texts is None:
+        # Stored documents bring their stems; a free text is tokenized here.
+        texts = explanation_texts(
+            query_text=query_text, query_language=query_language, query_passage=query_passage,
+            query_stems=query_stems if query_stems is not None else set(tokenize(query_text, query_language)),
+            match_text=match_text, match_language=match_language, match_passage=match_passage,
+            match_stems=match_stems if match_stems is not None else set(tokenize(match_text, match_language)),
+            document_frequency=document_frequency,
+        )
     return {
-        "query_passage": snippet(query_text, query_passage, common, query_language),
-        "match_passage": snippet(match_text, match_passage, common, match_language),
-        "shared_terms": terms,
+        **texts,
         "shared_nld_areas": list(shared_nld_areas),
         "shared_sectors": list(shared_sectors),
         "signals": {

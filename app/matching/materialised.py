@@ -10,12 +10,13 @@ than it is asked for, so per stored query the engine keeps:
   only kills main rows, which are dropped from the kept candidates. They stay valid until the
   main segment itself is replaced by a merge. BM25 statistics are the main segment's, so the
   kept scores are the ones a fresh search would compute.
-- its *finished results* (with explanations) per excluded-ids/limit, valid for as long as the
-  other side's snapshot is the same object: no write at all since.
+- the quotes and shared words of its explanations, per matched document version and passage
+  pair: a match fuses the kept candidates with the delta's afresh (about 1 ms), and most
+  explanations then only need new numbers.
 
 A key starts with the target side, then names the query by side, id and content hash (an edited need is a new key), the filter
 (allowed ids) and the candidate pool. Entries are evicted least recently used first, bounded
-by bytes. The engine's background precompute (engine.MatchEngine.precompute) fills them for
+by bytes, those a request made before those the precompute made. The engine's background precompute (engine.MatchEngine.precompute) fills them for
 every need after a start or a merge, with a deeper candidate search than a request can afford.
 """
 
@@ -29,22 +30,23 @@ from dataclasses import dataclass, field
 from app.matching.ranking import SegmentCandidates
 from app.matching.segment import Segment
 
-# About 15 KB per need at 100,000 bench companies (a few hundred candidates, 28 bytes each):
-# 64 MB holds every need several times over and a few thousand companies.
+# A precomputed need holds about 13 KB of candidates (464 at most, 28 bytes each) and 15 KB of
+# explanation texts at 100,000 bench companies: 64 MB holds 2,000 needs and some companies.
 DEFAULT_BUDGET_BYTES = 64 * 2**20
-RESULT_VARIANTS = 8  # finished results kept per query (excluded ids × limit)
-MATCH_BYTES = 2048  # what one finished match with its explanation holds, about
+TEXT_BYTES = 1536  # the quotes and shared words of one explanation, about (measured with tracemalloc)
+TEXTS_PER_QUERY = 32
 
 
 @dataclass
 class _Entry:
     candidates: SegmentCandidates
     thorough: bool  # found by the precompute's deeper search
-    results: OrderedDict = field(default_factory=OrderedDict)  # variant → (snapshot, matches)
+    # (match id, its content hash, query passage, match passage) → explain.explanation_texts
+    texts: dict = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        return self.candidates.nbytes + MATCH_BYTES * sum(len(m) for _, m in self.results.values())
+        return self.candidates.nbytes + TEXT_BYTES * len(self.texts)
 
 
 class MaterialisedMatches:
@@ -83,43 +85,31 @@ class MaterialisedMatches:
             self._bytes += candidates.nbytes
             self._evict()
 
-    def result(self, key: Hashable, variant: Hashable, snapshot: object) -> list | None:
-        """Finished matches of `key` for `variant`, if computed on this very snapshot."""
+    def text(self, key: Hashable, text_key: Hashable) -> dict | None:
+        """The explanation texts kept for one match of `key` (explain.explanation_texts)."""
         with self._lock:
             entry = self._entries.get(key)
-            found = entry.results.get(variant) if entry is not None else None
-            if found is None or found[0] is not snapshot:
-                return None
-            self.hits += 1
-            return found[1]
+            return entry.texts.get(text_key) if entry is not None else None
 
-    def keep_result(self, key: Hashable, variant: Hashable, snapshot: object, matches: list) -> None:
+    def keep_text(self, key: Hashable, text_key: Hashable, texts: dict) -> None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return
             self._bytes -= entry.nbytes
-            entry.results[variant] = (snapshot, matches)
-            entry.results.move_to_end(variant)
-            while len(entry.results) > RESULT_VARIANTS:
-                entry.results.popitem(last=False)
+            if len(entry.texts) >= TEXTS_PER_QUERY:
+                entry.texts.clear()  # stale ones (matches that left the list) go with the rest
+            entry.texts[text_key] = texts
             self._bytes += entry.nbytes
             self._evict()
 
     def retire(self, side: str, main: Segment) -> None:
-        """A write to `side` swapped in a new snapshot with main segment `main`: finished
-        results on that side are stale, and so are candidates of any other main segment (they
-        would also keep a replaced segment in memory)."""
+        """`side` has a new snapshot with main segment `main`: candidates kept for any other main
+        segment are stale (and would keep a replaced segment in memory)."""
         with self._lock:
             for key, entry in list(self._entries.items()):
-                if key[0] != side:
-                    continue
-                if entry.candidates.segment is not main:
+                if key[0] == side and entry.candidates.segment is not main:
                     self._drop(key)
-                elif entry.results:
-                    self._bytes -= entry.nbytes
-                    entry.results.clear()
-                    self._bytes += entry.nbytes
 
     def clear(self) -> None:
         with self._lock:
@@ -134,8 +124,14 @@ class MaterialisedMatches:
         return self._bytes
 
     def _evict(self) -> None:
-        while self._bytes > self.budget_bytes and self._entries:
-            self._drop(next(iter(self._entries)))
+        if self._bytes <= self.budget_bytes:
+            return
+        # Least recently used first, a request's own before the precompute's deeper ones.
+        for thorough in (False, True):
+            for key in [k for k, e in self._entries.items() if e.thorough == thorough]:
+                if self._bytes <= self.budget_bytes:
+                    return
+                self._drop(key)
 
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key, None)

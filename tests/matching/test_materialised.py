@@ -27,7 +27,8 @@ def corpus(seed=5, companies=300, needs=12):
 
 
 def answers(engine, needs, **kwargs):
-    return [[(m.id, m.score) for m in engine.match(n, target="company", limit=10, **kwargs)] for n in needs]
+    return [[(m.id, m.score, m.explanation) for m in engine.match(n, target="company", limit=10, **kwargs)]
+            for n in needs]
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_kept_matches_follow_every_write_exactly_as_a_fresh_search(pair):
         write(fresh)
         assert kept.snapshot("company").main is not None
         assert answers(kept, needs) == answers(fresh, needs)
-    first = [company for company, _ in answers(kept, needs[:1])[0]]
+    first = [company for company, *_ in answers(kept, needs[:1])[0]]
     assert first[0] == 5000 and best_of_first_need not in first
     assert len(kept.snapshot("company").delta.document_ids) == 2  # the writes did not merge
 
@@ -74,7 +75,7 @@ def test_filters_and_dismissed_companies_are_honoured_by_kept_matches(pair):
     assert answers(kept, needs, allowed_ids=allowed) == answers(fresh, needs, allowed_ids=allowed)
     top = answers(kept, needs[:1])[0][0][0]
     dismissed = answers(kept, needs[:1], excluded_ids={top})[0]
-    assert top not in [company for company, _ in dismissed]
+    assert top not in [company for company, *_ in dismissed]
     assert dismissed == answers(fresh, needs[:1], excluded_ids={top})[0]
 
 
@@ -130,3 +131,18 @@ def test_free_text_is_never_kept(pair):
     kept, *_ = pair
     kept.match("radar en antenne", target="company")
     assert len(kept._materialised) == 0
+
+
+def test_requests_evict_their_own_entries_before_the_precomputed_ones(tmp_path):
+    companies, needs = corpus(needs=6)
+    engine = make_engine(tmp_path, materialised_bytes=400_000, **DELTA_WRITES)
+    engine.upsert(companies + needs)
+    engine.merge("company")
+    engine.precompute()
+    for company in companies:  # every company asks for its needs: far more than the budget holds
+        engine.match(company, target="need")
+    main = engine.snapshot("company").main
+    assert all(engine._materialised.is_thorough(
+        engine._materialised_key(need, "company", None, engine.candidate_pool), main) for need in needs)
+    assert engine._materialised.nbytes <= 400_000
+    engine.close()
