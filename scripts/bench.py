@@ -418,8 +418,8 @@ def table(report: dict) -> str:
         big = scale["companies"] >= 50_000
         row(n, label, f"{wl['seconds']:.1f}", "≤ 60 at 50k" if big else "", wl["seconds"] <= 60 if big else None)
         is_100k = scale["companies"] >= 100_000
-        row(n, "peak RSS (MB)", f"{scale['peak_rss_mb']:.0f}", "≤ 2048 at 100k" if is_100k else "",
-            scale["peak_rss_mb"] <= 2048 if is_100k else None)
+        # The target is the serving process's (HTTP rows below); this one builds the index too.
+        row(n, "peak RSS of the bench process, index build incl. (MB)", f"{scale['peak_rss_mb']:.0f}")
         for key, value in scale.get("http", {}).items():
             if key.endswith("rps"):
                 row(n, f"HTTP {key} (one worker, {scale['http']['concurrency']} connections)", f"{value:.0f}",
@@ -430,7 +430,10 @@ def table(report: dict) -> str:
                 row(n, f"HTTP {key}", f"{value:.1f}")
             elif key == "errors":
                 row(n, "HTTP errors (non-2xx and socket errors)", f"{value}", "0", value == 0)
-            elif key in ("server_rss_mb", "server_peak_rss_mb", "server_ready_s", "server_precompute_s"):
+            elif key in ("server_rss_mb", "server_peak_rss_mb"):
+                row(n, f"HTTP {key}", f"{value}", "≤ 2048 at 100k" if is_100k else "",
+                    value <= 2048 if is_100k else None)
+            elif key in ("server_ready_s", "server_precompute_s"):
                 row(n, f"HTTP {key}", f"{value}")
     store = stores[0]
     ingest = report.get("ingest")
