@@ -128,7 +128,7 @@ class MatchEngine:
         self._cache = EmbeddingCache(self.data_dir / "embeddings.sqlite")
         self._write_lock = threading.Lock()
         self._snapshots: dict[str, SideSnapshot] = {side: self._empty_snapshot(side) for side in SIDES}
-        # Stored queries' candidates and results, kept between matches (materialised.py);
+        # Stored queries' candidates and explanation texts, kept between matches (materialised.py);
         # a budget of 0 keeps nothing.
         self._materialised = MaterialisedMatches(materialised_bytes)
         self._precompute_wanted = threading.Event()
@@ -383,7 +383,7 @@ class MatchEngine:
         self._precompute_wanted.set()
 
     def forget_materialised(self) -> None:
-        """Drop every kept candidate and result (the benchmark's first asks start from nothing)."""
+        """Drop everything kept (the benchmark's first asks start from nothing)."""
         self._materialised.clear()
 
     def materialised_bytes(self) -> int:

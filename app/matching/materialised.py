@@ -14,10 +14,11 @@ than it is asked for, so per stored query the engine keeps:
   pair: a match fuses the kept candidates with the delta's afresh (about 1 ms), and most
   explanations then only need new numbers.
 
-A key starts with the target side, then names the query by side, id and content hash (an edited need is a new key), the filter
-(allowed ids) and the candidate pool. Entries are evicted least recently used first, bounded
-by bytes, those a request made before those the precompute made. The engine's background precompute (engine.MatchEngine.precompute) fills them for
-every need after a start or a merge, with a deeper candidate search than a request can afford.
+A key starts with the target side, then names the query by side, id and content hash (an
+edited need is a new key), the filter (allowed ids) and the candidate pool. Entries are evicted
+least recently used first, bounded by bytes, those a request made before those the precompute
+made. The engine's background precompute (engine.MatchEngine.precompute) fills them for every
+need after a start or a merge, with a deeper candidate search than a request can afford.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from app.matching.segment import Segment
 # A precomputed need holds about 13 KB of candidates (464 at most, 28 bytes each) and 15 KB of
 # explanation texts at 100,000 bench companies: 64 MB holds 2,000 needs and some companies.
 DEFAULT_BUDGET_BYTES = 64 * 2**20
-TEXT_BYTES = 1536  # the quotes and shared words of one explanation, about (measured with tracemalloc)
+TEXT_BYTES = 1536  # the quotes and shared words of one explanation, about (tracemalloc)
 TEXTS_PER_QUERY = 32
 
 
