@@ -341,19 +341,14 @@ class MatchEngine:
                 if key is not None:
                     self._materialised.keep_text(key, text_key, texts)
             explanation = explain_match(
-                query_text=view.document.text,
+                texts=texts,
                 query_language=view.language,
-                query_passage=view.passages[query_passage],
-                match_text=stored.document.text,
                 match_language=stored.language,
-                match_passage=stored.passages[match_passage],
-                document_frequency=snapshot.document_frequency,
                 shared_nld_areas=sorted(set(view.document.nld_areas) & set(stored.document.nld_areas)),
                 shared_sectors=sorted(set(view.document.sectors) & set(stored.document.sectors)),
                 contributions=fused.contributions[position],
                 visible=fused.visible[position],
                 bonus=float(fused.bonus[position]),
-                texts=texts,
             )
             matches.append(Match(stored.document.id, round(float(fused.total[position]), 6), explanation))
         return matches

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence, Set
 from functools import lru_cache
 
 from app.matching.fusion import SIGNALS
-from app.matching.text import Language, Passage, sentence_spans, stemmed_words, tokenize, words
+from app.matching.text import Language, Passage, sentence_spans, stemmed_words, words
 
 MAX_SNIPPET_CHARS = 240
 MAX_SHARED_TERMS = 8
@@ -100,32 +100,16 @@ def explanation_texts(
 
 def explain_match(
     *,
-    query_text: str,
+    texts: dict,
     query_language: Language,
-    query_passage: Passage,
-    query_stems: Set[str] | None = None,
-    match_text: str,
     match_language: Language,
-    match_passage: Passage,
-    match_stems: Set[str] | None = None,
-    document_frequency: Mapping[str, int],
     shared_nld_areas: Sequence[str],
     shared_sectors: Sequence[str],
     contributions: Sequence[float],
     visible: Sequence[bool],
     bonus: float,
-    texts: dict | None = None,
 ) -> dict:
-    """`texts`: what explanation_texts returned for the same texts and passages, if known."""
-    if texts is None:
-        # Stored documents bring their stems; a free text is tokenized here.
-        texts = explanation_texts(
-            query_text=query_text, query_language=query_language, query_passage=query_passage,
-            query_stems=query_stems if query_stems is not None else set(tokenize(query_text, query_language)),
-            match_text=match_text, match_language=match_language, match_passage=match_passage,
-            match_stems=match_stems if match_stems is not None else set(tokenize(match_text, match_language)),
-            document_frequency=document_frequency,
-        )
+    """The whole explanation: `texts` (from explanation_texts) with the tags and numbers."""
     return {
         **texts,
         "shared_nld_areas": list(shared_nld_areas),
