@@ -40,6 +40,7 @@ from app.matching.ranking import (
     QueryView,
     SegmentCandidates,
     best_passage_pairs,
+    combine,
     score_candidates,
     score_rows,
     segment_candidates,
@@ -428,7 +429,7 @@ class MatchEngine:
         each signal's best PRECOMPUTE_KEEP_PER_SIGNAL (they set the scale of the scores)."""
         if len(found.rows) <= PRECOMPUTE_KEEP:
             return found
-        candidates, details = self._with_conditions(view, *score_rows(view, [(found.segment, found.rows)]))
+        candidates, _ = self._with_conditions(view, *combine(view, [found]))  # found holds the scores
         fused = fuse(candidates, self.weights)
         keep = np.zeros(len(found.rows), dtype=bool)
         keep[np.argpartition(-fused.total, PRECOMPUTE_KEEP - 1)[:PRECOMPUTE_KEEP]] = True

@@ -187,14 +187,14 @@ def score_candidates(
             part = part.keeping(~np.isin(segment.document_ids, unwanted))
         if len(part.rows):
             parts.append(part)
-    return _combine(view, parts)
+    return combine(view, parts)
 
 
 def score_rows(
     view: QueryView, chosen: Sequence[tuple[Segment, np.ndarray]]
 ) -> tuple[CandidateScores, CandidateDetails]:
     """Exact scores of documents already chosen, as (segment, rows) pairs: no candidate search."""
-    return _combine(view, [exact_candidates(view, segment, rows) for segment, rows in chosen if len(rows)])
+    return combine(view, [exact_candidates(view, segment, rows) for segment, rows in chosen if len(rows)])
 
 
 def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> dict[str, np.ndarray]:
@@ -218,7 +218,8 @@ def exact_candidates(view: QueryView, segment: Segment, rows: np.ndarray) -> Seg
     return SegmentCandidates(segment, rows, best, second)
 
 
-def _combine(view: QueryView, parts: list[SegmentCandidates]) -> tuple[CandidateScores, CandidateDetails]:
+def combine(view: QueryView, parts: list[SegmentCandidates]) -> tuple[CandidateScores, CandidateDetails]:
+    """Scored candidates of one or more segments as the fusion reads them (no scoring here)."""
     nothing = np.zeros(0, dtype=np.int64)
     if not parts:
         empty = np.zeros((0, len(SIGNALS)), np.float32)
@@ -278,6 +279,6 @@ def best_passage_pairs(
 
 
 __all__ = [
-    "BM25", "CandidateDetails", "QueryView", "SegmentCandidates", "best_passage_pairs", "score_candidates",
-    "score_rows", "segment_candidates",
+    "BM25", "CandidateDetails", "QueryView", "SegmentCandidates", "best_passage_pairs", "combine",
+    "score_candidates", "score_rows", "segment_candidates",
 ]
