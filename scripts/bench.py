@@ -209,7 +209,8 @@ def run_scale(companies: int, args) -> dict:
             result[label] = {**percentiles(timings), "exact_anchor": percentiles(exact_timings),
                              "recall_at_10_vs_exact": recall_at_10(served[: len(exact)], exact),
                              "asked_again": percentiles(repeated)}
-        result["need_to_companies_precomputed"] = measure_precomputed(engine, company_docs, need_queries, args)
+        result["need_to_companies_precomputed"] = measure_precomputed(
+            engine, company_docs, need_queries, args)
         result["ann_vector_recall"] = ann_vector_recall(engine, need_queries[:100])
 
         engine.match(FREE_TEXT_QUERIES[0], target="company", limit=10)  # warm the encoders
@@ -260,7 +261,8 @@ def measure_precomputed(engine, company_docs, need_queries, args) -> dict:
             for d in company_docs[: int(len(company_docs) * 0.015)]]
     engine.upsert(many)
     big_delta, _ = timed_matches(engine, need_queries, "company")
-    result["big_delta"] = {**percentiles(big_delta), "delta_documents": engine.counts()["company"]["delta_documents"]}
+    result["big_delta"] = {**percentiles(big_delta),
+                           "delta_documents": engine.counts()["company"]["delta_documents"]}
     return result
 
 
@@ -396,12 +398,15 @@ def table(report: dict) -> str:
                 f"{m['p50']:.2f} / {m['p95']:.2f} / {m['p99']:.2f}",
                 "p99 ≤ 5" if is_100k else "", m["p99"] <= 5 if is_100k else None)
             again = m["asked_again"]
-            row(n, "need_to_companies precomputed, asked again p50/p99 (ms)", f"{again['p50']:.2f} / {again['p99']:.2f}")
+            row(n, "need_to_companies precomputed, asked again p50/p99 (ms)",
+                f"{again['p50']:.2f} / {again['p99']:.2f}")
             if "big_delta" in m:
                 big = m["big_delta"]
-                row(n, f"need_to_companies precomputed, {big['delta_documents']} writes in delta, p50/p95/p99 (ms)",
+                row(n, f"need_to_companies precomputed, {big['delta_documents']} writes in delta, "
+                    "p50/p95/p99 (ms)",
                     f"{big['p50']:.2f} / {big['p95']:.2f} / {big['p99']:.2f}")
-            row(n, "need_to_companies precomputed recall@10 vs exact", f"{m['recall_at_10_vs_exact']:.3f}", "≥ 0.98",
+            row(n, "need_to_companies precomputed recall@10 vs exact", f"{m['recall_at_10_vs_exact']:.3f}",
+                "≥ 0.98",
                 m["recall_at_10_vs_exact"] >= 0.98)
         if "ann_vector_recall" in scale:
             row(n, "ANN vector recall@10 vs flat", json.dumps(scale["ann_vector_recall"]))

@@ -134,7 +134,8 @@ def wait_for_precompute(server: stress.Server, timeout_s: float = 900) -> float:
 
     started = time.perf_counter()
     while time.perf_counter() - started < timeout_s:
-        done, _, total = httpx.get(f"{server.url}/readyz", timeout=5).json().get("needs_precomputed", "0 of 1").split()
+        progress = httpx.get(f"{server.url}/readyz", timeout=5).json().get("needs_precomputed", "0 of 1")
+        done, _, total = progress.split()
         if done == total:
             break
         time.sleep(0.5)

@@ -56,8 +56,8 @@ def two_workers(tmp_path):
     cli = [sys.executable, "-m", "app.cli"]
     setup_env = {**base_env, "KOPPELKANS_DATA_DIR": str(tmp_path / "setup")}
     subprocess.run([*cli, "db", "upgrade"], env=setup_env, cwd=ROOT, check=True, capture_output=True)
-    created = subprocess.run([*cli, "users", "create", "adviser1", "--role", "adviser"], env=setup_env, cwd=ROOT,
-                             check=True, capture_output=True, text=True)
+    created = subprocess.run([*cli, "users", "create", "adviser1", "--role", "adviser"], env=setup_env,
+                             cwd=ROOT, check=True, capture_output=True, text=True)
     token = created.stdout.strip().splitlines()[-1]
     processes, bases = [], []
     try:
@@ -82,7 +82,8 @@ def two_workers(tmp_path):
 def test_a_write_through_one_worker_is_found_through_the_other(two_workers):
     (first, second), token = two_workers
     need = httpx.post(f"{first}/api/v1/needs", headers=bearer(token), timeout=60, json=need_payload(
-        title="Nachtzicht", description="Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen."))
+        title="Nachtzicht",
+        description="Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen."))
     assert need.status_code == 201, need.text
     company = httpx.post(f"{first}/api/v1/companies", timeout=60, json=company_payload(
         name="Noordlicht Optiek", description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's."))
@@ -93,8 +94,10 @@ def test_a_write_through_one_worker_is_found_through_the_other(two_workers):
     assert [item["company"]["name"] for item in found.json()["items"]][:1] == ["Noordlicht Optiek"]
 
     # An erasure through the second worker disappears from the first one's results.
-    erased = httpx.delete(f"{second}/api/v1/companies/{company.json()['id']}", headers=bearer(token), timeout=60)
+    erased = httpx.delete(f"{second}/api/v1/companies/{company.json()['id']}", headers=bearer(token),
+                          timeout=60)
     assert erased.status_code == 204, erased.text
-    again = httpx.get(f"{first}/api/v1/needs/{need.json()['id']}/matches", headers=bearer(token), timeout=60)
+    again = httpx.get(f"{first}/api/v1/needs/{need.json()['id']}/matches", headers=bearer(token),
+                      timeout=60)
     assert again.status_code == 200, again.text
     assert "Noordlicht Optiek" not in [item["company"]["name"] for item in again.json()["items"]]

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # index from the database when it wakes, instead of catching up write by write.
     change_log_retention_hours: float = 24 * 7
 
-    # Memory for the candidates and results kept per stored need and company between matches
+    # Memory for the candidates and explanation texts kept per stored need and company between matches
     # (app/matching/materialised.py); 0 keeps nothing and finds every match afresh.
     materialised_matches_mb: int = Field(64, ge=0)
     # Whether every need's companies are found again in the background after a start or a merge,

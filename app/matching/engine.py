@@ -456,7 +456,9 @@ class MatchEngine:
         excluded = {excluded_id} if excluded_id is not None else set()
         return self._scores(view, snapshot, allowed_ids, excluded, pool or self.candidate_pool)
 
-    def _scores(self, view, snapshot, allowed_ids, excluded, pool, key=None) -> tuple[CandidateScores, CandidateDetails]:
+    def _scores(
+        self, view, snapshot, allowed_ids, excluded, pool, key=None
+    ) -> tuple[CandidateScores, CandidateDetails]:
         if key is None:
             return self._with_conditions(view, *score_candidates(view, snapshot, allowed_ids, excluded, pool))
 

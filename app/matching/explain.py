@@ -37,7 +37,8 @@ def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: La
 
     Returns {"text", "start", "end"} where text == full_text[start:end].
     """
-    hits_at = [start for start, _, stems in stemmed_words(passage.text, language) if not highlight_stems.isdisjoint(stems)]
+    hits_at = [start for start, _, stems in stemmed_words(passage.text, language)
+               if not highlight_stems.isdisjoint(stems)]
     best_span, best_hits = None, -1
     for start, end in _sentences(passage.text):
         hits = sum(1 for position in hits_at if start <= position < end)

@@ -79,7 +79,8 @@ class MaterialisedMatches:
             return
         with self._lock:
             old = self._entries.get(key)
-            if old is not None and old.thorough and not thorough and old.candidates.segment is candidates.segment:
+            same_segment = old is not None and old.candidates.segment is candidates.segment
+            if same_segment and old.thorough and not thorough:
                 return  # a request's quick search never replaces the precompute's deeper one
             self._drop(key)
             self._entries[key] = _Entry(candidates, thorough)

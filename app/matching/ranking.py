@@ -122,7 +122,9 @@ def ann_queries(vectors: np.ndarray) -> np.ndarray:
     return np.vstack([mean, vectors[picks]]).astype(np.float32)
 
 
-def candidate_rows(view: QueryView, segment: Segment, allowed: np.ndarray, pool: int, allowed_share: float) -> np.ndarray:
+def candidate_rows(
+    view: QueryView, segment: Segment, allowed: np.ndarray, pool: int, allowed_share: float
+) -> np.ndarray:
     """Rows of `segment` worth scoring exactly (allowed: bool per row; allowed_share: the share
     of the segment's live rows that is allowed)."""
     if allowed.sum() <= pool:
@@ -267,8 +269,8 @@ def best_passage_pairs(
             shares = fused.shares[ranked, column][owner]
             if signal in raw and (shares > 0).any() and raw[signal].size:
                 combined += shares[:, None] * scale(raw[signal], low[column], spread[column])
-        ends = np.cumsum(segment.passage_count[details.rows[ranked]])
-        for position, end, count in zip(ranked, ends, segment.passage_count[details.rows[ranked]], strict=True):
+        counts = segment.passage_count[details.rows[ranked]]
+        for position, end, count in zip(ranked, np.cumsum(counts), counts, strict=True):
             block = combined[end - count : end]
             if not block.size:
                 pairs[int(position)] = (0, 0)

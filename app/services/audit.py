@@ -24,13 +24,20 @@ def record(
 
 
 def record_many(
-    session: Session, caller: Caller | str, action: str, subject_type: str, entries: Iterable[tuple[int, str]],
+    session: Session,
+    caller: Caller | str,
+    action: str,
+    subject_type: str,
+    entries: Iterable[tuple[int, str]],
 ) -> None:
     """One event per (subject id, detail), written with one statement in the session's transaction
     (a list of matches releases up to a hundred contact details at once)."""
     actor = caller if isinstance(caller, str) else caller.label
     at = utcnow()
-    rows = [{"at": at, "actor": actor, "action": action, "subject_type": subject_type, "subject_id": subject_id,
-             "detail": detail[:500]} for subject_id, detail in entries]
+    rows = [
+        {"at": at, "actor": actor, "action": action, "subject_type": subject_type, "subject_id": subject_id,
+         "detail": detail[:500]}
+        for subject_id, detail in entries
+    ]
     if rows:
         session.execute(insert(AuditEvent), rows)

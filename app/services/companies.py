@@ -229,8 +229,8 @@ def to_out_many(
         consented = introduction_consented_company_ids(session, need_id, undecided)
     audited: list[tuple[int, str]] = []
     outs = [
-        to_out(session=session, caller=caller, company=c, need_id=need_id, introduction_consented=c.id in consented,
-               audited=audited)
+        to_out(session=session, caller=caller, company=c, need_id=need_id,
+               introduction_consented=c.id in consented, audited=audited)
         for c in companies
     ]
     audit.record_many(session, caller, "read_contact", "company", audited)

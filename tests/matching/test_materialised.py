@@ -54,7 +54,8 @@ def test_kept_matches_follow_every_write_exactly_as_a_fresh_search(pair):
 
     best_of_first_need = answers(fresh, needs[:1])[0][0][0]
     writes = [
-        lambda e: e.upsert([Document("company", 5000, needs[0].text.replace("Defensie zoekt", "Wij leveren"))]),
+        lambda e: e.upsert([Document("company", 5000,
+                                     needs[0].text.replace("Defensie zoekt", "Wij leveren"))]),
         lambda e: e.remove("company", [best_of_first_need]),
         lambda e: e.upsert([Document("company", companies[7].id, "Wij leveren " + needs[3].text)]),
         lambda e: e.upsert([Document("need", needs[5].id, "Defensie zoekt satelliet antenne optiek.")]),
