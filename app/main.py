@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers, MutableHeaders
 from swagger_ui_bundle import swagger_ui_path
 from threadpoolctl import threadpool_limits
 
@@ -85,6 +86,34 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await _too_large(max_bytes)(scope, receive, send)
+
+
+class LimitsAndHeaders:
+    """Adds the security headers to every answer and refuses a declared body over the limit before
+    anything reads it. Plain ASGI: Starlette's BaseHTTPMiddleware runs every request through an
+    extra task and stream, which cost more than a match itself under load."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        declared_length = Headers(scope=scope).get("content-length")
+        max_bytes = get_settings().max_body_bytes
+        if declared_length and (not declared_length.isdigit() or int(declared_length) > max_bytes):
+            await _too_large(max_bytes)(scope, receive, send_with_headers)
+        else:
+            await self.app(scope, receive, send_with_headers)
 
 
 def _too_large(max_bytes: int) -> JSONResponse:
@@ -173,19 +202,8 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         ]
         return JSONResponse(status_code=422, content={"detail": details})
 
-    app.add_middleware(BodySizeLimit)  # inside limits_and_headers, so its 413 gets the security headers
-
-    @app.middleware("http")
-    async def limits_and_headers(request: Request, call_next):
-        declared_length = request.headers.get("content-length")
-        max_bytes = get_settings().max_body_bytes
-        if declared_length and (not declared_length.isdigit() or int(declared_length) > max_bytes):
-            response = _too_large(max_bytes)
-        else:
-            response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(LimitsAndHeaders)  # outside BodySizeLimit, so its 413 gets the security headers
 
     return app
 

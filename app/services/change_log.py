@@ -52,8 +52,11 @@ def prune_change_log(session: Session, retention: timedelta) -> int:
     return deleted.rowcount or 0
 
 
+_LATEST_CHANGE = select(func.max(IndexChange.id))  # asked on every matching request: built once
+
+
 def latest_change(session: Session) -> int:
-    return int(session.exec(select(func.max(IndexChange.id))).one() or 0)
+    return int(session.exec(_LATEST_CHANGE).one() or 0)
 
 
 def oldest_change(session: Session) -> int:

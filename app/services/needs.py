@@ -2,7 +2,7 @@
 
 import json
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import String, bindparam, cast, func, or_
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput, NotFound
@@ -124,11 +124,14 @@ def to_out_many(*, session: Session, needs: list[Need]) -> list[NeedOut]:
     return [_out(need, owners.get(need.owner_organisation_id)) for need in needs]
 
 
+_NEEDS_BY_ID = select(Need).where(col(Need.id).in_(bindparam("ids", expanding=True)))  # built once
+
+
 def get_many(*, session: Session, need_ids: list[int]) -> dict[int, Need]:
     """The needs with these ids that exist (one query), by id."""
     if not need_ids:
         return {}
-    return {n.id: n for n in session.exec(select(Need).where(col(Need.id).in_(need_ids))).all()}
+    return {n.id: n for n in session.exec(_NEEDS_BY_ID, params={"ids": need_ids}).all()}
 
 
 def organisation_ref(session: Session, user: User) -> OrganisationRef | None:

@@ -3,7 +3,8 @@ consent-gated introductions."""
 
 from collections.abc import Iterable
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -30,8 +31,32 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 STATUSES = tuple(TRANSITIONS)
 NEEDS_REASON = frozenset({"lost", "parked"})
 
+_MATCHES = Match.__table__.c
+_MATCH_INSERTS: dict[tuple[str, bool], object] = {}
 
-def ensure_matches(session: Session, pairs: Iterable[tuple[int, int, float | None]], *, update_scores: bool = False) -> None:
+
+def _match_insert(dialect: str, update_scores: bool):
+    """The statement that inserts match rows, built once per dialect and mode: executed with a list
+    of rows (executemany), its compiled form is reused by every request."""
+    key = (dialect, update_scores)
+    statement = _MATCH_INSERTS.get(key)
+    if statement is None:
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Match.__table__)
+        if update_scores:
+            statement = statement.on_conflict_do_update(
+                index_elements=["company_id", "need_id"],
+                set_={"last_score": func.coalesce(statement.excluded.last_score, _MATCHES.last_score)},
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=["company_id", "need_id"])
+        _MATCH_INSERTS[key] = statement
+    return statement
+
+
+def ensure_matches(
+    session: Session, pairs: Iterable[tuple[int, int, float | None]], *, update_scores: bool = False
+) -> None:
     """Creates a `new` match for every (company, need, score) pair that has none.
 
     Looking at matches only inserts pairs not seen before (no write once they exist, so reads stay
@@ -44,18 +69,9 @@ def ensure_matches(session: Session, pairs: Iterable[tuple[int, int, float | Non
     now = utcnow()
     rows = [{"company_id": c, "need_id": n, "last_score": s, "status": "new", "created_at": now, "updated_at": now}
             for (c, n), s in best.items()]
-    if not rows:
-        return
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Match).values(rows)
-    if update_scores:
-        statement = statement.on_conflict_do_update(
-            index_elements=["company_id", "need_id"],
-            set_={"last_score": func.coalesce(statement.excluded.last_score, Match.last_score)},
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=["company_id", "need_id"])
-    session.exec(statement)
+    if rows:
+        connection = session.connection()
+        connection.execute(_match_insert(connection.dialect.name, update_scores), rows)
 
 
 def get(session: Session, company_id: int, need_id: int) -> Match:
@@ -128,14 +144,18 @@ def set_feedback(session: Session, caller: Caller, match: Match, *, relevant: bo
     return match
 
 
+_DISMISSED_NEEDS = sa_select(_MATCHES.need_id).where(
+    _MATCHES.company_id == bindparam("company_id"), _MATCHES.relevant.is_(False))
+_DISMISSED_COMPANIES = sa_select(_MATCHES.company_id).where(
+    _MATCHES.need_id == bindparam("need_id"), _MATCHES.relevant.is_(False))
+
+
 def dismissed_need_ids(session: Session, company_id: int) -> set[int]:
-    rows = session.exec(select(Match.need_id).where(Match.company_id == company_id, col(Match.relevant).is_(False)))
-    return set(rows.all())
+    return set(session.connection().execute(_DISMISSED_NEEDS, {"company_id": company_id}).scalars())
 
 
 def dismissed_company_ids(session: Session, need_id: int) -> set[int]:
-    rows = session.exec(select(Match.company_id).where(Match.need_id == need_id, col(Match.relevant).is_(False)))
-    return set(rows.all())
+    return set(session.connection().execute(_DISMISSED_COMPANIES, {"need_id": need_id}).scalars())
 
 
 def dismissed_pairs(session: Session) -> set[tuple[int, int]]:
@@ -163,16 +183,31 @@ def introduction_consented_company_ids(session: Session, need_id: int, company_i
         IntroductionConsent.need_id == need_id, col(IntroductionConsent.company_id).in_(company_ids))).all())
 
 
+# Asked by every list of matches: built once, so their compiled forms are reused.
+_STATUSES_FOR_NEED = sa_select(_MATCHES.company_id, _MATCHES.status).where(
+    _MATCHES.need_id == bindparam("need_id"),
+    _MATCHES.company_id.in_(bindparam("company_ids", expanding=True)),
+)
+_STATUSES_FOR_COMPANY = sa_select(_MATCHES.need_id, _MATCHES.status).where(
+    _MATCHES.company_id == bindparam("company_id"),
+    _MATCHES.need_id.in_(bindparam("need_ids", expanding=True)),
+)
+
+
 def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) -> dict[int, str]:
     """The pipeline status of each of these companies' matches with one need, by company id."""
-    return dict(session.exec(select(Match.company_id, Match.status).where(
-        Match.need_id == need_id, col(Match.company_id).in_(company_ids))).all())
+    if not company_ids:
+        return {}
+    parameters = {"need_id": need_id, "company_ids": company_ids}
+    return dict(session.connection().execute(_STATUSES_FOR_NEED, parameters).all())
 
 
 def statuses_for_company(session: Session, company_id: int, need_ids: list[int]) -> dict[int, str]:
     """The pipeline status of one company's matches with each of these needs, by need id."""
-    return dict(session.exec(select(Match.need_id, Match.status).where(
-        Match.company_id == company_id, col(Match.need_id).in_(need_ids))).all())
+    if not need_ids:
+        return {}
+    parameters = {"company_id": company_id, "need_ids": need_ids}
+    return dict(session.connection().execute(_STATUSES_FOR_COMPANY, parameters).all())
 
 
 def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:

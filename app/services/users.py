@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from app.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from app.core.security import TOKEN_PREFIX_LENGTH, hash_password, hash_token, new_token, verify_password
@@ -79,15 +80,22 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     return user
 
 
+# Asked on every authenticated request: one statement, built once.
+_USER_BY_TOKEN = (
+    select(User, ApiToken.revoked, ApiToken.expires_at)
+    .join(ApiToken, col(ApiToken.user_id) == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def user_for_token(*, session: Session, token: str) -> User | None:
-    record = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-    if record is None or record.revoked:
+    found = session.exec(_USER_BY_TOKEN, params={"token_hash": hash_token(token)}).first()
+    if found is None:
         return None
-    now = datetime.now(UTC)
-    if record.expires_at is not None and _aware(record.expires_at) < now:
+    user, revoked, expires_at = found
+    if revoked or not user.is_active:
         return None
-    user = session.get(User, record.user_id)
-    if user is None or not user.is_active:
+    if expires_at is not None and _aware(expires_at) < datetime.now(UTC):
         return None
     return user
 
