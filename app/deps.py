@@ -1,14 +1,15 @@
 """Dependencies shared by the routers: the database session and who is calling."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from app.core.config import Settings, get_settings
-from app.core.db import session_scope
+from app.core.db import new_session
 from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
 from app.matching.engine import MatchEngine
@@ -20,10 +21,32 @@ from app.services.access import Caller
 from app.services.matching import MatchingState
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request: committed when the request succeeds, rolled back when it fails."""
-    with session_scope() as session:
+async def get_session() -> AsyncIterator[Session]:
+    """One session per request: committed when the request succeeds, rolled back when it fails.
+
+    Creating a session opens no connection, so it is made on the event loop; the commit or
+    rollback at the end runs in a worker thread, as any database I/O. A request that already
+    committed (the match endpoints do, to hold SQLite's write lock briefly) holds no connection
+    any more, and its session is closed without another trip through the thread pool.
+    """
+    session = new_session()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, commit=False)
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(_end, session, commit=True)
+    else:
+        session.close()
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()  # a failed commit is rolled back here
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -47,7 +70,7 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_staff(caller: CallerDep) -> Caller:
+async def require_staff(caller: CallerDep) -> Caller:
     if caller.user is None:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
     if not caller.is_staff:
@@ -55,7 +78,7 @@ def require_staff(caller: CallerDep) -> Caller:
     return caller
 
 
-def require_desk(caller: CallerDep) -> Caller:
+async def require_desk(caller: CallerDep) -> Caller:
     if caller.user is None:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
     if not caller.is_desk:
@@ -63,7 +86,7 @@ def require_desk(caller: CallerDep) -> Caller:
     return caller
 
 
-def require_list_reader(caller: CallerDep) -> Caller:
+async def require_list_reader(caller: CallerDep) -> Caller:
     """Weekly lists: the Regioteam and the provincial desk."""
     if caller.user is None:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
@@ -88,7 +111,7 @@ def valid_company(company_id: CompanyId, session: SessionDep) -> Company:
 CompanyDep = Annotated[Company, Depends(valid_company)]
 
 
-def company_caller(
+async def company_caller(
     company: CompanyDep,
     caller: CallerDep,
     x_edit_token: Annotated[
@@ -115,7 +138,12 @@ def get_matching_state(request: Request) -> MatchingState:
     return state
 
 
-MatchingStateDep = Annotated[MatchingState, Depends(get_matching_state)]
+async def _matching_state(request: Request) -> MatchingState:
+    """``get_matching_state`` as a dependency: no I/O, so it runs on the event loop."""
+    return get_matching_state(request)
+
+
+MatchingStateDep = Annotated[MatchingState, Depends(_matching_state)]
 
 
 def ready_engine(state: MatchingStateDep, session: SessionDep) -> MatchEngine:

@@ -40,10 +40,15 @@ def get_engine() -> Engine:
     return make_engine(settings.resolved_database_url)
 
 
+def new_session() -> Session:
+    """A session of the application's database; it connects on first use."""
+    return Session(get_engine(), expire_on_commit=False)
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session that commits when the block ends and rolls back on any error."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with new_session() as session:
         try:
             yield session
             session.commit()
