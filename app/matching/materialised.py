@@ -53,7 +53,10 @@ class _Entry:
 class MaterialisedMatches:
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._entries: dict[Hashable, _Entry] = {}
+        # Least recently used first, one order per kind: a request's own entries are evicted
+        # before the precompute's deeper ones, without looking at every entry.
+        self._recency: dict[bool, OrderedDict[Hashable, None]] = {False: OrderedDict(), True: OrderedDict()}
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -65,7 +68,7 @@ class MaterialisedMatches:
             if entry is None or entry.candidates.segment is not main:
                 self.misses += 1
                 return None
-            self._entries.move_to_end(key)
+            self._recency[entry.thorough].move_to_end(key)
             self.hits += 1
             return entry.candidates
 
@@ -84,6 +87,7 @@ class MaterialisedMatches:
                 return  # a request's quick search never replaces the precompute's deeper one
             self._drop(key)
             self._entries[key] = _Entry(candidates, thorough)
+            self._recency[thorough][key] = None
             self._bytes += candidates.nbytes
             self._evict()
 
@@ -116,6 +120,8 @@ class MaterialisedMatches:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            for order in self._recency.values():
+                order.clear()
             self._bytes = 0
 
     def __len__(self) -> int:
@@ -126,16 +132,13 @@ class MaterialisedMatches:
         return self._bytes
 
     def _evict(self) -> None:
-        if self._bytes <= self.budget_bytes:
-            return
-        # Least recently used first, a request's own before the precompute's deeper ones.
-        for thorough in (False, True):
-            for key in [k for k, e in self._entries.items() if e.thorough == thorough]:
-                if self._bytes <= self.budget_bytes:
-                    return
-                self._drop(key)
+        for thorough in (False, True):  # a request's own entries first, least recently used first
+            order = self._recency[thorough]
+            while self._bytes > self.budget_bytes and order:
+                self._drop(next(iter(order)))
 
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= entry.nbytes
+            del self._recency[entry.thorough][key]
