@@ -9,9 +9,10 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings, get_settings
-from app.core.db import new_session
+from app.core.db import new_session, read
 from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
+from app.core.writer import BatchWriter
 from app.matching.engine import MatchEngine
 from app.models import Company
 from app.schemas import MAX_ID
@@ -55,13 +56,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="An API token or a token from POST /api/v1/auth/token")
 
 
-def get_caller(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+async def get_caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+    """Who is calling: the bearer token's user (one read, on the event loop for SQLite: see db.read)."""
     if credentials is None:
         return Caller()
-    user = user_service.user_for_token(session=session, token=credentials.credentials)
+    token = credentials.credentials
+    user = await read(lambda session: user_service.user_for_token(session=session, token=token))
     if user is None:
         raise Unauthorized("the bearer token is unknown, revoked or expired: log in again or create a new token")
     return Caller(user=user)
@@ -111,13 +111,12 @@ def valid_company(company_id: CompanyId, session: SessionDep) -> Company:
 CompanyDep = Annotated[Company, Depends(valid_company)]
 
 
-async def company_caller(
-    company: CompanyDep,
-    caller: CallerDep,
-    x_edit_token: Annotated[
-        str | None, Header(description="The company's own edit token, from its registration", max_length=200)
-    ] = None,
-) -> Caller:
+EditTokenHeader = Annotated[
+    str | None, Header(description="The company's own edit token, from its registration", max_length=200)
+]
+
+
+def caller_for_company(company: Company, caller: Caller, x_edit_token: str | None) -> Caller:
     """The caller, recognised as the company itself when its edit token is sent; 401 without any credentials."""
     if x_edit_token is not None:
         if not company_service.check_edit_token(company, x_edit_token):
@@ -126,6 +125,10 @@ async def company_caller(
     if caller.user is None:
         raise Unauthorized("send Authorization: Bearer <token> (staff) or X-Edit-Token (the company itself)")
     return caller
+
+
+async def company_caller(company: CompanyDep, caller: CallerDep, x_edit_token: EditTokenHeader = None) -> Caller:
+    return caller_for_company(company, caller, x_edit_token)
 
 
 CompanyCallerDep = Annotated[Caller, Depends(company_caller)]
@@ -146,11 +149,19 @@ async def _matching_state(request: Request) -> MatchingState:
 MatchingStateDep = Annotated[MatchingState, Depends(_matching_state)]
 
 
-def ready_engine(state: MatchingStateDep, session: SessionDep) -> MatchEngine:
-    return state.require_engine(session)
+async def ready_engine(state: MatchingStateDep) -> MatchEngine:
+    return await state.current_engine()
 
 
 EngineDep = Annotated[MatchEngine, Depends(ready_engine)]
+
+
+async def get_writer(request: Request) -> BatchWriter:
+    """The application's batch writer (app/core/writer.py)."""
+    return request.app.state.writer
+
+
+WriterDep = Annotated[BatchWriter, Depends(get_writer)]
 
 
 class RateLimit:

@@ -17,6 +17,7 @@ from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.core.logging import install_redaction
 from app.core.memory import limit_allocation_arenas
+from app.core.writer import BatchWriter
 from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
 from app.services.matching import MatchingState
@@ -144,6 +145,7 @@ async def lifespan(app: FastAPI):
     if state is not None:
         app.state.matching_readiness = state.readiness
     yield
+    app.state.writer.close()  # commits what requests handed over
     if state is not None:
         state.close()
 
@@ -174,6 +176,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         return page
     if matching_state is not None:
         app.state.matching = matching_state
+    app.state.writer = BatchWriter()  # what requests record, many at a time (app/core/writer.py)
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)

@@ -26,6 +26,8 @@ ERROR_SCHEMA = {
     "required": ["detail"],
 }
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": REF + "Error"}}}
+# For an endpoint that checks its caller's role or edit token in its own body, not in a dependency.
+FORBIDDEN = {403: {"description": "Logged in, but this role or edit token may not do this"}}
 
 
 class Endpoint(NamedTuple):
@@ -65,7 +67,7 @@ def error_responses(route: APIRoute) -> dict[int, dict[str, Any]]:
             "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
         }
     if {require_staff, require_desk, require_list_reader, company_caller} & set(calls):
-        errors[403] = {"description": "Logged in, but this role or edit token may not do this"}
+        errors.update(FORBIDDEN)
     if any(d.path_params for d in dependants):
         errors[404] = {"description": "Nothing with this id (or not visible to this caller)"}
     if route.body_field is not None:

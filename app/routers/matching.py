@@ -3,21 +3,27 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlmodel import Session
 
+from app.core.db import read
 from app.deps import (
     CallerDep,
-    CompanyCallerDep,
-    CompanyDep,
+    CompanyId,
+    EditTokenHeader,
     EngineDep,
     MatchingStateDep,
     NeedId,
     SessionDep,
     StaffDep,
+    WriterDep,
+    caller_for_company,
 )
+from app.openapi_errors import FORBIDDEN
 from app.schemas import CompanyMatches, DefenceExperience, NeedKind, NeedMatches, NldArea, SearchRequest
 from app.services import companies as company_service
-from app.services import matching as matching_service
+from app.services import match_views
 from app.services import needs as need_service
+from app.services.match_views import MatchPage
 
 router = APIRouter(tags=["matching"])
 
@@ -25,12 +31,11 @@ NOT_READY = {503: {"description": "The matching index is still being built: try 
 
 
 @router.get("/needs/{need_id}/matches", response_model=CompanyMatches, responses=NOT_READY)
-def companies_for_need(
+async def companies_for_need(
     need_id: NeedId,
     caller: StaffDep,
-    session: SessionDep,
     engine: EngineDep,
-    matching: MatchingStateDep,
+    writer: WriterDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     region: Annotated[str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe")] = None,
     nld_area: NldArea | None = None,
@@ -40,36 +45,43 @@ def companies_for_need(
     ] = None,
 ) -> CompanyMatches:
     """Staff: the companies that best answer a need (active companies that consented to matching)."""
-    need = need_service.get(session=session, caller=caller, need_id=need_id)
-    with matching.match_slots:
-        items = matching_service.companies_for_need(
+    def question(session: Session) -> MatchPage:
+        need = need_service.get(session=session, caller=caller, need_id=need_id)
+        return match_views.companies_for_need_page(
             session=session, engine=engine, caller=caller, need=need, limit=limit, region=region,
             nld_area=nld_area, sector=sector, defence_experience=defence_experience,
         )
-        session.commit()  # ends the write (new match records, audit lines) before the response is built
-    return CompanyMatches(items=items)
+
+    page = await read(question)
+    await writer.write(page.record)  # new match records and audit lines, committed before the answer
+    return CompanyMatches(items=page.items)
 
 
-@router.get("/companies/{company_id}/matches", response_model=NeedMatches, responses=NOT_READY)
-def needs_for_company(
-    company: CompanyDep,
-    caller: CompanyCallerDep,
-    session: SessionDep,
+@router.get("/companies/{company_id}/matches", response_model=NeedMatches, responses={**NOT_READY, **FORBIDDEN})
+async def needs_for_company(
+    company_id: CompanyId,
+    caller: CallerDep,
     engine: EngineDep,
     matching: MatchingStateDep,
+    writer: WriterDep,
+    x_edit_token: EditTokenHeader = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     kind: NeedKind | None = None,
     include_closed: Annotated[bool, Query(description="Also closed needs and needs past their deadline")] = False,
 ) -> NeedMatches:
     """Staff, or the company itself (`X-Edit-Token`): the needs and programmes that fit a company."""
-    company_service.require_access(caller, company)
-    with matching.match_slots:
-        items = matching_service.needs_for_company(
-            session=session, engine=engine, caller=caller, company=company, limit=limit, kind=kind,
+    def question(session: Session) -> MatchPage:
+        company = company_service.get(session=session, company_id=company_id)
+        company_caller = caller_for_company(company, caller, x_edit_token)
+        company_service.require_access(company_caller, company)
+        return match_views.needs_for_company_page(
+            session=session, engine=engine, caller=company_caller, company=company, limit=limit, kind=kind,
             include_closed=include_closed, need_filters=matching.need_filters,
         )
-        session.commit()
-    return NeedMatches(items=items)
+
+    page = await read(question)
+    await writer.write(page.record)
+    return NeedMatches(items=page.items)
 
 
 @router.post("/search", response_model=CompanyMatches | NeedMatches, responses=NOT_READY)
@@ -78,7 +90,7 @@ def search(
 ) -> CompanyMatches | NeedMatches:
     """Free-text search over needs (anyone: public needs) or companies (staff only)."""
     with matching.match_slots:
-        items = matching_service.search(
+        items = match_views.search(
             session=session, engine=engine, caller=caller, text=request_in.text, target=request_in.target,
             limit=request_in.limit, filters=request_in.filters.model_dump(), need_filters=matching.need_filters,
         )

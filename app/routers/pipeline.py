@@ -33,8 +33,7 @@ from app.schemas import (
     NldArea,
     PipelineStatus,
 )
-from app.services import dashboard, match_lists, pipeline
-from app.services import matching as matching_service
+from app.services import dashboard, match_lists, match_views, pipeline
 from app.services import needs as need_service
 
 router = APIRouter(tags=["pipeline"])
@@ -146,7 +145,7 @@ def scouting(
 ) -> CompanyMatches:
     """Scouting for MINDbase Noord: companies that fit and never worked with Defence, newest first among equals."""
     need = need_service.get(session=session, caller=caller, need_id=need_id)
-    items = matching_service.companies_for_need(
+    items = match_views.companies_for_need(
         session=session, engine=engine, caller=caller, need=need, limit=limit, scouting=True, region=region,
         nld_area=nld_area,
     )

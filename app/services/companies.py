@@ -218,22 +218,26 @@ def to_out(
 
 
 def to_out_many(
-    *, session: Session, caller: Caller, companies: list[Company], need_id: int | None = None
+    *, session: Session, caller: Caller, companies: list[Company], need_id: int | None = None,
+    audited: list[tuple[int, str]] | None = None,
 ) -> list[CompanyOut]:
-    """``to_out`` for several companies, with the introduction consents for ``need_id`` read in one query."""
+    """``to_out`` for several companies, with the introduction consents for ``need_id`` read in one
+    query. The contact details released are audited with one statement, or added to ``audited``
+    for the caller to write."""
     consented: set[int] = set()
     # Only where a consent would release the contact details (Defence parties, no general consent).
     undecided = [c.id for c in companies if not may_see_contact(caller, c)
                  and may_see_contact(caller, c, introduction_consented=True)]
     if need_id is not None and undecided:
         consented = introduction_consented_company_ids(session, need_id, undecided)
-    audited: list[tuple[int, str]] = []
+    released: list[tuple[int, str]] = [] if audited is None else audited
     outs = [
         to_out(session=session, caller=caller, company=c, need_id=need_id,
-               introduction_consented=c.id in consented, audited=audited)
+               introduction_consented=c.id in consented, audited=released)
         for c in companies
     ]
-    audit.record_many(session, caller, "read_contact", "company", audited)
+    if audited is None:
+        audit.record_many(session, caller, "read_contact", "company", released)
     return outs
 
 

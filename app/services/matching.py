@@ -1,8 +1,8 @@
-"""Matching as the service uses it: documents from the database, hard filters in SQL, results
-shaped for the caller (contact details only where the caller may see them).
+"""Matching as the service uses it: documents from the database and hard filters in SQL.
 
 The engine (``app.matching``) knows texts and ids only; this module decides which companies and
-needs may be matched at all and keeps the engine in step with every write.
+needs may be matched at all and keeps the engine in step with every write. The answers shaped
+for a caller are in match_views.py.
 """
 
 import logging
@@ -11,26 +11,21 @@ import time
 from collections.abc import Iterator
 from datetime import date
 
+import anyio
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.core.config import Settings
-from app.core.db import get_engine
-from app.core.errors import Forbidden, IndexNotReady, Unauthorized
+from app.core.db import get_engine, read
+from app.core.errors import IndexNotReady
 from app.core.memory import return_free_memory
 from app.matching.engine import Document, MatchEngine
 from app.models import Company, IndexChange, Need
-from app.schemas import CompanyMatch, NeedMatch
 from app.services import companies as company_service
 from app.services import needs as need_service
-from app.services import pipeline
-from app.services.access import Caller
 from app.services.change_log import CHANGE_LOG_OVERLAP, latest_change, oldest_change
 
 logger = logging.getLogger(__name__)
-
-# Scores equal to this many decimals count as a tie (scouting then shows the newest company first).
-SCORE_TIE_DECIMALS = 3
 
 
 # --- what the engine sees ----------------------------------------------------------------
@@ -214,13 +209,25 @@ class MatchingState:
 
     def require_engine(self, session: Session | None = None) -> MatchEngine:
         """The engine, caught up with other workers' writes; ``session``: the request's own (see catch_up)."""
+        self._require_ready()
+        self.catch_up(session)
+        return self.engine
+
+    async def current_engine(self) -> MatchEngine:
+        """``require_engine`` for a request on the event loop: whether other workers wrote is one
+        read there; applying their writes (encoding, the engine's write lock) is done in a worker
+        thread."""
+        self._require_ready()
+        if await read(latest_change) > self.applied_through:
+            await anyio.to_thread.run_sync(self.catch_up)
+        return self.engine
+
+    def _require_ready(self) -> None:
         ready, reason = self.readiness()
         if self.disabled:
             raise IndexNotReady(f"matching is not available: {self.error}")
         if not ready:
             raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
-        self.catch_up(session)
-        return self.engine
 
     def catch_up(self, session: Session | None = None) -> int:
         """Apply the writes other workers logged since this one last looked; returns how many.
@@ -331,98 +338,3 @@ def allowed_need_ids(
     if regions is not None:
         conditions.append(need_service.open_to_regions(regions))
     return list(session.exec(select(Need.id).where(*conditions)).all())
-
-
-def companies_for_need(
-    *, session: Session, engine: MatchEngine, caller: Caller, need: Need, limit: int, scouting: bool = False,
-    **filters,
-) -> list[CompanyMatch]:
-    """The companies that best answer a need. Pairs staff marked "not relevant" stay out.
-
-    Scouting (MINDbase Noord) asks for companies that never worked with Defence, newest first
-    among equal scores.
-    """
-    if scouting:
-        filters["defence_experience"] = "none"
-    dismissed = pipeline.dismissed_company_ids(session, need.id)
-    if any(filters.values()):
-        allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed
-    else:
-        # No filter: every company in the index may match (the index holds only active companies that
-        # consented). Not reading all their ids from the database keeps a match fast at 100,000 companies.
-        allowed = None
-    matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
-                           limit=limit)
-    # Reads first, writes (new match records, audit lines) last: the write lock is held briefly.
-    status_of = pipeline.statuses_for_need(session, need.id, [m.id for m in matches]) if matches else {}
-    items = _company_items(session, caller, matches, need_id=need.id)
-    if scouting:
-        items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
-    unseen = [(item.company.id, need.id, item.score) for item in items if item.company.id not in status_of]
-    if unseen:
-        pipeline.ensure_matches(session, unseen)
-        status_of.update(pipeline.statuses_for_need(session, need.id, [c for c, _, _ in unseen]))
-    for item in items:
-        item.pipeline_status = status_of.get(item.company.id)
-    return items
-
-
-def needs_for_company(
-    *, session: Session, engine: MatchEngine, caller: Caller, company: Company, limit: int,
-    kind: str | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
-) -> list[NeedMatch]:
-    """The needs that fit a company. ``need_filters``: the worker's cache of allowed need ids."""
-    filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
-               "regions": company_service.regions_of(company.municipality) or None}
-    allowed = need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
-    dismissed = pipeline.dismissed_need_ids(session, company.id)
-    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, excluded_ids=dismissed,
-                           limit=limit)
-    status_of = pipeline.statuses_for_company(session, company.id, [m.id for m in matches]) if matches else {}
-    items = _need_items(session, matches)
-    unseen = [(company.id, item.need.id, item.score) for item in items if item.need.id not in status_of]
-    if unseen and caller.is_staff:  # a company looking at its own matches does not open pipeline records
-        pipeline.ensure_matches(session, unseen)
-        status_of.update(pipeline.statuses_for_company(session, company.id, [n for _, n, _ in unseen]))
-    for item in items:
-        item.pipeline_status = status_of.get(item.need.id)
-    return items
-
-
-def search(
-    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict,
-    need_filters: NeedFilterCache | None = None,
-) -> list[CompanyMatch] | list[NeedMatch]:
-    if target == "companies":
-        if caller.user is None:
-            raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
-        if not caller.is_staff:
-            raise Forbidden("searching companies is for staff only; companies may search needs")
-        company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector", "defence_experience")}
-        allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
-        return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
-    need_filter = {
-        "include_staff_only": caller.is_staff, "kind": filters.get("kind"), "nld_area": filters.get("nld_area"),
-        "sector": filters.get("sector"), "include_closed": bool(filters.get("include_closed")),
-        "regions": [filters["region"]] if filters.get("region") else None,
-    }
-    allowed = need_filters.allowed(session, **need_filter) if need_filters else allowed_need_ids(session, **need_filter)
-    return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
-
-
-def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None) -> list[CompanyMatch]:
-    found = company_service.get_many(session=session, company_ids=[match.id for match in matches])
-    # A company erased a moment ago is skipped; the index follows right after.
-    kept = [match for match in matches if match.id in found]
-    outs = company_service.to_out_many(session=session, caller=caller, companies=[found[m.id] for m in kept],
-                                       need_id=need_id)
-    return [CompanyMatch(company=out, score=match.score, explanation=match.explanation)
-            for match, out in zip(kept, outs, strict=True)]
-
-
-def _need_items(session: Session, matches) -> list[NeedMatch]:
-    found = need_service.get_many(session=session, need_ids=[match.id for match in matches])
-    kept = [match for match in matches if match.id in found]
-    outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
-    return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
-            for match, out in zip(kept, outs, strict=True)]

@@ -3,7 +3,7 @@ consent-gated introductions."""
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, func, tuple_
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -208,6 +208,16 @@ def statuses_for_company(session: Session, company_id: int, need_ids: list[int])
         return {}
     parameters = {"company_id": company_id, "need_ids": need_ids}
     return dict(session.connection().execute(_STATUSES_FOR_COMPANY, parameters).all())
+
+
+def statuses_of_pairs(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The pipeline status of each of these (company id, need id) pairs that has a match record."""
+    if not pairs:
+        return {}
+    rows = session.connection().execute(
+        sa_select(_MATCHES.company_id, _MATCHES.need_id, _MATCHES.status).where(
+            tuple_(_MATCHES.company_id, _MATCHES.need_id).in_(pairs)))
+    return {(company_id, need_id): status for company_id, need_id, status in rows}
 
 
 def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:

@@ -11,7 +11,7 @@ from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
 from app.models import IntroductionConsent
 from app.schemas import DefenceExperience
 from app.services import companies as company_service
-from app.services import matching as matching_service
+from app.services import match_views
 from app.services import needs as need_service
 from app.services import users as user_service
 from app.services.access import Caller
@@ -108,7 +108,7 @@ def search(
         engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
-            results["companies"] = matching_service.search(
+            results["companies"] = match_views.search(
                 session=db,
                 engine=engine,
                 caller=caller,
@@ -117,7 +117,7 @@ def search(
                 limit=SEARCH_LIMIT,
                 filters={},
             )
-            results["needs"] = matching_service.search(
+            results["needs"] = match_views.search(
                 session=db,
                 engine=engine,
                 caller=caller,
@@ -166,7 +166,7 @@ def company_page(
     engine, reason = matching_engine(request, db)
     matches = []
     if engine is not None:
-        matches = matching_service.needs_for_company(
+        matches = match_views.needs_for_company(
             session=db, engine=engine, caller=caller, company=company, limit=MATCH_LIMIT
         )
     is_own = caller.owns(company.id)
@@ -215,7 +215,7 @@ def need_page(
     engine, reason = matching_engine(request, db)
     if engine is not None:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
-        matches = matching_service.companies_for_need(
+        matches = match_views.companies_for_need(
             session=db,
             engine=engine,
             caller=caller,

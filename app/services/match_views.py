@@ -1,0 +1,171 @@
+"""The questions the match endpoints and pages ask, answered for one caller: which companies
+fit a need, which needs fit a company, what fits a free text.
+
+A list of matches is read first (``MatchPage``) and recorded after: showing it opens a `new`
+match record for every pair seen for the first time and writes an audit line for every contact
+detail it releases. The endpoints read on the event loop and hand the recording to the batch
+writer (app/core/writer.py); pages and other synchronous callers record in their own session.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from app.core.errors import Forbidden, Unauthorized
+from app.matching.engine import MatchEngine
+from app.models import Company, Need
+from app.schemas import CompanyMatch, NeedMatch
+from app.services import audit, pipeline
+from app.services import companies as company_service
+from app.services import needs as need_service
+from app.services.access import Caller
+from app.services.matching import (
+    NeedFilterCache,
+    allowed_company_ids,
+    allowed_need_ids,
+    company_document,
+    need_document,
+)
+
+# Scores equal to this many decimals count as a tie (scouting then shows the newest company first).
+SCORE_TIE_DECIMALS = 3
+
+
+@dataclass
+class MatchPage:
+    """A list of matches as one caller sees it, and what showing it records.
+
+    ``pairs`` holds the (company id, need id) of each item; ``unseen`` the positions of the items
+    whose pair has no match record yet. Their status is filled in by ``record``.
+    """
+
+    items: list
+    pairs: list[tuple[int, int]]
+    actor: str
+    unseen: list[int] = field(default_factory=list)
+    open_records: bool = True  # False: a company looking at its own matches opens no pipeline records
+    contact_reads: list[tuple[int, str]] = field(default_factory=list)  # (company id, detail) to audit
+
+    def record(self, session: Session) -> None:
+        """Write the new match records and audit lines, then fill in the new pairs' statuses.
+        Safe to repeat after a rollback (the batch writer may)."""
+        if self.open_records and self.unseen:
+            pipeline.ensure_matches(session, [(*self.pairs[i], self.items[i].score) for i in self.unseen])
+            statuses = pipeline.statuses_of_pairs(session, [self.pairs[i] for i in self.unseen])
+            for i in self.unseen:
+                self.items[i].pipeline_status = statuses.get(self.pairs[i])
+        audit.record_many(session, self.actor, "read_contact", "company", self.contact_reads)
+
+
+def companies_for_need_page(
+    *, session: Session, engine: MatchEngine, caller: Caller, need: Need, limit: int, scouting: bool = False,
+    **filters,
+) -> MatchPage:
+    """The companies that best answer a need (reads only). Pairs staff marked "not relevant" stay out.
+
+    Scouting (MINDbase Noord) asks for companies that never worked with Defence, newest first
+    among equal scores.
+    """
+    if scouting:
+        filters["defence_experience"] = "none"
+    dismissed = pipeline.dismissed_company_ids(session, need.id)
+    if any(filters.values()):
+        allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed
+    else:
+        # No filter: every company in the index may match (the index holds only active companies that
+        # consented). Not reading all their ids from the database keeps a match fast at 100,000 companies.
+        allowed = None
+    matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
+                           limit=limit)
+    contact_reads: list[tuple[int, str]] = []
+    items = _company_items(session, caller, matches, need_id=need.id, audited=contact_reads)
+    if scouting:
+        items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
+    status_of = pipeline.statuses_for_need(session, need.id, [item.company.id for item in items])
+    page = MatchPage(items, [(item.company.id, need.id) for item in items], caller.label,
+                     contact_reads=contact_reads)
+    _fill_statuses(page, status_of, lambda item: item.company.id)
+    return page
+
+
+def needs_for_company_page(
+    *, session: Session, engine: MatchEngine, caller: Caller, company: Company, limit: int,
+    kind: str | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
+) -> MatchPage:
+    """The needs that fit a company (reads only). ``need_filters``: the worker's cache of allowed need ids."""
+    filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
+               "regions": company_service.regions_of(company.municipality) or None}
+    allowed = need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
+    dismissed = pipeline.dismissed_need_ids(session, company.id)
+    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, excluded_ids=dismissed,
+                           limit=limit)
+    items = _need_items(session, matches)
+    status_of = pipeline.statuses_for_company(session, company.id, [item.need.id for item in items])
+    page = MatchPage(items, [(company.id, item.need.id) for item in items], caller.label,
+                     open_records=caller.is_staff)
+    _fill_statuses(page, status_of, lambda item: item.need.id)
+    return page
+
+
+def companies_for_need(*, session: Session, **question) -> list[CompanyMatch]:
+    """``companies_for_need_page``, recorded in ``session``."""
+    page = companies_for_need_page(session=session, **question)
+    page.record(session)
+    return page.items
+
+
+def needs_for_company(*, session: Session, **question) -> list[NeedMatch]:
+    """``needs_for_company_page``, recorded in ``session``."""
+    page = needs_for_company_page(session=session, **question)
+    page.record(session)
+    return page.items
+
+
+def _fill_statuses(page: MatchPage, status_of: dict[int, str], other_id) -> None:
+    for position, item in enumerate(page.items):
+        item.pipeline_status = status_of.get(other_id(item))
+        if item.pipeline_status is None:
+            page.unseen.append(position)
+
+
+def search(
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict,
+    need_filters: NeedFilterCache | None = None,
+) -> list[CompanyMatch] | list[NeedMatch]:
+    if target == "companies":
+        if caller.user is None:
+            raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
+        if not caller.is_staff:
+            raise Forbidden("searching companies is for staff only; companies may search needs")
+        company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector",
+                                                      "defence_experience")}
+        allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
+        matches = engine.match(text, target="company", allowed_ids=allowed, limit=limit)
+        return _company_items(session, caller, matches)
+    need_filter = {
+        "include_staff_only": caller.is_staff, "kind": filters.get("kind"), "nld_area": filters.get("nld_area"),
+        "sector": filters.get("sector"), "include_closed": bool(filters.get("include_closed")),
+        "regions": [filters["region"]] if filters.get("region") else None,
+    }
+    allowed = need_filters.allowed(session, **need_filter) if need_filters else allowed_need_ids(session, **need_filter)
+    return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
+
+
+def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None,
+                   audited: list[tuple[int, str]] | None = None) -> list[CompanyMatch]:
+    """``audited``: where the contact details released go to be audited (None: audited here)."""
+    found = company_service.get_many(session=session, company_ids=[match.id for match in matches])
+    # A company erased a moment ago is skipped; the index follows right after.
+    kept = [match for match in matches if match.id in found]
+    outs = company_service.to_out_many(session=session, caller=caller, companies=[found[m.id] for m in kept],
+                                       need_id=need_id, audited=audited)
+    return [CompanyMatch(company=out, score=match.score, explanation=match.explanation)
+            for match, out in zip(kept, outs, strict=True)]
+
+
+def _need_items(session: Session, matches) -> list[NeedMatch]:
+    found = need_service.get_many(session=session, need_ids=[match.id for match in matches])
+    kept = [match for match in matches if match.id in found]
+    outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
+    return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
+            for match, out in zip(kept, outs, strict=True)]
