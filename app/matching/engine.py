@@ -38,6 +38,7 @@ from app.matching.materialised import DEFAULT_BUDGET_BYTES, MaterialisedMatches
 from app.matching.ranking import (
     CandidateDetails,
     QueryView,
+    Ranking,
     SegmentCandidates,
     best_passage_pairs,
     combine,
@@ -311,21 +312,39 @@ class MatchEngine:
         view = self.query_view(query)
         if view is None:
             return []
-        candidates, details = self._scores(view, snapshot, allowed_ids, excluded, pool, key)
-        return self._matches(view, snapshot, candidates, details, limit, key) if len(candidates) else []
+        ranking_key = (snapshot.version, frozenset(excluded), limit)
+        ranking = self._materialised.ranking(key, ranking_key) if key is not None else None
+        if ranking is None:
+            candidates, details = self._scores(view, snapshot, allowed_ids, excluded, pool, key)
+            if not len(candidates):
+                return []
+            ranking = self._rank(view, candidates, details, limit)
+            if key is not None:
+                self._materialised.keep_ranking(key, ranking_key, ranking)
+        return self._explained(view, snapshot, ranking, key)
 
-    def _matches(
-        self, view: QueryView, snapshot: SideSnapshot, candidates: CandidateScores, details: CandidateDetails,
-        limit: int, key: tuple | None = None,
-    ) -> list[Match]:
+    def _rank(self, view: QueryView, candidates: CandidateScores, details: CandidateDetails, limit: int) -> Ranking:
         fused = fuse(candidates, self.weights)
         order = top_order(fused.total, candidates.document_ids, limit)
         pairs = best_passage_pairs(view, details, order, fused, self.weights, candidates)
+        return Ranking(
+            ids=tuple(int(i) for i in candidates.document_ids[order]),
+            scores=tuple(round(float(total), 6) for total in fused.total[order]),
+            pairs=tuple(pairs),
+            contributions=fused.contributions[order],
+            visible=fused.visible[order],
+            bonus=fused.bonus[order],
+        )
+
+    def _explained(self, view: QueryView, snapshot: SideSnapshot, ranking: Ranking, key: tuple | None) -> list[Match]:
+        """The ranked matches with their explanations; the quotes come from what was kept for
+        the query where they were made before."""
         query_stems = frozenset(t for tokens in view.tokens for t in tokens)
         matches = []
-        for position, (query_passage, match_passage) in zip(order, pairs, strict=True):
-            stored = snapshot.documents[int(candidates.document_ids[position])]
-            text_key = (stored.document.id, stored.content_hash, query_passage, match_passage)
+        for position, (document_id, (query_passage, match_passage)) in enumerate(
+                zip(ranking.ids, ranking.pairs, strict=True)):
+            stored = snapshot.documents[document_id]
+            text_key = (document_id, stored.content_hash, query_passage, match_passage)
             texts = self._materialised.text(key, text_key) if key is not None else None
             if texts is None:
                 texts = explanation_texts(
@@ -347,11 +366,11 @@ class MatchEngine:
                 match_language=stored.language,
                 shared_nld_areas=sorted(set(view.document.nld_areas) & set(stored.document.nld_areas)),
                 shared_sectors=sorted(set(view.document.sectors) & set(stored.document.sectors)),
-                contributions=fused.contributions[position],
-                visible=fused.visible[position],
-                bonus=float(fused.bonus[position]),
+                contributions=ranking.contributions[position],
+                visible=ranking.visible[position],
+                bonus=float(ranking.bonus[position]),
             )
-            matches.append(Match(stored.document.id, round(float(fused.total[position]), 6), explanation))
+            matches.append(Match(document_id, ranking.scores[position], explanation))
         return matches
 
     @staticmethod

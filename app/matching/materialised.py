@@ -13,6 +13,8 @@ than it is asked for, so per stored query the engine keeps:
 - the quotes and shared words of its explanations, per matched document version and passage
   pair: a match fuses the kept candidates with the delta's afresh (about 1 ms), and most
   explanations then only need new numbers.
+- its first page of matches as ranked (ranking.Ranking), for as long as the side it was
+  ranked on is the same snapshot: any write makes a new one, and the page is ranked afresh.
 
 A key starts with the target side, then names the query by side, id and content hash (an
 edited need is a new key), the filter (allowed ids) and the candidate pool. Entries are evicted
@@ -28,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from app.matching.ranking import SegmentCandidates
+from app.matching.ranking import Ranking, SegmentCandidates
 from app.matching.segment import Segment
 
 # A precomputed need holds about 13 KB of candidates (464 at most, 28 bytes each) and 15 KB of
@@ -36,6 +38,7 @@ from app.matching.segment import Segment
 DEFAULT_BUDGET_BYTES = 64 * 2**20
 TEXT_BYTES = 1536  # the quotes and shared words of one explanation, about (tracemalloc)
 TEXTS_PER_QUERY = 32
+RANKINGS_PER_QUERY = 4  # first pages of one query kept at once (other limits, dismissed companies)
 
 
 @dataclass
@@ -44,10 +47,13 @@ class _Entry:
     thorough: bool  # found by the precompute's deeper search
     # (match id, its content hash, query passage, match passage) → explain.explanation_texts
     texts: dict = field(default_factory=dict)
+    # (snapshot version, excluded ids, limit) → Ranking, for the newest snapshot version only
+    rankings: dict = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        return self.candidates.nbytes + TEXT_BYTES * len(self.texts)
+        ranked = sum(ranking.nbytes for ranking in self.rankings.values())
+        return self.candidates.nbytes + TEXT_BYTES * len(self.texts) + ranked
 
 
 class MaterialisedMatches:
@@ -106,6 +112,30 @@ class MaterialisedMatches:
             if len(entry.texts) >= TEXTS_PER_QUERY:
                 entry.texts.clear()  # stale ones (matches that left the list) go with the rest
             entry.texts[text_key] = texts
+            self._bytes += entry.nbytes
+            self._evict()
+
+    def ranking(self, key: Hashable, ranking_key: tuple) -> Ranking | None:
+        """The first page ranked for `key` under ``ranking_key`` (snapshot version, excluded
+        ids, limit), if it was ranked on that version of the side."""
+        with self._lock:
+            entry = self._entries.get(key)
+            ranking = entry.rankings.get(ranking_key) if entry is not None else None
+            if ranking is not None:
+                self._recency[entry.thorough].move_to_end(key)
+                self.hits += 1
+            return ranking
+
+    def keep_ranking(self, key: Hashable, ranking_key: tuple, ranking: Ranking) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return
+            self._bytes -= entry.nbytes
+            version = ranking_key[0]
+            if len(entry.rankings) >= RANKINGS_PER_QUERY or any(k[0] != version for k in entry.rankings):
+                entry.rankings = {}  # ranked on a snapshot a write has replaced since, or too many
+            entry.rankings[ranking_key] = ranking
             self._bytes += entry.nbytes
             self._evict()
 

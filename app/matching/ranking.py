@@ -248,6 +248,24 @@ def combine(view: QueryView, parts: list[SegmentCandidates]) -> tuple[CandidateS
     return candidates, details
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """A query's first page of matches before they are explained: document ids, scores and what
+    explains each (its best passage pair and the fusion's numbers). The engine keeps it for a
+    stored query while the side it was ranked on stays the same snapshot."""
+
+    ids: tuple[int, ...]
+    scores: tuple[float, ...]
+    pairs: tuple[tuple[int, int], ...]  # (query passage, document passage)
+    contributions: np.ndarray  # (n, 3)
+    visible: np.ndarray  # (n, 3)
+    bonus: np.ndarray  # (n,)
+
+    @property
+    def nbytes(self) -> int:
+        return 64 * len(self.ids) + self.contributions.nbytes + self.visible.nbytes + self.bonus.nbytes
+
+
 def best_passage_pairs(
     view: QueryView, details: CandidateDetails, order: np.ndarray, fused: FusedScores, weights: FusionWeights,
     candidates: CandidateScores,
@@ -281,6 +299,6 @@ def best_passage_pairs(
 
 
 __all__ = [
-    "BM25", "CandidateDetails", "QueryView", "SegmentCandidates", "best_passage_pairs", "combine",
+    "BM25", "CandidateDetails", "QueryView", "Ranking", "SegmentCandidates", "best_passage_pairs", "combine",
     "score_candidates", "score_rows", "segment_candidates",
 ]

@@ -14,7 +14,8 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,7 @@ from app.matching.segment import Segment
 from app.matching.text import Language, Passage, detect_language, split_passages, tokenize
 
 Side = Literal["company", "need"]
+_snapshot_versions = count(1)
 SIDES: tuple[Side, ...] = ("company", "need")
 
 
@@ -88,6 +90,8 @@ class SideSnapshot:
     main_live: np.ndarray  # (main documents,) bool: False once erased or replaced
     delta: Segment
     documents: Mapping[int, StoredDocument]  # every live document, by id
+    # Unique per snapshot of the process: what was ranked on this version is still right.
+    version: int = field(default_factory=lambda: next(_snapshot_versions), compare=False)
 
     @classmethod
     def build(cls, side: Side, main: Segment, delta: Segment, main_live: np.ndarray | None = None) -> SideSnapshot:

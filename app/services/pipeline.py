@@ -194,6 +194,10 @@ _STATUSES_FOR_COMPANY = sa_select(_MATCHES.need_id, _MATCHES.status).where(
 )
 
 
+_STATUSES_OF_PAIRS = sa_select(_MATCHES.company_id, _MATCHES.need_id, _MATCHES.status).where(
+    tuple_(_MATCHES.company_id, _MATCHES.need_id).in_(bindparam("pairs", expanding=True)))
+
+
 def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) -> dict[int, str]:
     """The pipeline status of each of these companies' matches with one need, by company id."""
     if not company_ids:
@@ -214,9 +218,7 @@ def statuses_of_pairs(session: Session, pairs: list[tuple[int, int]]) -> dict[tu
     """The pipeline status of each of these (company id, need id) pairs that has a match record."""
     if not pairs:
         return {}
-    rows = session.connection().execute(
-        sa_select(_MATCHES.company_id, _MATCHES.need_id, _MATCHES.status).where(
-            tuple_(_MATCHES.company_id, _MATCHES.need_id).in_(pairs)))
+    rows = session.connection().execute(_STATUSES_OF_PAIRS, {"pairs": pairs})
     return {(company_id, need_id): status for company_id, need_id, status in rows}
 
 

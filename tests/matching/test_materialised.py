@@ -147,3 +147,16 @@ def test_requests_evict_their_own_entries_before_the_precomputed_ones(tmp_path):
         engine._materialised_key(need, "company", None, engine.candidate_pool), main) for need in needs)
     assert engine._materialised.nbytes <= 400_000
     engine.close()
+
+
+def test_a_first_page_is_ranked_once_per_version_of_the_side(pair):
+    kept, fresh, companies, needs = pair
+    ranked = []
+    rank = kept._rank
+    kept._rank = lambda *args: ranked.append(1) or rank(*args)
+    first = answers(kept, needs[:1])
+    assert answers(kept, needs[:1]) == first and len(ranked) == 1  # the second ask reuses the ranking
+    kept.upsert([Document("company", 6000, needs[0].text.replace("Defensie zoekt", "Wij leveren"))])
+    fresh.upsert([Document("company", 6000, needs[0].text.replace("Defensie zoekt", "Wij leveren"))])
+    assert answers(kept, needs[:1]) == answers(fresh, needs[:1]) != first
+    assert len(ranked) == 2  # the write made a new version of the side: ranked again
