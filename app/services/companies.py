@@ -2,7 +2,8 @@
 
 import json
 
-from sqlalchemy import String, bindparam, cast, func, or_
+from sqlalchemy import Row, String, bindparam, cast, func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -184,19 +185,24 @@ def json_list_contains(column, slug: str):
     return cast(column, String).like(f'%"{slug}"%')
 
 
+# What every caller sees of a company; the contact details and consents only some (see to_out).
+_PUBLIC_FIELDS = tuple(name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents"))
+
+
 def to_out(
     *, session: Session, caller: Caller, company: Company, need_id: int | None = None,
     introduction_consented: bool | None = None, audited: list[tuple[int, str]] | None = None,
 ) -> CompanyOut:
-    """The company as this caller may see it; every release of contact details to staff is audited
-    (here, or by the caller who passes ``audited`` and writes those events itself).
+    """The company (a table object, or a row of its columns) as this caller may see it; every
+    release of contact details to staff is audited (here, or by the caller who passes ``audited``
+    and writes those events itself).
 
     ``need_id`` gives the context of an introduction: a company's consent to be introduced for that
     need releases its contact details to Defence parties there. ``introduction_consented`` is that
     consent when the caller already knows it (None: looked up when it could matter).
     """
     out = CompanyOut(
-        **company.model_dump(exclude={"contact_name", "contact_email", "contact_phone"}),
+        **{name: getattr(company, name) for name in _PUBLIC_FIELDS},
         regions=regions_of(company.municipality),
     )
     visible = may_see_contact(caller, company)
@@ -242,14 +248,15 @@ def to_out_many(
 
 
 # A list of matches reads its companies with this statement: built once, its compiled form is reused.
-_COMPANIES_BY_ID = select(Company).where(col(Company.id).in_(bindparam("ids", expanding=True)))
+_COMPANY_ROWS_BY_ID = sa_select(Company.__table__).where(Company.__table__.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def get_many(*, session: Session, company_ids: list[int]) -> dict[int, Company]:
-    """The companies with these ids that exist (one query), by id."""
+def rows_by_id(*, session: Session, company_ids: list[int]) -> dict[int, Row]:
+    """The companies with these ids that exist, as rows of their columns (one query, no table
+    objects: a list of matches only shows them), by id."""
     if not company_ids:
         return {}
-    return {c.id: c for c in session.exec(_COMPANIES_BY_ID, params={"ids": company_ids}).all()}
+    return {row.id: row for row in session.connection().execute(_COMPANY_ROWS_BY_ID, {"ids": company_ids})}
 
 
 def regions_of(municipality: str | None) -> list[str]:

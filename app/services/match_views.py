@@ -50,8 +50,11 @@ class MatchPage:
         """Write the new match records and audit lines, then fill in the new pairs' statuses.
         Safe to repeat after a rollback (the batch writer may)."""
         if self.open_records and self.unseen:
-            pipeline.ensure_matches(session, [(*self.pairs[i], self.items[i].score) for i in self.unseen])
-            statuses = pipeline.statuses_of_pairs(session, [self.pairs[i] for i in self.unseen])
+            written = pipeline.ensure_matches(session, [(*self.pairs[i], self.items[i].score) for i in self.unseen])
+            if written == len(self.unseen):  # all opened here, so all `new`
+                statuses = {self.pairs[i]: "new" for i in self.unseen}
+            else:  # another request opened some meanwhile: read where they stand
+                statuses = pipeline.statuses_of_pairs(session, [self.pairs[i] for i in self.unseen])
             for i in self.unseen:
                 self.items[i].pipeline_status = statuses.get(self.pairs[i])
         audit.record_many(session, self.actor, "read_contact", "company", self.contact_reads)
@@ -154,7 +157,7 @@ def search(
 def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None,
                    audited: list[tuple[int, str]] | None = None) -> list[CompanyMatch]:
     """``audited``: where the contact details released go to be audited (None: audited here)."""
-    found = company_service.get_many(session=session, company_ids=[match.id for match in matches])
+    found = company_service.rows_by_id(session=session, company_ids=[match.id for match in matches])
     # A company erased a moment ago is skipped; the index follows right after.
     kept = [match for match in matches if match.id in found]
     outs = company_service.to_out_many(session=session, caller=caller, companies=[found[m.id] for m in kept],

@@ -56,8 +56,9 @@ def _match_insert(dialect: str, update_scores: bool):
 
 def ensure_matches(
     session: Session, pairs: Iterable[tuple[int, int, float | None]], *, update_scores: bool = False
-) -> None:
-    """Creates a `new` match for every (company, need, score) pair that has none.
+) -> int | None:
+    """Creates a `new` match for every (company, need, score) pair that has none; returns how many
+    rows it wrote (None where the driver does not say).
 
     Looking at matches only inserts pairs not seen before (no write once they exist, so reads stay
     cheap); a weekly list also refreshes ``last_score`` (``update_scores``).
@@ -69,9 +70,11 @@ def ensure_matches(
     now = utcnow()
     rows = [{"company_id": c, "need_id": n, "last_score": s, "status": "new", "created_at": now, "updated_at": now}
             for (c, n), s in best.items()]
-    if rows:
-        connection = session.connection()
-        connection.execute(_match_insert(connection.dialect.name, update_scores), rows)
+    if not rows:
+        return 0
+    connection = session.connection()
+    written = connection.execute(_match_insert(connection.dialect.name, update_scores), rows).rowcount
+    return written if written is not None and written >= 0 else None
 
 
 def get(session: Session, company_id: int, need_id: int) -> Match:
