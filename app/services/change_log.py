@@ -56,7 +56,7 @@ _LATEST_CHANGE = select(func.max(IndexChange.id))  # asked on every matching req
 
 
 def latest_change(session: Session) -> int:
-    return int(session.exec(_LATEST_CHANGE).one() or 0)
+    return int(session.connection().execute(_LATEST_CHANGE).scalar() or 0)
 
 
 def oldest_change(session: Session) -> int:
