@@ -49,6 +49,7 @@ clean:
 BENCH_ARGS ?=
 .PHONY: bench
 bench: install
+	./scripts/install-package.sh wrk /usr/bin/wrk "the HTTP benchmark's load (a Python client otherwise)"
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 # Larger load and fuzzing runs than `make test` (loopback only, bounded): 50 clients, 3000 requests,
