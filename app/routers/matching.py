@@ -46,7 +46,7 @@ async def companies_for_need(
 ) -> CompanyMatches:
     """Staff: the companies that best answer a need (active companies that consented to matching)."""
     def question(session: Session) -> MatchPage:
-        need = need_service.get(session=session, caller=caller, need_id=need_id)
+        need = need_service.get_row(session=session, caller=caller, need_id=need_id)
         return match_views.companies_for_need_page(
             session=session, engine=engine, caller=caller, need=need, limit=limit, region=region,
             nld_area=nld_area, sector=sector, defence_experience=defence_experience,
@@ -71,7 +71,7 @@ async def needs_for_company(
 ) -> NeedMatches:
     """Staff, or the company itself (`X-Edit-Token`): the needs and programmes that fit a company."""
     def question(session: Session) -> MatchPage:
-        company = company_service.get(session=session, company_id=company_id)
+        company = company_service.get_row(session=session, company_id=company_id)
         company_caller = caller_for_company(company, caller, x_edit_token)
         company_service.require_access(company_caller, company)
         return match_views.needs_for_company_page(

@@ -51,7 +51,15 @@ def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> 
 
 
 def get(*, session: Session, company_id: int) -> Company:
-    company = session.get(Company, company_id)
+    return _found(session.get(Company, company_id), company_id)
+
+
+def get_row(*, session: Session, company_id: int) -> Row:
+    """``get`` as a row of the company's columns, for reading only (a match request)."""
+    return _found(rows_by_id(session=session, company_ids=[company_id]).get(company_id), company_id)
+
+
+def _found(company, company_id: int):
     if company is None:
         raise NotFound(f"no company with id {company_id}")
     return company

@@ -64,7 +64,8 @@ def companies_for_need_page(
     *, session: Session, engine: MatchEngine, caller: Caller, need: Need, limit: int, scouting: bool = False,
     **filters,
 ) -> MatchPage:
-    """The companies that best answer a need (reads only). Pairs staff marked "not relevant" stay out.
+    """The companies that best answer a need (a table object or a row of its columns; reads only).
+    Pairs staff marked "not relevant" stay out.
 
     Scouting (MINDbase Noord) asks for companies that never worked with Defence, newest first
     among equal scores.
@@ -95,7 +96,8 @@ def needs_for_company_page(
     *, session: Session, engine: MatchEngine, caller: Caller, company: Company, limit: int,
     kind: str | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
 ) -> MatchPage:
-    """The needs that fit a company (reads only). ``need_filters``: the worker's cache of allowed need ids."""
+    """The needs that fit a company (a table object or a row of its columns; reads only).
+    ``need_filters``: the worker's cache of allowed need ids."""
     filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
                "regions": company_service.regions_of(company.municipality) or None}
     allowed = need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)

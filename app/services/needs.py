@@ -2,7 +2,8 @@
 
 import json
 
-from sqlalchemy import String, bindparam, cast, func, or_
+from sqlalchemy import Row, String, bindparam, cast, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput, NotFound
@@ -21,7 +22,18 @@ def create(*, session: Session, caller: Caller, need_in: NeedCreate) -> Need:
 
 
 def get(*, session: Session, caller: Caller, need_id: int) -> Need:
-    need = session.get(Need, need_id)
+    return _visible(session.get(Need, need_id), caller, need_id)
+
+
+_NEED_ROW = sa_select(Need.__table__).where(Need.__table__.c.id == bindparam("need_id"))  # built once
+
+
+def get_row(*, session: Session, caller: Caller, need_id: int) -> Row:
+    """``get`` as a row of the need's columns, for reading only (a match request: no table object)."""
+    return _visible(session.connection().execute(_NEED_ROW, {"need_id": need_id}).first(), caller, need_id)
+
+
+def _visible(need, caller: Caller, need_id: int):
     # A staff-only need does not exist for anyone else: 404, not 403, so its existence does not leak.
     if need is None or (need.visibility == "staff" and not caller.is_staff):
         raise NotFound(f"no need with id {need_id}")
