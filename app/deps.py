@@ -26,9 +26,9 @@ async def get_session() -> AsyncIterator[Session]:
     """One session per request: committed when the request succeeds, rolled back when it fails.
 
     Creating a session opens no connection, so it is made on the event loop; the commit or
-    rollback at the end runs in a worker thread, as any database I/O. A request that already
-    committed (the match endpoints do, to hold SQLite's write lock briefly) holds no connection
-    any more, and its session is closed without another trip through the thread pool.
+    rollback at the end runs in a worker thread, as any database I/O. A request that committed
+    itself (most writing endpoints do, so that they answer only what is stored) holds no
+    connection any more, and its session is closed without another trip through the thread pool.
     """
     session = new_session()
     try:

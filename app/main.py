@@ -45,11 +45,15 @@ class BodyTooLarge(Exception):
     pass
 
 
-class BodySizeLimit:
-    """Counts the body bytes as they arrive, so a chunked upload (no Content-Length) is capped as well.
+class LimitsAndHeaders:
+    """Adds the security headers to every answer, and caps the request body.
 
-    Past the limit the body read fails (the request is not processed on a partial body) and the
-    answer is 413, whatever the application made of the failed read.
+    A declared body over the limit is refused before anything reads it. The body's bytes are also
+    counted as they arrive, so a chunked upload (no Content-Length) is capped as well: past the
+    limit the body read fails (the request is not processed on a partial body) and the answer is
+    413, whatever the application made of the failed read. Plain ASGI: Starlette's
+    BaseHTTPMiddleware runs every request through an extra task and stream, which cost more than
+    a match itself under load.
     """
 
     def __init__(self, app) -> None:
@@ -62,6 +66,13 @@ class BodySizeLimit:
         max_bytes = get_settings().max_body_bytes
         received = 0
         exceeded = started = False
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
 
         async def limited_receive():
             nonlocal received, exceeded
@@ -77,44 +88,20 @@ class BodySizeLimit:
             nonlocal started
             if not exceeded:
                 started = True
-                await send(message)
+                await send_with_headers(message)
             elif message["type"] == "http.response.start" and not started:
                 started = True
-                await _too_large(max_bytes)(scope, receive, send)
+                await _too_large(max_bytes)(scope, receive, send_with_headers)
 
+        declared_length = Headers(scope=scope).get("content-length")
+        if declared_length and (not declared_length.isdigit() or int(declared_length) > max_bytes):
+            await _too_large(max_bytes)(scope, receive, send_with_headers)
+            return
         try:
             await self.app(scope, limited_receive, send_or_refuse)
         except BodyTooLarge:
             if not started:
-                await _too_large(max_bytes)(scope, receive, send)
-
-
-class LimitsAndHeaders:
-    """Adds the security headers to every answer and refuses a declared body over the limit before
-    anything reads it. Plain ASGI: Starlette's BaseHTTPMiddleware runs every request through an
-    extra task and stream, which cost more than a match itself under load."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        declared_length = Headers(scope=scope).get("content-length")
-        max_bytes = get_settings().max_body_bytes
-        if declared_length and (not declared_length.isdigit() or int(declared_length) > max_bytes):
-            await _too_large(max_bytes)(scope, receive, send_with_headers)
-        else:
-            await self.app(scope, receive, send_with_headers)
+                await _too_large(max_bytes)(scope, receive, send_with_headers)
 
 
 def _too_large(max_bytes: int) -> JSONResponse:
@@ -205,8 +192,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         ]
         return JSONResponse(status_code=422, content={"detail": details})
 
-    app.add_middleware(BodySizeLimit)
-    app.add_middleware(LimitsAndHeaders)  # outside BodySizeLimit, so its 413 gets the security headers
+    app.add_middleware(LimitsAndHeaders)
 
     return app
 

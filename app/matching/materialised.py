@@ -104,16 +104,12 @@ class MaterialisedMatches:
             return entry.texts.get(text_key) if entry is not None else None
 
     def keep_text(self, key: Hashable, text_key: Hashable, texts: dict) -> None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return
-            self._bytes -= entry.nbytes
+        def add(entry: _Entry) -> None:
             if len(entry.texts) >= TEXTS_PER_QUERY:
                 entry.texts.clear()  # stale ones (matches that left the list) go with the rest
             entry.texts[text_key] = texts
-            self._bytes += entry.nbytes
-            self._evict()
+
+        self._grow(key, add)
 
     def ranking(self, key: Hashable, ranking_key: tuple) -> Ranking | None:
         """The first page ranked for `key` under ``ranking_key`` (snapshot version, excluded
@@ -127,15 +123,22 @@ class MaterialisedMatches:
             return ranking
 
     def keep_ranking(self, key: Hashable, ranking_key: tuple, ranking: Ranking) -> None:
+        def add(entry: _Entry) -> None:
+            version = ranking_key[0]
+            if len(entry.rankings) >= RANKINGS_PER_QUERY or any(k[0] != version for k in entry.rankings):
+                entry.rankings = {}  # ranked on a snapshot a write has replaced since, or too many
+            entry.rankings[ranking_key] = ranking
+
+        self._grow(key, add)
+
+    def _grow(self, key: Hashable, add) -> None:
+        """``add(entry)`` to the entry of `key`, if there is one, keeping the bytes counted."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return
             self._bytes -= entry.nbytes
-            version = ranking_key[0]
-            if len(entry.rankings) >= RANKINGS_PER_QUERY or any(k[0] != version for k in entry.rankings):
-                entry.rankings = {}  # ranked on a snapshot a write has replaced since, or too many
-            entry.rankings[ranking_key] = ranking
+            add(entry)
             self._bytes += entry.nbytes
             self._evict()
 
