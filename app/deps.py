@@ -127,7 +127,9 @@ def caller_for_company(company: Company, caller: Caller, x_edit_token: str | Non
     return caller
 
 
-async def company_caller(company: CompanyDep, caller: CallerDep, x_edit_token: EditTokenHeader = None) -> Caller:
+async def company_caller(
+    company: CompanyDep, caller: CallerDep, x_edit_token: EditTokenHeader = None
+) -> Caller:
     return caller_for_company(company, caller, x_edit_token)
 
 

@@ -61,7 +61,8 @@ def test_while_another_connection_holds_the_write_lock_the_loop_goes_on_and_the_
             ticks += 1
         assert not pending.done()
         # Reads on the loop do not wait for the lock either.
-        assert await read(lambda session: session.exec(select(func.count()).select_from(AuditEvent)).one()) == 0
+        count = select(func.count()).select_from(AuditEvent)
+        assert await read(lambda session: session.exec(count).one()) == 0
         await asyncio.to_thread(holder.commit)
         return ticks, await pending
 

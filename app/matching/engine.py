@@ -323,7 +323,9 @@ class MatchEngine:
                 self._materialised.keep_ranking(key, ranking_key, ranking)
         return self._explained(view, snapshot, ranking, key)
 
-    def _rank(self, view: QueryView, candidates: CandidateScores, details: CandidateDetails, limit: int) -> Ranking:
+    def _rank(
+        self, view: QueryView, candidates: CandidateScores, details: CandidateDetails, limit: int
+    ) -> Ranking:
         fused = fuse(candidates, self.weights)
         order = top_order(fused.total, candidates.document_ids, limit)
         pairs = best_passage_pairs(view, details, order, fused, self.weights, candidates)
@@ -336,7 +338,9 @@ class MatchEngine:
             bonus=fused.bonus[order],
         )
 
-    def _explained(self, view: QueryView, snapshot: SideSnapshot, ranking: Ranking, key: tuple | None) -> list[Match]:
+    def _explained(
+        self, view: QueryView, snapshot: SideSnapshot, ranking: Ranking, key: tuple | None
+    ) -> list[Match]:
         """The ranked matches with their explanations; the quotes come from what was kept for
         the query where they were made before."""
         query_stems = frozenset(t for tokens in view.tokens for t in tokens)

@@ -57,7 +57,9 @@ async def companies_for_need(
     return CompanyMatches(items=page.items)
 
 
-@router.get("/companies/{company_id}/matches", response_model=NeedMatches, responses={**NOT_READY, **FORBIDDEN})
+@router.get(
+    "/companies/{company_id}/matches", response_model=NeedMatches, responses={**NOT_READY, **FORBIDDEN}
+)
 async def needs_for_company(
     company_id: CompanyId,
     caller: CallerDep,

@@ -194,7 +194,9 @@ def json_list_contains(column, slug: str):
 
 
 # What every caller sees of a company; the contact details and consents only some (see to_out).
-_PUBLIC_FIELDS = tuple(name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents"))
+_PUBLIC_FIELDS = tuple(
+    name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents")
+)
 
 
 def to_out(

@@ -50,7 +50,8 @@ class MatchPage:
         """Write the new match records and audit lines, then fill in the new pairs' statuses.
         Safe to repeat after a rollback (the batch writer may)."""
         if self.open_records and self.unseen:
-            written = pipeline.ensure_matches(session, [(*self.pairs[i], self.items[i].score) for i in self.unseen])
+            new_pairs = [(*self.pairs[i], self.items[i].score) for i in self.unseen]
+            written = pipeline.ensure_matches(session, new_pairs)
             if written == len(self.unseen):  # all opened here, so all `new`
                 statuses = {self.pairs[i]: "new" for i in self.unseen}
             else:  # another request opened some meanwhile: read where they stand
@@ -84,7 +85,8 @@ def companies_for_need_page(
     contact_reads: list[tuple[int, str]] = []
     items = _company_items(session, caller, matches, need_id=need.id, audited=contact_reads)
     if scouting:
-        items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at), reverse=True)
+        items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at),
+                   reverse=True)
     status_of = pipeline.statuses_for_need(session, need.id, [item.company.id for item in items])
     page = MatchPage(items, [(item.company.id, need.id) for item in items], caller.label,
                      contact_reads=contact_reads)
@@ -100,10 +102,10 @@ def needs_for_company_page(
     ``need_filters``: the worker's cache of allowed need ids."""
     filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
                "regions": company_service.regions_of(company.municipality) or None}
-    allowed = need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
+    allowed = _allowed_needs(session, need_filters, filters)
     dismissed = pipeline.dismissed_need_ids(session, company.id)
-    matches = engine.match(company_document(company), target="need", allowed_ids=allowed, excluded_ids=dismissed,
-                           limit=limit)
+    matches = engine.match(company_document(company), target="need", allowed_ids=allowed,
+                           excluded_ids=dismissed, limit=limit)
     items = _need_items(session, matches)
     status_of = pipeline.statuses_for_company(session, company.id, [item.need.id for item in items])
     page = MatchPage(items, [(company.id, item.need.id) for item in items], caller.label,
@@ -134,12 +136,13 @@ def _fill_statuses(page: MatchPage, status_of: dict[int, str], other_id) -> None
 
 
 def search(
-    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int, filters: dict,
-    need_filters: NeedFilterCache | None = None,
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int,
+    filters: dict, need_filters: NeedFilterCache | None = None,
 ) -> list[CompanyMatch] | list[NeedMatch]:
     if target == "companies":
         if caller.user is None:
-            raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
+            raise Unauthorized(
+                "searching companies is for staff: log in first (Authorization: Bearer <token>)")
         if not caller.is_staff:
             raise Forbidden("searching companies is for staff only; companies may search needs")
         company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector",
@@ -148,12 +151,18 @@ def search(
         matches = engine.match(text, target="company", allowed_ids=allowed, limit=limit)
         return _company_items(session, caller, matches)
     need_filter = {
-        "include_staff_only": caller.is_staff, "kind": filters.get("kind"), "nld_area": filters.get("nld_area"),
+        "include_staff_only": caller.is_staff, "kind": filters.get("kind"),
+        "nld_area": filters.get("nld_area"),
         "sector": filters.get("sector"), "include_closed": bool(filters.get("include_closed")),
         "regions": [filters["region"]] if filters.get("region") else None,
     }
-    allowed = need_filters.allowed(session, **need_filter) if need_filters else allowed_need_ids(session, **need_filter)
+    allowed = _allowed_needs(session, need_filters, need_filter)
     return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
+
+
+def _allowed_needs(session: Session, need_filters: NeedFilterCache | None, filters: dict) -> frozenset[int] | list[int]:
+    """The ids of the needs ``filters`` allow, from the worker's cache when there is one."""
+    return need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
 
 
 def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None,
