@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
@@ -34,7 +35,9 @@ async def get_session() -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_end, session, commit=False)
+        # Shielded: a request cancelled because its client went away still lets go of its connection.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, commit=False)
         raise
     if session.in_transaction():
         await run_in_threadpool(_end, session, commit=True)

@@ -25,8 +25,8 @@ from app.matching.segment import Segment
 from app.matching.text import Language, Passage, detect_language, split_passages, tokenize
 
 Side = Literal["company", "need"]
-_snapshot_versions = count(1)
 SIDES: tuple[Side, ...] = ("company", "need")
+_snapshot_versions = count(1)  # SideSnapshot.version
 
 
 @dataclass(frozen=True)
