@@ -2,6 +2,7 @@
 consent-gated introductions."""
 
 from collections.abc import Iterable
+from functools import cache
 
 from sqlalchemy import bindparam, func, tuple_
 from sqlalchemy import select as sa_select
@@ -32,26 +33,20 @@ STATUSES = tuple(TRANSITIONS)
 NEEDS_REASON = frozenset({"lost", "parked"})
 
 _MATCHES = Match.__table__.c
-_MATCH_INSERTS: dict[tuple[str, bool], object] = {}
 
 
+@cache
 def _match_insert(dialect: str, update_scores: bool):
     """The statement that inserts match rows, built once per dialect and mode: executed with a list
     of rows (executemany), its compiled form is reused by every request."""
-    key = (dialect, update_scores)
-    statement = _MATCH_INSERTS.get(key)
-    if statement is None:
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(Match.__table__)
-        if update_scores:
-            statement = statement.on_conflict_do_update(
-                index_elements=["company_id", "need_id"],
-                set_={"last_score": func.coalesce(statement.excluded.last_score, _MATCHES.last_score)},
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=["company_id", "need_id"])
-        _MATCH_INSERTS[key] = statement
-    return statement
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Match.__table__)
+    if update_scores:
+        return statement.on_conflict_do_update(
+            index_elements=["company_id", "need_id"],
+            set_={"last_score": func.coalesce(statement.excluded.last_score, _MATCHES.last_score)},
+        )
+    return statement.on_conflict_do_nothing(index_elements=["company_id", "need_id"])
 
 
 def ensure_matches(
@@ -195,8 +190,6 @@ _STATUSES_FOR_COMPANY = sa_select(_MATCHES.need_id, _MATCHES.status).where(
     _MATCHES.company_id == bindparam("company_id"),
     _MATCHES.need_id.in_(bindparam("need_ids", expanding=True)),
 )
-
-
 _STATUSES_OF_PAIRS = sa_select(_MATCHES.company_id, _MATCHES.need_id, _MATCHES.status).where(
     tuple_(_MATCHES.company_id, _MATCHES.need_id).in_(bindparam("pairs", expanding=True)))
 
