@@ -86,7 +86,9 @@ class HnswPassageSearch:
 
 def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The exact counterpart (numpy, inner product): (scores, positions), best first."""
-    similarity = queries @ vectors.T
+    # (vectors @ queries.T).T, not queries @ vectors.T: the same numbers, but BLAS reads the
+    # tall matrix row by row this way, about twice as fast for a few queries.
+    similarity = (vectors @ queries.T).T
     k = max(1, min(k, similarity.shape[1]))
     top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
     scores = np.take_along_axis(similarity, top, axis=1)

@@ -15,21 +15,22 @@ MAX_SNIPPET_CHARS = 240
 MAX_SHARED_TERMS = 8
 
 
-def shared_terms(
-    match_text: str,
-    match_language: Language,
-    query_stems: Set[str],
-    document_frequency: Mapping[str, int],
-) -> list[str]:
-    """Words both texts use (compared by stem), rarest first, as written in the matched text."""
-    shown: dict[str, str] = {}
-    for start, end, stems in stemmed_words(match_text, match_language):
+def word_forms(text: str, language: Language) -> dict[str, str]:
+    """Each stem of `text` with the word that first produced it, as written: what the shared
+    words of an explanation are looked up in (the engine keeps these per document)."""
+    forms: dict[str, str] = {}
+    # stemmed_words's cache is left to passages: a whole text is read once, here.
+    for start, end, stems in stemmed_words.__wrapped__(text, language):
         for stem in stems:
-            if stem in query_stems and stem not in shown:
-                shown[stem] = match_text[start:end]
-    common = sorted(shown, key=lambda stem: (document_frequency.get(stem, 0), stem))
+            forms.setdefault(stem, text[start:end])
+    return forms
+
+
+def shared_terms(match_forms: Mapping[str, str], common: Set[str], document_frequency: Mapping[str, int]) -> list[str]:
+    """Words both texts use (`common` stems), rarest first, as written in the matched text."""
+    rarest_first = sorted(common, key=lambda stem: (document_frequency.get(stem, 0), stem))
     # Two stems can come from one word (unknown language); show each word once.
-    return list(dict.fromkeys(shown[stem] for stem in common))[:MAX_SHARED_TERMS]
+    return list(dict.fromkeys(match_forms[stem] for stem in rarest_first))[:MAX_SHARED_TERMS]
 
 
 def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: Language) -> dict:
@@ -86,16 +87,17 @@ def explanation_texts(
     match_text: str,
     match_language: Language,
     match_passage: Passage,
-    match_stems: Set[str],
+    match_forms: Mapping[str, str],
     document_frequency: Mapping[str, int],
 ) -> dict:
     """The quoted passages and shared words: the costly part of an explanation, which depends
-    only on the two texts, the chosen passages and the stem rarity (the engine keeps it)."""
-    common = set(query_stems) & set(match_stems)
+    only on the two texts, the chosen passages and the stem rarity (the engine keeps it).
+    `match_forms` is word_forms(match_text, match_language)."""
+    common = query_stems & match_forms.keys()
     return {
         "query_passage": snippet(query_text, query_passage, common, query_language),
         "match_passage": snippet(match_text, match_passage, common, match_language),
-        "shared_terms": shared_terms(match_text, match_language, common, document_frequency),
+        "shared_terms": shared_terms(match_forms, common, document_frequency),
     }
 
 

@@ -120,12 +120,23 @@ class LexicalIndex:
         return self.scores_of(np.arange(self.size), [query_tokens])[:, 0]
 
     def scores_of(self, positions: np.ndarray, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-        """(len(positions), len(token_lists)) BM25 scores of the given passages only."""
+        """(len(positions), len(token_lists)) BM25 scores of the given passages only.
+
+        Read from whichever side is shorter: the stems of those passages, or the passages of
+        the query's stems (most of a small segment, or a query of rare stems)."""
         result = np.zeros((len(positions), len(token_lists)), dtype=np.float32)
         if not len(positions) or not len(token_lists) or not self.vocabulary:
             return result
         stems, counts = self.query_counts(token_lists)
         if not len(stems):
+            return result
+        postings = int((self.term_start[stems + 1] - self.term_start[stems]).sum())
+        if postings < int((self.passage_start[positions + 1] - self.passage_start[positions]).sum()):
+            entries, local = _ranges(self.term_start, stems)
+            passages, weights = self.passage_of[entries], self.weight_by_term[entries]
+            for column in range(len(token_lists)):
+                every = np.bincount(passages, weights * counts[local, column], minlength=self.size)
+                result[:, column] = every[positions]
             return result
         entries, owner = _ranges(self.passage_start, positions)
         terms = self.term_of[entries]

@@ -56,11 +56,6 @@ class StoredDocument:
     passage_hashes: tuple[str, ...]  # sha256 of each passage text: the embedding cache key
     passage_tokens: tuple[tuple[str, ...], ...]
 
-    @property
-    def stems(self) -> frozenset[str]:
-        """Every stem of the document (explanations compare these)."""
-        return frozenset(t for tokens in self.passage_tokens for t in tokens)
-
 
 def prepare_document(document: Document) -> StoredDocument:
     """Split and tokenize a document."""

@@ -32,9 +32,9 @@ def test_allowed_ids_restrict_the_candidates(engine):
 
 
 def test_allowed_ids_are_honoured_when_candidates_come_from_the_indexes(tmp_path):
-    # A pool of one passage per signal (and a limit of one) forces the FAISS / BM25 candidate
-    # path instead of scoring every allowed document.
-    engine = make_engine(tmp_path, candidate_pool=1)
+    # An ANN index on even this small side and a pool of one passage per signal (and a limit
+    # of one) force the FAISS / BM25 candidate path instead of scoring every allowed document.
+    engine = make_engine(tmp_path, candidate_pool=1, ann_min_passages=1)
     engine.upsert(COMPANIES)
     assert ids(engine.match(NEEDS[1], target="company", limit=1)) == [2]
     found = engine.match(NEEDS[1], target="company", allowed_ids={1, 3, 4}, limit=1)

@@ -41,3 +41,16 @@ def test_a_small_segment_weighted_with_the_big_one_scores_like_it():
     small = LexicalIndex(tokens[:2], statistics=big.statistics)
     query = ["compos", "radar"]
     np.testing.assert_allclose(small.scores(query), big.scores(query)[:2], rtol=1e-6)
+
+
+def test_scores_of_some_passages_are_the_same_read_from_either_side():
+    """scores_of reads the stems of the passages asked for, or the passages of the query's
+    stems, whichever is shorter; both give the scores of every passage."""
+    tokens = [tokenize(t) for t in TEXTS]
+    index = LexicalIndex(tokens)
+    query = [tokenize("drones radar composiet"), tokenize("schepen")]
+    every = index.scores_of(np.arange(len(TEXTS)), query)  # few postings: read by stem
+    for position in range(len(TEXTS)):  # one short passage: read by passage
+        np.testing.assert_allclose(index.scores_of(np.array([position]), query)[0], every[position], rtol=1e-6)
+    reference = np.stack([index.scores(q) for q in query], axis=1)
+    np.testing.assert_allclose(every, reference, rtol=1e-6)

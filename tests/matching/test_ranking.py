@@ -1,0 +1,72 @@
+"""The vectorised pieces of a ranking give what the plain, slow computation gives."""
+
+import numpy as np
+
+from app.matching import ranking
+from app.matching.engine import Document
+from app.matching.fusion import FUSION_WEIGHTS, _mean_shares, mean_shares, top_order
+
+from .factories import make_engine
+
+
+def test_best_and_second_best_per_group_as_sorting_each_group_gives():
+    rng = np.random.default_rng(3)
+    counts = rng.integers(1, 5, size=300)
+    # Few distinct values, so that ties for best and for second are common.
+    scores = rng.integers(0, 4, size=int(counts.sum())).astype(np.float32)
+    best, second = ranking._top_two_per_group(scores, counts)
+    start = 0
+    for group, count in enumerate(counts):
+        ordered = sorted(scores[start : start + count], reverse=True)
+        assert best[group] == ordered[0]
+        assert second[group] == (ordered[1] if count > 1 else 0.0)
+        start += count
+
+
+def test_best_per_row_of_a_score_matrix():
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=(50, 3)).astype(np.float32)
+    np.testing.assert_array_equal(ranking._best_per_row(scores), scores.max(axis=1))
+    assert not ranking._best_per_row(np.zeros((4, 0), np.float32)).any()
+
+
+def test_the_page_is_the_best_scores_with_ties_broken_by_id():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        scores = rng.integers(0, 6, size=200).astype(np.float32)  # many ties at the page's edge
+        document_ids = rng.permutation(1000)[:200]
+        expected = np.lexsort((document_ids, -scores))[:10]
+        np.testing.assert_array_equal(top_order(scores, document_ids, 10), expected)
+
+
+def test_looked_up_shares_equal_computed_shares():
+    rng = np.random.default_rng(6)
+    conditions = rng.integers(0, 3, size=500).astype(np.int8)
+    counted = rng.random((500, 3)) < 0.6
+    computed = _mean_shares(FUSION_WEIGHTS.by_condition()[conditions], counted)
+    np.testing.assert_allclose(mean_shares(FUSION_WEIGHTS, conditions, counted), computed, rtol=1e-6)
+
+
+def test_a_small_side_scores_every_allowed_document_whatever_the_pool(tmp_path):
+    """Without an ANN index the candidates are all allowed documents, so a small pool
+    changes nothing: the answers are those of an exhaustive scan."""
+    words = ["radar", "drone", "sensor", "composiet", "laser", "optiek", "software", "coating"]
+    rng = np.random.default_rng(7)
+    companies = [Document("company", i + 1, "Wij leveren " + " ".join(rng.choice(words, size=4)) + ".")
+                 for i in range(120)]
+    small_pool = make_engine(tmp_path / "small", candidate_pool=10)
+    exhaustive = make_engine(tmp_path / "all", candidate_pool=10_000)
+    for engine in (small_pool, exhaustive):
+        engine.upsert(companies)
+    main = small_pool.snapshot("company").main
+    assert not main.ann
+    view = small_pool.query_view("radar en optiek")
+    allowed = np.ones(len(main.document_ids), dtype=bool)
+    allowed[::3] = False
+    rows = ranking.candidate_rows(view, main, allowed, pool=10, allowed_share=float(allowed.mean()))
+    np.testing.assert_array_equal(rows, np.flatnonzero(allowed))
+    for query in ("radar en optiek", "coating voor drones", "laser software"):
+        ours = [(m.id, m.score) for m in small_pool.match(query, target="company", limit=10)]
+        assert ours == [(m.id, m.score) for m in exhaustive.match(query, target="company", limit=10)]
+    small_pool.close()
+    exhaustive.close()
