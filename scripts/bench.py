@@ -444,7 +444,8 @@ def table(report: dict) -> str:
             elif key in ("server_rss_mb", "server_peak_rss_mb"):
                 row(n, f"HTTP {key}", f"{value}", "≤ 2048 at 100k" if is_100k else "",
                     value <= 2048 if is_100k else None)
-            elif key in ("server_ready_s", "server_precompute_s"):
+            elif key in ("server_ready_s", "server_precompute_s", "server_restart_ready_s",
+                         "server_restart_precompute_s"):
                 row(n, f"HTTP {key}", f"{value}")
     store = stores[0]
     ingest = report.get("ingest")

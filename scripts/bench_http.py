@@ -11,7 +11,8 @@ The load comes from a separate process at a fixed concurrency: `wrk` with a Lua 
 rotates over need (or company) ids with a staff bearer token, or, where `wrk` is not installed,
 a threaded httpx client (`python scripts/bench_http.py --load …`), which costs the server some
 CPU on a small machine. Reported per endpoint: requests/s, p50/p99 latency, non-2xx responses
-and socket errors; for the server: time to ready and RSS.
+and socket errors; for the server: time to ready and RSS, and after a restart (its saved index
+holds the precomputed candidates) the time to ready and to every need precomputed.
 """
 
 from __future__ import annotations
@@ -218,6 +219,13 @@ def measure_http(data_dir: Path, company_records: list[dict], need_records: list
         result["server_rss_mb"], result["server_peak_rss_mb"] = round(memory["rss"]), round(memory["peak"])
         log = server.log()
         result["server_log_errors"] = log.count("Traceback") + log.count(" 500 ")
+    finally:
+        server.stop()  # a graceful stop saves the index, with the precomputed candidates
+    # A restart: the saved candidates are kept again, so the precompute has nothing to search.
+    server, ready_s = start_server(env, data_dir / "server.log")
+    try:
+        result["server_restart_ready_s"] = round(ready_s, 1)
+        result["server_restart_precompute_s"] = round(wait_for_precompute(server), 1)
     finally:
         server.stop()
     result["errors"] = sum(result[f"{k}_{e}"] for k in ("need_matches", "company_matches")

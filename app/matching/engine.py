@@ -562,8 +562,13 @@ class MatchEngine:
     def save(self) -> None:
         """Write all sides to `data_dir/index/` atomically (temp folder, fsync, rename)."""
         with self._write_lock:
+            kept = {side: [] for side in self._snapshots}
+            for side, snapshot in self._snapshots.items():
+                for key, candidates in self._materialised.thorough(side, snapshot.main):
+                    if key[4] is None:  # unfiltered
+                        kept[side].append((persistence.KeptQuery(key[1], key[2], key[3], key[5]), candidates))
             persistence.save(self.data_dir / "index", dict(self._snapshots), self._manifest_expectation(),
-                             self.counts())
+                             self.counts(), kept)
 
     def load_or_build(
         self,
@@ -580,8 +585,9 @@ class MatchEngine:
                                   self.ann_factory, ann_min_passages=self.ann_min_passages)
         if loaded is not None:
             with self._write_lock:
-                for snapshot in loaded.values():
+                for snapshot in loaded.snapshots.values():
                     self._swap(snapshot)
+                self._keep_loaded(loaded.kept)
         reports: dict[str, SyncReport] = {}
         if documents is not None:
             for side in SIDES:
@@ -591,6 +597,16 @@ class MatchEngine:
         if changed or loaded is None:
             self.save()
         return reports
+
+    def _keep_loaded(self, kept: Mapping[str, persistence.KeptCandidates]) -> None:
+        """Keep the precompute's saved candidates again, for the queries whose text is still the
+        one they were found for: the precompute then skips them."""
+        for target, entries in kept.items():
+            for query, candidates in entries:
+                stored = self._snapshots[query.side].documents.get(query.id)
+                if stored is not None and stored.content_hash == query.content_hash:
+                    key = (target, query.side, query.id, query.content_hash, None, query.pool)
+                    self._materialised.keep(key, candidates, thorough=True)
 
     # ---------- helpers ----------
     def _empty_segment(self) -> Segment:

@@ -26,7 +26,9 @@ def word_forms(text: str, language: Language) -> dict[str, str]:
     return forms
 
 
-def shared_terms(match_forms: Mapping[str, str], common: Set[str], document_frequency: Mapping[str, int]) -> list[str]:
+def shared_terms(
+    match_forms: Mapping[str, str], common: Set[str], document_frequency: Mapping[str, int]
+) -> list[str]:
     """Words both texts use (`common` stems), rarest first, as written in the matched text."""
     rarest_first = sorted(common, key=lambda stem: (document_frequency.get(stem, 0), stem))
     # Two stems can come from one word (unknown language); show each word once.

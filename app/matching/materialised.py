@@ -20,7 +20,8 @@ A key starts with the target side, then names the query by side, id and content 
 edited need is a new key), the filter (allowed ids) and the candidate pool. Entries are evicted
 least recently used first, bounded by bytes, those a request made before those the precompute
 made. The engine's background precompute (engine.MatchEngine.precompute) fills them for every
-need after a start or a merge, with a deeper candidate search than a request can afford.
+need after a start or a merge, with a deeper candidate search than a request can afford; they
+are saved with the index and kept again when the same main segment is loaded.
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ class MaterialisedMatches:
             self._recency[thorough][key] = None
             self._bytes += candidates.nbytes
             self._evict()
+
+    def thorough(self, side: str, main: Segment) -> list[tuple[Hashable, SegmentCandidates]]:
+        """The precompute's candidates kept in `main`, the main segment of `side` (to be saved
+        with it, so that a restart does not search them again)."""
+        with self._lock:
+            return [(key, entry.candidates) for key, entry in self._entries.items()
+                    if key[0] == side and entry.thorough and entry.candidates.segment is main]
 
     def text(self, key: Hashable, text_key: Hashable) -> dict | None:
         """The explanation texts kept for one match of `key` (explain.explanation_texts)."""

@@ -5,30 +5,58 @@ text, passage offsets, language and stems, so loading does not re-tokenize; read
 time, so loading 100,000 documents never holds the whole parsed file at once), `<side>.<segment>.<signal>.npy`
 (passage vectors) and, for a big main segment with FAISS, `<side>.main.<signal>.hnsw` (its ANN
 graph; with pgvector the graph is in PostgreSQL, found again by the vectors' hash);
-plus `<side>.main.live.npy` (which main documents are still live). The manifest names the
-encoders and text rules the files were made with; a mismatch makes the folder stale.
+plus `<side>.main.live.npy` (which main documents are still live) and `<side>.main.kept.npz`
+(the candidates the precompute found in that main segment, per stored query). The manifest
+names the encoders and text rules the files were made with; a mismatch makes the folder stale.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from app.matching.ann import HnswPassageSearch
 from app.matching.index import read_folder, write_folder_atomically
+from app.matching.ranking import SegmentCandidates
 from app.matching.segment import ANN_MIN_PASSAGES, Segment, shared_with_ann
 from app.matching.store import SIDES, SideSnapshot, StoredDocument, document_from_json, documents_to_json
 
 logger = logging.getLogger(__name__)
 
 
-def save(target: Path, snapshots: Mapping[str, SideSnapshot], manifest: dict, counts: dict) -> None:
+@dataclass(frozen=True)
+class KeptQuery:
+    """Whose candidates in a main segment were kept: a stored query by side, id and content
+    hash, searched with candidate pool `pool` (materialised.py; unfiltered queries only)."""
+
+    side: str
+    id: int
+    content_hash: str
+    pool: int
+
+
+KeptCandidates = Sequence[tuple[KeptQuery, SegmentCandidates]]
+
+
+@dataclass
+class Loaded:
+    snapshots: dict[str, SideSnapshot]
+    kept: dict[str, KeptCandidates]  # target side → the candidates kept in its main segment
+
+
+def save(
+    target: Path, snapshots: Mapping[str, SideSnapshot], manifest: dict, counts: dict,
+    kept: Mapping[str, KeptCandidates] | None = None,
+) -> None:
     files: dict[str, Callable[[Path], None]] = {}
+    for side, entries in (kept or {}).items():
+        if entries:
+            files[f"{side}.main.kept.npz"] = lambda path, e=entries: _write_kept(path, e)
     for side, snapshot in snapshots.items():
         for name, segment in (("main", snapshot.main), ("delta", snapshot.delta)):
             files[f"{side}.{name}.documents.jsonl"] = lambda path, s=segment: _write_documents(path, s)
@@ -52,6 +80,38 @@ def _read_documents(path: Path, side: str) -> list[StoredDocument]:
         return [document_from_json(side, json.loads(line)) for line in handle if line.strip()]
 
 
+def _write_kept(path: Path, entries: KeptCandidates) -> None:
+    with path.open("wb") as handle:
+        np.savez(
+            handle,
+            side=np.array([q.side for q, _ in entries]),
+            id=np.array([q.id for q, _ in entries], dtype=np.int64),
+            content_hash=np.array([q.content_hash for q, _ in entries]),
+            pool=np.array([q.pool for q, _ in entries], dtype=np.int64),
+            count=np.array([len(c.rows) for _, c in entries], dtype=np.int64),
+            rows=np.concatenate([c.rows for _, c in entries]),
+            best=np.concatenate([c.best for _, c in entries]),
+            second=np.concatenate([c.second for _, c in entries]),
+        )
+
+
+def _read_kept(path: Path, main: Segment) -> KeptCandidates:
+    if not path.is_file():
+        return []
+    with np.load(path) as saved:
+        ends = np.cumsum(saved["count"])
+        rows, best, second = saved["rows"], saved["best"], saved["second"]
+        if (len(ends) and ends[-1] != len(rows)) or (len(rows) and rows.max() >= len(main.document_ids)):
+            raise ValueError(f"{path.name} does not fit its main segment")
+        return [
+            (KeptQuery(str(side), int(id_), str(content_hash), int(pool)),
+             SegmentCandidates(main, rows[end - count:end], best[end - count:end], second[end - count:end]))
+            for side, id_, content_hash, pool, count, end in zip(
+                saved["side"], saved["id"], saved["content_hash"], saved["pool"], saved["count"], ends,
+                strict=True)
+        ]
+
+
 def _saved_shape(path: Path) -> tuple[int, ...]:
     """The shape of a saved array, without reading its data (memory-mapped, never touched)."""
     return np.load(path, mmap_mode="r").shape
@@ -65,8 +125,9 @@ def _write_array(path: Path, array: np.ndarray) -> None:
 def load(
     target: Path, manifest: dict, encoders: Mapping, ann_factory=None, *,
     ann_min_passages: int = ANN_MIN_PASSAGES,
-) -> dict[str, SideSnapshot] | None:
-    """The saved snapshots, or None when the folder is missing, stale or unreadable.
+) -> Loaded | None:
+    """The saved snapshots and kept candidates, or None when the folder is missing, stale or
+    unreadable.
 
     Errors of the vector store (another ann_factory: PostgreSQL unreachable …) are not caught:
     loading then fails instead of quietly rebuilding with something else.
@@ -76,7 +137,7 @@ def load(
         logger.info("no usable saved index in %s: building from scratch", target)
         return None
     try:
-        snapshots = {}
+        snapshots, kept = {}, {}
         for side in SIDES:
             ann = {"ann_factory": ann_factory, "ann_min_passages": ann_min_passages}
             main = _load_segment(folder.path, side, "main", encoders, None, **ann)
@@ -85,10 +146,11 @@ def load(
             if live.shape != main.document_ids.shape:
                 raise ValueError(f"{side}: live mask does not fit the main segment")
             snapshots[side] = SideSnapshot.build(side, main, delta, live)
+            kept[side] = _read_kept(folder.path / f"{side}.main.kept.npz", main)
     except (OSError, ValueError, RuntimeError, KeyError) as error:
         logger.warning("saved index in %s is unreadable (%s): rebuilding", folder.path, error)
         return None
-    return snapshots
+    return Loaded(snapshots, kept)
 
 
 def _load_segment(

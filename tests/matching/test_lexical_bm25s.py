@@ -51,6 +51,7 @@ def test_scores_of_some_passages_are_the_same_read_from_either_side():
     query = [tokenize("drones radar composiet"), tokenize("schepen")]
     every = index.scores_of(np.arange(len(TEXTS)), query)  # few postings: read by stem
     for position in range(len(TEXTS)):  # one short passage: read by passage
-        np.testing.assert_allclose(index.scores_of(np.array([position]), query)[0], every[position], rtol=1e-6)
+        alone = index.scores_of(np.array([position]), query)[0]
+        np.testing.assert_allclose(alone, every[position], rtol=1e-6)
     reference = np.stack([index.scores(q) for q in query], axis=1)
     np.testing.assert_allclose(every, reference, rtol=1e-6)

@@ -104,6 +104,24 @@ def test_the_precompute_searches_deeper_and_matches_an_exhaustive_scan(tmp_path,
     exhaustive.close()
 
 
+def test_a_restart_keeps_the_precomputed_candidates_saved_with_the_index(tmp_path, pair):
+    kept, _, companies, needs = pair
+    kept.precompute()
+    before = answers(kept, needs)
+    kept.save()
+    kept.close()
+    edited = Document("need", needs[2].id, "Defensie zoekt een robot met camera.")
+    current = [edited if n.id == edited.id else n for n in needs]
+    restarted = make_engine(tmp_path / "kept", **DELTA_WRITES)
+    restarted.load_or_build({"company": companies, "need": current})
+    # Only the edited need is searched again; the others' candidates came back with the index.
+    assert restarted.precompute() == 1
+    unchanged = [i for i, n in enumerate(needs) if n.id != edited.id]
+    after = answers(restarted, current)
+    assert [after[i] for i in unchanged] == [before[i] for i in unchanged]
+    restarted.close()
+
+
 def test_the_background_precompute_keeps_up_with_new_needs(pair):
     kept, *_ = pair
     kept.start_precompute()
