@@ -120,32 +120,31 @@ class LexicalIndex:
         return self.scores_of(np.arange(self.size), [query_tokens])[:, 0]
 
     def scores_of(self, positions: np.ndarray, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-        """(len(positions), len(token_lists)) BM25 scores of the given passages only.
+        """(len(positions), len(token_lists)) BM25 scores of the given passages only (positions
+        without repeats).
 
         Read from whichever side is shorter: the stems of those passages, or the passages of
         the query's stems (most of a small segment, or a query of rare stems)."""
-        result = np.zeros((len(positions), len(token_lists)), dtype=np.float32)
         if not len(positions) or not len(token_lists) or not self.vocabulary:
-            return result
+            return np.zeros((len(positions), len(token_lists)), dtype=np.float32)
         stems, counts = self.query_counts(token_lists)
         if not len(stems):
-            return result
+            return np.zeros((len(positions), len(token_lists)), dtype=np.float32)
         postings = int((self.term_start[stems + 1] - self.term_start[stems]).sum())
         if postings < int((self.passage_start[positions + 1] - self.passage_start[positions]).sum()):
             entries, local = _ranges(self.term_start, stems)
-            passages, weights = self.passage_of[entries], self.weight_by_term[entries]
-            for column in range(len(token_lists)):
-                every = np.bincount(passages, weights * counts[local, column], minlength=self.size)
-                result[:, column] = every[positions]
-            return result
-        entries, owner = _ranges(self.passage_start, positions)
-        terms = self.term_of[entries]
-        local = np.minimum(np.searchsorted(stems, terms), len(stems) - 1)
-        hit = stems[local] == terms
-        owner, local, weights = owner[hit], local[hit], self.weight_by_passage[entries[hit]]
-        for column in range(len(token_lists)):
-            result[:, column] = np.bincount(owner, weights * counts[local, column], minlength=len(positions))
-        return result
+            slot = np.full(self.size, -1, dtype=np.int64)
+            slot[positions] = np.arange(len(positions))
+            owner = slot[self.passage_of[entries]]
+            wanted = owner >= 0
+            owner, local, weights = owner[wanted], local[wanted], self.weight_by_term[entries[wanted]]
+        else:
+            entries, owner = _ranges(self.passage_start, positions)
+            terms = self.term_of[entries]
+            local = np.minimum(np.searchsorted(stems, terms), len(stems) - 1)
+            hit = stems[local] == terms
+            owner, local, weights = owner[hit], local[hit], self.weight_by_passage[entries[hit]]
+        return _summed_per_list(owner, local, weights, counts, len(positions))
 
     def distinctive_terms(self, tokens: Sequence[str], limit: int, max_postings: int | None = None) -> np.ndarray:
         """Vocabulary ids of the `limit` rarest known stems among `tokens`; with `max_postings`,
@@ -175,6 +174,21 @@ class LexicalIndex:
         if len(hits) > limit:
             hits = hits[np.argpartition(-summed[hits], limit - 1)[:limit]]
         return hits, summed[hits].astype(np.float32)
+
+
+def _summed_per_list(
+    owner: np.ndarray, local: np.ndarray, weights: np.ndarray, counts: np.ndarray, size: int
+) -> np.ndarray:
+    """(size, lists) sums of weight × count: each (owner, query stem `local`, weight) entry
+    counts for every token list that has the stem, as often as it has it. One pass over the
+    entries however many lists there are (a long call has thirty passages)."""
+    lists = counts.shape[1]
+    pair_stem, pair_list = np.nonzero(counts)  # the (stem, list) pairs with a count, by stem
+    pair_count = counts[pair_stem, pair_list]
+    pairs, entries = _ranges(_starts(pair_stem, counts.shape[0]), local)  # each entry × its stem's pairs
+    sums = np.bincount(owner[entries] * lists + pair_list[pairs], weights[entries] * pair_count[pairs],
+                       minlength=size * lists)
+    return sums.reshape(size, lists).astype(np.float32)
 
 
 def _starts(sorted_keys: np.ndarray, size: int) -> np.ndarray:

@@ -44,8 +44,9 @@ RANKINGS_PER_QUERY = 4  # first pages of one query kept at once (other limits, d
 
 @dataclass
 class _Entry:
-    candidates: SegmentCandidates
-    thorough: bool  # found by the precompute's deeper search
+    # None: no candidates to keep (a side scored whole, ranking.py), only rankings and texts
+    candidates: SegmentCandidates | None
+    thorough: bool  # found by the precompute's deeper search (never None then)
     # (match id, its content hash, query passage, match passage) → explain.explanation_texts
     texts: dict = field(default_factory=dict)
     # (snapshot version, excluded ids, limit) → Ranking, for the newest snapshot version only
@@ -54,7 +55,8 @@ class _Entry:
     @property
     def nbytes(self) -> int:
         ranked = sum(ranking.nbytes for ranking in self.rankings.values())
-        return self.candidates.nbytes + TEXT_BYTES * len(self.texts) + ranked
+        found = self.candidates.nbytes if self.candidates is not None else 0
+        return found + TEXT_BYTES * len(self.texts) + ranked
 
 
 class MaterialisedMatches:
@@ -72,7 +74,7 @@ class MaterialisedMatches:
         """The kept main-segment candidates of `key`, if they were found in this main segment."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry.candidates.segment is not main:
+            if entry is None or entry.candidates is None or entry.candidates.segment is not main:
                 self.misses += 1
                 return None
             self._recency[entry.thorough].move_to_end(key)
@@ -89,14 +91,10 @@ class MaterialisedMatches:
             return
         with self._lock:
             old = self._entries.get(key)
-            same_segment = old is not None and old.candidates.segment is candidates.segment
-            if same_segment and old.thorough and not thorough:
+            if old is not None and old.thorough and not thorough and old.candidates.segment is candidates.segment:
                 return  # a request's quick search never replaces the precompute's deeper one
             self._drop(key)
-            self._entries[key] = _Entry(candidates, thorough)
-            self._recency[thorough][key] = None
-            self._bytes += candidates.nbytes
-            self._evict()
+            self._add(key, _Entry(candidates, thorough))
 
     def thorough(self, side: str, main: Segment) -> list[tuple[Hashable, SegmentCandidates]]:
         """The precompute's candidates kept in `main`, the main segment of `side` (to be saved
@@ -140,11 +138,14 @@ class MaterialisedMatches:
         self._grow(key, add)
 
     def _grow(self, key: Hashable, add) -> None:
-        """``add(entry)`` to the entry of `key`, if there is one, keeping the bytes counted."""
+        """``add(entry)`` to the entry of `key` (a new one without candidates if there is
+        none), keeping the bytes counted."""
+        if self.budget_bytes <= 0:
+            return
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                return
+                entry = self._add(key, _Entry(None, thorough=False))
             self._bytes -= entry.nbytes
             add(entry)
             self._bytes += entry.nbytes
@@ -155,7 +156,7 @@ class MaterialisedMatches:
         segment are stale (and would keep a replaced segment in memory)."""
         with self._lock:
             for key, entry in list(self._entries.items()):
-                if key[0] == side and entry.candidates.segment is not main:
+                if key[0] == side and entry.candidates is not None and entry.candidates.segment is not main:
                     self._drop(key)
 
     def clear(self) -> None:
@@ -177,6 +178,13 @@ class MaterialisedMatches:
             order = self._recency[thorough]
             while self._bytes > self.budget_bytes and order:
                 self._drop(next(iter(order)))
+
+    def _add(self, key: Hashable, entry: _Entry) -> _Entry:
+        self._entries[key] = entry
+        self._recency[entry.thorough][key] = None
+        self._bytes += entry.nbytes
+        self._evict()
+        return entry
 
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key, None)

@@ -55,3 +55,14 @@ def test_scores_of_some_passages_are_the_same_read_from_either_side():
         np.testing.assert_allclose(alone, every[position], rtol=1e-6)
     reference = np.stack([index.scores(q) for q in query], axis=1)
     np.testing.assert_allclose(every, reference, rtol=1e-6)
+
+
+def test_several_token_lists_score_as_each_list_alone():
+    tokens = [tokenize(t) for t in TEXTS]
+    index = LexicalIndex(tokens)
+    lists = [tokenize("drones drones radar"), tokenize("composiet frames"), [], tokenize("radar schepen drones")]
+    for positions in (np.arange(len(TEXTS)), np.array([3, 0])):
+        together = index.scores_of(positions, lists)
+        for column, tokens_of_list in enumerate(lists):
+            np.testing.assert_allclose(together[:, column], index.scores_of(positions, [tokens_of_list])[:, 0],
+                                       rtol=1e-6)

@@ -178,3 +178,25 @@ def test_a_first_page_is_ranked_once_per_version_of_the_side(pair):
     fresh.upsert([Document("company", 6000, needs[0].text.replace("Defensie zoekt", "Wij leveren"))])
     assert answers(kept, needs[:1]) == answers(fresh, needs[:1]) != first
     assert len(ranked) == 2  # the write made a new version of the side: ranked again
+
+
+
+def test_a_side_scored_whole_keeps_first_pages_and_quotes_too(tmp_path, monkeypatch):
+    """The needs' side has no ANN index, so nothing a search found is kept for a company; its
+    first page and quotes still are, until a need is written."""
+    from app.matching import engine as engine_module
+
+    companies, needs = corpus(companies=20)
+    engine = make_engine(tmp_path)
+    engine.upsert(companies + needs)
+    assert not engine.snapshot("need").main.ann
+    ranked, quoted = [], []
+    rank, quote = engine._rank, engine_module.explanation_texts
+    monkeypatch.setattr(engine, "_rank", lambda *args: ranked.append(1) or rank(*args))
+    monkeypatch.setattr(engine_module, "explanation_texts", lambda **kwargs: quoted.append(1) or quote(**kwargs))
+    first = engine.match(companies[0], target="need", limit=5)
+    assert engine.match(companies[0], target="need", limit=5) == first
+    assert len(ranked) == 1 and len(quoted) == len(first)  # asked again: nothing ranked or quoted anew
+    engine.upsert([Document("need", 2000, "Defensie zoekt " + companies[0].text)])
+    assert engine.match(companies[0], target="need", limit=5)[0].id == 2000 and len(ranked) == 2
+    engine.close()
