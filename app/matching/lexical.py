@@ -20,6 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 K1, B = 1.5, 0.75
+# Up to this many token lists (query passages) BM25 sums one list at a time (measured on the
+# bench's needs: 0.15 ms against 0.29 for a profile's two passages; 2.9 against 0.85 ms for a
+# call's fourteen).
+FEW_LISTS = 3
 # An empty passage is indexed as one placeholder token no query produces (as bm25s needs).
 EMPTY_PASSAGE_TOKEN = " "
 
@@ -181,8 +185,12 @@ def _summed_per_list(
 ) -> np.ndarray:
     """(size, lists) sums of weight × count: each (owner, query stem `local`, weight) entry
     counts for every token list that has the stem, as often as it has it. One pass over the
-    entries however many lists there are (a long call has thirty passages)."""
+    entries however many lists there are (a long call has thirty passages); for a few lists,
+    one pass per list is cheaper."""
     lists = counts.shape[1]
+    if lists <= FEW_LISTS:
+        sums = [np.bincount(owner, weights * counts[local, column], minlength=size) for column in range(lists)]
+        return np.stack(sums, axis=1).astype(np.float32)
     pair_stem, pair_list = np.nonzero(counts)  # the (stem, list) pairs with a count, by stem
     pair_count = counts[pair_stem, pair_list]
     pairs, entries = _ranges(_starts(pair_stem, counts.shape[0]), local)  # each entry × its stem's pairs
