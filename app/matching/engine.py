@@ -75,7 +75,9 @@ DELTA_SHARE = 0.02
 # The background precompute of every need's companies searches this much deeper than a
 # request (candidate_pool) and keeps the PRECOMPUTE_KEEP best of what it finds by fused score,
 # plus each signal's PRECOMPUTE_KEEP_PER_SIGNAL best, which fix the scaling (fusion.py).
-PRECOMPUTE_POOL = 1_000
+# Measured on 80 needs at 100,000 bench companies, recall of the top 10 against an exhaustive
+# scan: pool 1,000 0.981 (33 ms a need), 2,000 0.990 (50 ms), 4,000 0.991 (83 ms).
+PRECOMPUTE_POOL = 2_000
 DEFAULT_LIMIT = 10  # the first page of matches the endpoints show
 PRECOMPUTE_KEEP = 300
 PRECOMPUTE_KEEP_PER_SIGNAL = 64
