@@ -91,10 +91,15 @@ class MaterialisedMatches:
             return
         with self._lock:
             old = self._entries.get(key)
-            if old is not None and old.thorough and not thorough and old.candidates.segment is candidates.segment:
+            same_segment = old is not None and old.candidates is not None and (
+                old.candidates.segment is candidates.segment)
+            if same_segment and old.thorough and not thorough:
                 return  # a request's quick search never replaces the precompute's deeper one
             self._drop(key)
-            self._add(key, _Entry(candidates, thorough))
+            self._entries[key] = _Entry(candidates, thorough)
+            self._recency[thorough][key] = None
+            self._bytes += candidates.nbytes
+            self._evict()
 
     def thorough(self, side: str, main: Segment) -> list[tuple[Hashable, SegmentCandidates]]:
         """The precompute's candidates kept in `main`, the main segment of `side` (to be saved
@@ -144,8 +149,9 @@ class MaterialisedMatches:
             return
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None:
-                entry = self._add(key, _Entry(None, thorough=False))
+            if entry is None:  # evicted only below, once it holds what it is made for
+                entry = self._entries[key] = _Entry(None, thorough=False)
+                self._recency[False][key] = None
             self._bytes -= entry.nbytes
             add(entry)
             self._bytes += entry.nbytes
@@ -178,13 +184,6 @@ class MaterialisedMatches:
             order = self._recency[thorough]
             while self._bytes > self.budget_bytes and order:
                 self._drop(next(iter(order)))
-
-    def _add(self, key: Hashable, entry: _Entry) -> _Entry:
-        self._entries[key] = entry
-        self._recency[entry.thorough][key] = None
-        self._bytes += entry.nbytes
-        self._evict()
-        return entry
 
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key, None)
