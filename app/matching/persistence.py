@@ -96,8 +96,18 @@ def _write_kept(path: Path, entries: KeptCandidates) -> None:
 
 
 def _read_kept(path: Path, main: Segment) -> KeptCandidates:
+    """The kept candidates saved beside `main`; none when the file is missing or unreadable (they
+    are only a head start for the precompute: the index itself is still good)."""
     if not path.is_file():
         return []
+    try:
+        return _kept_from_file(path, main)
+    except (OSError, ValueError, KeyError) as error:
+        logger.warning("%s is unreadable (%s): the precompute searches again", path, error)
+        return []
+
+
+def _kept_from_file(path: Path, main: Segment) -> KeptCandidates:
     with np.load(path) as saved:
         ends = np.cumsum(saved["count"])
         rows, best, second = saved["rows"], saved["best"], saved["second"]

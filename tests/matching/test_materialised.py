@@ -193,10 +193,25 @@ def test_a_side_scored_whole_keeps_first_pages_and_quotes_too(tmp_path, monkeypa
     ranked, quoted = [], []
     rank, quote = engine._rank, engine_module.explanation_texts
     monkeypatch.setattr(engine, "_rank", lambda *args: ranked.append(1) or rank(*args))
-    monkeypatch.setattr(engine_module, "explanation_texts", lambda **kwargs: quoted.append(1) or quote(**kwargs))
+    monkeypatch.setattr(engine_module, "explanation_texts",
+                        lambda **kwargs: quoted.append(1) or quote(**kwargs))
     first = engine.match(companies[0], target="need", limit=5)
     assert engine.match(companies[0], target="need", limit=5) == first
     assert len(ranked) == 1 and len(quoted) == len(first)  # asked again: nothing ranked or quoted anew
     engine.upsert([Document("need", 2000, "Defensie zoekt " + companies[0].text)])
     assert engine.match(companies[0], target="need", limit=5)[0].id == 2000 and len(ranked) == 2
     engine.close()
+
+
+def test_an_unreadable_saved_precompute_costs_the_precompute_not_the_index(tmp_path, pair):
+    kept, _, companies, needs = pair
+    kept.precompute()
+    kept.save()
+    kept.close()
+    (tmp_path / "kept" / "index" / "company.main.kept.npz").write_bytes(b"not an npz file")
+    restarted = make_engine(tmp_path / "kept", **DELTA_WRITES)
+    reports = restarted.load_or_build({"company": companies, "need": needs})
+    # The saved index was used: nothing encoded, nothing rebuilt.
+    assert all(r.passages_encoded == 0 and not r.merged for r in reports.values())
+    assert restarted.precompute() == len(needs)
+    restarted.close()
