@@ -567,8 +567,10 @@ class MatchEngine:
             kept = {side: [] for side in self._snapshots}
             for side, snapshot in self._snapshots.items():
                 for key, candidates in self._materialised.thorough(side, snapshot.main):
-                    if key[4] is None:  # unfiltered
-                        kept[side].append((persistence.KeptQuery(key[1], key[2], key[3], key[5]), candidates))
+                    _, query_side, query_id, query_hash, allowed_ids, pool = key  # see _materialised_key
+                    if allowed_ids is None:
+                        query = persistence.KeptQuery(query_side, query_id, query_hash, pool)
+                        kept[side].append((query, candidates))
             persistence.save(self.data_dir / "index", dict(self._snapshots), self._manifest_expectation(),
                              self.counts(), kept)
 
@@ -607,6 +609,7 @@ class MatchEngine:
             for query, candidates in entries:
                 stored = self._snapshots[query.side].documents.get(query.id)
                 if stored is not None and stored.content_hash == query.content_hash:
+                    # The layout of _materialised_key, unfiltered.
                     key = (target, query.side, query.id, query.content_hash, None, query.pool)
                     self._materialised.keep(key, candidates, thorough=True)
 
