@@ -84,11 +84,30 @@ class HnswPassageSearch:
         return cls(index)
 
 
+# OpenBLAS multiplies a tall matrix by a few query vectors one query at a time, reading the
+# whole matrix again for each. In blocks of rows that stay in the core's cache it reads it
+# once. Measured on 4,700 × 512 float32 with one thread: 2 queries 0.72 → 0.37 ms, 6 queries
+# 1.04 → 0.49 ms, 12 queries 1.08 → 0.79 ms (64 rows); from about 16 queries the plain
+# product is as fast or faster.
+_BLOCK_ROWS = ((8, 128), (12, 64))  # (at most this many queries, rows per block)
+
+
+def products(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """(vectors, queries) inner products, vectors @ queries.T: the same numbers up to the last
+    float32 bit, computed in cache-sized blocks of rows when there are few queries."""
+    rows = next((rows for most, rows in _BLOCK_ROWS if len(queries) <= most), None)
+    if rows is None or len(queries) < 2 or len(vectors) <= 2 * rows:
+        return vectors @ queries.T
+    out = np.empty((len(vectors), len(queries)), dtype=np.result_type(vectors, queries))
+    transposed = queries.T
+    for start in range(0, len(vectors), rows):
+        np.matmul(vectors[start : start + rows], transposed, out=out[start : start + rows])
+    return out
+
+
 def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The exact counterpart (numpy, inner product): (scores, positions), best first."""
-    # (vectors @ queries.T).T, not queries @ vectors.T: the same numbers, but BLAS reads the
-    # tall matrix row by row this way, about twice as fast for a few queries.
-    similarity = (vectors @ queries.T).T
+    similarity = products(vectors, queries).T
     k = max(1, min(k, similarity.shape[1]))
     top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
     scores = np.take_along_axis(similarity, top, axis=1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.matching.ann import exact_search
+from app.matching.ann import exact_search, products
 from app.matching.fusion import (
     BM25,
     SIGNALS,
@@ -225,9 +225,9 @@ def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> 
     whole = len(positions) > WHOLE_SEGMENT_SHARE * segment.passage_total
     for signal, vectors in segment.vectors.items():
         if whole:
-            raw[signal] = (vectors @ view.vectors[signal].T)[positions]
+            raw[signal] = products(vectors, view.vectors[signal])[positions]
         else:
-            raw[signal] = vectors[positions] @ view.vectors[signal].T
+            raw[signal] = products(vectors[positions], view.vectors[signal])
     return raw
 
 

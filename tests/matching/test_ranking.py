@@ -3,6 +3,7 @@
 import numpy as np
 
 from app.matching import ranking
+from app.matching.ann import exact_search, products
 from app.matching.engine import Document
 from app.matching.fusion import FUSION_WEIGHTS, _mean_shares, mean_shares, top_order
 
@@ -37,6 +38,22 @@ def test_the_page_is_the_best_scores_with_ties_broken_by_id():
         document_ids = rng.permutation(1000)[:200]
         expected = np.lexsort((document_ids, -scores))[:10]
         np.testing.assert_array_equal(top_order(scores, document_ids, 10), expected)
+
+
+def test_products_in_blocks_equal_the_plain_product():
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((1_000, 48)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    # Few queries are multiplied block by block (a last block of 1,000 % 128 rows), many at once.
+    for count in (1, 2, 3, 8, 9, 12, 13, 40):
+        queries = vectors[rng.choice(len(vectors), count, replace=False)]
+        got = products(vectors, queries)
+        assert got.shape == (1_000, count) and got.dtype == np.float32
+        np.testing.assert_allclose(got, vectors @ queries.T, atol=1e-6)
+    scores, positions = exact_search(vectors, vectors[[7, 500]], 5)
+    assert positions[:, 0].tolist() == [7, 500]  # each query vector is its own best match
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-6)
+    assert (np.diff(scores, axis=1) <= 0).all()
 
 
 def test_looked_up_shares_equal_computed_shares():
