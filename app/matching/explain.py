@@ -5,6 +5,7 @@ quote is a real substring of its text (with its offsets).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence, Set
 from functools import lru_cache
 
@@ -19,8 +20,7 @@ def word_forms(text: str, language: Language) -> dict[str, str]:
     """Each stem of `text` with the word that first produced it, as written: what the shared
     words of an explanation are looked up in (the engine keeps these per document)."""
     forms: dict[str, str] = {}
-    # stemmed_words's cache is left to passages: a whole text is read once, here.
-    for start, end, stems in stemmed_words.__wrapped__(text, language):
+    for start, end, stems in stemmed_words(text, language):
         for stem in stems:
             forms.setdefault(stem, text[start:end])
     return forms
@@ -40,19 +40,35 @@ def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: La
 
     Returns {"text", "start", "end"} where text == full_text[start:end].
     """
-    hits_at = [start for start, _, stems in stemmed_words(passage.text, language)
-               if not highlight_stems.isdisjoint(stems)]
+    starts = _stem_starts(passage.text, language)
+    few, many = (starts, highlight_stems) if len(starts) < len(highlight_stems) else (highlight_stems, starts)
+    # Where the highlighted words start in the passage; a word with two stems counts once.
+    hits_at = sorted({start for stem in few if stem in many for start in starts[stem]})
     best_span, best_hits = None, -1
     for start, end in _sentences(passage.text):
-        hits = sum(1 for position in hits_at if start <= position < end)
+        hits = bisect_left(hits_at, end) - bisect_left(hits_at, start)
         if hits > best_hits:
             best_span, best_hits = (start, end), hits
     if best_span is None:
         return {"text": "", "start": passage.start, "end": passage.start}
     start, end = passage.start + best_span[0], passage.start + best_span[1]
     if end - start > MAX_SNIPPET_CHARS:
-        start, end = _window_around_first_hit(text, start, end, highlight_stems, language)
+        first_hit = bisect_left(hits_at, best_span[0])
+        anchor = hits_at[first_hit] - best_span[0] if best_hits else 0
+        start, end = _window_around(text, start, end, anchor)
     return {"text": text[start:end], "start": start, "end": end}
+
+
+@lru_cache(maxsize=2048)
+def _stem_starts(passage_text: str, language: Language) -> dict[str, tuple[int, ...]]:
+    """Where the words of each stem start in a passage, cached: explanations quote the same
+    query passage for every match of a list, and the passages of popular documents again and
+    again. (Looking up the few shared stems here is what keeps a list's ten quotes fast.)"""
+    starts: dict[str, list[int]] = {}
+    for start, _, stems in stemmed_words(passage_text, language):
+        for stem in stems:
+            starts.setdefault(stem, []).append(start)
+    return {stem: tuple(found) for stem, found in starts.items()}
 
 
 @lru_cache(maxsize=4096)
@@ -61,12 +77,9 @@ def _sentences(passage_text: str) -> tuple[tuple[int, int], ...]:
     return tuple(sentence_spans(passage_text))
 
 
-def _window_around_first_hit(
-    text: str, start: int, end: int, stems: set[str], language: Language
-) -> tuple[int, int]:
+def _window_around(text: str, start: int, end: int, anchor: int) -> tuple[int, int]:
     """A window of at most MAX_SNIPPET_CHARS inside [start, end) on word boundaries, a little
-    before the first highlighted word so the reader sees its context."""
-    anchor = next((a for a, _, found in stemmed_words(text[start:end], language) if stems.intersection(found)), 0)
+    before `anchor` (the first highlighted word, from `start`) so the reader sees its context."""
     window_start = start + max(0, anchor - MAX_SNIPPET_CHARS // 4)
     window_end = min(end, window_start + MAX_SNIPPET_CHARS)
     inner = words(text[window_start:window_end])

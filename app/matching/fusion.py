@@ -167,23 +167,34 @@ def scale(values: np.ndarray, low: float, spread: float) -> np.ndarray:
 
 
 def normalise_per_query(raw: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Min–max scale each signal column over the query's candidates (see normalisation_bounds)."""
+    """Min–max scale each signal column over the query's candidates (see normalisation_bounds):
+    `scale` on every column, in one pass over the matrix."""
     low, spread = bounds if bounds is not None else normalisation_bounds(raw)
-    return (
-        np.stack([scale(raw[:, c], low[c], spread[c]) for c in range(raw.shape[1])], axis=1)
-        if len(raw)
-        else np.zeros_like(raw, dtype=np.float32)
-    )
+    values = np.asarray(raw, dtype=np.float32)
+    values = np.where(np.isnan(values), np.float32(0.0), values)
+    has_spread = spread > 1e-9
+    normalised = np.clip((values - low) / np.where(has_spread, spread, np.float32(1.0)), 0.0, 1.0)
+    for column in np.flatnonzero(~has_spread):
+        normalised[:, column] = values[:, column] > 0
+    return normalised
+
+
+def row_sums(matrix: np.ndarray) -> np.ndarray:
+    """Sums of the rows of a tall matrix of a few columns, added column by column: the same
+    additions in the same order as matrix.sum(axis=1), which numpy does ten times slower."""
+    total = matrix[:, 0].copy()
+    for column in range(1, matrix.shape[1]):
+        total += matrix[:, column]
+    return total
 
 
 def visibility(candidates: CandidateScores) -> np.ndarray:
     """(n, 3) booleans: can each signal judge each pair at all?"""
     visible = np.isfinite(candidates.best)
-    cross = candidates.conditions == CROSS_LANGUAGE
     if not candidates.dense_cross_lingual:
-        visible[cross, DENSE] = False
-    no_overlap = ~(candidates.best[:, BM25] > 0)  # NaN: BM25 not available
-    visible[no_overlap & (candidates.conditions != SAME_LANGUAGE), BM25] = False
+        visible[:, DENSE] &= candidates.conditions != CROSS_LANGUAGE
+    overlap = candidates.best[:, BM25] > 0  # NaN: BM25 not available
+    visible[:, BM25] &= overlap | (candidates.conditions == SAME_LANGUAGE)
     return visible
 
 
@@ -206,7 +217,6 @@ def _mean_shares(pair_weights: np.ndarray, counted: np.ndarray) -> np.ndarray:
 
 
 _PATTERNS = np.array([[(code >> signal) & 1 for signal in range(len(SIGNALS))] for code in range(8)], bool)
-_PATTERN_BITS = np.array([1 << signal for signal in range(len(SIGNALS))], dtype=np.int64)
 
 
 @lru_cache(maxsize=8)
@@ -219,7 +229,10 @@ def _share_table(weights: FusionWeights) -> np.ndarray:
 
 def mean_shares(weights: FusionWeights, conditions: np.ndarray, counted: np.ndarray) -> np.ndarray:
     """(n, 3) each counted signal's share of each pair's weighted mean under its condition."""
-    return _share_table(weights)[conditions.astype(np.int64) * len(_PATTERNS) + counted @ _PATTERN_BITS]
+    rows = conditions.astype(np.int64) * len(_PATTERNS)
+    for signal in range(counted.shape[1]):  # the row of the set of counted signals, bit by bit
+        rows += counted[:, signal].astype(np.int64) << signal
+    return np.take(_share_table(weights), rows, axis=0)  # four times faster than indexing
 
 
 def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
@@ -242,12 +255,12 @@ def fuse(candidates: CandidateScores, weights: FusionWeights) -> FusedScores:
         without_words = visible.copy()
         without_words[one_sided, BM25] = False
         shares_without = mean_shares(weights, candidates.conditions, without_words)
-        lowers = one_sided & ((shares * normalised).sum(axis=1) < (shares_without * normalised).sum(axis=1))
+        lowers = one_sided & (row_sums(shares * normalised) < row_sums(shares_without * normalised))
         shares[lowers] = shares_without[lowers]
         visible[lowers, BM25] = False
     contributions = shares * normalised
     bonus = structured_bonus(candidates, weights)
-    return FusedScores(contributions.sum(axis=1) + bonus, contributions, shares, bonus, visible, low, spread)
+    return FusedScores(row_sums(contributions) + bonus, contributions, shares, bonus, visible, low, spread)
 
 
 def single_signal_scores(

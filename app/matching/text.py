@@ -176,13 +176,8 @@ def tokenize(text: str, language: Language | None = None) -> list[str]:
     return tokens
 
 
-@lru_cache(maxsize=2048)
 def stemmed_words(text: str, language: Language) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
-    """(start, end, stems) of each content word of `text`: `tokenize` with offsets, in one pass.
-
-    Cached: explanations quote the same query passage for every match of a list, and the
-    passages of popular documents again and again.
-    """
+    """(start, end, stems) of each content word of `text`: `tokenize` with offsets, in one pass."""
     found = []
     for match in _WORD_RE.finditer(text):
         lowered = match.group(0).lower()

@@ -48,6 +48,16 @@ def test_normalisation_scales_bm25_from_zero_and_cosines_from_the_lowest_candida
     assert normalised[:, MULTILINGUAL] == pytest.approx([1.0, 0.5, 0.0])
 
 
+def test_a_signal_without_spread_scores_every_positive_candidate_one_and_a_missing_score_zero():
+    raw = np.array([[0.0, 0.7, np.nan], [0.0, 0.7, 0.4], [0.0, 0.2, 0.6]], dtype=np.float32)
+    normalised = normalise_per_query(raw)
+    assert normalised.dtype == np.float32
+    assert normalised[:, BM25].tolist() == [0.0, 0.0, 0.0]  # nobody shares a word
+    assert normalised[:, DENSE].tolist() == [1.0, 1.0, 0.0]
+    assert normalised[:, MULTILINGUAL].tolist() == [0.0, 0.0, 1.0]  # NaN: the signal did not see it
+    assert np.array_equal(normalise_per_query(np.array([[0.3, 0.3, 0.3]], np.float32)), [[1.0, 1.0, 1.0]])
+
+
 def test_a_blind_english_model_does_not_drag_down_a_cross_language_match():
     # Document 1 is English and the best match by the multilingual model; the English-only
     # dense model sees nothing in the Dutch query and ranks it last. Document 2 is Dutch.
