@@ -13,7 +13,7 @@ Two steps per segment of the side (see store.SideSnapshot):
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,9 +61,23 @@ class QueryView:
     passages: Sequence[Passage]
     tokens: Sequence[Sequence[str]]
     vectors: dict[str, np.ndarray]  # signal → (query passages, dim)
+    # What passage_scores computed for this query, per segment (positions, scores per signal):
+    # choosing the quotes of its first page reads them there instead of computing them again.
+    scored: list[tuple[Segment, np.ndarray, dict[str, np.ndarray]]] = field(default_factory=list, repr=False)
 
     def all_tokens(self) -> list[str]:
         return [t for tokens in self.tokens for t in tokens]
+
+    def known_scores(self, segment: Segment, positions: np.ndarray) -> dict[str, np.ndarray] | None:
+        """The scores of `positions` of `segment` if they were computed for this query before."""
+        for known_segment, known_positions, raw in self.scored:
+            if known_segment is not segment or not len(known_positions):
+                continue
+            # Positions are found in ascending order; any that are not found mean "compute".
+            found = np.minimum(np.searchsorted(known_positions, positions), len(known_positions) - 1)
+            if np.array_equal(known_positions[found], positions):
+                return {signal: scores[found] for signal, scores in raw.items()}
+        return None
 
 
 @dataclass
@@ -100,23 +114,39 @@ class SegmentCandidates:
         return self.rows.nbytes + self.best.nbytes + self.second.nbytes
 
 
-def _top_two_per_group(scores: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best and second-best score per group, the groups laid out one after another (`counts`
-    scores each, every count at least 1; a group of one has second best 0)."""
-    if not len(counts):
-        return np.zeros(0, np.float32), np.zeros(0, np.float32)
-    starts = np.cumsum(counts) - counts
-    best = np.maximum.reduceat(scores, starts)
-    if (counts == 1).all():
-        return best, np.zeros(len(counts), dtype=np.float32)
-    owner = np.repeat(np.arange(len(counts)), counts)
-    is_best = scores == best[owner]
-    # The best taken out, the rest's best is the second; a tie for best is its own second.
-    second = np.maximum.reduceat(np.where(is_best, -np.inf, scores), starts)
-    tied = np.add.reduceat(is_best, starts) > 1
-    second[tied] = best[tied]
-    second[counts == 1] = 0.0
-    return best, second.astype(np.float32)
+class PassageGroups:
+    """The layout of documents' passage scores laid out one document after another (`counts`
+    scores each, every count at least 1), worked out once for all signals of a query.
+
+    Most documents of a side have one passage (a short profile or need): their best is that
+    score and their second 0. Only the others are reduced, which numpy does per group."""
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self.count = len(counts)
+        self.starts = np.cumsum(counts) - counts
+        self.several = np.flatnonzero(counts > 1)
+        several_counts = counts[self.several]
+        self.in_several = np.repeat(counts > 1, counts)  # per score: of a document of several?
+        self.several_starts = np.cumsum(several_counts) - several_counts
+        self.several_owner = np.repeat(np.arange(len(several_counts)), several_counts)
+
+    def top_two(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best and second-best score per group (a group of one has second best 0)."""
+        best = scores[self.starts]
+        second = np.zeros(self.count, dtype=np.float32)
+        if not len(self.several):
+            return best, second
+        scores = scores[self.in_several]
+        starts, owner = self.several_starts, self.several_owner
+        several_best = np.maximum.reduceat(scores, starts)
+        is_best = scores == several_best[owner]
+        # The best taken out, the rest's best is the second; a tie for best is its own second.
+        several_second = np.maximum.reduceat(np.where(is_best, -np.inf, scores), starts)
+        tied = np.add.reduceat(is_best, starts) > 1
+        several_second[tied] = several_best[tied]
+        best[self.several] = several_best
+        second[self.several] = several_second
+        return best, second
 
 
 def _best_per_row(scores: np.ndarray) -> np.ndarray:
@@ -220,6 +250,9 @@ def score_rows(
 
 def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> dict[str, np.ndarray]:
     """Per signal the raw score of every (passage at `positions`, query passage) pair."""
+    known = view.known_scores(segment, positions)
+    if known is not None:
+        return known
     raw = {"bm25": segment.lexical.scores_of(positions, view.tokens)}
     # Most of the segment: one product with all its vectors beats copying most of them first.
     whole = len(positions) > WHOLE_SEGMENT_SHARE * segment.passage_total
@@ -228,6 +261,7 @@ def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> 
             raw[signal] = products(vectors, view.vectors[signal])[positions]
         else:
             raw[signal] = products(vectors[positions], view.vectors[signal])
+    view.scored.append((segment, positions, raw))
     return raw
 
 
@@ -237,10 +271,10 @@ def exact_candidates(view: QueryView, segment: Segment, rows: np.ndarray) -> Seg
     best = np.full((len(rows), len(SIGNALS)), np.nan, dtype=np.float32)
     second = np.zeros_like(best)
     raw = passage_scores(view, segment, positions)
+    groups = PassageGroups(segment.passage_count[rows])
     for column, signal in enumerate(SIGNALS):
         if signal in raw:
-            per_passage = _best_per_row(raw[signal])
-            best[:, column], second[:, column] = _top_two_per_group(per_passage, segment.passage_count[rows])
+            best[:, column], second[:, column] = groups.top_two(_best_per_row(raw[signal]))
     return SegmentCandidates(segment, rows, best, second)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 from app.matching import ranking
 from app.matching.ann import exact_search, products
 from app.matching.engine import Document
-from app.matching.fusion import FUSION_WEIGHTS, _mean_shares, mean_shares, top_order
+from app.matching.fusion import FUSION_WEIGHTS, _mean_shares, fuse, mean_shares, top_order
 
 from .factories import make_engine
 
@@ -14,14 +14,16 @@ def test_best_and_second_best_per_group_as_sorting_each_group_gives():
     rng = np.random.default_rng(3)
     counts = rng.integers(1, 5, size=300)
     # Few distinct values, so that ties for best and for second are common.
-    scores = rng.integers(0, 4, size=int(counts.sum())).astype(np.float32)
-    best, second = ranking._top_two_per_group(scores, counts)
+    scores = rng.integers(-2, 2, size=int(counts.sum())).astype(np.float32)
+    best, second = ranking.PassageGroups(counts).top_two(scores)
     start = 0
     for group, count in enumerate(counts):
         ordered = sorted(scores[start : start + count], reverse=True)
         assert best[group] == ordered[0]
         assert second[group] == (ordered[1] if count > 1 else 0.0)
         start += count
+    singles = ranking.PassageGroups(np.ones(3, np.int64))  # nothing to reduce
+    assert [v.tolist() for v in singles.top_two(np.float32([0.5, -1, 2]))] == [[0.5, -1, 2], [0, 0, 0]]
 
 
 def test_best_per_row_of_a_score_matrix():
@@ -87,3 +89,28 @@ def test_a_small_side_scores_every_allowed_document_whatever_the_pool(tmp_path):
         assert ours == [(m.id, m.score) for m in exhaustive.match(query, target="company", limit=10)]
     small_pool.close()
     exhaustive.close()
+
+
+def test_quotes_are_chosen_from_the_passage_scores_the_ranking_computed(tmp_path):
+    sentences = ["Wij bouwen radar voor schepen.", "Onze drones inspecteren dijken.",
+                 "Coatings tegen corrosie op zee.", "Lasers meten trillingen in bruggen."]
+    rng = np.random.default_rng(8)
+    companies = [Document("company", i + 1, " ".join(rng.choice(sentences, size=3)) * 20) for i in range(40)]
+    engine = make_engine(tmp_path, candidate_pool=10_000)
+    engine.upsert(companies)
+    main = engine.snapshot("company").main
+    view = engine.query_view("drones en radar voor inspectie op zee")
+    candidates, details = engine.candidate_scores(view, engine.snapshot("company"), None)
+    assert len(view.scored) == 1  # the whole segment, scored once
+    fused = fuse(candidates, engine.weights)
+    order = top_order(fused.total, candidates.document_ids, 10)
+    reused = ranking.best_passage_pairs(view, details, order, fused)
+    assert len(view.scored) == 1  # nothing computed again
+    view.scored.clear()
+    assert ranking.best_passage_pairs(view, details, order, fused) == reused
+    # Positions never scored for the query are computed, not looked up.
+    positions, _ = main.passage_positions(np.arange(len(main.document_ids)))
+    view.scored[:] = [(main, positions[:5], ranking.passage_scores(view, main, positions[:5]))]
+    assert view.known_scores(main, positions[:3]) is not None
+    assert view.known_scores(main, positions[3:8]) is None
+    engine.close()
