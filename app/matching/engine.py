@@ -14,6 +14,8 @@ see persistence.py), written atomically by save().
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 import time
@@ -103,6 +105,15 @@ class SyncReport:
     passages_encoded: int = 0
     seconds: float = 0.0
     merged: bool = False
+
+
+def release_freed_memory() -> None:
+    """Hand the heap memory freed by a load back to the system (glibc keeps it otherwise):
+    reading the saved index and the database's 100,000 companies leaves about 20 MB."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 class MatchEngine:
@@ -600,6 +611,7 @@ class MatchEngine:
         changed = any(r.added or r.updated or r.removed for r in reports.values())
         if changed or loaded is None:
             self.save()
+        release_freed_memory()
         return reports
 
     def _keep_loaded(self, kept: Mapping[str, persistence.KeptCandidates]) -> None:

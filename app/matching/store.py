@@ -204,7 +204,7 @@ def document_from_json(side: Side, row: dict) -> StoredDocument:
     """
     areas, sectors = (tuple(map(sys.intern, row[key])) for key in ("nld_areas", "sectors"))
     document = Document(side, int(row["id"]), row["text"], areas, sectors)
-    passages = tuple(Passage(a, b, document.text[a:b]) for a, b in row["passages"])
+    passages = tuple(Passage(a, b, document.text) for a, b in row["passages"])
     return StoredDocument(
         document=document,
         language=sys.intern(row["language"]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -200,13 +200,20 @@ def stem_to_surface(text: str, language: Language | None = None) -> dict[str, st
     return shown
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
-    """A slice of a document's text: `text == document_text[start:end]`."""
+    """A slice of a document's text: `text == document_text[start:end]`.
+
+    It holds the document's whole text (`source`, shared by its passages) and cuts its own
+    slice when asked: a side of 100,000 companies held 82 MB of copied slices before."""
 
     start: int
     end: int
-    text: str
+    source: str = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.source[self.start : self.end]
 
 
 # Passages aim at TARGET_PASSAGE_CHARS, never exceed MAX_PASSAGE_CHARS unless a single
@@ -256,7 +263,7 @@ def split_passages(text: str) -> list[Passage]:
         return []
     if len(stripped) <= MAX_PASSAGE_CHARS:
         start = text.index(stripped)
-        return [Passage(start, start + len(stripped), stripped)]
+        return [Passage(start, start + len(stripped), text)]
 
     sentences: list[tuple[int, int]] = []
     for start, end in sentence_spans(text):
@@ -274,7 +281,7 @@ def split_passages(text: str) -> list[Passage]:
         ):
             last += 1
         start, end = sentences[first][0], sentences[last][1]
-        passages.append(Passage(start, end, text[start:end]))
+        passages.append(Passage(start, end, text))
         if last + 1 >= len(sentences):
             break
         # Step back over the trailing sentences that fit in the overlap, but always advance.
@@ -287,5 +294,5 @@ def split_passages(text: str) -> list[Passage]:
     if len(passages) > 1 and passages[-1].end - passages[-1].start < MIN_PASSAGE_CHARS // 2:
         merged_start, merged_end = passages[-2].start, passages[-1].end
         if merged_end - merged_start <= MAX_PASSAGE_CHARS + MIN_PASSAGE_CHARS // 2:
-            passages[-2:] = [Passage(merged_start, merged_end, text[merged_start:merged_end])]
+            passages[-2:] = [Passage(merged_start, merged_end, text)]
     return passages
