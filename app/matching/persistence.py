@@ -5,8 +5,9 @@ text, passage offsets, language and stems, so loading does not re-tokenize; read
 time, so loading 100,000 documents never holds the whole parsed file at once), `<side>.<segment>.<signal>.npy`
 (passage vectors) and, for a big main segment with FAISS, `<side>.main.<signal>.hnsw` (its ANN
 graph; with pgvector the graph is in PostgreSQL, found again by the vectors' hash);
-plus `<side>.main.live.npy` (which main documents are still live) and `<side>.main.kept.npz`
-(the candidates the precompute found in that main segment, per stored query). The manifest
+plus `<side>.main.live.npy` (which main documents are still live), `<side>.main.lexical.npz`
+(its BM25 postings, so that loading does not build them) and `<side>.main.kept.npz` (the
+candidates the precompute found in that main segment, per stored query). The manifest
 names the encoders and text rules the files were made with; a mismatch makes the folder stale.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from app.matching.ann import HnswPassageSearch
 from app.matching.index import read_folder, write_folder_atomically
+from app.matching.lexical import LexicalIndex
 from app.matching.ranking import SegmentCandidates
 from app.matching.segment import ANN_MIN_PASSAGES, Segment, shared_with_ann
 from app.matching.store import SIDES, SideSnapshot, StoredDocument, document_from_json, documents_to_json
@@ -66,6 +68,8 @@ def save(
                 if isinstance(index, HnswPassageSearch):
                     files[f"{side}.{name}.{signal}.hnsw"] = index.write
         files[f"{side}.main.live.npy"] = lambda path, live=snapshot.main_live: _write_array(path, live)
+        lexical = snapshot.main.lexical
+        files[f"{side}.main.lexical.npz"] = lambda path, index=lexical: _write_lexical(path, index)
     write_folder_atomically(target, files, {**manifest, "counts": counts})
 
 
@@ -120,6 +124,29 @@ def _kept_from_file(path: Path, main: Segment) -> KeptCandidates:
                 saved["side"], saved["id"], saved["content_hash"], saved["pool"], saved["count"], ends,
                 strict=True)
         ]
+
+
+def _write_lexical(path: Path, lexical: LexicalIndex) -> None:
+    with path.open("wb") as handle:
+        np.savez(handle, **lexical.saved())
+
+
+def _read_lexical(path: Path, passages: int) -> LexicalIndex | None:
+    """The main segment's saved BM25 postings; None when the file is missing or unreadable (the
+    postings are then built from the documents' stems, as before they were saved)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as saved:
+            lexical = LexicalIndex.from_saved(saved)
+    except (OSError, ValueError, KeyError) as error:
+        logger.warning("%s is unreadable (%s): building the postings from the documents", path, error)
+        return None
+    if lexical.size != passages:
+        logger.warning("%s holds %d passages, not %d: building the postings from the documents",
+                       path, lexical.size, passages)
+        return None
+    return lexical
 
 
 def _saved_shape(path: Path) -> tuple[int, ...]:
@@ -181,6 +208,9 @@ def _load_segment(
             vectors[signal] = np.load(path)
     # Saved without a graph, or another vector store is configured: the factory builds (or, for
     # pgvector, finds) the main segment's index now.
+    lexical = None
+    if name == "main":  # the delta's postings are weighted with the main segment's statistics
+        lexical = _read_lexical(folder / f"{side}.main.lexical.npz", sum(len(d.passages) for d in documents))
     segment = Segment.build(documents, vectors, statistics=statistics, with_ann=name == "main" and not graphs,
-                            ann_factory=ann_factory, ann_min_passages=ann_min_passages)
+                            ann_factory=ann_factory, ann_min_passages=ann_min_passages, lexical=lexical)
     return replace(segment, ann=graphs, vectors=shared_with_ann(segment.vectors, graphs)) if graphs else segment

@@ -48,12 +48,15 @@ class Segment:
         with_ann: bool = False,
         ann_factory=None,
         ann_min_passages: int = ANN_MIN_PASSAGES,
+        lexical: LexicalIndex | None = None,  # postings already made for these passages (a load)
     ) -> Segment:
         counts = np.array([len(d.passages) for d in ordered], dtype=np.int64)
         starts = np.zeros(len(ordered), dtype=np.int64)
         if len(ordered):
             np.cumsum(counts[:-1], out=starts[1:])
         passages = int(counts.sum())
+        if lexical is not None and lexical.size != passages:
+            raise ValueError(f"postings of {lexical.size} passages for {passages} passages")
         for signal, array in vectors.items():
             if array.shape[0] != passages:
                 raise ValueError(f"{signal}: {array.shape[0]} vectors for {passages} passages")
@@ -71,7 +74,7 @@ class Segment:
             passage_count=counts,
             passage_rows=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
             vectors=contiguous,
-            lexical=LexicalIndex([t for d in ordered for t in d.passage_tokens], statistics),
+            lexical=lexical or LexicalIndex([t for d in ordered for t in d.passage_tokens], statistics),
             ann=ann,
             row_of={d.document.id: row for row, d in enumerate(ordered)},
             area_rows=_rows_per_tag([d.document.nld_areas for d in ordered]),

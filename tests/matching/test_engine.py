@@ -2,10 +2,12 @@ import json
 import shutil
 import threading
 
+import numpy as np
 import pytest
 
 from app.matching.encoders import HashingEncoder
 from app.matching.engine import Document
+from app.matching.lexical import LexicalIndex
 
 from .factories import COMPANIES, NEEDS, make_engine
 
@@ -131,6 +133,42 @@ def test_passages_hold_their_document_text_not_copies_of_their_slices(tmp_path):
             assert all(p.source is text and p.text == text[p.start : p.end] for p in stored.passages)
         assert len(engine.snapshot("company").documents[1].passages) > 2
     second.close()
+
+
+def _postings(lexical):
+    return {name: getattr(lexical, name) for name in LexicalIndex.SAVED_ARRAYS}
+
+
+def test_a_saved_index_loads_its_bm25_postings_instead_of_building_them(tmp_path, monkeypatch):
+    first = make_engine(tmp_path)
+    first.upsert(COMPANIES + NEEDS)
+    first.save()
+    expected = [(m.id, m.score) for m in first.match(NEEDS[0], target="company")]
+    built = first.snapshot("company").main.lexical
+    first.close()
+
+    sizes_built = []
+    original = LexicalIndex.__init__
+    monkeypatch.setattr(LexicalIndex, "__init__", lambda self, tokens, statistics=None: (
+        sizes_built.append(len(tokens)), original(self, tokens, statistics))[1])
+    second = make_engine(tmp_path)
+    second.load_or_build(None)
+    loaded = second.snapshot("company").main.lexical
+    assert loaded.size not in sizes_built  # only empty delta segments were built
+    for name, array in _postings(built).items():
+        np.testing.assert_array_equal(_postings(loaded)[name], array)
+    assert loaded.vocabulary == built.vocabulary and loaded.statistics == built.statistics
+    assert [(m.id, m.score) for m in second.match(NEEDS[0], target="company")] == expected
+    second.close()
+
+    # An unreadable postings file costs building them, not the index.
+    (tmp_path / "index" / "company.main.lexical.npz").write_bytes(b"not an npz file")
+    third = make_engine(tmp_path)
+    reports = third.load_or_build({"company": COMPANIES, "need": NEEDS})
+    assert all(r.unchanged and not r.passages_encoded for r in reports.values())
+    assert loaded.size in sizes_built
+    assert [(m.id, m.score) for m in third.match(NEEDS[0], target="company")] == expected
+    third.close()
 
 
 def test_a_loaded_index_shares_one_string_per_stem(tmp_path):
