@@ -74,7 +74,8 @@ class Segment:
             passage_count=counts,
             passage_rows=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
             vectors=contiguous,
-            lexical=lexical or LexicalIndex([t for d in ordered for t in d.passage_tokens], statistics),
+            lexical=lexical if lexical is not None else LexicalIndex(
+                [t for d in ordered for t in d.passage_tokens], statistics),
             ann=ann,
             row_of={d.document.id: row for row, d in enumerate(ordered)},
             area_rows=_rows_per_tag([d.document.nld_areas for d in ordered]),
