@@ -83,6 +83,8 @@ PRECOMPUTE_POOL = 2_000
 DEFAULT_LIMIT = 10  # the first page of matches the endpoints show
 PRECOMPUTE_KEEP = 300
 PRECOMPUTE_KEEP_PER_SIGNAL = 64
+# A write of at most this many needs precomputes them before it returns (see _apply).
+PRECOMPUTE_ON_WRITE = 10
 # Documents per side whose word forms are kept for explanations (about 6 KB per need, 3 KB per
 # company profile of 1,000 characters).
 WORD_FORMS_KEPT = {"need": 8192, "company": 2048}
@@ -218,6 +220,12 @@ class MatchEngine:
                 self._swap(snapshot)
                 dropped = [old.documents[i] for i in replaced if i in old.documents]
                 self._forget_unused_embeddings(dropped, changed)
+        if side == "need" and self._precompute_thread is not None and len(changed) <= PRECOMPUTE_ON_WRITE:
+            # A need written through the API is searched for at once (about 50 ms at 100,000
+            # companies), so that its first ask is answered from kept candidates like any other
+            # need's; a bigger batch is left to the background pass.
+            for stored in changed:
+                self._precompute_need(stored)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -447,26 +455,31 @@ class MatchEngine:
         self.read_need_word_forms()
         searched = done = 0
         for stored in list(self._snapshots["need"].documents.values()):
-            companies = self._snapshots["company"]
             if self._closed or (yield_to_writes and self._precompute_wanted.is_set()):
                 break
-            main = companies.main
-            key = self._materialised_key(stored.document, "company", None, self.candidate_pool)
-            if not len(main.document_ids) or self._materialised.is_thorough(key, main):
-                done += 1
-                continue
-            view = self.query_view(stored.document)
-            if view is None:
-                continue
-            found = segment_candidates(view, main, companies.main_live, PRECOMPUTE_POOL, 1.0)
-            self._materialised.keep(key, self._best_of(view, found), thorough=True)
-            # The first page of matches too, so that its explanations' quotes are kept as well.
-            self.match(stored.document, target="company", limit=DEFAULT_LIMIT)
-            searched += 1
-            done += 1
+            outcome = self._precompute_need(stored)
+            searched += outcome == "searched"
+            done += outcome != "skipped"
             self.precomputed = max(self.precomputed, done)
         self.precomputed = done
         return searched
+
+    def _precompute_need(self, stored: StoredDocument) -> str:
+        """Keep one need's companies as the precompute does: "searched", "done" already (or no
+        companies to search), or "skipped" (nothing to search with)."""
+        companies = self._snapshots["company"]
+        main = companies.main
+        key = self._materialised_key(stored.document, "company", None, self.candidate_pool)
+        if not len(main.document_ids) or self._materialised.is_thorough(key, main):
+            return "done"
+        view = self.query_view(stored.document)
+        if view is None:
+            return "skipped"
+        found = segment_candidates(view, main, companies.main_live, PRECOMPUTE_POOL, 1.0)
+        self._materialised.keep(key, self._best_of(view, found), thorough=True)
+        # The first page of matches too, so that its explanations' quotes are kept as well.
+        self.match(stored.document, target="company", limit=DEFAULT_LIMIT)
+        return "searched"
 
     def read_need_word_forms(self) -> None:
         """Keep every need's word forms, which each explanation of a company's needs reads

@@ -135,6 +135,30 @@ def test_the_background_precompute_keeps_up_with_new_needs(pair):
         time.sleep(0.05)
 
 
+def test_a_need_written_while_the_server_precomputes_is_searched_before_the_write_returns(pair):
+    kept, *_, needs = pair
+    kept._precompute_loop = lambda: None  # no background pass: only the write can do it
+    kept.start_precompute()
+    main = kept.snapshot("company").main
+    new_need = Document("need", 4243, "Defensie zoekt een robot met camera en antenne.")
+    edited = Document("need", needs[2].id, "Defensie zoekt quantum sensoren en optiek.")
+    kept.upsert([new_need, edited])
+
+    def precomputed(need):
+        key = kept._materialised_key(need, "company", None, kept.candidate_pool)
+        return kept._materialised.is_thorough(key, main)
+
+    assert precomputed(new_need) and precomputed(edited)
+    hits = kept._materialised.hits
+    kept.match(new_need, target="company", limit=10)
+    assert kept._materialised.hits > hits  # answered from what the write kept
+    # A batch bigger than PRECOMPUTE_ON_WRITE is left to the background pass.
+    batch = [Document("need", 5000 + i, f"Defensie zoekt {word} en coating.")
+             for i, word in enumerate(WORDS[:11])]
+    kept.upsert(batch)
+    assert not precomputed(batch[0])
+
+
 def test_kept_matches_stay_within_their_memory_budget(tmp_path):
     companies, needs = corpus(needs=40)
     engine = make_engine(tmp_path, materialised_bytes=60_000, **DELTA_WRITES)
