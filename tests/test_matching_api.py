@@ -222,3 +222,37 @@ def test_readyz_says_how_many_needs_have_their_companies_precomputed(engine_dir,
         assert client.get("/readyz").json()["needs_precomputed"] == "1 of 1"
         response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
         assert company_names(response)[0] == "Noordlicht Optiek"
+
+
+def test_a_registration_that_starts_a_merge_is_answered_and_matched_before_the_merge_ends(
+        engine_dir, staff_tokens):
+    from tests.matching.test_background_merge import GatedGraphs
+
+    graphs = GatedGraphs()
+    engine = MatchEngine(engine_dir, HashingEncoder(128, name="dense-test"),
+                         HashingEncoder(96, name="multi-test"),
+                         merge_always_below=0, delta_share=0.05, ann_min_passages=10, ann_factory=graphs)
+    state = MatchingState(engine)
+    with TestClient(create_app(matching_state=state)) as client:
+        for i in range(20):
+            register_company(client, name=f"Drentse Maakbedrijf {i}", description=DRONES)
+        need = create_need(client, staff_tokens["adviser"], title="Nachtzicht", description=NIGHT_VISION)
+        state.start_in_background(get_settings()).join(timeout=60)
+        assert state.readiness() == (True, "ok")
+        main = engine.snapshot("company").main
+        assert len(main.ann) == 2  # the start-up built the graphs, in its own time
+        graphs.open.clear()
+        graphs.building.clear()
+        started = time.monotonic()
+        register_company(client, name="Noordlicht Optiek", description=NIGHT_VISION)
+        register_company(client, name="Veenkoloniale Optiek", description=NIGHT_VISION)
+        assert graphs.building.wait(10) and time.monotonic() - started < 10  # merging, held by the test
+        response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
+        assert set(company_names(response)[:2]) == {"Noordlicht Optiek", "Veenkoloniale Optiek"}
+        assert engine.snapshot("company").main is main
+        graphs.open.set()
+        assert engine.wait_for_merges(timeout=30)
+        assert engine.snapshot("company").main is not main
+        assert len(engine.snapshot("company").delta.document_ids) == 0
+        response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
+        assert set(company_names(response)[:2]) == {"Noordlicht Optiek", "Veenkoloniale Optiek"}

@@ -8,6 +8,14 @@ segment of recent writes and a live mask of the big *main* segment (store.SideSn
 the delta outgrows DELTA_SHARE of the main segment (or on a big sync), everything is merged
 into a new main segment, with a new ANN index.
 
+A serving engine merges in the background (`enable_background_merges`): the write that crosses
+DELTA_SHARE returns at once, a thread builds the merged segment from the snapshot of that
+moment (minutes at 100,000 companies) and, for the company side, searches every need's
+companies in it; then, under the write lock, the writes made meanwhile are laid over it as its
+new delta and it is swapped in with those candidates kept. Without it (the command line, an
+index being built) and when the delta grows to INLINE_MERGE_FACTOR times its share, the write
+merges itself.
+
 Files in `data_dir`: `embeddings.sqlite` (the embedding cache) and `index/` (saved snapshots,
 see persistence.py), written atomically by save().
 """
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import threading
 import time
@@ -27,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from app.matching import persistence
+from app.matching.ann import HnswPassageSearch
 from app.matching.encoders import Encoder
 from app.matching.explain import explain_match, explanation_texts, word_forms
 from app.matching.fusion import (
@@ -74,6 +84,9 @@ _TARGET_ALIASES = {"company": "company", "companies": "company", "need": "need",
 # segment until it holds more than DELTA_SHARE of the main segment's passages.
 MERGE_ALWAYS_BELOW = 5_000
 DELTA_SHARE = 0.02
+# With merges in the background, a delta that grows to this many times its share while one
+# runs (a bulk catch-up) is merged by the write itself: every search scores the delta whole.
+INLINE_MERGE_FACTOR = 2
 # The background precompute of every need's companies searches this much deeper than a
 # request (candidate_pool) and keeps the PRECOMPUTE_KEEP best of what it finds by fused score,
 # plus each signal's PRECOMPUTE_KEEP_PER_SIGNAL best, which fix the scaling (fusion.py).
@@ -157,6 +170,8 @@ class MatchEngine:
         self._word_forms = {side: lru_cache(maxsize=WORD_FORMS_KEPT[side])(word_forms) for side in SIDES}
         self._precompute_wanted = threading.Event()
         self._precompute_thread: threading.Thread | None = None
+        self._background_merges = False
+        self._merge_threads: dict[str, threading.Thread] = {}
         self._closed = False
         self.precomputed = 0  # needs whose companies the last precompute pass found kept
 
@@ -218,6 +233,8 @@ class MatchEngine:
                 replaced = gone | {d.document.id for d in changed}
                 snapshot, report.merged = self._next_snapshot(old, replaced, changed, fresh.vectors)
                 self._swap(snapshot)
+                if self._background_merges and self._delta_outgrown(snapshot):
+                    self._merge_in_background(side)
                 dropped = [old.documents[i] for i in replaced if i in old.documents]
                 self._forget_unused_embeddings(dropped, changed)
         if side == "need" and self._precompute_thread is not None and len(changed) <= PRECOMPUTE_ON_WRITE:
@@ -230,9 +247,16 @@ class MatchEngine:
         return report
 
     def _next_snapshot(
-        self, old: SideSnapshot, replaced: set[int], changed: list[StoredDocument], fresh: Mapping[str, dict]
+        self,
+        old: SideSnapshot,
+        replaced: set[int],
+        changed: list[StoredDocument],
+        fresh: Mapping[str, dict],
+        merge: bool | None = None,
+        ann_threads: int = 2,
     ) -> tuple[SideSnapshot, bool]:
-        """The side after a write: a new delta segment, or everything merged into a new main."""
+        """The side after a write: a new delta segment, or everything merged into a new main.
+        `merge` None: as the merge policy says; `ann_threads`: for building FAISS graphs."""
         def vectors_of(documents: Sequence[StoredDocument], source: Segment | None) -> dict[str, np.ndarray]:
             return {
                 signal: np.concatenate(
@@ -251,10 +275,12 @@ class MatchEngine:
             if row is not None:
                 main_live[row] = False
         live_passages = int(old.main.passage_count[main_live].sum()) + delta_passages
-        merge = (
-            live_passages < self.merge_always_below
-            or delta_passages > self.delta_share * max(1, old.main.passage_total)
-        )
+        if merge is None:
+            share = self.delta_share * (INLINE_MERGE_FACTOR if self._background_merges else 1)
+            merge = (
+                live_passages < self.merge_always_below
+                or delta_passages > share * max(1, old.main.passage_total)
+            )
         parts = []  # (documents, their vectors)
         if merge:
             main_docs = [d for d, alive in zip(old.main.documents.values(), main_live, strict=True) if alive]
@@ -271,7 +297,8 @@ class MatchEngine:
             for s, e in self.encoders.items()
         }
         if merge:
-            main = Segment.build(documents, vectors, with_ann=True, ann_factory=self.ann_factory,
+            factory = self.ann_factory or functools.partial(HnswPassageSearch.build, threads=ann_threads)
+            main = Segment.build(documents, vectors, with_ann=True, ann_factory=factory,
                                  ann_min_passages=self.ann_min_passages)
             return SideSnapshot.build(old.side, main, self._empty_segment()), True
         delta = Segment.build(documents, vectors, statistics=old.main.lexical.statistics)
@@ -287,18 +314,107 @@ class MatchEngine:
         with self._write_lock:
             old = self._snapshots[side]
             if len(old.delta.document_ids) or not old.main_live.all():
-                saved, self.delta_share = self.delta_share, -1.0
-                try:
-                    self._swap(self._next_snapshot(old, set(), [], {})[0])
-                finally:
-                    self.delta_share = saved
+                self._swap(self._next_snapshot(old, set(), [], {}, merge=True)[0])
 
-    def _swap(self, snapshot: SideSnapshot) -> None:
+    # ---------- merging in the background ----------
+    def enable_background_merges(self) -> None:
+        """From now on a write that lets the delta outgrow DELTA_SHARE returns at once and the
+        merge runs in a thread (the server, once its index is loaded); a delta loaded already
+        too big is merged now."""
+        with self._write_lock:
+            self._background_merges = True
+            for side, snapshot in self._snapshots.items():
+                if self._delta_outgrown(snapshot):
+                    self._merge_in_background(side)
+
+    def wait_for_merges(self, timeout: float | None = None) -> bool:
+        """Wait until no merge runs in the background; False if one still does after `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in list(self._merge_threads.values()):
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._merge_threads.values())
+
+    def _delta_outgrown(self, snapshot: SideSnapshot) -> bool:
+        delta_passages = snapshot.delta.passage_total
+        return delta_passages > 0 and delta_passages > self.delta_share * max(1, snapshot.main.passage_total)
+
+    def _merge_in_background(self, side: Side) -> None:
+        """Start the side's merge thread unless it runs (called holding the write lock)."""
+        running = self._merge_threads.get(side)
+        if self._closed or (running is not None and running.is_alive()):
+            return
+        thread = threading.Thread(
+            target=self._merge_loop, args=(side,), name=f"matching-merge-{side}", daemon=True)
+        self._merge_threads[side] = thread
+        thread.start()
+
+    def _merge_loop(self, side: Side) -> None:
+        try:
+            while not self._closed and self._delta_outgrown(self._snapshots[side]):
+                started = time.perf_counter()
+                self._merge_once(side)
+                seconds = time.perf_counter() - started
+                logger.info("merged the %s side in the background in %.1f s", side, seconds)
+        except Exception:  # the delta goes on holding the writes; the next write that outgrows it tries again
+            logger.exception("merging the %s side in the background failed", side)
+
+    def _merge_once(self, side: Side) -> None:
+        """Build the merged main segment off the write lock, then swap it in with the writes made
+        meanwhile as its delta. Building the FAISS graphs takes one core: the other serves."""
+        base = self._snapshots[side]
+        merged, _ = self._next_snapshot(base, set(), [], {}, merge=True, ann_threads=1)
+        staged = self._deep_candidates_of_every_need(merged) if side == "company" else {}
+        with self._write_lock:
+            current = self._snapshots[side]
+            if self._closed or current.main is not base.main:  # a write merged itself meanwhile
+                for index in merged.main.ann.values():
+                    index.close()
+                return
+            self._swap(self._with_writes_since(base, current, merged), staged)
+
+    def _with_writes_since(
+        self, base: SideSnapshot, current: SideSnapshot, merged: SideSnapshot
+    ) -> SideSnapshot:
+        """`merged` (made from `base`) with what was written to the side since `base`: the
+        replaced or erased documents' rows masked, the written ones as the new delta. A write
+        makes new StoredDocuments and a snapshot shares the unchanged ones, so identity tells."""
+        written = [d for i, d in current.documents.items() if base.documents.get(i) is not d]
+        replaced = (set(base.documents) - set(current.documents)) | {d.document.id for d in written}
+        live = np.ones(len(merged.main.document_ids), bool)
+        for document_id in replaced:
+            row = merged.main.row_of.get(document_id)
+            if row is not None:
+                live[row] = False
+        vectors = {
+            signal: np.concatenate([current.vectors_of(d.document.id)[signal] for d in written])
+            if written else np.zeros((0, encoder.dim), np.float32)
+            for signal, encoder in self.encoders.items()
+        }
+        delta = Segment.build(written, vectors, statistics=merged.main.lexical.statistics)
+        return SideSnapshot.build(base.side, merged.main, delta, live)
+
+    def _deep_candidates_of_every_need(self, companies: SideSnapshot) -> dict[tuple, SegmentCandidates]:
+        """The precompute's candidates of every need in a company side not yet swapped in, so
+        that no need is left to a first ask's search once it is (empty when nothing precomputes)."""
+        if self._precompute_thread is None or not len(companies.main.document_ids):
+            return {}
+        staged = {}
+        for stored in list(self._snapshots["need"].documents.values()):
+            if self._closed:
+                break
+            view = self.query_view(stored.document)
+            if view is not None:
+                key = self._materialised_key(stored.document, "company", None, self.candidate_pool)
+                staged[key] = self._deep_candidates(view, companies)
+        return staged
+
+    def _swap(self, snapshot: SideSnapshot, staged: Mapping[tuple, SegmentCandidates] | None = None) -> None:
         """Make `snapshot` current; a main segment it replaces lets go of its ANN index (a
-        search still running on the old snapshot is then answered exactly)."""
+        search still running on the old snapshot is then answered exactly). `staged`: candidates
+        the precompute found in the new main segment before it was swapped in."""
         old = self._snapshots[snapshot.side]
         self._snapshots[snapshot.side] = snapshot
-        self._materialised.retire(snapshot.side, snapshot.main)
+        self._materialised.retire(snapshot.side, snapshot.main, staged or {})
         if snapshot.main is not old.main:
             for index in old.main.ann.values():
                 index.close()
@@ -475,8 +591,7 @@ class MatchEngine:
         view = self.query_view(stored.document)
         if view is None:
             return "skipped"
-        found = segment_candidates(view, main, companies.main_live, PRECOMPUTE_POOL, 1.0)
-        self._materialised.keep(key, self._best_of(view, found), thorough=True)
+        self._materialised.keep(key, self._deep_candidates(view, companies), thorough=True)
         # The first page of matches too, so that its explanations' quotes are kept as well.
         self.match(stored.document, target="company", limit=DEFAULT_LIMIT)
         return "searched"
@@ -489,6 +604,11 @@ class MatchEngine:
             if self._closed:
                 return
             forms(stored.document.text, stored.language)
+
+    def _deep_candidates(self, view: QueryView, companies: SideSnapshot) -> SegmentCandidates:
+        """A need's candidates in the companies' main segment as the precompute keeps them."""
+        found = segment_candidates(view, companies.main, companies.main_live, PRECOMPUTE_POOL, 1.0)
+        return self._best_of(view, found)
 
     def _best_of(self, view: QueryView, found: SegmentCandidates) -> SegmentCandidates:
         """The part of a deep search worth keeping: the best PRECOMPUTE_KEEP by fused score and
@@ -666,6 +786,9 @@ class MatchEngine:
         self._precompute_wanted.set()
         if self._precompute_thread is not None:
             self._precompute_thread.join(timeout=60)
+        # A merge in a FAISS build cannot be stopped: it finishes and is dropped (the saved
+        # index holds its delta); waiting is bounded.
+        self.wait_for_merges(timeout=60)
         self._cache.close()
         close_store = getattr(self.ann_factory, "close", None)
         if close_store is not None:

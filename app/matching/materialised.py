@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from app.matching.ranking import Ranking, SegmentCandidates
@@ -157,13 +157,27 @@ class MaterialisedMatches:
             self._bytes += entry.nbytes
             self._evict()
 
-    def retire(self, side: str, main: Segment) -> None:
+    def retire(
+        self, side: str, main: Segment, staged: Mapping[Hashable, SegmentCandidates] | None = None
+    ) -> None:
         """`side` has a new snapshot with main segment `main`: candidates kept for any other main
-        segment are stale (and would keep a replaced segment in memory)."""
+        segment are stale (and would keep a replaced segment in memory). `staged`: the
+        precompute's candidates found in `main` before it was swapped in, kept from now on; an
+        entry they replace keeps its explanation texts (they name document versions, not rows)."""
+        staged = staged or {}
         with self._lock:
             for key, entry in list(self._entries.items()):
-                if key[0] == side and entry.candidates is not None and entry.candidates.segment is not main:
+                stale = entry.candidates is not None and entry.candidates.segment is not main
+                if key[0] == side and stale and key not in staged:
                     self._drop(key)
+            for key, candidates in staged.items():
+                old = self._entries.get(key)
+                self._drop(key)
+                if self.budget_bytes > 0:
+                    entry = self._entries[key] = _Entry(candidates, True, texts=old.texts if old else {})
+                    self._recency[True][key] = None
+                    self._bytes += entry.nbytes
+            self._evict()
 
     def clear(self) -> None:
         with self._lock:
