@@ -332,7 +332,11 @@ class MatchEngine:
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in list(self._merge_threads.values()):
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for thread in self._merge_threads.values())
+        return not self.merging()
+
+    def merging(self) -> bool:
+        """Whether a merge runs in the background now."""
+        return any(thread.is_alive() for thread in self._merge_threads.values())
 
     def _delta_outgrown(self, snapshot: SideSnapshot) -> bool:
         delta_passages = snapshot.delta.passage_total
