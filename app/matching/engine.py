@@ -297,9 +297,12 @@ class MatchEngine:
             for s, e in self.encoders.items()
         }
         if merge:
+            # The main segment's documents may hold no stems (a big segment's postings do).
+            tokens = [t for d in documents for t in (
+                d.passage_tokens if d.passage_tokens is not None else old.main.tokens_of(d.document.id))]
             factory = self.ann_factory or functools.partial(HnswPassageSearch.build, threads=ann_threads)
             main = Segment.build(documents, vectors, with_ann=True, ann_factory=factory,
-                                 ann_min_passages=self.ann_min_passages)
+                                 ann_min_passages=self.ann_min_passages, tokens=tokens)
             return SideSnapshot.build(old.side, main, self._empty_segment()), True
         delta = Segment.build(documents, vectors, statistics=old.main.lexical.statistics)
         live = dict(old.documents)
@@ -694,7 +697,7 @@ class MatchEngine:
         if existing is not None and existing.document.text == query.text:
             vectors = side_snapshot.vectors_of(query.id)
             return QueryView(query, existing.language, list(existing.passages),
-                             [list(t) for t in existing.passage_tokens], vectors)
+                             [list(t) for t in side_snapshot.tokens_of(query.id)], vectors)
         language = detect_language(query.text)
         passages = split_passages(query.text)
         vectors = {s: e.encode([p.text for p in passages], kind=kind) for s, e in self.encoders.items()}

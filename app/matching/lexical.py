@@ -49,6 +49,7 @@ class LexicalIndex:
     ) -> None:
         self.size = len(passage_tokens)
         self.vocabulary: dict[str, int] = {}
+        self._terms: list[str] | None = None  # vocabulary ids → stems, made when first asked
         passage_tokens = [tokens or (EMPTY_PASSAGE_TOKEN,) for tokens in passage_tokens]
         counts = np.fromiter(map(len, passage_tokens), dtype=np.int64, count=self.size)
         lengths = counts.astype(np.float32)
@@ -69,9 +70,11 @@ class LexicalIndex:
         self.idf = self.statistics.idf(frequency)
         length_norm = K1 * (1 - B + B * lengths[pair_rows] / self.statistics.mean_length)
         weights = self.idf[pair_terms] * term_frequency / (length_norm + term_frequency)
-        # By passage: the stems of passage p are term_of[passage_start[p]:passage_start[p + 1]].
+        # By passage: the stems of passage p are term_of[passage_start[p]:passage_start[p + 1]],
+        # each occurring frequency_of[…] times in it.
         self.passage_start = _starts(pair_rows, self.size)
         self.term_of = pair_terms.astype(np.int32)
+        self.frequency_of = term_frequency.astype(np.uint16)
         self.weight_by_passage = weights.astype(np.float32)
         # By stem: the passages of stem t are passage_of[term_start[t]:term_start[t + 1]].
         by_term = np.argsort(pair_terms, kind="stable")
@@ -80,8 +83,8 @@ class LexicalIndex:
         self.weight_by_term = self.weight_by_passage[by_term]
 
     # The arrays of a saved index besides its stems and their frequencies (see `saved`).
-    SAVED_ARRAYS = ("idf", "passage_start", "term_of", "weight_by_passage", "term_start", "passage_of",
-                    "weight_by_term")
+    SAVED_ARRAYS = ("idf", "passage_start", "term_of", "frequency_of", "weight_by_passage", "term_start",
+                    "passage_of", "weight_by_term")
 
     def saved(self) -> dict[str, np.ndarray]:
         """The index as arrays to save (np.savez), for `from_saved`: building the postings of
@@ -103,6 +106,7 @@ class LexicalIndex:
         index.size = int(arrays["size"])
         terms = [sys.intern(str(term)) for term in arrays["terms"]]
         index.vocabulary = {term: i for i, term in enumerate(terms)}
+        index._terms = terms
         index.document_frequency = {
             term: int(frequency) for term, frequency in zip(terms, arrays["frequency"], strict=True)
             if term != EMPTY_PASSAGE_TOKEN
@@ -117,10 +121,24 @@ class LexicalIndex:
             and len(index.term_start) == len(terms) + 1 and index.term_start[-1] == pairs
             and len(index.idf) == len(terms)
             and len(index.weight_by_passage) == len(index.passage_of) == len(index.weight_by_term) == pairs
+            and len(index.frequency_of) == pairs
         )
         if not fits:
             raise ValueError("saved BM25 arrays do not fit together")
         return index
+
+    def stems_of(self, position: int) -> tuple[str, ...]:
+        """The stems of one passage as a bag: each as often as it occurs there, grouped rather
+        than in reading order. Everything that reads a passage's stems counts them (BM25, its
+        rarest stems, the stems two passages share), so a bag answers exactly what the
+        tokenized text would."""
+        if self._terms is None:
+            self._terms = list(self.vocabulary)
+        start, end = self.passage_start[position], self.passage_start[position + 1]
+        terms = self._terms
+        ids = np.repeat(self.term_of[start:end], self.frequency_of[start:end])
+        stems = tuple(terms[i] for i in ids.tolist())
+        return () if stems == (EMPTY_PASSAGE_TOKEN,) else stems
 
     def _passage_stem_pairs(
         self, passage_tokens: Sequence[Sequence[str]], counts: np.ndarray

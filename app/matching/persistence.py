@@ -1,7 +1,8 @@
 """Saving and loading the engine's snapshots: one folder, written atomically (index.py).
 
 Per side and segment (`main`, `delta`): `<side>.<segment>.documents.jsonl` (a document a line:
-text, passage offsets, language and stems, so loading does not re-tokenize; read a line at a
+text, passage offsets, language and, unless its segment's postings hold them, stems, so loading
+does not re-tokenize; read a line at a
 time, so loading 100,000 documents never holds the whole parsed file at once), `<side>.<segment>.<signal>.npy`
 (passage vectors) and, for a big main segment with FAISS, `<side>.main.<signal>.hnsw` (its ANN
 graph; with pgvector the graph is in PostgreSQL, found again by the vectors' hash);
@@ -25,8 +26,15 @@ from app.matching.ann import HnswPassageSearch
 from app.matching.index import read_folder, write_folder_atomically
 from app.matching.lexical import LexicalIndex
 from app.matching.ranking import SegmentCandidates
-from app.matching.segment import ANN_MIN_PASSAGES, Segment, shared_with_ann
-from app.matching.store import SIDES, SideSnapshot, StoredDocument, document_from_json, documents_to_json
+from app.matching.segment import ANN_MIN_PASSAGES, Segment
+from app.matching.store import (
+    SIDES,
+    SideSnapshot,
+    StoredDocument,
+    document_from_json,
+    documents_to_json,
+    tokenized,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +219,13 @@ def _load_segment(
     lexical = None
     if name == "main":  # the delta's postings are weighted with the main segment's statistics
         lexical = _read_lexical(folder / f"{side}.main.lexical.npz", sum(len(d.passages) for d in documents))
-    segment = Segment.build(documents, vectors, statistics=statistics, with_ann=name == "main" and not graphs,
-                            ann_factory=ann_factory, ann_min_passages=ann_min_passages, lexical=lexical)
-    return replace(segment, ann=graphs, vectors=shared_with_ann(segment.vectors, graphs)) if graphs else segment
+    if lexical is None and any(d.passage_tokens is None for d in documents):
+        # A big segment's stems were saved only in its postings, which are unreadable.
+        logger.warning("%s.%s: stemming the documents again to build the postings", side, name)
+        documents = [
+            replace(d, passage_tokens=tokenized(d.passages, d.language)) if d.passage_tokens is None else d
+            for d in documents
+        ]
+    return Segment.build(documents, vectors, statistics=statistics, with_ann=name == "main",
+                         ann_factory=ann_factory, ann_min_passages=ann_min_passages, lexical=lexical,
+                         ann=graphs)

@@ -9,7 +9,7 @@ a passage's position (its row in the vector arrays and the BM25 matrix).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -49,7 +49,11 @@ class Segment:
         ann_factory=None,
         ann_min_passages: int = ANN_MIN_PASSAGES,
         lexical: LexicalIndex | None = None,  # postings already made for these passages (a load)
+        tokens: Sequence[Sequence[str]] | None = None,  # per passage; None: the documents' own
+        ann: Mapping[str, PassageSearch] | None = None,  # indexes already made for these vectors (a load)
     ) -> Segment:
+        """A segment of `ordered`. A big one (with an ANN index) keeps its documents' stems only
+        in its BM25 postings: its documents are held without passage_tokens (tokens_of)."""
         counts = np.array([len(d.passages) for d in ordered], dtype=np.int64)
         starts = np.zeros(len(ordered), dtype=np.int64)
         if len(ordered):
@@ -61,11 +65,17 @@ class Segment:
             if array.shape[0] != passages:
                 raise ValueError(f"{signal}: {array.shape[0]} vectors for {passages} passages")
         contiguous = {s: np.ascontiguousarray(v, dtype=np.float32) for s, v in vectors.items()}
-        ann = {}
-        if with_ann and passages >= ann_min_passages:
+        if lexical is None:
+            if tokens is None:
+                tokens = [t for d in ordered for t in d.passage_tokens]
+            lexical = LexicalIndex(tokens, statistics)
+        del tokens
+        if not ann and with_ann and passages >= ann_min_passages:
             factory = ann_factory or HnswPassageSearch.build
             ann = {signal: factory(array) for signal, array in contiguous.items()}
+        if ann:
             contiguous = shared_with_ann(contiguous, ann)
+            ordered = [d if d.passage_tokens is None else replace(d, passage_tokens=None) for d in ordered]
         return cls(
             documents={d.document.id: d for d in ordered},
             document_ids=np.array([d.document.id for d in ordered], dtype=np.int64),
@@ -74,9 +84,8 @@ class Segment:
             passage_count=counts,
             passage_rows=np.repeat(np.arange(len(ordered), dtype=np.int64), counts),
             vectors=contiguous,
-            lexical=lexical if lexical is not None else LexicalIndex(
-                [t for d in ordered for t in d.passage_tokens], statistics),
-            ann=ann,
+            lexical=lexical,
+            ann=ann or {},
             row_of={d.document.id: row for row, d in enumerate(ordered)},
             area_rows=_rows_per_tag([d.document.nld_areas for d in ordered]),
             sector_rows=_rows_per_tag([d.document.sectors for d in ordered]),
@@ -106,6 +115,15 @@ class Segment:
             if carriers is not None:
                 shared += carriers[rows]
         return shared
+
+    def tokens_of(self, document_id: int) -> tuple[tuple[str, ...], ...]:
+        """The stems of each passage of one document: its own, or read from the postings."""
+        stored = self.documents[document_id]
+        if stored.passage_tokens is not None:
+            return stored.passage_tokens
+        row = self.row_of[document_id]
+        start = int(self.passage_start[row])
+        return tuple(self.lexical.stems_of(p) for p in range(start, start + int(self.passage_count[row])))
 
     def vectors_of(self, document_id: int) -> dict[str, np.ndarray]:
         """The passage vectors of one document, per signal."""

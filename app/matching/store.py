@@ -54,7 +54,9 @@ class StoredDocument:
     content_hash: str
     passages: tuple[Passage, ...]
     passage_hashes: tuple[str, ...]  # sha256 of each passage text: the embedding cache key
-    passage_tokens: tuple[tuple[str, ...], ...]
+    # The stems of each passage; None in a big main segment, whose BM25 postings hold them
+    # (Segment.tokens_of): as tuples they were 85 MB at 100,000 companies.
+    passage_tokens: tuple[tuple[str, ...], ...] | None
 
 
 def prepare_document(document: Document) -> StoredDocument:
@@ -67,8 +69,12 @@ def prepare_document(document: Document) -> StoredDocument:
         content_hash=content_hash(document),
         passages=passages,
         passage_hashes=tuple(sha256(p.text) for p in passages),
-        passage_tokens=tuple(tuple(tokenize(p.text, language)) for p in passages),
+        passage_tokens=tokenized(passages, language),
     )
+
+
+def tokenized(passages: Iterable[Passage], language: Language) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(tokenize(p.text, language)) for p in passages)
 
 
 @dataclass(frozen=True)
@@ -106,8 +112,13 @@ class SideSnapshot:
         return found
 
     def vectors_of(self, document_id: int) -> dict[str, np.ndarray]:
-        segment = self.delta if document_id in self.delta.row_of else self.main
-        return segment.vectors_of(document_id)
+        return self._segment_of(document_id).vectors_of(document_id)
+
+    def tokens_of(self, document_id: int) -> tuple[tuple[str, ...], ...]:
+        return self._segment_of(document_id).tokens_of(document_id)
+
+    def _segment_of(self, document_id: int) -> Segment:
+        return self.delta if document_id in self.delta.row_of else self.main
 
     @property
     def document_frequency(self) -> Mapping[str, int]:
@@ -191,7 +202,8 @@ def documents_to_json(segment: Segment) -> Iterator[dict]:
             "sectors": list(d.document.sectors),
             "language": d.language,
             "passages": [[p.start, p.end] for p in d.passages],
-            "tokens": [list(t) for t in d.passage_tokens],
+            # Not saved where the segment's postings hold them (saved beside, persistence.py).
+            **({"tokens": [list(t) for t in d.passage_tokens]} if d.passage_tokens is not None else {}),
         }
 
 
@@ -211,5 +223,6 @@ def document_from_json(side: Side, row: dict) -> StoredDocument:
         content_hash=content_hash(document),
         passages=passages,
         passage_hashes=tuple(sha256(p.text) for p in passages),
-        passage_tokens=tuple(tuple(map(sys.intern, tokens)) for tokens in row["tokens"]),
+        passage_tokens=(tuple(tuple(map(sys.intern, tokens)) for tokens in row["tokens"])
+                        if "tokens" in row else None),
     )

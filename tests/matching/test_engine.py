@@ -353,3 +353,67 @@ def test_sync_reads_a_stream_once_and_reports_what_it_did(tmp_path):
     assert set(engine.snapshot("company").documents) == {kept.id, changed.id, 999}
     assert ids(engine.match("zonnepanelen", target="company", limit=1)) == [changed.id]
     engine.close()
+
+
+def _big_engine_corpus():
+    """Companies enough for a big main segment (with graphs), each text repeating some stems."""
+    words = ["radar", "drone", "sensor", "composiet", "laser", "optiek", "software", "kogelwerend",
+             "batterij", "antenne", "camera", "coating", "robot", "satelliet", "quantum", "textiel"]
+    rng = np.random.default_rng(9)
+    companies = [Document("company", i + 1, "Wij leveren " + " ".join(rng.choice(words, size=8)) + ". "
+                          + "Onze " + " en ".join(rng.choice(words, size=3)) + " zijn beproefd.")
+                 for i in range(300)]
+    needs = [Document("need", 1000 + i, "Defensie zoekt " + " ".join(rng.choice(words, size=4)) + ".")
+             for i in range(20)]
+    return companies, needs
+
+
+def test_a_big_segment_holds_its_stems_only_in_its_postings_and_answers_as_from_the_text(tmp_path):
+    """The documents of a big main segment hold no stems of their own (85 MB as tuples at 100,000
+    companies): they are read back from the BM25 postings, as a bag that counts each stem as
+    often as the text does, before and after a merge, a save and a load without those postings."""
+    from app.matching.text import tokenize
+
+    companies, needs = _big_engine_corpus()
+    big = {"ann_min_passages": 100, "merge_always_below": 0, "delta_share": 0.5}
+    engine = make_engine(tmp_path, **big)
+    engine.upsert(companies + needs)
+    engine.merge("company")
+
+    def assert_stems_as_the_text(engine):
+        snapshot = engine.snapshot("company")
+        assert snapshot.main.ann and all(d.passage_tokens is None for d in snapshot.main.documents.values())
+        for stored in snapshot.documents.values():
+            from_postings = snapshot.tokens_of(stored.document.id)
+            assert [sorted(stems) for stems in from_postings] == [
+                sorted(tokenize(p.text, stored.language)) for p in stored.passages]
+
+    def answers(engine):
+        # A stored company asks with the stems from the postings; the same text under an id the
+        # engine does not hold is tokenized afresh: the two must score every need the same.
+        stored = [engine.match(c, target="need", limit=5) for c in companies[:30]]
+        fresh = [engine.match(Document("company", 10**6, c.text), target="need", limit=5)
+                 for c in companies[:30]]
+        assert [[(m.id, m.score) for m in page] for page in stored] == [
+            [(m.id, m.score) for m in page] for page in fresh]
+        return [[(m.id, m.score) for m in engine.match(n, target="company", limit=10)] for n in needs]
+
+    assert_stems_as_the_text(engine)
+    expected = answers(engine)
+    engine.upsert([Document("company", 7, "Wij leveren radar radar en antenne.")])
+    engine.merge("company")  # the new main segment's postings are built from the old one's
+    assert_stems_as_the_text(engine)
+    expected = answers(engine)
+    engine.save()
+    engine.close()
+    rows = [json.loads(line) for line in (tmp_path / "index" / "company.main.documents.jsonl").open()]
+    assert rows and all("tokens" not in row for row in rows)
+
+    for broken_postings in (False, True):
+        if broken_postings:
+            (tmp_path / "index" / "company.main.lexical.npz").write_bytes(b"not an npz file")
+        loaded = make_engine(tmp_path, **big)
+        loaded.load_or_build(None)
+        assert_stems_as_the_text(loaded)
+        assert answers(loaded) == expected
+        loaded.close()
