@@ -318,11 +318,19 @@ def measure_background_merge(engine, company_docs, need_queries, company_queries
     its share, searches and writes while the merge runs in the background, and stored needs'
     matches right after it was swapped in (their candidates found in the new main segment
     before the swap)."""
+    from threadpoolctl import threadpool_limits
+
+    if not engine.snapshot("company").main.ann:  # a side this small is merged by each write, in ms
+        return {"skipped": "no HNSW graphs at this scale: every write merges"}
+
+    with threadpool_limits(1, "blas"):  # as the server runs (app/main.py), the merge included
+        return _background_merge(engine, company_docs, need_queries, company_queries, args)
+
+
+def _background_merge(engine, company_docs, need_queries, company_queries, args) -> dict:
     from app.matching.store import Document
 
     main = engine.snapshot("company").main
-    if not main.ann:  # a side this small is merged by each write, in milliseconds
-        return {"skipped": "no HNSW graphs at this scale: every write merges"}
     engine.start_precompute()  # the server's background pass (everything is precomputed already)
     engine.enable_background_merges()
     write_ms, i = [], 0
