@@ -276,10 +276,10 @@ class MatchEngine:
                 main_live[row] = False
         live_passages = int(old.main.passage_count[main_live].sum()) + delta_passages
         if merge is None:
-            share = self.delta_share * (INLINE_MERGE_FACTOR if self._background_merges else 1)
+            factor = INLINE_MERGE_FACTOR if self._background_merges else 1
             merge = (
                 live_passages < self.merge_always_below
-                or delta_passages > share * max(1, old.main.passage_total)
+                or self._delta_over_share(delta_passages, old.main.passage_total, factor)
             )
         parts = []  # (documents, their vectors)
         if merge:
@@ -342,8 +342,10 @@ class MatchEngine:
         return any(thread.is_alive() for thread in self._merge_threads.values())
 
     def _delta_outgrown(self, snapshot: SideSnapshot) -> bool:
-        delta_passages = snapshot.delta.passage_total
-        return delta_passages > 0 and delta_passages > self.delta_share * max(1, snapshot.main.passage_total)
+        return self._delta_over_share(snapshot.delta.passage_total, snapshot.main.passage_total)
+
+    def _delta_over_share(self, delta_passages: int, main_passages: int, factor: float = 1) -> bool:
+        return delta_passages > factor * self.delta_share * max(1, main_passages)
 
     def _merge_in_background(self, side: Side) -> None:
         """Start the side's merge thread unless it runs (called holding the write lock)."""
@@ -421,7 +423,7 @@ class MatchEngine:
         the precompute found in the new main segment before it was swapped in."""
         old = self._snapshots[snapshot.side]
         self._snapshots[snapshot.side] = snapshot
-        self._materialised.retire(snapshot.side, snapshot.main, staged or {})
+        self._materialised.retire(snapshot.side, snapshot.main, staged)
         if snapshot.main is not old.main:
             for index in old.main.ann.values():
                 index.close()

@@ -2,8 +2,8 @@
 
 Per side and segment (`main`, `delta`): `<side>.<segment>.documents.jsonl` (a document a line:
 text, passage offsets, language and, unless its segment's postings hold them, stems, so loading
-does not re-tokenize; read a line at a
-time, so loading 100,000 documents never holds the whole parsed file at once), `<side>.<segment>.<signal>.npy`
+does not re-tokenize; read a line at a time, so loading 100,000 documents never holds the whole
+parsed file at once), `<side>.<segment>.<signal>.npy`
 (passage vectors) and, for a big main segment with FAISS, `<side>.main.<signal>.hnsw` (its ANN
 graph; with pgvector the graph is in PostgreSQL, found again by the vectors' hash);
 plus `<side>.main.live.npy` (which main documents are still live), `<side>.main.lexical.npz`
