@@ -22,6 +22,7 @@ pool, combined per passage). Results: a table on stdout and bench-results/latest
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -244,18 +245,29 @@ def run_scale(companies: int, args) -> dict:
     return result
 
 
+def edited(doc, addition: str):
+    """The document with `addition` at the end of its text: a company that edited its profile."""
+    return dataclasses.replace(doc, text=doc.text + addition)
+
+
+def timed_upsert(engine, doc) -> float:
+    """Milliseconds the engine took to take in one written document."""
+    started = time.perf_counter()
+    engine.upsert([doc])
+    return (time.perf_counter() - started) * 1000
+
+
 def measure_precomputed(engine, company_docs, need_queries, args) -> dict:
     """Stored need → companies as the server answers it: every need's candidates precomputed
     (what the server's background thread does after a start or a merge), then a few company
     writes (they go to the delta segment, which every match scores afresh)."""
-    from app.matching.store import Document
 
     started = time.perf_counter()
     searched = engine.precompute()
     precompute_s = time.perf_counter() - started
     for i in range(args.writes):
         doc = company_docs[-1 - i]
-        engine.upsert([Document(doc.side, doc.id, doc.text + " Ook reparatie.", doc.nld_areas, doc.sectors)])
+        engine.upsert([edited(doc, " Ook reparatie.")])
     timings, served = timed_matches(engine, need_queries, "company")
     repeated, _ = timed_matches(engine, need_queries, "company")
     anchor = need_queries[: args.exact_queries]
@@ -266,8 +278,7 @@ def measure_precomputed(engine, company_docs, need_queries, args) -> dict:
               "delta_documents": engine.counts()["company"]["delta_documents"],
               "kept_mb": engine.materialised_bytes() / 2**20}
     # Near the merge threshold (2 % of the main segment's passages): the delta every match scores.
-    many = [Document(d.side, d.id, d.text + " Ook onderhoud.", d.nld_areas, d.sectors)
-            for d in company_docs[: int(len(company_docs) * 0.015)]]
+    many = [edited(d, " Ook onderhoud.") for d in company_docs[: int(len(company_docs) * 0.015)]]
     engine.upsert(many)
     big_delta, _ = timed_matches(engine, need_queries, "company")
     result["big_delta"] = {**percentiles(big_delta),
@@ -279,22 +290,17 @@ def measure_writes(engine, company_docs, need_queries, args) -> dict:
     """Single upserts (a changed profile), and search latency while a writer thread upserts."""
     import threading
 
-    from app.matching.store import Document
-
     upsert_ms = []
     for i in range(args.writes):
         doc = company_docs[i]
-        changed = Document(doc.side, doc.id, doc.text + f" Sinds {2000 + i} ook onderhoud.", doc.nld_areas, doc.sectors)
-        started = time.perf_counter()
-        engine.upsert([changed])
-        upsert_ms.append((time.perf_counter() - started) * 1000)
+        upsert_ms.append(timed_upsert(engine, edited(doc, f" Sinds {2000 + i} ook onderhoud.")))
     stop, errors, during = threading.Event(), [], []
 
     def writer():
         i = 0
         while not stop.is_set():
             doc = company_docs[i % len(company_docs)]
-            engine.upsert([Document(doc.side, doc.id, doc.text + f" Versie {i}.", doc.nld_areas, doc.sectors)])
+            engine.upsert([edited(doc, f" Versie {i}.")])
             i += 1
 
     thread = threading.Thread(target=writer)
@@ -328,7 +334,6 @@ def measure_background_merge(engine, company_docs, need_queries, company_queries
 
 
 def _background_merge(engine, company_docs, need_queries, company_queries, args) -> dict:
-    from app.matching.store import Document
 
     main = engine.snapshot("company").main
     engine.start_precompute()  # the server's background pass (everything is precomputed already)
@@ -337,10 +342,7 @@ def _background_merge(engine, company_docs, need_queries, company_queries, args)
     started = time.perf_counter()
     while engine.snapshot("company").main is main and not engine.merging():
         doc = company_docs[len(company_docs) // 2 + i]
-        edited = Document(doc.side, doc.id, doc.text + " Ook ontwerp.", doc.nld_areas, doc.sectors)
-        write_started = time.perf_counter()
-        engine.upsert([edited])
-        write_ms.append((time.perf_counter() - write_started) * 1000)
+        write_ms.append(timed_upsert(engine, edited(doc, " Ook ontwerp.")))
         i += 1
     result: dict = {"writes_to_cross": i, "crossing_write_ms": write_ms[-1] if write_ms else None,
                     "delta_documents": engine.counts()["company"]["delta_documents"]}
@@ -358,10 +360,7 @@ def _background_merge(engine, company_docs, need_queries, company_queries, args)
                 errors += 1
             samples.append((time.perf_counter() - ask_started) * 1000)
         if queries % 50 == 0:  # a company edits its profile now and then
-            doc = company_docs[queries // 50]
-            write_started = time.perf_counter()
-            engine.upsert([Document(doc.side, doc.id, doc.text + " Ook advies.", doc.nld_areas, doc.sectors)])
-            during_write_ms.append((time.perf_counter() - write_started) * 1000)
+            during_write_ms.append(timed_upsert(engine, edited(company_docs[queries // 50], " Ook advies.")))
         queries += 1
         time.sleep(0.02)  # about 40 asks a second beside the merge
     result["merge_s"] = time.perf_counter() - started
