@@ -6,7 +6,6 @@ against the shipped vocabularies in ``app.taxonomy``.
 
 import re
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -19,46 +18,18 @@ from pydantic import (
     field_validator,
 )
 
+from app.domain import (  # noqa: F401  (re-exported: the API's enums are the domain's)
+    CompanyStatus,
+    DefenceExperience,
+    NeedKind,
+    NeedStatus,
+    PipelineStatus,
+    Role,
+    Visibility,
+)
 from app.taxonomy import get_taxonomy
 
 NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
-
-
-class Role(StrEnum):
-    admin = "admin"
-    adviser = "adviser"
-    scout = "scout"
-    regioteam = "regioteam"
-
-
-class DefenceExperience(StrEnum):
-    none = "none"
-    indirect = "indirect"
-    supplier = "supplier"
-
-
-class CompanyStatus(StrEnum):
-    pending = "pending"
-    active = "active"
-    archived = "archived"
-
-
-class NeedKind(StrEnum):
-    defence_need = "defence_need"
-    programme = "programme"
-    call = "call"
-    challenge = "challenge"
-    cluster = "cluster"
-
-
-class NeedStatus(StrEnum):
-    open = "open"
-    closed = "closed"
-
-
-class Visibility(StrEnum):
-    public = "public"
-    staff = "staff"
 
 
 # Timestamps are stored in UTC; SQLite hands them back without an offset, so the offset is restored here
@@ -407,20 +378,6 @@ class SearchRequest(BaseModel):
 
 
 # --- pipeline and lists ----------------------------------------------------------------------
-
-
-class PipelineStatus(StrEnum):
-    new = "new"
-    triaged = "triaged"
-    intro_proposed = "intro_proposed"
-    consented = "consented"
-    introduced = "introduced"
-    meeting = "meeting"
-    pilot = "pilot"
-    subsidy_applied = "subsidy_applied"
-    won = "won"
-    lost = "lost"
-    parked = "parked"
 
 
 class MatchChange(BaseModel):

@@ -1,0 +1,91 @@
+"""The service's vocabulary: every role, status, kind and band, defined once.
+
+Table models, request and response schemas, services, templates and the command line import
+these; the database stores their values as plain strings, so SQLite and PostgreSQL hold them
+alike and a new member needs no migration.
+"""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    adviser = "adviser"
+    scout = "scout"
+    regioteam = "regioteam"
+
+
+class DefenceExperience(StrEnum):
+    none = "none"
+    indirect = "indirect"
+    supplier = "supplier"
+
+
+class CompanyStatus(StrEnum):
+    pending = "pending"
+    active = "active"
+    archived = "archived"
+
+
+class CompanySource(StrEnum):
+    """Who put a company in: the company itself, an adviser on its behalf, or the seed data."""
+
+    self = "self"
+    adviser = "adviser"
+    seed = "seed"
+
+
+class NeedKind(StrEnum):
+    defence_need = "defence_need"
+    programme = "programme"
+    call = "call"
+    challenge = "challenge"
+    cluster = "cluster"
+
+
+class NeedStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class Visibility(StrEnum):
+    public = "public"
+    staff = "staff"
+
+
+class PipelineStatus(StrEnum):
+    new = "new"
+    triaged = "triaged"
+    intro_proposed = "intro_proposed"
+    consented = "consented"
+    introduced = "introduced"
+    meeting = "meeting"
+    pilot = "pilot"
+    subsidy_applied = "subsidy_applied"
+    won = "won"
+    lost = "lost"
+    parked = "parked"
+
+
+class MatchEventKind(StrEnum):
+    status = "status"
+    note = "note"
+    owner = "owner"
+    feedback = "feedback"
+    consent = "consent"
+
+
+class NoteVisibility(StrEnum):
+    """Who reads a note on a match: staff only, or the company too."""
+
+    internal = "internal"
+    shared = "shared"
+
+
+class Fit(StrEnum):
+    """How well a company and a need fit, banded from the calibrated score (UI: sterk /
+    redelijk / zwak)."""
+
+    strong = "strong"
+    fair = "fair"
+    weak = "weak"
