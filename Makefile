@@ -39,7 +39,8 @@ test: install
 	fi
 
 lint: install
-	$(BIN)/ruff check app tests
+	$(BIN)/ruff check app tests scripts
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data
