@@ -93,7 +93,7 @@ async def require_list_reader(caller: CallerDep) -> Caller:
     """Weekly lists: the Regioteam and the provincial desk."""
     if caller.user is None:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
-    if caller.user.role not in ("regioteam", "adviser", "admin"):
+    if not caller.reads_weekly_lists:
         raise Forbidden("weekly match lists are for the Regioteam, advisers and admins")
     return caller
 

@@ -19,8 +19,10 @@ from pydantic import (
 )
 
 from app.domain import (  # noqa: F401  (re-exported: the API's enums are the domain's)
+    CompanySource,
     CompanyStatus,
     DefenceExperience,
+    MatchEventKind,
     NeedKind,
     NeedStatus,
     PipelineStatus,
@@ -204,7 +206,7 @@ class CompanyOut(BaseModel):
     capabilities: list[str]
     defence_experience: DefenceExperience
     status: CompanyStatus
-    source: str
+    source: CompanySource
     source_ref: str | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -399,21 +401,21 @@ class CompanyRef(BaseModel):
     id: int
     name: str
     municipality: str | None
-    defence_experience: str
+    defence_experience: DefenceExperience
 
 
 class NeedRef(BaseModel):
     id: int
     title: str
-    kind: str
+    kind: NeedKind
 
 
 class MatchEventOut(BaseModel):
     at: UtcDatetime
     actor: str
-    kind: str
-    from_status: str | None
-    to_status: str | None
+    kind: MatchEventKind
+    from_status: PipelineStatus | None
+    to_status: PipelineStatus | None
     note: str
 
 
@@ -421,7 +423,7 @@ class MatchOut(BaseModel):
     company: CompanyRef
     need: NeedRef
     status: PipelineStatus
-    allowed_next: list[str]
+    allowed_next: list[PipelineStatus]
     owner_user_id: int | None
     owner_organisation_id: int | None
     last_score: float | None
@@ -449,7 +451,7 @@ class MatchListWeek(BaseModel):
 
 class Dashboard(BaseModel):
     matches_total: int
-    matches_by_status: dict[str, int]
+    matches_by_status: dict[PipelineStatus, int]
     matches_by_nld_area: dict[str, int]
     matches_by_sub_region: dict[str, int]
     introductions_per_month: dict[str, int]

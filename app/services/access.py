@@ -6,13 +6,16 @@ or anonymous. The rules for personal data live here so every endpoint applies th
 
 from dataclasses import dataclass
 
+from app.domain import Role
 from app.models import Company, User
 
-STAFF_ROLES = frozenset({"admin", "adviser", "scout", "regioteam"})
+STAFF_ROLES = frozenset(Role)
 # The provincial desk: may register companies on their behalf and always sees contact details.
-DESK_ROLES = frozenset({"admin", "adviser"})
+DESK_ROLES = frozenset({Role.admin, Role.adviser})
 # Defence parties: see contact details only where the company consented.
-DEFENCE_ROLES = frozenset({"scout", "regioteam"})
+DEFENCE_ROLES = frozenset({Role.scout, Role.regioteam})
+# The weekly match lists: the Regioteam and the provincial desk.
+LIST_READER_ROLES = frozenset({Role.regioteam, Role.adviser, Role.admin})
 
 
 @dataclass(frozen=True)
@@ -21,18 +24,16 @@ class Caller:
     company_id: int | None = None  # set when a valid X-Edit-Token for this company came with the request
 
     @property
-    def role(self) -> str:
-        if self.user is not None:
-            return self.user.role
-        return "company" if self.company_id is not None else "anonymous"
-
-    @property
     def is_staff(self) -> bool:
         return self.user is not None and self.user.role in STAFF_ROLES
 
     @property
     def is_desk(self) -> bool:
         return self.user is not None and self.user.role in DESK_ROLES
+
+    @property
+    def reads_weekly_lists(self) -> bool:
+        return self.user is not None and self.user.role in LIST_READER_ROLES
 
     @property
     def label(self) -> str:

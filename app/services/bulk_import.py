@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from app.domain import CompanySource
 from app.models import Company
 from app.schemas import CompanyCreate
 
@@ -81,7 +82,7 @@ def validate(records: Iterator[tuple[int, dict]], existing_kvk: set[str]) -> tup
     return valid, problems
 
 
-def import_companies(session: Session, path: Path, *, source: str = "adviser", progress: bool = False) -> ImportReport:
+def import_companies(session: Session, path: Path, *, source: CompanySource = CompanySource.adviser, progress: bool = False) -> ImportReport:
     """Validates the whole file, then inserts in batches; writes nothing when any record is invalid."""
     from tqdm import tqdm
 

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
+from app.domain import CompanySource
 from app.models import Company, MatchList, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
 from app.services import audit
@@ -36,7 +37,7 @@ def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> 
     company = Company(
         **fields,
         consent_matching=True,
-        source="adviser" if caller.is_desk else "self",
+        source=CompanySource.adviser if caller.is_desk else CompanySource.self,
         registered_by_user_id=caller.user.id if caller.user else None,
         edit_token_hash=hash_token(edit_token),
     )
@@ -69,6 +70,15 @@ def check_edit_token(company: Company, edit_token: str | None) -> bool:
     return bool(edit_token and company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
 
 
+def issue_edit_token(*, session: Session, company: Company, actor: Caller | str) -> str:
+    """A new edit token for the company (the old one stops working); the clear text is returned once."""
+    edit_token = new_token("edit")
+    company.edit_token_hash = hash_token(edit_token)
+    session.add(company)
+    audit.record(session, actor, "issue_edit_token", "company", company.id)
+    return edit_token
+
+
 def require_access(caller: Caller, company: Company) -> None:
     """Staff may read every company; a company only itself."""
     if caller.is_staff or caller.owns(company.id):
@@ -88,7 +98,7 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
     if DESK_ONLY_FIELDS & values.keys() and not caller.is_desk:
         raise Forbidden(f"only advisers and admins may change {', '.join(sorted(DESK_ONLY_FIELDS & values.keys()))}")
     required = {"name", "kvk_number", "municipality", "description", "contact_email"}
-    if company.source == "seed":  # seed records may lack a KvK number, municipality or contact
+    if company.source == CompanySource.seed:  # seed records may lack a KvK number, municipality or contact
         required = set()
     emptied = (required | NEVER_EMPTY_FIELDS) & values.keys()
     cleared = sorted(field for field in emptied if values[field] is None)

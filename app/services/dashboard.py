@@ -5,8 +5,8 @@ from collections import Counter
 
 from sqlmodel import Session, select
 
+from app.domain import PipelineStatus
 from app.models import Company, Match, MatchEvent, Need
-from app.services.pipeline import STATUSES
 from app.taxonomy import get_taxonomy
 
 
@@ -25,11 +25,11 @@ def figures(session: Session) -> dict:
         found = taxonomy.municipality(municipality) if municipality else None
         regions = [r for r in found.regions if r in sub_regions] if found else []
         by_region.update(regions or ["buiten Drenthe of onbekend"])
-    introduced = session.exec(select(MatchEvent.at).where(MatchEvent.to_status == "introduced")).all()
+    introduced = session.exec(select(MatchEvent.at).where(MatchEvent.to_status == PipelineStatus.introduced)).all()
     per_month = Counter(moment.strftime("%Y-%m") for moment in introduced)
     return {
         "matches_total": len(rows),
-        "matches_by_status": {status: by_status.get(status, 0) for status in STATUSES},
+        "matches_by_status": {status: by_status.get(status, 0) for status in PipelineStatus},
         "matches_by_nld_area": {area["slug"]: by_area.get(area["slug"], 0) for area in taxonomy.nld_areas},
         "matches_by_sub_region": dict(sorted(by_region.items())),
         "introductions_per_month": dict(sorted(per_month.items())),

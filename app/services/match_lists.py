@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.core.errors import InvalidInput, NotFound
+from app.domain import ListLineChange
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need
 from app.services import pipeline
@@ -92,7 +93,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     except IntegrityError:  # built at the same moment elsewhere: that one counts
         session.rollback()
         return get(session, week), False
-    current = [(line["company_id"], line["need_id"], line["score"]) for line in lines if line["change"] != "gone"]
+    current = [(line["company_id"], line["need_id"], line["score"]) for line in lines if line["change"] != ListLineChange.gone]
     pipeline.ensure_matches(session, current, update_scores=True)
     return match_list, True
 
@@ -109,17 +110,17 @@ def _compare_with_previous(session: Session, week: str, lines: list[dict]) -> li
     previous = session.exec(select(MatchList).where(MatchList.week < week).order_by(MatchList.week.desc())).first()
     before = {}
     if previous is not None:
-        before = {_key(line): line for line in json.loads(previous.content)["lines"] if line["change"] != "gone"}
+        before = {_key(line): line for line in json.loads(previous.content)["lines"] if line["change"] != ListLineChange.gone}
     now = {_key(line) for line in lines}
     for line in lines:
         old = before.get(_key(line))
         if old is None:
-            line["change"] = "new"
+            line["change"] = ListLineChange.new
         elif old["rank"] != line["rank"] or abs(old["score"] - line["score"]) >= SCORE_CHANGE:
-            line["change"] = "changed"
+            line["change"] = ListLineChange.changed
         else:
-            line["change"] = "unchanged"
-    gone = [{**old, "week": week, "change": "gone", "rank": None} for key, old in before.items() if key not in now]
+            line["change"] = ListLineChange.unchanged
+    gone = [{**old, "week": week, "change": ListLineChange.gone, "rank": None} for key, old in before.items() if key not in now]
     return sorted(lines + gone, key=_reading_order)
 
 

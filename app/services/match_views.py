@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
+from app.domain import DefenceExperience, PipelineStatus
 from app.matching.engine import MatchEngine
 from app.models import Company, Need
 from app.schemas import CompanyMatch, NeedMatch
@@ -53,7 +54,7 @@ class MatchPage:
             new_pairs = [(*self.pairs[i], self.items[i].score) for i in self.unseen]
             written = pipeline.ensure_matches(session, new_pairs)
             if written == len(self.unseen):  # all opened here, so all `new`
-                statuses = {self.pairs[i]: "new" for i in self.unseen}
+                statuses = {self.pairs[i]: PipelineStatus.new for i in self.unseen}
             else:  # another request opened some meanwhile: read where they stand
                 statuses = pipeline.statuses_of_pairs(session, [self.pairs[i] for i in self.unseen])
             for i in self.unseen:
@@ -72,7 +73,7 @@ def companies_for_need_page(
     among equal scores.
     """
     if scouting:
-        filters["defence_experience"] = "none"
+        filters["defence_experience"] = DefenceExperience.none
     dismissed = pipeline.dismissed_company_ids(session, need.id)
     if any(filters.values()):
         allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed

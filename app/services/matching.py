@@ -20,6 +20,7 @@ from app.core.config import Settings
 from app.core.db import get_engine, read
 from app.core.errors import IndexNotReady
 from app.core.memory import return_free_memory
+from app.domain import CompanyStatus, NeedKind, NeedStatus
 from app.matching.engine import Document, MatchEngine
 from app.models import Company, IndexChange, Need
 from app.services import companies as company_service
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 def is_matchable(company: Company) -> bool:
     """Only active companies that consented to matching are in the index at all."""
-    return company.status == "active" and company.consent_matching
+    return company.status == CompanyStatus.active and company.consent_matching
 
 
 def company_document(company: Company) -> Document:
@@ -56,7 +57,7 @@ def documents_from_database(session: Session, side: str) -> Iterator[Document]:
     if side == "company":
         columns = (Company.id, Company.name, Company.description, Company.capabilities, Company.nld_areas,
                    Company.sectors)
-        query = select(*columns).where(Company.status == "active", Company.consent_matching)
+        query = select(*columns).where(Company.status == CompanyStatus.active, Company.consent_matching)
         query = query.execution_options(yield_per=1000)  # streamed: never all rows at once
         for row in session.exec(query):
             yield company_document(row)
@@ -368,7 +369,7 @@ def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: i
 
 
 def allowed_company_ids(session: Session, **filters) -> list[int]:
-    conditions = company_service.filter_conditions(status="active", **filters)
+    conditions = company_service.filter_conditions(status=CompanyStatus.active, **filters)
     conditions.append(col(Company.consent_matching).is_(True))
     return list(session.exec(select(Company.id).where(*conditions)).all())
 
@@ -377,7 +378,7 @@ def allowed_need_ids(
     session: Session,
     *,
     include_staff_only: bool = False,
-    kind: str | None = None,
+    kind: NeedKind | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
     include_closed: bool = False,
@@ -389,7 +390,7 @@ def allowed_need_ids(
         include_staff_only=include_staff_only, kind=kind, nld_area=nld_area, sector=sector
     )
     if not include_closed:
-        conditions.append(Need.status == "open")
+        conditions.append(Need.status == NeedStatus.open)
         conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
     if regions is not None:
         conditions.append(need_service.open_to_regions(regions))

@@ -7,6 +7,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput, NotFound
+from app.domain import NeedKind, NeedStatus, Visibility
 from app.models import Need, Organisation, User, utcnow
 from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
 from app.services.access import Caller
@@ -35,7 +36,7 @@ def get_row(*, session: Session, caller: Caller, need_id: int) -> Row:
 
 def _visible(need, caller: Caller, need_id: int):
     # A staff-only need does not exist for anyone else: 404, not 403, so its existence does not leak.
-    if need is None or (need.visibility == "staff" and not caller.is_staff):
+    if need is None or (need.visibility == Visibility.staff and not caller.is_staff):
         raise NotFound(f"no need with id {need_id}")
     return need
 
@@ -66,15 +67,15 @@ def filter_conditions(
     *,
     include_staff_only: bool,
     q: str | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: NeedKind | None = None,
+    status: NeedStatus | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
 ) -> list:
     """SQL conditions for the need filters shared by the list and matching."""
     conditions = []
     if not include_staff_only:
-        conditions.append(Need.visibility == "public")
+        conditions.append(Need.visibility == Visibility.public)
     if q:
         pattern = contains_pattern(q)
         conditions.append(

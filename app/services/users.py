@@ -18,7 +18,7 @@ def create_user(
     *,
     session: Session,
     username: str,
-    role: str,
+    role: Role | str,
     full_name: str = "",
     organisation_slug: str | None = None,
     password: str | None = None,
@@ -41,7 +41,7 @@ def create_user(
     user = User(
         username=username,
         full_name=full_name,
-        role=role,
+        role=Role(role),
         organisation_id=organisation_id,
         password_hash=hash_password(password) if password else None,
     )
@@ -92,6 +92,14 @@ def active_user(*, session: Session, user_id: int) -> User | None:
     """The user with this id, unless removed or blocked."""
     user = session.get(User, user_id)
     return user if user is not None and user.is_active else None
+
+
+def by_username(*, session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def first_admin(*, session: Session) -> User | None:
+    return session.exec(select(User).where(User.role == Role.admin).order_by(col(User.id))).first()
 
 
 def organisations(*, session: Session) -> list[Organisation]:
