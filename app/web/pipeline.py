@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput
 from app.deps import SessionDep
-from app.schemas import PipelineStatus
+from app.domain import ListLineChange, PipelineStatus
 from app.services import board as board_service
 from app.services import dashboard, match_lists
 from app.services import pipeline as pipeline_service
@@ -22,7 +22,6 @@ from app.web.templating import PIPELINE_LABELS, nld_label
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
 BOARD_LIMIT = 400
-LIST_READER_ROLES = ("regioteam", "adviser", "admin")  # as the API's weekly-list endpoints
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -98,7 +97,7 @@ def change_status(
 
 
 def require_list_reader(visitor: Visitor) -> None:
-    if visitor.user is None or visitor.user.role not in LIST_READER_ROLES:
+    if not visitor.caller.reads_weekly_lists:  # as the API's weekly-list endpoints
         raise Forbidden("de weeklijst is voor het Regioteam, adviseurs en beheerders")
 
 
@@ -119,7 +118,7 @@ def weekly_list(
         lines = json.loads(stored.content)["lines"]
     counts = {
         change: sum(1 for line in lines if line["change"] == change)
-        for change in ("new", "changed", "unchanged", "gone")
+        for change in ListLineChange
     }
     return render(
         request,
