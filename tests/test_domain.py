@@ -1,12 +1,13 @@
-"""The vocabulary in app/domain.py agrees with the tables that use it: the pipeline's transitions
-and the web interface's Dutch labels."""
+"""The vocabulary in app/domain.py agrees with the tables that use it: the pipeline's transitions,
+the taxonomy's need kinds and the web interface's Dutch labels."""
 
 from enum import StrEnum
 
 import pytest
 
-from app.domain import CompanyStatus, DefenceExperience, ListLineChange, NeedStatus, PipelineStatus, Role
+from app.domain import CompanyStatus, DefenceExperience, ListLineChange, NeedKind, NeedStatus, PipelineStatus, Role
 from app.services.pipeline import FINAL, NEEDS_REASON, TRANSITIONS
+from app.taxonomy import get_taxonomy
 from app.web.templating import (
     CHANGE_LABELS,
     DEFENCE_EXPERIENCE_LABELS,
@@ -28,7 +29,7 @@ def test_won_and_lost_end_a_match_and_every_other_status_can_reach_them():
     # The README: a match moves on until `won`, `lost` or `parked`; `parked` may be picked up again.
     ends = {status for status, targets in TRANSITIONS.items() if not targets}
     assert ends == FINAL == {PipelineStatus.won, PipelineStatus.lost}
-    assert NEEDS_REASON == {PipelineStatus.lost, PipelineStatus.parked}
+    assert {PipelineStatus.lost, PipelineStatus.parked} == NEEDS_REASON
     for status in set(PipelineStatus) - FINAL:
         assert reachable_from(status) >= FINAL, status
 
@@ -45,6 +46,10 @@ def reachable_from(status: PipelineStatus) -> set[PipelineStatus]:
                 reached.add(target)
                 frontier.append(target)
     return reached
+
+
+def test_the_need_kinds_of_the_taxonomy_are_the_domain_s():
+    assert [kind["slug"] for kind in get_taxonomy().need_kinds] == list(NeedKind)
 
 
 @pytest.mark.parametrize(
