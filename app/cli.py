@@ -5,14 +5,14 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import KoppelkansError
-from app.schemas import Role
+from app.domain import Role
 
 app = typer.Typer(help="Koppelkans: matchmaking between MKB companies and defence needs and programmes.",
                   no_args_is_help=True)
@@ -25,7 +25,7 @@ SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 ADMIN_PASSWORD_FILE = "admin-password.txt"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)
 

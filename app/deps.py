@@ -163,7 +163,8 @@ EngineDep = Annotated[MatchEngine, Depends(ready_engine)]
 
 async def get_writer(request: Request) -> BatchWriter:
     """The application's batch writer (app/core/writer.py)."""
-    return request.app.state.writer
+    writer: BatchWriter = request.app.state.writer
+    return writer
 
 
 WriterDep = Annotated[BatchWriter, Depends(get_writer)]

@@ -45,8 +45,11 @@ def api_endpoints(app: FastAPI) -> Iterator[Endpoint]:
         route = getattr(context, "original_route", context)
         if not isinstance(route, APIRoute):
             continue
-        for method in sorted(context.methods or ()):
-            yield Endpoint(method, context.path_format, route)
+        # A route context (newer FastAPI) or the route itself: both have the prefixed path and methods.
+        methods: set[str] = getattr(context, "methods", None) or set()
+        path_format: str = getattr(context, "path_format", None) or route.path_format
+        for method in sorted(methods):
+            yield Endpoint(method, path_format, route)
 
 
 def _dependants(dependant: Dependant) -> list[Dependant]:
