@@ -4,9 +4,10 @@ The request and response shapes live in ``app/schemas.py``; list fields (sectors
 are JSON arrays of taxonomy slugs so SQLite and PostgreSQL store them alike.
 """
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, Union
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Row,
     String,
     Text,
     TypeDecorator,
@@ -51,6 +53,31 @@ metadata: MetaData = SQLModel.metadata
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# A company or need as a table object, or as a row of its columns: reads that answer a request and
+# change nothing load rows, which the session does not track.
+CompanyRecord = Union["Company", Row[Any]]
+NeedRecord = Union["Need", Row[Any]]
+
+
+class Stored(Protocol):
+    id: int | None
+
+
+def stored_ids(ids: Iterable[int | None]) -> list[int]:
+    """Ids read from a primary-key column: never null, though the tables type them optional."""
+    return [found for found in ids if found is not None]
+
+
+def id_of(record: Stored | Row[Any]) -> int:
+    """The database id of a stored record (or of a row of its columns). The tables type ``id``
+    optional because a new record gets it only when the session flushes; past that point this
+    gives it as an ``int``."""
+    found: int | None = record.id
+    if found is None:
+        raise ValueError(f"{type(record).__name__} has no id yet: flush the session first")
+    return found
 
 
 E = TypeVar("E", bound=StrEnum)

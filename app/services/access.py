@@ -7,7 +7,7 @@ or anonymous. The rules for personal data live here so every endpoint applies th
 from dataclasses import dataclass
 
 from app.domain import Role
-from app.models import Company, User
+from app.models import CompanyRecord, User
 
 STAFF_ROLES = frozenset(Role)
 # The provincial desk: may register companies on their behalf and always sees contact details.
@@ -44,14 +44,14 @@ class Caller:
             return f"company:{self.company_id}"
         return "anonymous"
 
-    def owns(self, company_id: int) -> bool:
-        return self.company_id == company_id
+    def owns(self, company_id: int | None) -> bool:
+        return self.company_id is not None and self.company_id == company_id
 
 
 ANONYMOUS = Caller()
 
 
-def may_see_contact(caller: Caller, company: Company, *, introduction_consented: bool = False) -> bool:
+def may_see_contact(caller: Caller, company: CompanyRecord, *, introduction_consented: bool = False) -> bool:
     """Defence parties see who to call only after the company consented: to all Defence contact,
     or to the introduction at hand (``introduction_consented``)."""
     if caller.owns(company.id) or caller.is_desk:
@@ -61,5 +61,5 @@ def may_see_contact(caller: Caller, company: Company, *, introduction_consented:
     return False
 
 
-def may_see_consents(caller: Caller, company: Company) -> bool:
+def may_see_consents(caller: Caller, company: CompanyRecord) -> bool:
     return caller.owns(company.id) or caller.is_desk

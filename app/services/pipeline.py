@@ -8,11 +8,12 @@ from sqlalchemy import bindparam, func, tuple_
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.domain import MatchEventKind, PipelineStatus
-from app.models import Company, IntroductionConsent, Match, MatchEvent, Need, User, utcnow
+from app.models import Company, IntroductionConsent, Match, MatchEvent, Need, User, id_of, metadata, utcnow
 from app.services import audit
 from app.services.access import Caller
 
@@ -34,15 +35,16 @@ TRANSITIONS: dict[PipelineStatus, tuple[PipelineStatus, ...]] = {
 FINAL = frozenset({_Status.won, _Status.lost})
 NEEDS_REASON = frozenset({_Status.lost, _Status.parked})
 
-_MATCHES = Match.__table__.c
+_MATCH_TABLE = metadata.tables["match"]  # Core statements: compiled once, no ORM on the hot paths
+_MATCHES = _MATCH_TABLE.c
 
 
 @cache
-def _match_insert(dialect: str, update_scores: bool):
+def _match_insert(dialect: str, update_scores: bool) -> Insert:
     """The statement that inserts match rows, built once per dialect and mode: executed with a list
     of rows (executemany), its compiled form is reused by every request."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Match.__table__)
+    statement = insert(_MATCH_TABLE)
     if update_scores:
         return statement.on_conflict_do_update(
             index_elements=["company_id", "need_id"],
@@ -105,11 +107,12 @@ def change(
         allowed = TRANSITIONS.get(match.status, ())
         if status not in allowed:
             raise InvalidInput(
-                f"a match in status {match.status!r} cannot move to {status!r}; allowed: "
+                f"a match in status {match.status.value!r} cannot move to {status.value!r}; allowed: "
                 + (", ".join(allowed) if allowed else f"none ({match.status} is final)")
             )
-        if status in NEEDS_REASON and not (note and note.strip()):
-            raise InvalidInput(f"moving a match to {status!r} needs a note with the reason")
+        reason = (note or "").strip()
+        if status in NEEDS_REASON and not reason:
+            raise InvalidInput(f"moving a match to {status.value!r} needs a note with the reason")
         if status == PipelineStatus.consented and not has_consent(session, match.company_id, match.need_id):
             raise InvalidInput(
                 "the company has not consented to this introduction: it consents with its edit token at "
@@ -117,7 +120,7 @@ def change(
             )
         _event(session, caller, match, MatchEventKind.status, from_status=match.status, to_status=status, note=note or "")
         if status in NEEDS_REASON:
-            match.closing_reason = note.strip()
+            match.closing_reason = reason
         match.status = status
     elif note:
         _event(session, caller, match, MatchEventKind.note, note=note)
@@ -228,16 +231,17 @@ def statuses_of_pairs(session: Session, pairs: list[tuple[int, int]]) -> dict[tu
 
 def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:
     """The company agrees to be introduced for this need: its contact details are released there."""
-    if not caller.owns(company.id):
+    company_id, need_id = id_of(company), id_of(need)
+    if not caller.owns(company_id):
         raise Forbidden("only the company itself (X-Edit-Token) can consent to an introduction")
-    if introduction_consent(session, company.id, need.id) is None:
-        session.add(IntroductionConsent(company_id=company.id, need_id=need.id))
-    match = get_or_create(session, company.id, need.id)
+    if introduction_consent(session, company_id, need_id) is None:
+        session.add(IntroductionConsent(company_id=company_id, need_id=need_id))
+    match = get_or_create(session, company_id, need_id)
     _event(session, caller, match, MatchEventKind.consent, note="company consented to the introduction")
     if match.status == PipelineStatus.intro_proposed:
         session.flush()
         change(session, caller, match, status=PipelineStatus.consented)
-    audit.record(session, caller, "consent_introduction", "company", company.id, f"need {need.id}")
+    audit.record(session, caller, "consent_introduction", "company", company_id, f"need {need_id}")
     session.flush()
     return match
 
@@ -245,7 +249,7 @@ def consent_to_introduction(session: Session, caller: Caller, company: Company, 
 def withdraw_consent(session: Session, caller: Caller, company: Company, need: Need) -> None:
     if not caller.owns(company.id):
         raise Forbidden("only the company itself (X-Edit-Token) can withdraw its consent")
-    consent = introduction_consent(session, company.id, need.id)
+    consent = introduction_consent(session, id_of(company), id_of(need))
     if consent is not None:
         session.delete(consent)
     audit.record(session, caller, "withdraw_introduction_consent", "company", company.id, f"need {need.id}")
@@ -253,7 +257,8 @@ def withdraw_consent(session: Session, caller: Caller, company: Company, need: N
 
 
 def events(session: Session, match: Match) -> list[MatchEvent]:
-    return list(session.exec(select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(MatchEvent.id)).all())
+    query = select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(col(MatchEvent.id))
+    return list(session.exec(query).all())
 
 
 def _event(
@@ -266,5 +271,5 @@ def _event(
     to_status: PipelineStatus | None = None,
     note: str = "",
 ) -> None:
-    session.add(MatchEvent(match_id=match.id, actor=caller.label, kind=kind, from_status=from_status,
+    session.add(MatchEvent(match_id=id_of(match), actor=caller.label, kind=kind, from_status=from_status,
                            to_status=to_status, note=note))

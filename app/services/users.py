@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from app.core.security import TOKEN_PREFIX_LENGTH, hash_password, hash_token, new_token, verify_password
-from app.models import ApiToken, Organisation, User
+from app.models import ApiToken, Organisation, User, id_of
 from app.schemas import Role
 
 # A hash to verify against when the user does not exist, so a wrong username costs as long as a wrong password.
@@ -55,11 +55,13 @@ def set_password(*, session: Session, user: User, password: str) -> None:
     session.add(user)
 
 
-def issue_token(*, session: Session, user: User, name: str = "", lifetime: timedelta | None = None) -> tuple[str, ApiToken]:
+def issue_token(
+    *, session: Session, user: User, name: str = "", lifetime: timedelta | None = None
+) -> tuple[str, ApiToken]:
     """Creates a token; the clear text is returned once and stored only as a hash."""
     token = new_token("api")
     record = ApiToken(
-        user_id=user.id,
+        user_id=id_of(user),
         name=name,
         prefix=token[: len("kk_api_") + TOKEN_PREFIX_LENGTH],
         token_hash=hash_token(token),

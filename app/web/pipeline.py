@@ -111,7 +111,7 @@ def weekly_list(
     require_list_reader(visitor)
     weeks = match_lists.weeks(db)
     this_week = match_lists.current_week()
-    chosen = week or (weeks[0]["week"] if weeks else None)
+    chosen = week or (weeks[0].week if weeks else None)
     lines: list[dict] = []
     if chosen:
         stored = match_lists.get(db, chosen)
@@ -129,7 +129,7 @@ def weekly_list(
             "lines": lines,
             "counts": counts,
             "this_week": this_week,
-            "this_week_built": any(w["week"] == this_week for w in weeks),
+            "this_week_built": any(w.week == this_week for w in weeks),
             "can_build": matching_engine(request, db)[0] is not None,
         },
     )
@@ -175,12 +175,12 @@ def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep):
         "dashboard.html",
         {
             "figures": figures,
-            "by_area": [(nld_label(slug), count) for slug, count in figures["matches_by_nld_area"].items()],
-            "by_region": list(figures["matches_by_sub_region"].items()),
+            "by_area": [(nld_label(slug), count) for slug, count in figures.matches_by_nld_area.items()],
+            "by_region": list(figures.matches_by_sub_region.items()),
             "by_status": [
                 (PIPELINE_LABELS.get(status, status), count)
-                for status, count in figures["matches_by_status"].items()
+                for status, count in figures.matches_by_status.items()
             ],
-            "per_month": list(figures["introductions_per_month"].items()),
+            "per_month": list(figures.introductions_per_month.items()),
         },
     )

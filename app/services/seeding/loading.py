@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from tqdm import tqdm
 
 from app.models import Company, Need, Organisation, utcnow
@@ -14,6 +14,9 @@ from app.services.seeding.companies import plan_companies
 from app.services.seeding.needs import plan_needs
 from app.services.seeding.organisations import plan_organisations
 from app.services.seeding.records import SOURCES_FILE, SeedError
+
+
+Outcome = Literal["created", "updated", "unchanged"]  # the counters of KindCounts
 
 
 @dataclass
@@ -34,7 +37,7 @@ class SeedReport:
 
     counts: dict[str, KindCounts] = field(default_factory=dict)
 
-    def count(self, kind: str, outcome: str) -> None:
+    def count(self, kind: str, outcome: Outcome) -> None:
         counts = self.counts.setdefault(kind, KindCounts())
         setattr(counts, outcome, getattr(counts, outcome) + 1)
 
@@ -83,8 +86,10 @@ def _validate(seed_dir: Path, demo: bool) -> _Plan:
     return plan
 
 
-def _upsert(session: Session, model: type, values: dict[str, Any], *, touch: bool) -> str:
-    existing = session.exec(select(model).where(model.slug == values["slug"])).first()
+def _upsert(
+    session: Session, model: type[Organisation | Need | Company], values: dict[str, Any]
+) -> Outcome:
+    existing = session.exec(select(model).where(col(model.slug) == values["slug"])).first()
     if existing is None:
         session.add(model(**values))
         return "created"
@@ -95,7 +100,7 @@ def _upsert(session: Session, model: type, values: dict[str, Any], *, touch: boo
             changed = True
     if not changed:
         return "unchanged"
-    if touch:
+    if isinstance(existing, Need | Company):  # organisations keep no change time
         existing.updated_at = utcnow()
     session.add(existing)
     return "updated"
@@ -114,18 +119,18 @@ def load_seed(session: Session, seed_dir: Path, *, demo: bool = False, progress:
     bar = tqdm(total=total, desc="seed", unit="record", disable=not progress)
     try:
         for values in plan.organisations:
-            report.count("organisation", _upsert(session, Organisation, values, touch=False))
+            report.count("organisation", _upsert(session, Organisation, values))
             bar.update()
         session.flush()
         org_ids = {org.slug: org.id for org in session.exec(select(Organisation)).all()}
         for values in plan.needs:
             owner = values.pop("_owner")
             values["owner_organisation_id"] = org_ids[owner] if owner else None
-            report.count(values["kind"], _upsert(session, Need, values, touch=True))
+            report.count(values["kind"], _upsert(session, Need, values))
             bar.update()
         for values in plan.companies:
             kind = values.pop("_kind")
-            report.count(kind, _upsert(session, Company, values, touch=True))
+            report.count(kind, _upsert(session, Company, values))
             bar.update()
         session.commit()
     except BaseException:

@@ -96,9 +96,11 @@ def string_list(record: Record, key: str, allowed: Iterable[str] | None, errors:
 
 def member(record: Record, key: str, enum: type[E], default: E | None, errors: list[str]) -> E:
     """The record's value of ``key`` as a member of ``enum`` (``default`` when absent)."""
-    value = record.data.get(key, default)
+    value = record.data.get(key)
+    if value is None and default is not None:
+        return default
     try:
-        return enum(value)
+        return enum(str(value))
     except ValueError:
         errors.append(f"{record.where}: {key} {value!r} is not one of {sorted(m.value for m in enum)}")
         return next(iter(enum))  # the record is refused; the plan only needs a value to continue
