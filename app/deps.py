@@ -15,7 +15,7 @@ from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
 from app.core.writer import BatchWriter
 from app.matching.engine import MatchEngine
-from app.models import Company
+from app.models import Company, CompanyRecord
 from app.schemas import MAX_ID
 from app.services import companies as company_service
 from app.services import users as user_service
@@ -119,7 +119,7 @@ EditTokenHeader = Annotated[
 ]
 
 
-def caller_for_company(company: Company, caller: Caller, x_edit_token: str | None) -> Caller:
+def caller_for_company(company: CompanyRecord, caller: Caller, x_edit_token: str | None) -> Caller:
     """The caller, recognised as the company itself when its edit token is sent; 401 without any credentials."""
     if x_edit_token is not None:
         if not company_service.check_edit_token(company, x_edit_token):

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 
 from app.deps import RateLimit, company_caller, get_caller, require_desk, require_list_reader, require_staff
 
+Responses = dict[int | str, dict[str, Any]]  # an endpoint's documented answers by status, as FastAPI takes them
 REF = "#/components/schemas/"
 ERROR_SCHEMA = {
     "title": "Error",
@@ -27,7 +28,7 @@ ERROR_SCHEMA = {
 }
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": REF + "Error"}}}
 # For an endpoint that checks its caller's role or edit token in its own body, not in a dependency.
-FORBIDDEN = {403: {"description": "Logged in, but this role or edit token may not do this"}}
+FORBIDDEN: Responses = {403: {"description": "Logged in, but this role or edit token may not do this"}}
 
 
 class Endpoint(NamedTuple):
@@ -59,11 +60,11 @@ def _dependants(dependant: Dependant) -> list[Dependant]:
     return found
 
 
-def error_responses(route: APIRoute) -> dict[int, dict[str, Any]]:
+def error_responses(route: APIRoute) -> Responses:
     """The error statuses ``route`` can answer besides 422, each with a description."""
     dependants = _dependants(route.dependant)
     calls = [d.call for d in dependants]
-    errors: dict[int, dict[str, Any]] = {}
+    errors: Responses = {}
     if get_caller in calls:
         errors[401] = {
             "description": "Not logged in, or the bearer token is unknown, revoked or expired",

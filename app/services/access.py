@@ -6,6 +6,7 @@ or anonymous. The rules for personal data live here so every endpoint applies th
 
 from dataclasses import dataclass
 
+from app.core.errors import Unauthorized
 from app.domain import Role
 from app.models import CompanyRecord, User
 
@@ -22,6 +23,13 @@ LIST_READER_ROLES = frozenset({Role.regioteam, Role.adviser, Role.admin})
 class Caller:
     user: User | None = None
     company_id: int | None = None  # set when a valid X-Edit-Token for this company came with the request
+
+    @property
+    def logged_in_user(self) -> User:
+        """The user behind the bearer token or web session; refuses anonymous callers and companies."""
+        if self.user is None:
+            raise Unauthorized("log in first: send Authorization: Bearer <token>")
+        return self.user
 
     @property
     def is_staff(self) -> bool:

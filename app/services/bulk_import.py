@@ -86,7 +86,9 @@ def validate(
     return valid, problems
 
 
-def import_companies(session: Session, path: Path, *, source: CompanySource = CompanySource.adviser, progress: bool = False) -> ImportReport:
+def import_companies(
+    session: Session, path: Path, *, source: CompanySource = CompanySource.adviser, progress: bool = False
+) -> ImportReport:
     """Validates the whole file, then inserts in batches; writes nothing when any record is invalid."""
     from tqdm import tqdm
 

@@ -71,7 +71,7 @@ def _found(company: R | None, company_id: int) -> R:
     return company
 
 
-def check_edit_token(company: Company, edit_token: str | None) -> bool:
+def check_edit_token(company: CompanyRecord, edit_token: str | None) -> bool:
     return bool(edit_token and company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
 
 
@@ -84,7 +84,7 @@ def issue_edit_token(*, session: Session, company: Company, actor: Caller | str)
     return edit_token
 
 
-def require_access(caller: Caller, company: Company) -> None:
+def require_access(caller: Caller, company: CompanyRecord) -> None:
     """Staff may read every company; a company only itself."""
     if caller.is_staff or caller.owns(company.id):
         return
@@ -318,8 +318,11 @@ def export(*, session: Session, caller: Caller, company: Company) -> dict[str, A
     consents = session.exec(select(IntroductionConsent).where(IntroductionConsent.company_id == company.id)).all()
     audit.record(session, caller, "export", "company", company.id)
     session.flush()
-    trail = session.exec(select(AuditEvent).where(AuditEvent.subject_type == "company",
-                                                  AuditEvent.subject_id == company.id).order_by(col(AuditEvent.id))).all()
+    trail = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == "company", AuditEvent.subject_id == company.id)
+        .order_by(col(AuditEvent.id))
+    ).all()
     return {
         "profile": profile,
         "regions": regions_of(company.municipality),

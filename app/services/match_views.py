@@ -149,21 +149,25 @@ def _fill_statuses(
             page.unseen.append(position)
 
 
-def search(
-    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int,
-    filters: dict[str, Any], need_filters: NeedFilterCache | None = None,
-) -> list[CompanyMatch] | list[NeedMatch]:
-    if target == "companies":
-        if caller.user is None:
-            raise Unauthorized(
-                "searching companies is for staff: log in first (Authorization: Bearer <token>)")
-        if not caller.is_staff:
-            raise Forbidden("searching companies is for staff only; companies may search needs")
-        company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector",
-                                                      "defence_experience")}
-        companies = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
-        matches = engine.match(text, target="company", allowed_ids=companies, limit=limit)
-        return _company_items(session, caller, matches)
+def search_companies(
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any]
+) -> list[CompanyMatch]:
+    """The companies that fit a free text (staff only)."""
+    if caller.user is None:
+        raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
+    if not caller.is_staff:
+        raise Forbidden("searching companies is for staff only; companies may search needs")
+    company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector",
+                                                  "defence_experience")}
+    allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
+    return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
+
+
+def search_needs(
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any],
+    need_filters: NeedFilterCache | None = None,
+) -> list[NeedMatch]:
+    """The needs that fit a free text: public ones, and staff-only ones for staff."""
     need_filter = {
         "include_staff_only": caller.is_staff, "kind": filters.get("kind"),
         "nld_area": filters.get("nld_area"),

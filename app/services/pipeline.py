@@ -67,8 +67,11 @@ def ensure_matches(
         known = best.get((company_id, need_id))
         best[(company_id, need_id)] = score if known is None or (score is not None and score > known) else known
     now = utcnow()
-    rows = [{"company_id": c, "need_id": n, "last_score": s, "status": PipelineStatus.new, "created_at": now, "updated_at": now}
-            for (c, n), s in best.items()]
+    rows = [
+        {"company_id": c, "need_id": n, "last_score": s, "status": PipelineStatus.new, "created_at": now,
+         "updated_at": now}
+        for (c, n), s in best.items()
+    ]
     if not rows:
         return 0
     connection = session.connection()
@@ -118,7 +121,8 @@ def change(
                 "the company has not consented to this introduction: it consents with its edit token at "
                 f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent"
             )
-        _event(session, caller, match, MatchEventKind.status, from_status=match.status, to_status=status, note=note or "")
+        _event(session, caller, match, MatchEventKind.status, from_status=match.status, to_status=status,
+               note=note or "")
         if status in NEEDS_REASON:
             match.closing_reason = reason
         match.status = status
@@ -130,7 +134,8 @@ def change(
             raise InvalidInput(f"owner user {owner_user_id} does not exist")
         match.owner_user_id = owner.id if owner else None
         match.owner_organisation_id = owner.organisation_id if owner else None
-        _event(session, caller, match, MatchEventKind.owner, note=f"owner: user {owner_user_id}" if owner else "owner removed")
+        owner_note = f"owner: user {owner_user_id}" if owner else "owner removed"
+        _event(session, caller, match, MatchEventKind.owner, note=owner_note)
     match.updated_at = utcnow()
     session.add(match)
     session.flush()
@@ -141,7 +146,8 @@ def set_feedback(session: Session, caller: Caller, match: Match, *, relevant: bo
     match.relevant = relevant
     match.feedback_reason = reason
     match.updated_at = utcnow()
-    _event(session, caller, match, MatchEventKind.feedback, note=f"{'relevant' if relevant else 'not relevant'}: {reason}")
+    judgement = "relevant" if relevant else "not relevant"
+    _event(session, caller, match, MatchEventKind.feedback, note=f"{judgement}: {reason}")
     session.add(match)
     session.flush()
     return match

@@ -108,24 +108,10 @@ def search(
         engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
-            results["companies"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="companies",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
-            results["needs"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="needs",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
+            results["companies"] = match_views.search_companies(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
+            results["needs"] = match_views.search_needs(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
             results["semantic"] = True
         else:
             companies, _ = company_service.list_companies(session=db, q=text, limit=SEARCH_LIMIT)

@@ -15,7 +15,6 @@ from app.services.seeding.needs import plan_needs
 from app.services.seeding.organisations import plan_organisations
 from app.services.seeding.records import SOURCES_FILE, SeedError
 
-
 Outcome = Literal["created", "updated", "unchanged"]  # the counters of KindCounts
 
 
