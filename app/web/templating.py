@@ -8,42 +8,60 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
+from app.domain import (
+    CompanyStatus,
+    DefenceExperience,
+    ListLineChange,
+    NeedStatus,
+    PipelineStatus,
+    Role,
+    Visibility,
+)
 from app.taxonomy import get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-DEFENCE_EXPERIENCE_LABELS = {
-    "none": "Nooit met Defensie gewerkt",
-    "indirect": "Indirect (via een keten of hoofdaannemer)",
-    "supplier": "Leverancier van Defensie",
+# The Dutch label of every member of the domain's enums (tests/web/test_labels.py checks each has one).
+DEFENCE_EXPERIENCE_LABELS: dict[DefenceExperience, str] = {
+    DefenceExperience.none: "Nooit met Defensie gewerkt",
+    DefenceExperience.indirect: "Indirect (via een keten of hoofdaannemer)",
+    DefenceExperience.supplier: "Leverancier van Defensie",
 }
-ROLE_LABELS = {"admin": "beheerder", "adviser": "adviseur", "scout": "scout", "regioteam": "Regioteam"}
+ROLE_LABELS: dict[Role, str] = {
+    Role.admin: "beheerder", Role.adviser: "adviseur", Role.scout: "scout", Role.regioteam: "Regioteam",
+}
 SIGNAL_LABELS = {
     "bm25": "Woorden (BM25)",
     "dense": "Betekenis (Engels model)",
     "multilingual": "Betekenis (meertalig)",
 }
-PIPELINE_LABELS = {
-    "new": "Nieuw",
-    "triaged": "Beoordeeld",
-    "intro_proposed": "Introductie voorgesteld",
-    "consented": "Toestemming gegeven",
-    "introduced": "Geïntroduceerd",
-    "meeting": "Gesprek",
-    "pilot": "Pilot",
-    "subsidy_applied": "Subsidie aangevraagd",
-    "won": "Gewonnen",
-    "lost": "Verloren",
-    "parked": "Geparkeerd",
+PIPELINE_LABELS: dict[PipelineStatus, str] = {
+    PipelineStatus.new: "Nieuw",
+    PipelineStatus.triaged: "Beoordeeld",
+    PipelineStatus.intro_proposed: "Introductie voorgesteld",
+    PipelineStatus.consented: "Toestemming gegeven",
+    PipelineStatus.introduced: "Geïntroduceerd",
+    PipelineStatus.meeting: "Gesprek",
+    PipelineStatus.pilot: "Pilot",
+    PipelineStatus.subsidy_applied: "Subsidie aangevraagd",
+    PipelineStatus.won: "Gewonnen",
+    PipelineStatus.lost: "Verloren",
+    PipelineStatus.parked: "Geparkeerd",
 }
-CHANGE_LABELS = {"new": "nieuw", "changed": "gewijzigd", "unchanged": "ongewijzigd", "gone": "vervallen"}
-STATUS_LABELS = {
-    "pending": "in behandeling",
-    "active": "actief",
-    "archived": "gearchiveerd",
-    "open": "open",
-    "closed": "gesloten",
+CHANGE_LABELS: dict[ListLineChange, str] = {
+    ListLineChange.new: "nieuw",
+    ListLineChange.changed: "gewijzigd",
+    ListLineChange.unchanged: "ongewijzigd",
+    ListLineChange.gone: "vervallen",
+}
+# Companies' and needs' statuses share one lookup: their members' values differ.
+STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = {
+    CompanyStatus.pending: "in behandeling",
+    CompanyStatus.active: "actief",
+    CompanyStatus.archived: "gearchiveerd",
+    NeedStatus.open: "open",
+    NeedStatus.closed: "gesloten",
 }
 
 
@@ -141,6 +159,7 @@ def _environment() -> Environment:
         status_labels=STATUS_LABELS,
         pipeline_labels=PIPELINE_LABELS,
         change_labels=CHANGE_LABELS,
+        Visibility=Visibility,
         signal_shares=signal_shares,
         bar_chart=bar_chart,
         taxonomy=get_taxonomy,
