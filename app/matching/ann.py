@@ -11,6 +11,7 @@ The index id of a vector is its passage position in the segment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +39,10 @@ class PassageSearch(Protocol):
 
     def close(self) -> None:
         """The segment was replaced: let go of what the index holds outside this process."""
+
+
+# Builds (or, for pgvector, finds) the index of a big segment's vectors of one signal.
+AnnFactory = Callable[[np.ndarray], PassageSearch]
 
 
 class HnswPassageSearch:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,10 +30,12 @@ from app.matching.ranking import SegmentCandidates
 from app.matching.segment import ANN_MIN_PASSAGES, Segment
 from app.matching.store import (
     SIDES,
+    Side,
     SideSnapshot,
     StoredDocument,
     document_from_json,
     documents_to_json,
+    side_named,
     tokenized,
 )
 
@@ -44,19 +47,24 @@ class KeptQuery:
     """Whose candidates in a main segment were kept: a stored query by side, id and content
     hash, searched with candidate pool `pool` (materialised.py; unfiltered queries only)."""
 
-    side: str
+    side: Side
     id: int
     content_hash: str
     pool: int
 
 
-KeptCandidates = Sequence[tuple[KeptQuery, SegmentCandidates]]
+class KeptEntry(NamedTuple):
+    query: KeptQuery
+    candidates: SegmentCandidates  # in the main segment saved beside them
+
+
+KeptCandidates = Sequence[KeptEntry]
 
 
 @dataclass
 class Loaded:
-    snapshots: dict[str, SideSnapshot]
-    kept: dict[str, KeptCandidates]  # target side → the candidates kept in its main segment
+    snapshots: dict[Side, SideSnapshot]
+    kept: dict[Side, KeptCandidates]  # target side → the candidates kept in its main segment
 
 
 def save(
@@ -96,14 +104,14 @@ def _write_kept(path: Path, entries: KeptCandidates) -> None:
     with path.open("wb") as handle:
         np.savez(
             handle,
-            side=np.array([q.side for q, _ in entries]),
-            id=np.array([q.id for q, _ in entries], dtype=np.int64),
-            content_hash=np.array([q.content_hash for q, _ in entries]),
-            pool=np.array([q.pool for q, _ in entries], dtype=np.int64),
-            count=np.array([len(c.rows) for _, c in entries], dtype=np.int64),
-            rows=np.concatenate([c.rows for _, c in entries]),
-            best=np.concatenate([c.best for _, c in entries]),
-            second=np.concatenate([c.second for _, c in entries]),
+            side=np.array([e.query.side for e in entries]),
+            id=np.array([e.query.id for e in entries], dtype=np.int64),
+            content_hash=np.array([e.query.content_hash for e in entries]),
+            pool=np.array([e.query.pool for e in entries], dtype=np.int64),
+            count=np.array([len(e.candidates.rows) for e in entries], dtype=np.int64),
+            rows=np.concatenate([e.candidates.rows for e in entries]),
+            best=np.concatenate([e.candidates.best for e in entries]),
+            second=np.concatenate([e.candidates.second for e in entries]),
         )
 
 
@@ -126,8 +134,8 @@ def _kept_from_file(path: Path, main: Segment) -> KeptCandidates:
         if (len(ends) and ends[-1] != len(rows)) or (len(rows) and rows.max() >= len(main.document_ids)):
             raise ValueError(f"{path.name} does not fit its main segment")
         return [
-            (KeptQuery(str(side), int(id_), str(content_hash), int(pool)),
-             SegmentCandidates(main, rows[end - count:end], best[end - count:end], second[end - count:end]))
+            KeptEntry(KeptQuery(side_named(str(side)), int(id_), str(content_hash), int(pool)),
+                      SegmentCandidates(main, rows[end - count:end], best[end - count:end], second[end - count:end]))
             for side, id_, content_hash, pool, count, end in zip(
                 saved["side"], saved["id"], saved["content_hash"], saved["pool"], saved["count"], ends,
                 strict=True)

@@ -26,6 +26,16 @@ from app.matching.text import Language, Passage, detect_language, split_passages
 
 Side = Literal["company", "need"]
 SIDES: tuple[Side, ...] = ("company", "need")
+FREE_TEXT_ID = -1  # the id of a free-text query's document: never a database id
+_SIDE_NAMES: dict[str, Side] = {"company": "company", "companies": "company", "need": "need", "needs": "need"}
+
+
+def side_named(name: str) -> Side:
+    """The side a name means: "company" or "need" (or their plurals)."""
+    try:
+        return _SIDE_NAMES[name]
+    except KeyError:
+        raise ValueError(f"side must be 'company' or 'need', not {name!r}") from None
 _snapshot_versions = count(1)  # SideSnapshot.version
 
 
@@ -55,7 +65,8 @@ class StoredDocument:
     passages: tuple[Passage, ...]
     passage_hashes: tuple[str, ...]  # sha256 of each passage text: the embedding cache key
     # The stems of each passage; None in a big main segment, whose BM25 postings hold them
-    # (Segment.tokens_of): as tuples they were 85 MB at 100,000 companies.
+    # (Segment.tokens_of): as tuples of their own they would take about 85 MB at 100,000
+    # bench companies.
     passage_tokens: tuple[tuple[str, ...], ...] | None
 
 
@@ -101,7 +112,9 @@ class SideSnapshot:
         documents.update(delta.documents)
         return cls(side, main, live, delta, documents)
 
-    def with_delta(self, delta: Segment, main_live: np.ndarray, documents: Mapping[int, StoredDocument]) -> SideSnapshot:
+    def with_delta(
+        self, delta: Segment, main_live: np.ndarray, documents: Mapping[int, StoredDocument]
+    ) -> SideSnapshot:
         return SideSnapshot(self.side, self.main, main_live, delta, documents)
 
     def segments(self) -> list[tuple[Segment, np.ndarray]]:
