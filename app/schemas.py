@@ -27,6 +27,7 @@ from app.domain import (  # noqa: F401  (re-exported: the API's enums are the do
     Role,
     Visibility,
 )
+from app.matching.explain import Explanation
 from app.taxonomy import get_taxonomy
 
 NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
@@ -334,14 +335,16 @@ class TaxonomyOut(BaseModel):
 class CompanyMatch(BaseModel):
     company: CompanyOut
     score: float
-    explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
+    explanation: Explanation = Field(
+        description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
 
 
 class NeedMatch(BaseModel):
     need: NeedOut
     score: float
-    explanation: dict
+    explanation: Explanation = Field(
+        description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: str | None = None
 
 
