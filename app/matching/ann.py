@@ -68,14 +68,15 @@ class HnswPassageSearch:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, positions) of the best k passages per query row; -1 pads."""
         k = max(1, min(k, len(self)))
-        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_SEARCH_EFFORT, k))
+        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_SEARCH_EFFORT, k))  # type: ignore[attr-defined]
         return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
 
     def stored_vectors(self) -> np.ndarray:
         """The graph's own copy of the vectors, as a read-only array view (no copy): the segment
         scores from it instead of holding a second copy (half the vector memory at 100k)."""
         storage = faiss.downcast_index(self._index.storage)
-        view = faiss.rev_swig_ptr(storage.get_xb(), len(self) * self._index.d).reshape(len(self), self._index.d)
+        pointer = storage.get_xb()  # type: ignore[attr-defined]
+        view = faiss.rev_swig_ptr(pointer, len(self) * self._index.d).reshape(len(self), self._index.d)
         view.flags.writeable = False
         return view
 
@@ -106,7 +107,8 @@ def products(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     float32 bit, computed in cache-sized blocks of rows when there are few queries."""
     rows = next((rows for most, rows in _BLOCK_ROWS if len(queries) <= most), None)
     if rows is None or len(queries) < 2 or len(vectors) <= 2 * rows:
-        return vectors @ queries.T
+        product: np.ndarray = vectors @ queries.T
+        return product
     out = np.empty((len(vectors), len(queries)), dtype=np.result_type(vectors, queries))
     transposed = queries.T
     for start in range(0, len(vectors), rows):

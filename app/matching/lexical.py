@@ -251,14 +251,15 @@ def _summed_per_list(
     one pass per list is cheaper."""
     lists = counts.shape[1]
     if lists <= FEW_LISTS:
-        sums = [np.bincount(owner, weights * counts[local, column], minlength=size) for column in range(lists)]
-        return np.stack(sums, axis=1).astype(np.float32)
+        per_list = [np.bincount(owner, weights * counts[local, column], minlength=size) for column in range(lists)]
+        return np.stack(per_list, axis=1).astype(np.float32)
     pair_stem, pair_list = np.nonzero(counts)  # the (stem, list) pairs with a count, by stem
     pair_count = counts[pair_stem, pair_list]
     pairs, entries = _ranges(_starts(pair_stem, counts.shape[0]), local)  # each entry × its stem's pairs
     sums = np.bincount(owner[entries] * lists + pair_list[pairs], weights[entries] * pair_count[pairs],
                        minlength=size * lists)
-    return sums.reshape(size, lists).astype(np.float32)
+    scores: np.ndarray = sums.reshape(size, lists).astype(np.float32)
+    return scores
 
 
 def _starts(sorted_keys: np.ndarray, size: int) -> np.ndarray:

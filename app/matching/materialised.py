@@ -147,9 +147,8 @@ class MaterialisedMatches:
             return
         with self._lock:
             old = self._entries.get(key)
-            same_segment = old is not None and old.candidates is not None and (
-                old.candidates.segment is candidates.segment)
-            if same_segment and old.thorough and not thorough:
+            if old is not None and old.thorough and not thorough and old.candidates is not None and (
+                    old.candidates.segment is candidates.segment):
                 return  # a request's quick search never replaces the precompute's deeper one
             self._drop(key)
             self._entries[key] = _Entry(candidates, thorough)
@@ -184,11 +183,11 @@ class MaterialisedMatches:
         of the side."""
         with self._lock:
             entry = self._entries.get(key)
-            ranking = entry.rankings.get(ranking_key) if entry is not None else None
-            if ranking is not None:
-                self._recency[entry.thorough].move_to_end(key)
-                self.hits += 1
-            return ranking
+            if entry is None or ranking_key not in entry.rankings:
+                return None
+            self._recency[entry.thorough].move_to_end(key)
+            self.hits += 1
+            return entry.rankings[ranking_key]
 
     def keep_ranking(self, key: MaterialisedKey, ranking_key: RankingKey, ranking: Ranking) -> None:
         def add(entry: _Entry) -> None:

@@ -230,7 +230,8 @@ def candidate_rows(
             hits = allowed_positions[local]
         found.append(segment.passage_rows[hits.ravel()])
     rows = np.unique(np.concatenate(found))
-    return rows[allowed[rows]]
+    allowed_rows: np.ndarray = rows[allowed[rows]]
+    return allowed_rows
 
 
 def segment_candidates(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -194,7 +195,7 @@ class Searcher:
         """The query's passages, tokens and vectors; a stored document reuses its own."""
         # Free text is encoded as a query (e5 models read a prefix); a document as a passage,
         # the way the documents it is compared with were encoded.
-        kind = "query" if isinstance(query, str) else "passage"
+        kind: Literal["query", "passage"] = "query" if isinstance(query, str) else "passage"
         if isinstance(query, str):
             query = Document("need", FREE_TEXT_ID, query)
         if not query.text.strip():

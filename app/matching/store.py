@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,6 +37,8 @@ def side_named(name: str) -> Side:
     except KeyError:
         raise ValueError(f"side must be 'company' or 'need', not {name!r}") from None
 _snapshot_versions = count(1)  # SideSnapshot.version
+# A saved document's language, as the one string each (a KeyError marks an unreadable row).
+_LANGUAGES: dict[str, Language] = {"nl": "nl", "en": "en", "unknown": "unknown"}
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ class EmbeddingCache:
             self._connection.close()
 
 
-def documents_to_json(segment: Segment) -> Iterator[dict]:
+def documents_to_json(segment: Segment) -> Iterator[dict[str, Any]]:
     """Everything needed to rebuild a segment without re-tokenizing (vectors are saved apart),
     one row per document."""
     for d in segment.documents.values():
@@ -220,7 +222,7 @@ def documents_to_json(segment: Segment) -> Iterator[dict]:
         }
 
 
-def document_from_json(side: Side, row: dict) -> StoredDocument:
+def document_from_json(side: Side, row: Mapping[str, Any]) -> StoredDocument:
     """A stored document from its saved row; text rules are checked by the manifest's version.
 
     Stems and tags are interned: a JSON parser makes a new string for every occurrence, and a
@@ -232,7 +234,7 @@ def document_from_json(side: Side, row: dict) -> StoredDocument:
     passages = tuple(Passage(a, b, document.text) for a, b in row["passages"])
     return StoredDocument(
         document=document,
-        language=sys.intern(row["language"]),
+        language=_LANGUAGES[row["language"]],
         content_hash=content_hash(document),
         passages=passages,
         passage_hashes=tuple(sha256(p.text) for p in passages),
