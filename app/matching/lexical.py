@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,6 +29,11 @@ FEW_LISTS = 3
 # An empty passage is indexed as one placeholder token no query produces (as bm25s indexes it,
 # so that the scores stay equal to bm25s's).
 EMPTY_PASSAGE_TOKEN = " "
+
+
+class PassageHits(NamedTuple):
+    positions: np.ndarray  # passage positions, in no particular order
+    scores: np.ndarray  # their summed BM25 weights
 
 
 @dataclass(frozen=True)
@@ -225,22 +231,22 @@ class LexicalIndex:
 
     def top_passages(
         self, tokens: Sequence[str], limit: int, max_terms: int, max_postings: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> PassageHits:
         """Candidate passages: the best `limit` by the summed weights of the query's most
-        distinctive stems (positions, scores); only passages with some overlap.
+        distinctive stems; only passages with some overlap.
 
         `max_postings` bounds the work at any corpus size: the rarest stems are read first, and
         reading stops before the posting lists together exceed it.
         """
         terms = self.distinctive_terms(tokens, max_terms, max_postings)
         if not len(terms):
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return PassageHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
         entries, _ = _ranges(self.term_start, terms)
         summed = np.bincount(self.passage_of[entries], self.weight_by_term[entries], minlength=self.size)
         hits = np.flatnonzero(summed)
         if len(hits) > limit:
             hits = hits[np.argpartition(-summed[hits], limit - 1)[:limit]]
-        return hits, summed[hits].astype(np.float32)
+        return PassageHits(hits, summed[hits].astype(np.float32))
 
 
 def _summed_per_list(

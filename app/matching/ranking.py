@@ -209,8 +209,8 @@ def candidate_rows(
     if allowed.sum() <= pool or (not segment.ann and segment.passage_total <= EXHAUSTIVE_MAX_PASSAGES):
         return np.flatnonzero(allowed)
     found = []
-    positions, _ = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS, MAX_QUERY_POSTINGS)
-    found.append(segment.passage_rows[positions])
+    lexical = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS, MAX_QUERY_POSTINGS)
+    found.append(segment.passage_rows[lexical.positions])
     for signal, vectors in segment.vectors.items():
         queries = ann_queries(view.vectors[signal])
         # The pool is shared by the query vectors: a long query asks less of each.
@@ -300,7 +300,7 @@ def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> 
 
 def exact_candidates(view: QueryView, segment: Segment, rows: np.ndarray) -> SegmentCandidates:
     """Every signal's best and second-best passage score for each of `rows`."""
-    positions, _ = segment.passage_positions(rows)
+    positions = segment.passage_positions(rows).positions
     best = np.full((len(rows), len(SIGNALS)), np.nan, dtype=np.float32)
     second = np.zeros_like(best)
     raw = passage_scores(view, segment, positions)
@@ -369,12 +369,12 @@ def best_passage_pairs(
         ranked = np.array([p for p in order if details.segment_of[p] == part], dtype=np.int64)
         if not len(ranked):
             continue
-        positions, owner = segment.passage_positions(details.rows[ranked])
-        raw = passage_scores(view, segment, positions)
+        passages = segment.passage_positions(details.rows[ranked])
+        raw = passage_scores(view, segment, passages.positions)
         # Per (document passage, query passage) its fused score under each candidate's shares.
-        combined = np.zeros((len(positions), len(view.passages)), dtype=np.float32)
+        combined = np.zeros((len(passages.positions), len(view.passages)), dtype=np.float32)
         for column, signal in enumerate(SIGNALS):
-            shares = fused.shares[ranked, column][owner]
+            shares = fused.shares[ranked, column][passages.owner]
             if signal in raw and (shares > 0).any() and raw[signal].size:
                 combined += shares[:, None] * scale(raw[signal], fused.low[column], fused.spread[column])
         counts = segment.passage_count[details.rows[ranked]]

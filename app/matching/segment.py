@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -23,6 +23,13 @@ if TYPE_CHECKING:  # store.py builds its snapshots of segments
 # Below this many passages a segment is searched exactly (a matrix product is cheap there);
 # equal to the engine's MERGE_ALWAYS_BELOW, so small sides never pay for building a graph.
 ANN_MIN_PASSAGES = 5_000
+
+
+class PassagePositions(NamedTuple):
+    """The passages of some rows of a segment, grouped per row."""
+
+    positions: np.ndarray  # passage positions
+    owner: np.ndarray  # per position, the index of its row among the rows asked for
 
 
 @dataclass(frozen=True)
@@ -103,12 +110,12 @@ class Segment:
     def passage_total(self) -> int:
         return len(self.passage_rows)
 
-    def passage_positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Passage positions of the given rows, grouped per row, and the index into `rows` of each."""
+    def passage_positions(self, rows: np.ndarray) -> PassagePositions:
+        """The passages of the given rows, grouped per row."""
         counts = self.passage_count[rows]
         owner = np.repeat(np.arange(len(rows)), counts)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.passage_start[rows][owner] + offsets, owner
+        return PassagePositions(self.passage_start[rows][owner] + offsets, owner)
 
     def shared_tags(self, rows: np.ndarray, tags: Iterable[str], of_areas: bool) -> np.ndarray:
         """How many of `tags` (NLD areas, or sectors) each of `rows` carries."""
