@@ -81,7 +81,7 @@ def highlight(text: str, terms: Sequence[str] | None) -> Markup:
     return Markup("").join(pieces)
 
 
-def signal_shares(explanation: Explanation) -> list[dict]:
+def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]:
     """Each signal's share of the text score, in percent (rounded), for the signals that took part."""
     signals = explanation.signals
     positive = {name: max(0.0, part.contribution) for name, part in signals.items() if part.used}
