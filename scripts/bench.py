@@ -548,6 +548,7 @@ def main() -> None:
         print("--- ingest with the real encoders", flush=True)
         report["ingest"] = measure_ingest(args)
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    report["machine"]["load_average_at_end"] = os.getloadavg()[0]
     args.out.write_text(json.dumps(report, indent=1))
     print(perf_table.render(report))
     perf_table.update_document(perf_table.DOCUMENT, report)
