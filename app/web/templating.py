@@ -2,7 +2,9 @@
 helpers the templates share (highlighting shared terms in a quote, signal shares, bar charts)."""
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -17,7 +19,7 @@ from app.domain import (
     Role,
     Visibility,
 )
-from app.taxonomy import get_taxonomy
+from app.taxonomy import VocabularyEntry, get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -65,7 +67,7 @@ STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = {
 }
 
 
-def _labels(entries) -> dict[str, str]:
+def _labels(entries: Iterable[VocabularyEntry]) -> dict[str, str]:
     return {entry["slug"]: entry["nl"] for entry in entries}
 
 
@@ -97,7 +99,7 @@ def highlight(text: str, terms: list[str] | None) -> Markup:
     return Markup("").join(pieces)
 
 
-def signal_shares(explanation: dict) -> list[dict]:
+def signal_shares(explanation: dict[str, Any]) -> list[dict[str, Any]]:
     """Each signal's share of the text score, in percent (rounded), for the signals that took part."""
     signals = explanation.get("signals") or {}
     positive = {
@@ -106,7 +108,7 @@ def signal_shares(explanation: dict) -> list[dict]:
         if part.get("used")
     }
     total = sum(positive.values())
-    shares = []
+    shares: list[dict[str, Any]] = []
     for name, part in signals.items():
         value = positive.get(name, 0.0)
         shares.append(
@@ -122,7 +124,7 @@ def signal_shares(explanation: dict) -> list[dict]:
 
 def bar_chart(
     rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170
-) -> dict:
+) -> dict[str, Any]:
     """Geometry for a horizontal SVG bar chart (drawn by the template, no inline styles)."""
     largest = max((count for _, count in rows), default=0) or 1
     room = width - label_width - 50
