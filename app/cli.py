@@ -192,7 +192,8 @@ def import_companies(
             for problem in report.problems[:50]:
                 typer.echo(problem, err=True)
             more = len(report.problems) - 50
-            _fail(f"nothing imported: {len(report.problems)} problem(s)" + (f", {more} more not shown" if more > 0 else ""))
+            not_shown = f", {more} more not shown" if more > 0 else ""
+            _fail(f"nothing imported: {len(report.problems)} problem(s){not_shown}")
     typer.echo(f"imported {report.created} companies")
     if index:
         reindex(fresh=False)

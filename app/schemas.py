@@ -226,7 +226,9 @@ class CompanyOut(BaseModel):
 
 
 class CompanyRegistered(CompanyOut):
-    edit_token: str = Field(description="Shown once: send it as header X-Edit-Token to read, change or erase the profile")
+    edit_token: str = Field(
+        description="Shown once: send it as header X-Edit-Token to read, change or erase the profile"
+    )
 
 
 class CompaniesOut(BaseModel):
