@@ -138,7 +138,8 @@ def reindex(
     from sqlmodel import Session
 
     from app.core.db import get_engine
-    from app.services.matching import build_engine, documents_from_database
+    from app.services.matchable import documents_from_database
+    from app.services.matching import build_engine
 
     settings = get_settings()
     engine = build_engine(settings)
@@ -231,7 +232,8 @@ def weekly_list(
 
     from app.core.db import get_engine
     from app.services import match_lists
-    from app.services.matching import build_engine, documents_from_database
+    from app.services.matchable import documents_from_database
+    from app.services.matching import build_engine
 
     chosen = week or match_lists.current_week()
     try:

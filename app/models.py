@@ -286,7 +286,7 @@ class MatchList(SQLModel, table=True):
 class IndexChange(SQLModel, table=True):
     """A company or need write the matching index must follow, numbered in commit order.
 
-    Written in the same transaction as the write itself (a flush hook in app/services/matching.py),
+    Written in the same transaction as the write itself (a flush hook in app/services/change_log.py),
     so every worker process can catch its own index up with writes made through the others.
     """
 

@@ -23,7 +23,7 @@ from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
 from app.schemas import MatchListWeek
 from app.services import pipeline
-from app.services.matching import allowed_company_ids, allowed_need_ids
+from app.services.matchable import allowed_company_ids, allowed_need_ids
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 COMPANIES_PER_NEED = 5
