@@ -28,6 +28,7 @@ from app.domain import NeedStatus as NeedStatus
 from app.domain import PipelineStatus as PipelineStatus
 from app.domain import Role as Role
 from app.domain import Visibility as Visibility
+from app.matching.explain import Explanation
 from app.taxonomy import VocabularyEntry, get_taxonomy
 
 NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
@@ -355,14 +356,16 @@ class TaxonomyOut(BaseModel):
 class CompanyMatch(BaseModel):
     company: CompanyOut
     score: float
-    explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
+    explanation: Explanation = Field(
+        description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
 
 
 class NeedMatch(BaseModel):
     need: NeedOut
     score: float
-    explanation: dict
+    explanation: Explanation = Field(
+        description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: str | None = None
 
 

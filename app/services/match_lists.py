@@ -76,8 +76,8 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
         needs = {id_of(n): n for n in session.exec(select(Need).where(col(Need.id).in_(need_ids))).all()}
     companies: dict[int, Company] = {}
     if company_ids:
-        found = session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()
-        companies = {id_of(c): c for c in found}
+        listed = session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()
+        companies = {id_of(c): c for c in listed}
 
     # One batch for both directions (candidates from one matrix product, exact re-scoring of the
     # best of them) instead of one search per need and per company; pairs marked "not relevant"

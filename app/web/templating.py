@@ -2,7 +2,7 @@
 helpers the templates share (highlighting shared terms in a quote, signal shares, bar charts)."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from app.domain import (
     Role,
     Visibility,
 )
+from app.matching.explain import Explanation
 from app.taxonomy import VocabularyEntry, get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -83,7 +84,7 @@ def kind_label(slug: str) -> str:
     return _labels(get_taxonomy().need_kinds).get(slug, slug)
 
 
-def highlight(text: str, terms: list[str] | None) -> Markup:
+def highlight(text: str, terms: Sequence[str] | None) -> Markup:
     """``text`` escaped, with each whole-word occurrence of ``terms`` wrapped in <mark>."""
     words = sorted({t for t in (terms or []) if t and t.strip()}, key=len, reverse=True)
     if not words:
@@ -99,23 +100,19 @@ def highlight(text: str, terms: list[str] | None) -> Markup:
     return Markup("").join(pieces)
 
 
-def signal_shares(explanation: dict[str, Any]) -> list[dict[str, Any]]:
+def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]:
     """Each signal's share of the text score, in percent (rounded), for the signals that took part."""
-    signals = explanation.get("signals") or {}
-    positive = {
-        name: max(0.0, float(part.get("contribution", 0.0)))
-        for name, part in signals.items()
-        if part.get("used")
-    }
+    signals = explanation.signals
+    positive = {name: max(0.0, part.contribution) for name, part in signals.items() if part.used}
     total = sum(positive.values())
-    shares: list[dict[str, Any]] = []
+    shares: list[dict[str, str | bool | int]] = []
     for name, part in signals.items():
         value = positive.get(name, 0.0)
         shares.append(
             {
                 "name": name,
                 "label": SIGNAL_LABELS.get(name, name),
-                "used": bool(part.get("used")),
+                "used": part.used,
                 "percent": round(100 * value / total) if total > 0 else 0,
             }
         )
