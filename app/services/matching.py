@@ -110,7 +110,7 @@ class MatchingState:
                 # Read before the documents: writes committed during the build are caught up after.
                 start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: documents_from_database(session, side))
-            return_free_memory()  # what loading parsed and built, and no longer holds
+            return_free_memory()  # the memory loading parsed and built with and let go of
             self.applied_through = start_from
             with self._lock:
                 with Session(get_engine()) as session:
