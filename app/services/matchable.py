@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.domain import CompanyStatus, NeedKind, NeedStatus
 from app.matching.engine import Document
+from app.matching.store import Side
 from app.models import Company, CompanyRecord, Need, NeedRecord, id_of, stored_ids
 from app.services import companies as company_service
 from app.services import needs as need_service
@@ -36,7 +37,7 @@ def need_document(need: NeedRecord) -> Document:
     return Document("need", id_of(need), text, tuple(need.nld_areas), tuple(need.sectors))
 
 
-def documents_from_database(session: Session, side: str) -> Iterator[Document]:
+def documents_from_database(session: Session, side: Side) -> Iterator[Document]:
     """Every matchable document of a side, read as plain column rows: loaded as table objects the
     session would hold every company until the index is in step (hundreds of MB at 100,000)."""
     # SQLAlchemy's select: SQLModel's types at most four columns (hence execute, not exec).
