@@ -14,18 +14,9 @@ from app.deps import (
     SessionDep,
     StaffDep,
 )
-from app.schemas import (
-    MAX_ID,
-    CompanyMatches,
-    Dashboard,
-    MatchChange,
-    MatchDetail,
-    MatchesOut,
-    MatchFeedback,
-    MatchListWeek,
-    NldArea,
-    PipelineStatus,
-)
+from app.schemas import MAX_ID, NldArea, PipelineStatus
+from app.schemas_matching import CompanyMatches
+from app.schemas_pipeline import Dashboard, MatchChange, MatchDetail, MatchesOut, MatchFeedback, MatchListWeek
 from app.services import board as board_service
 from app.services import dashboard, match_lists, match_views, pipeline
 from app.services import needs as need_service

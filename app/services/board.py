@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.domain import DefenceExperience, NeedKind, PipelineStatus
 from app.models import Company, Match, Need, User
-from app.schemas import CompanyRef, MatchDetail, MatchEventOut, MatchOut, NeedRef
+from app.schemas_pipeline import CompanyRef, MatchDetail, MatchEventOut, MatchOut, NeedRef
 from app.services import pipeline
 
 

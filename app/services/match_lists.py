@@ -21,7 +21,7 @@ from app.core.errors import InvalidInput, NotFound
 from app.domain import ListLineChange
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
-from app.schemas import MatchListWeek
+from app.schemas_pipeline import MatchListWeek
 from app.services import pipeline
 from app.services.matchable import allowed_company_ids, allowed_need_ids
 

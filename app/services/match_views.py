@@ -18,7 +18,7 @@ from app.domain import DefenceExperience, NeedKind, PipelineStatus
 from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
 from app.models import CompanyRecord, NeedRecord, id_of
-from app.schemas import CompanyMatch, NeedMatch
+from app.schemas_matching import CompanyMatch, NeedMatch
 from app.services import audit, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service

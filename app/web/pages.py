@@ -11,7 +11,7 @@ from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
 from app.domain import CompanyStatus, DefenceExperience
 from app.matching.engine import MatchEngine
 from app.models import id_of
-from app.schemas import CompanyMatch
+from app.schemas_matching import CompanyMatch
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service
