@@ -62,6 +62,8 @@ NeedRecord = Union["Need", Row[Any]]
 
 
 class Stored(Protocol):
+    """A record of any table: its id is set once the session flushes it."""
+
     id: int | None
 
 
