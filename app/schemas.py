@@ -15,9 +15,11 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
+from app.core.text import clean_value
 from app.domain import (  # noqa: F401  (re-exported: the API's enums are the domain's)
     CompanyStatus,
     DefenceExperience,
@@ -40,7 +42,7 @@ UtcDatetime = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo else v.
 MAX_ID = 2_147_483_647
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
-KVK_PATTERN = re.compile(r"^\d{8}$")
+KVK_PATTERN = re.compile(r"^[0-9]{8}$")  # ASCII digits only: \d also takes full-width and Arabic-Indic ones
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -51,11 +53,23 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, p
 Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")]
 
 
+class Input(BaseModel):
+    """A request body: unknown fields are refused, and so is any text with a control character
+    (app/core/text.py), in every field, named in the 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_control_characters(cls, value: object, info: ValidationInfo) -> object:
+        return clean_value(value, info.field_name or "this field")
+
+
 def check_kvk(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip().replace(" ", "")
-    if not KVK_PATTERN.match(value):
+    value = value.strip().replace(" ", "").replace(".", "")
+    if not KVK_PATTERN.fullmatch(value):
         raise ValueError("kvk_number must be exactly 8 digits, e.g. 12345678")
     return value
 
@@ -106,10 +120,8 @@ def dedupe(values: list[str] | None) -> list[str] | None:
 # --- companies -------------------------------------------------------------------------------
 
 
-class CompanyFields(BaseModel):
+class CompanyFields(Input):
     """The profile fields a company or an adviser may set."""
-
-    model_config = ConfigDict(extra="forbid")
 
     website: Website | None = None
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -147,10 +159,8 @@ class CompanyCreate(CompanyFields):
         return value
 
 
-class CompanyUpdate(BaseModel):
+class CompanyUpdate(Input):
     """Every field optional; only the fields sent are changed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
     kvk_number: str | None = None
@@ -224,9 +234,7 @@ class CompaniesOut(BaseModel):
 # --- needs -----------------------------------------------------------------------------------
 
 
-class NeedFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NeedFields(Input):
     owner_organisation_id: DbId | None = None
     nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
     sectors: list[str] = Field(default_factory=list, max_length=20)
@@ -249,9 +257,7 @@ class NeedCreate(NeedFields):
     kind: NeedKind
 
 
-class NeedUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NeedUpdate(Input):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = None
     description: NeedDescription | None = None
     kind: NeedKind | None = None
@@ -353,9 +359,7 @@ class NeedMatches(BaseModel):
     items: list[NeedMatch]
 
 
-class SearchFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchFilters(Input):
     region: str | None = Field(default=None, max_length=100)
     municipality: str | None = Field(default=None, max_length=100)
     nld_area: NldArea | None = None
@@ -368,9 +372,7 @@ class SearchFilters(BaseModel):
     _sector = field_validator("sector")(lambda v: check_sectors([v])[0] if v else v)
 
 
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchRequest(Input):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
     target: Literal["companies", "needs"]
     limit: int = Field(default=10, ge=1, le=100)
@@ -380,17 +382,13 @@ class SearchRequest(BaseModel):
 # --- pipeline and lists ----------------------------------------------------------------------
 
 
-class MatchChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MatchChange(Input):
     status: PipelineStatus | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
     owner_user_id: DbId | None = Field(default=None, description="The user who owns the match; null removes the owner")
 
 
-class MatchFeedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MatchFeedback(Input):
     relevant: bool
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 

@@ -3,9 +3,9 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form
 
+from app.core.text import FormText
 from app.deps import SessionDep, SettingsDep, StaffDep, login_limit
 from app.schemas import TokenOut, UserOut
 from app.services import users as user_service
@@ -16,9 +16,14 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/token", response_model=TokenOut, dependencies=[Depends(login_limit)],
              responses={401: {"description": "Wrong username or password"}})
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep) -> TokenOut:
+def login(
+    username: Annotated[FormText, Form(max_length=100)],
+    password: Annotated[FormText, Form(max_length=500)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenOut:
     """Exchange username and password (form fields) for a bearer token valid for a working day."""
-    user = user_service.authenticate(session=session, username=form.username, password=form.password)
+    user = user_service.authenticate(session=session, username=username, password=password)
     token, record = user_service.issue_token(
         session=session, user=user, name="login", lifetime=timedelta(hours=settings.login_token_hours)
     )

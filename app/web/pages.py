@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session, select
 
 from app.core.errors import Forbidden, InvalidInput, Unauthorized
+from app.core.text import FormText
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
 from app.models import IntroductionConsent
 from app.schemas import DefenceExperience
@@ -62,9 +63,9 @@ def login(
     settings: SettingsDep,
     web_session: WebSessionDep,
     visitor: VisitorDep,
-    username: Annotated[str, Form(max_length=100)] = "",
-    password: Annotated[str, Form(max_length=500)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/ui/",
+    username: Annotated[FormText, Form(max_length=100)] = "",
+    password: Annotated[FormText, Form(max_length=500)] = "",
+    next: Annotated[FormText, Form(max_length=500)] = "/ui/",
 ):
     login_limit(request, Caller(), settings)  # the same limit as POST /api/v1/auth/token
     try:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from app.core.errors import Forbidden, InvalidInput
+from app.core.text import FormText
 from app.deps import SessionDep
 from app.models import Company, Match, Need, User
 from app.schemas import PipelineStatus
@@ -96,7 +97,7 @@ def change_status(
     db: SessionDep,
     visitor: StaffVisitorDep,
     status: Annotated[PipelineStatus | None, Form()] = None,
-    note: Annotated[str, Form(max_length=5000)] = "",
+    note: Annotated[FormText, Form(max_length=5000)] = "",
     behoefte: Annotated[int | None, Form()] = None,
     bedrijf: Annotated[int | None, Form()] = None,
 ):

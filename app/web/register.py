@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from app.core import text
 from app.core.errors import Conflict
 from app.deps import SessionDep, SettingsDep, get_matching_state, registration_limit
 from app.schemas import CompanyCreate
@@ -104,13 +105,24 @@ DUTCH_MESSAGES = {
 }
 
 
+FIELD_LABELS = {
+    "name": "bedrijfsnaam", "kvk_number": "KvK-nummer", "municipality": "gemeente", "description": "beschrijving",
+    "website": "website", "capabilities": "kunde en producten", "contact_name": "contactpersoon",
+    "contact_email": "e-mailadres", "contact_phone": "telefoonnummer",
+}
+
+
 def field_errors(error: ValidationError) -> dict[str, str]:
     """One message per field, in Dutch, saying what to fix."""
     errors: dict[str, str] = {}
     for item in error.errors():
         loc = item.get("loc") or ("__all__",)
         field = str(loc[0])
-        message = DUTCH_MESSAGES.get(field) or str(item.get("msg", "")).removeprefix("Value error, ")
+        control_character = text.found_in(item)
+        if control_character is not None:
+            message = text.in_dutch(control_character, FIELD_LABELS.get(field))
+        else:
+            message = DUTCH_MESSAGES.get(field) or str(item.get("msg", "")).removeprefix("Value error, ")
         errors.setdefault(field, message)
     return dict(
         sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99)
