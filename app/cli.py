@@ -112,7 +112,44 @@ def users_set_password(name: Annotated[str, typer.Argument(help="Username")]) ->
         if user is None:
             _fail(f"no user named {name!r}")
         user_service.set_password(session=session, user=user, password=password)
-    typer.echo(f"password of {name!r} changed")
+    typer.echo(f"password of {name!r} changed; every session and token issued before ended")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """End every web session and bearer token of a user (a lost laptop, a leaked token); they log in again."""
+    from app.services import users as user_service
+
+    try:
+        with session_scope() as session:
+            user_service.end_sessions(session=session, user=user_service.by_username(session, name))
+    except KoppelkansError as error:
+        _fail(error.detail)
+    typer.echo(f"every session and token of {name!r} ended")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """Block a user: no login, and every session and token ends."""
+    _set_active(name, active=False)
+    typer.echo(f"user {name!r} disabled; every session and token ended")
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """Let a disabled user log in again (its old sessions and tokens stay ended)."""
+    _set_active(name, active=True)
+    typer.echo(f"user {name!r} enabled")
+
+
+def _set_active(name: str, *, active: bool) -> None:
+    from app.services import users as user_service
+
+    try:
+        with session_scope() as session:
+            user_service.set_active(session=session, user=user_service.by_username(session, name), active=active)
+    except KoppelkansError as error:
+        _fail(error.detail)
 
 
 @app.command()

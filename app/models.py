@@ -64,6 +64,9 @@ class User(SQLModel, table=True):
     )
     password_hash: str | None = Field(default=None, max_length=200)
     is_active: bool = True
+    # Raised to end every session cookie and token issued before (logout everywhere, a new
+    # password, disabling the user, `koppelkans users revoke`); each one carries the version it got.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _timestamp()
 
 
@@ -79,6 +82,7 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked: bool = False
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # its user's, when issued
 
 
 class Company(SQLModel, table=True):
@@ -248,3 +252,25 @@ class OutboxMail(SQLModel, table=True):
     last_error: str = Field(default="", max_length=200)  # the error's kind and SMTP code, never an address
     created_at: datetime = _timestamp()
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A create request sent with an ``Idempotency-Key``: the same key within a day gets the same answer.
+
+    Holds hashes, the status and the id of what was created, never the request's or the answer's
+    content; the answer is read again from that record (and goes with it when it is erased).
+    """
+
+    __tablename__ = "idempotent_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)  # sha256 of the operation, the caller and the key
+    request_hash: str = Field(max_length=64)  # sha256 of the validated body
+    status_code: int
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    )
+    need_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), index=True)
+    )
+    created_at: datetime = _timestamp(index=True)

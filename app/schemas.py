@@ -226,6 +226,12 @@ class CompanyRegistered(CompanyOut):
     edit_token: str = Field(description="Shown once: send it as header X-Edit-Token to read, change or erase the profile")
 
 
+class RegistrationReceived(BaseModel):
+    """What an anonymous registration is told, whether its KvK number was new or known."""
+
+    message: str = Field(description="In Dutch: the next step comes by e-mail to the company's contact address")
+
+
 class CompaniesOut(BaseModel):
     data: list[CompanyOut]
     count: int

@@ -3,10 +3,11 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Response, status
 
 from app.core.text import FormText
 from app.deps import SessionDep, SettingsDep, StaffDep, login_limit
+from app.models import User
 from app.schemas import TokenOut, UserOut
 from app.services import users as user_service
 from app.services.needs import organisation_ref
@@ -28,6 +29,17 @@ def login(
         session=session, user=user, name="login", lifetime=timedelta(hours=settings.login_token_hours)
     )
     return TokenOut(access_token=token, expires_at=record.expires_at)
+
+
+@router.post("/logout-everywhere", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def logout_everywhere(caller: StaffDep, session: SessionDep) -> Response:
+    """End every bearer token and web session of the caller, this token included (a lost laptop,
+    a token that leaked): log in again afterwards."""
+    user = session.get(User, caller.user.id) if caller.user else None
+    if user is not None:  # a staff caller: require_staff saw its user
+        user_service.end_sessions(session=session, user=user)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=UserOut)

@@ -11,7 +11,7 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
 from app.models import Company, MatchList, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit
+from app.services import audit, edit_links
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -26,12 +26,16 @@ NEVER_EMPTY_FIELDS = frozenset({
 })
 
 
-def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> tuple[Company, str]:
-    """Stores a new company and returns it with its edit token (clear text, shown once)."""
+def register(
+    *, session: Session, caller: Caller, company_in: CompanyCreate, edit_token: str | None = None
+) -> tuple[Company, str]:
+    """Stores a new company and returns it with its edit token (clear text, shown once; ``edit_token``
+    when given, else a new random one). A known KvK number is a Conflict: for staff, and for the
+    self-registration, which answers strangers without it (app/services/registration.py)."""
     if caller.user is not None and not caller.is_desk:
         raise Forbidden("only advisers and admins register companies on a company's behalf")
     _refuse_duplicate_kvk(session, company_in.kvk_number)
-    edit_token = new_token("edit")
+    edit_token = edit_token or new_token("edit")
     fields = company_in.model_dump(exclude={"consent"})
     company = Company(
         **fields,
@@ -50,6 +54,10 @@ def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> 
     return company, edit_token
 
 
+def find_by_kvk(session: Session, kvk_number: str) -> Company | None:
+    return session.exec(select(Company).where(Company.kvk_number == kvk_number)).first()
+
+
 def get(*, session: Session, company_id: int) -> Company:
     return _found(session.get(Company, company_id), company_id)
 
@@ -66,7 +74,12 @@ def _found(company, company_id: int):
 
 
 def check_edit_token(company: Company, edit_token: str | None) -> bool:
-    return bool(edit_token and company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
+    """The company's edit token, or a link token mailed to its contact (app/services/edit_links.py)."""
+    if not edit_token:
+        return False
+    if edit_token.startswith(edit_links.LINK_PREFIX):
+        return edit_links.link_token_matches(company, edit_token)
+    return bool(company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
 
 
 def require_access(caller: Caller, company: Company) -> None:
@@ -95,6 +108,9 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
     if cleared:
         raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead")
     if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:
+        if not caller.is_desk:
+            # Whether another company holds a number would tell who is registered: the desk checks it.
+            raise Forbidden("only advisers and admins may change kvk_number: ask the desk to correct it")
         _refuse_duplicate_kvk(session, values["kvk_number"])
     for field, value in values.items():
         setattr(company, field, value)

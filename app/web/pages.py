@@ -83,12 +83,22 @@ def login(
         )
     if user.role not in ("admin", "adviser", "scout", "regioteam"):
         raise Forbidden("dit account heeft geen toegang tot de webinterface")
-    web_session.start(user_id=user.id)  # a fresh session and CSRF token after logging in
+    # A fresh session and CSRF token after logging in.
+    web_session.start(user_id=user.id, session_version=user.session_version)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/uitloggen", dependencies=[CsrfDep])
 def logout(web_session: WebSessionDep) -> RedirectResponse:
+    web_session.clear()
+    return RedirectResponse("/ui/inloggen", status_code=303)
+
+
+@router.post("/uitloggen-overal", dependencies=[CsrfDep])
+def logout_everywhere(db: SessionDep, visitor: StaffVisitorDep, web_session: WebSessionDep) -> RedirectResponse:
+    """Ends every session and API token of this person, on every device, this one included."""
+    user_service.end_sessions(session=db, user=visitor.caller.user)
+    db.commit()
     web_session.clear()
     return RedirectResponse("/ui/inloggen", status_code=303)
 

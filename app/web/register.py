@@ -1,5 +1,6 @@
 """The public registration form: the API's validation (``CompanyCreate``) and service, its rate limit,
-each error beside its field, and the edit link shown once."""
+each error beside its field. Anonymously the answer is the same for a new and a known KvK number
+(the edit link comes by e-mail: app/services/registration.py); an adviser sees the edit link once."""
 
 import re
 
@@ -13,6 +14,7 @@ from app.core.errors import Conflict
 from app.deps import SessionDep, SettingsDep, get_matching_state, registration_limit
 from app.schemas import CompanyCreate
 from app.services import companies as company_service
+from app.services import registration
 from app.services.access import Caller
 from app.taxonomy import get_taxonomy
 from app.web.routing import HtmlRoute, render
@@ -167,6 +169,15 @@ def register(
         company_in = CompanyCreate.model_validate(payload_from(values))
     except ValidationError as error:
         return render(request, "register.html", form_context(values, field_errors(error)), status_code=422)
+    if caller.user is None:
+        # Anonymously the same answer for a new and a known KvK number: the next step comes by e-mail.
+        company_id = registration.register_self(session=db, company_in=company_in)
+        db.commit()
+        if company_id is not None:
+            get_matching_state(request).changed(db, "company", company_id)
+        web_session.data["registered"] = {"received": True}
+        web_session.changed = True
+        return RedirectResponse("/ui/aangemeld", status_code=303)
     try:
         company, edit_token = company_service.register(session=db, caller=caller, company_in=company_in)
     except Conflict as error:
@@ -193,6 +204,8 @@ def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep
     if shown is None:
         return render(request, "registered.html", {"shown": None})
     web_session.changed = True
+    if shown.get("received"):
+        return render(request, "registered.html", {"shown": None, "received": registration.RECEIVED})
     edit_link = str(
         request.url_for("company_page", company_id=shown["id"]).include_query_params(token=shown["token"])
     )
