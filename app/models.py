@@ -17,9 +17,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
-from app.domain import MailStatus
+from app.domain import MailStatus, NoteVisibility
 
 # Explicit constraint names, so migrations are the same on SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -171,9 +172,14 @@ class Match(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
     )
     last_score: float | None = None
-    relevant: bool | None = None  # staff feedback; False keeps the pair out of lists and match results
+    # An admin's feedback for everyone; False keeps the pair out of lists and match results. An
+    # organisation's own "not relevant" is a MatchDismissal.
+    relevant: bool | None = None
     feedback_reason: str | None = Field(default=None, max_length=500)
     closing_reason: str | None = Field(default=None, max_length=500)  # why lost or parked
+    # The company withdrew its consent to this introduction: no `consented` or `introduced` until it
+    # consents again, even with its general consent to Defence contact.
+    consent_withdrawn: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -189,6 +195,33 @@ class MatchEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str | None = Field(default=None, max_length=20)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # internal: staff only; shared: the company reads it too (its export, its answers).
+    visibility: str = Field(default=NoteVisibility.internal, max_length=10,
+                            sa_column_kwargs={"server_default": NoteVisibility.internal.value})
+
+
+class MatchDismissal(SQLModel, table=True):
+    """An organisation's "not relevant" for a company–need pair: hidden from that organisation's
+    people only (an admin's feedback for everyone is ``Match.relevant``)."""
+
+    __tablename__ = "match_dismissal"
+    __table_args__ = (UniqueConstraint("company_id", "need_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=False)
+    )
+    need_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    organisation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    reason: str = Field(default="", max_length=500)
+    at: datetime = _timestamp()
 
 
 class IntroductionConsent(SQLModel, table=True):

@@ -23,8 +23,10 @@ from app.core.text import clean_value
 from app.domain import (  # noqa: F401  (re-exported: the API's enums are the domain's)
     CompanyStatus,
     DefenceExperience,
+    FeedbackScope,
     NeedKind,
     NeedStatus,
+    NoteVisibility,
     PipelineStatus,
     Role,
     Visibility,
@@ -391,12 +393,21 @@ class SearchRequest(Input):
 class MatchChange(Input):
     status: PipelineStatus | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    note_visibility: NoteVisibility = Field(
+        default=NoteVisibility.internal,
+        description="internal: staff only (the default); shared: the company reads the note too",
+    )
     owner_user_id: DbId | None = Field(default=None, description="The user who owns the match; null removes the owner")
 
 
 class MatchFeedback(Input):
     relevant: bool
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    scope: FeedbackScope | None = Field(
+        default=None,
+        description="organisation: for the people of your organisation (the default); everyone: admins only "
+        "(also the default for an admin without an organisation)",
+    )
 
 
 class CompanyRef(BaseModel):
@@ -419,6 +430,7 @@ class MatchEventOut(BaseModel):
     from_status: str | None
     to_status: str | None
     note: str
+    visibility: NoteVisibility = NoteVisibility.internal
 
 
 class MatchOut(BaseModel):

@@ -62,7 +62,7 @@ def update_need(
     need_id: NeedId, changes: NeedUpdate, caller: StaffDep, session: SessionDep, matching: MatchingStateDep
 ) -> NeedOut:
     need = need_service.get(session=session, caller=caller, need_id=need_id)
-    need_service.update(session=session, need=need, changes=changes)
+    need_service.update(session=session, caller=caller, need=need, changes=changes)
     session.commit()
     matching.changed(session, "need", need.id)
     return need_service.to_out(session=session, need=need)
@@ -71,7 +71,7 @@ def update_need(
 @router.delete("/{need_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_need(need_id: NeedId, caller: StaffDep, session: SessionDep, matching: MatchingStateDep) -> Response:
     need = need_service.get(session=session, caller=caller, need_id=need_id)
-    need_service.delete(session=session, need=need)
+    need_service.delete(session=session, caller=caller, need=need)
     session.commit()
     matching.changed(session, "need", need_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

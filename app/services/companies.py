@@ -11,7 +11,7 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
 from app.models import Company, MatchList, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit, edit_links
+from app.services import audit, edit_links, pipeline
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -301,16 +301,18 @@ def _refuse_duplicate_kvk(session: Session, kvk_number: str) -> None:
 def export(*, session: Session, caller: Caller, company: Company) -> dict:
     """Everything Koppelkans holds about a company (its right of access), as plain JSON data.
 
-    Only the company itself and the provincial desk may ask; every export is audited.
+    Only the company itself and the provincial desk may ask; every export is audited. It is the
+    company's document, whoever downloads it: staff notes appear only when shared with the
+    company, and staff only as the service, never by id.
     """
     from app.models import AuditEvent, IntroductionConsent, Match, MatchEvent
 
     require_change_access(caller, company)
-    profile = company.model_dump(exclude={"edit_token_hash"})
+    profile = company.model_dump(exclude={"edit_token_hash", "registered_by_user_id"})
     matches = session.exec(select(Match).where(Match.company_id == company.id).order_by(Match.id)).all()
     events = {
-        match.id: [e.model_dump(exclude={"id", "match_id"}) for e in session.exec(
-            select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(MatchEvent.id)).all()]
+        match.id: pipeline.events_for_company(session.exec(
+            select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(MatchEvent.id)).all())
         for match in matches
     }
     consents = session.exec(select(IntroductionConsent).where(IntroductionConsent.company_id == company.id)).all()
@@ -322,6 +324,7 @@ def export(*, session: Session, caller: Caller, company: Company) -> dict:
         "profile": profile,
         "regions": regions_of(company.municipality),
         "introduction_consents": [c.model_dump(include={"need_id", "consented_at"}) for c in consents],
-        "matches": [{**m.model_dump(exclude={"id", "company_id"}), "events": events[m.id]} for m in matches],
-        "audit_log": [e.model_dump(include={"at", "actor", "action", "detail"}) for e in trail],
+        "matches": [{**pipeline.match_for_company(m), "events": events[m.id]} for m in matches],
+        "audit_log": [{**e.model_dump(include={"at", "action", "detail"}), "actor": pipeline.company_actor(e.actor)}
+                      for e in trail],
     }

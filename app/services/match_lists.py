@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from app.core.errors import InvalidInput, NotFound
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need
-from app.services import pipeline
+from app.services import feedback, pipeline
 from app.services.matching import allowed_company_ids, allowed_need_ids
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -62,7 +62,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     existing = get(session, week, missing_ok=True)
     if existing is not None:
         return existing, False
-    dismissed = pipeline.dismissed_pairs(session)
+    dismissed = feedback.dismissed_pairs(session)
     company_ids = allowed_company_ids(session)
     need_ids = allowed_need_ids(session, include_staff_only=True)
     needs = {n.id: n for n in session.exec(select(Need).where(Need.id.in_(need_ids))).all()} if need_ids else {}

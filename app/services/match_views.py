@@ -15,7 +15,7 @@ from app.core.errors import Forbidden, Unauthorized
 from app.matching.engine import MatchEngine
 from app.models import Company, Need
 from app.schemas import CompanyMatch, NeedMatch
-from app.services import audit, pipeline
+from app.services import audit, feedback, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
@@ -73,7 +73,7 @@ def companies_for_need_page(
     """
     if scouting:
         filters["defence_experience"] = "none"
-    dismissed = pipeline.dismissed_company_ids(session, need.id)
+    dismissed = feedback.dismissed_company_ids(session, caller, need.id)
     if any(filters.values()):
         allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed
     else:
@@ -103,7 +103,7 @@ def needs_for_company_page(
     filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
                "regions": company_service.regions_of(company.municipality) or None}
     allowed = _allowed_needs(session, need_filters, filters)
-    dismissed = pipeline.dismissed_need_ids(session, company.id)
+    dismissed = feedback.dismissed_need_ids(session, caller, company.id)
     matches = engine.match(company_document(company), target="need", allowed_ids=allowed,
                            excluded_ids=dismissed, limit=limit)
     items = _need_items(session, matches)

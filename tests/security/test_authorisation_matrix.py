@@ -36,8 +36,9 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST",   "/api/v1/needs"):                        (401, 401, 401, 201, 201, 201, 201),
     ("GET",    "/api/v1/needs"):                        (200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/needs/{need_id}"):              (404, 404, 404, 200, 200, 200, 200),
-    ("PATCH",  "/api/v1/needs/{need_id}"):              (401, 401, 401, 200, 200, 200, 200),
-    ("DELETE", "/api/v1/needs/{need_id}"):              (401, 401, 401, 204, 204, 204, 204),
+    # The need is the admin's (of no organisation): the others' organisation may not change it.
+    ("PATCH",  "/api/v1/needs/{need_id}"):              (401, 401, 401, 403, 403, 403, 200),
+    ("DELETE", "/api/v1/needs/{need_id}"):              (401, 401, 401, 403, 403, 403, 204),
     ("GET",    "/api/v1/taxonomy"):                     (200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/organisations"):                (200, 200, 200, 200, 200, 200, 200),
     # Matching (a ready engine, see conftest). The need is staff-only: a company gets 404 for it.
