@@ -41,8 +41,10 @@ def serve(
     """Serve the API and web interface (never seeds or migrates by itself)."""
     import uvicorn
 
-    get_settings()  # fail fast on bad configuration
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+    settings = get_settings()  # fail fast on bad configuration
+    # Forwarded headers only from KOPPELKANS_TRUSTED_PROXIES (none by default): a client that sends
+    # X-Forwarded-For itself must not choose the address its rate limits are counted by.
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, **settings.proxy_options)  # type: ignore[arg-type]
 
 
 @db_app.command("upgrade")

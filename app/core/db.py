@@ -44,20 +44,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
-CHECKPOINT_TRIES = 20
+CHECKPOINT_TRIES = 3
+CHECKPOINT_WAIT_MS = 2000  # per try, for readers of older pages to finish
 
 
 def forget_erased_pages(engine: Engine | None = None) -> bool:
     """SQLite: copy the write-ahead log into the database file and empty it (its frames still hold
     the pages as they were before an erasure; the database file's own copies were overwritten,
-    ``secure_delete``). Retried while a reader holds an old snapshot; True when the log is empty.
+    ``secure_delete``). Waits a little for readers of older pages; True when the log is empty.
     Other databases: nothing to do (True)."""
     engine = engine or get_engine()
     if engine.dialect.name != "sqlite":
         return True
     for attempt in range(CHECKPOINT_TRIES):
         with engine.connect() as connection:
-            busy, _log_frames, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            try:
+                busy, _log_frames, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            finally:
+                connection.exec_driver_sql("PRAGMA busy_timeout=10000")
         if not busy:
             return True
         time.sleep(0.05 * (attempt + 1))

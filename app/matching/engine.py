@@ -184,8 +184,11 @@ class MatchEngine:
                 self._apply(side, batch, removals=(), progress=False)
 
     def remove(self, side: str, ids: Iterable[int]) -> None:
-        """Erase these documents: vectors, passages and cached embeddings."""
-        self._apply(self._side(side), (), removals=set(ids), progress=False)
+        """Erase these documents: vectors, passages and cached embeddings, and their text in the saved index."""
+        gone = set(ids)
+        self._apply(self._side(side), (), removals=gone, progress=False)
+        with self._write_lock:  # not while a save writes the folder
+            persistence.forget_documents(self.data_dir / "index", self._side(side), gone)
 
     def sync(self, side: str, docs: Iterable[Document], progress: bool = False) -> SyncReport:
         """Make the side hold exactly `docs`: add missing, re-encode changed, drop the rest."""

@@ -161,5 +161,6 @@ def erase_company(
     company_id = company.id
     company_service.erase(session=session, caller=caller, company=company)
     session.commit()
-    matching.changed(session, "company", company_id)  # removes its vectors and passages
+    matching.changed(session, "company", company_id)  # removes its vectors, passages and saved text
+    company_service.forget_files(company_id)  # its mail files, the database's write-ahead log
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,11 +7,12 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.core.db import forget_erased_pages
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
 from app.models import Company, MatchList, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit, edit_links, pipeline
+from app.services import audit, edit_links, mail, pipeline
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -132,6 +133,15 @@ def erase(*, session: Session, caller: Caller, company: Company) -> None:
     session.flush()
     _redact_from_match_lists(session, company_id)
     audit.record(session, caller, "erase", "company", company_id)
+
+
+def forget_files(company_id: int) -> None:
+    """After an erasure is committed: the company's mail leaves the outbox folder, and SQLite's
+    write-ahead log (which still holds the pages as they were) is moved into the database file,
+    whose deleted content is overwritten (secure_delete). The matching index forgets its text
+    when told of the erasure (MatchingState.changed)."""
+    mail.forget_company_files(company_id)
+    forget_erased_pages()
 
 
 def _redact_from_match_lists(session: Session, company_id: int) -> None:
