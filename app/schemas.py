@@ -20,18 +20,20 @@ from pydantic import (
 )
 
 from app.core.text import clean_value
-from app.domain import (  # noqa: F401  (re-exported: the API's enums are the domain's)
-    CompanyStatus,
-    DefenceExperience,
-    FeedbackScope,
-    NeedKind,
-    NeedStatus,
-    NoteVisibility,
-    PipelineStatus,
-    Role,
-    Visibility,
-)
-from app.taxonomy import get_taxonomy
+
+# Re-exported ("X as X"): the API's enums are the domain's.
+from app.domain import CompanySource as CompanySource
+from app.domain import CompanyStatus as CompanyStatus
+from app.domain import DefenceExperience as DefenceExperience
+from app.domain import FeedbackScope as FeedbackScope
+from app.domain import MatchEventKind as MatchEventKind
+from app.domain import NeedKind as NeedKind
+from app.domain import NeedStatus as NeedStatus
+from app.domain import NoteVisibility as NoteVisibility
+from app.domain import PipelineStatus as PipelineStatus
+from app.domain import Role as Role
+from app.domain import Visibility as Visibility
+from app.taxonomy import VocabularyEntry, get_taxonomy
 
 NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
 
@@ -105,6 +107,18 @@ def check_regions(values: list[str] | None) -> list[str] | None:
     if unknown:
         raise ValueError(f"unknown region(s) {unknown}: choose from {list(known)}")
     return list(dict.fromkeys(values))
+
+
+def check_region(value: str | None) -> str | None:
+    if value:
+        check_regions([value])
+    return value
+
+
+def check_sector(value: str | None) -> str | None:
+    if value:
+        check_sectors([value])
+    return value
 
 
 def check_phone(value: str | None) -> str | None:
@@ -216,7 +230,7 @@ class CompanyOut(BaseModel):
     capabilities: list[str]
     defence_experience: DefenceExperience
     status: CompanyStatus
-    source: str
+    source: CompanySource
     source_ref: str | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -225,7 +239,9 @@ class CompanyOut(BaseModel):
 
 
 class CompanyRegistered(CompanyOut):
-    edit_token: str = Field(description="Shown once: send it as header X-Edit-Token to read, change or erase the profile")
+    edit_token: str = Field(
+        description="Shown once: send it as header X-Edit-Token to read, change or erase the profile"
+    )
 
 
 class RegistrationReceived(BaseModel):
@@ -334,138 +350,15 @@ class UserOut(BaseModel):
     organisation: OrganisationRef | None
 
 
-class TaxonomyOut(BaseModel):
-    nld_areas: list[dict]
-    sectors: list[dict]
-    need_kinds: list[dict]
-    regions: list[str]
-    municipalities: list[dict]
-
-
-# --- matching --------------------------------------------------------------------------------
-
-
-class CompanyMatch(BaseModel):
-    company: CompanyOut
-    score: float
-    explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
-
-
-class NeedMatch(BaseModel):
-    need: NeedOut
-    score: float
-    explanation: dict
-    pipeline_status: str | None = None
-
-
-class CompanyMatches(BaseModel):
-    items: list[CompanyMatch]
-
-
-class NeedMatches(BaseModel):
-    items: list[NeedMatch]
-
-
-class SearchFilters(Input):
-    region: str | None = Field(default=None, max_length=100)
-    municipality: str | None = Field(default=None, max_length=100)
-    nld_area: NldArea | None = None
-    sector: str | None = Field(default=None, max_length=100)
-    defence_experience: DefenceExperience | None = None
-    kind: NeedKind | None = None
-    include_closed: bool = False
-
-    _regions = field_validator("region")(lambda v: check_regions([v])[0] if v else v)
-    _sector = field_validator("sector")(lambda v: check_sectors([v])[0] if v else v)
-
-
-class SearchRequest(Input):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
-    target: Literal["companies", "needs"]
-    limit: int = Field(default=10, ge=1, le=100)
-    filters: SearchFilters = Field(default_factory=SearchFilters)
-
-
-# --- pipeline and lists ----------------------------------------------------------------------
-
-
-class MatchChange(Input):
-    status: PipelineStatus | None = None
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
-    note_visibility: NoteVisibility = Field(
-        default=NoteVisibility.internal,
-        description="internal: staff only (the default); shared: the company reads the note too",
-    )
-    owner_user_id: DbId | None = Field(default=None, description="The user who owns the match; null removes the owner")
-
-
-class MatchFeedback(Input):
-    relevant: bool
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-    scope: FeedbackScope | None = Field(
-        default=None,
-        description="organisation: for the people of your organisation (the default); everyone: admins only "
-        "(also the default for an admin without an organisation)",
-    )
-
-
-class CompanyRef(BaseModel):
-    id: int
+class MunicipalityOut(BaseModel):
     name: str
-    municipality: str | None
-    defence_experience: str
+    province: str
+    regions: list[str]
 
 
-class NeedRef(BaseModel):
-    id: int
-    title: str
-    kind: str
-
-
-class MatchEventOut(BaseModel):
-    at: UtcDatetime
-    actor: str
-    kind: str
-    from_status: str | None
-    to_status: str | None
-    note: str
-    visibility: NoteVisibility = NoteVisibility.internal
-
-
-class MatchOut(BaseModel):
-    company: CompanyRef
-    need: NeedRef
-    status: PipelineStatus
-    allowed_next: list[str]
-    owner_user_id: int | None
-    owner_organisation_id: int | None
-    last_score: float | None
-    relevant: bool | None
-    feedback_reason: str | None
-    closing_reason: str | None
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
-
-
-class MatchDetail(MatchOut):
-    events: list[MatchEventOut]
-
-
-class MatchesOut(BaseModel):
-    data: list[MatchOut]
-    count: int
-
-
-class MatchListWeek(BaseModel):
-    week: str
-    built_at: UtcDatetime
-    lines: int
-
-
-class Dashboard(BaseModel):
-    matches_total: int
-    matches_by_status: dict[str, int]
-    matches_by_nld_area: dict[str, int]
-    matches_by_sub_region: dict[str, int]
-    introductions_per_month: dict[str, int]
+class TaxonomyOut(BaseModel):
+    nld_areas: list[VocabularyEntry]
+    sectors: list[VocabularyEntry]
+    need_kinds: list[VocabularyEntry]
+    regions: list[str]
+    municipalities: list[MunicipalityOut]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Response, status
 
 from app.core.text import FormText
 from app.deps import SessionDep, SettingsDep, StaffDep, login_limit
-from app.models import User
+from app.models import User, id_of
 from app.schemas import TokenOut, UserOut
 from app.services import users as user_service
 from app.services.needs import organisation_ref
@@ -35,8 +35,8 @@ def login(
 def logout_everywhere(caller: StaffDep, session: SessionDep) -> Response:
     """End every bearer token and web session of the caller, this token included (a lost laptop,
     a token that leaked): log in again afterwards."""
-    user = session.get(User, caller.user.id) if caller.user else None
-    if user is not None:  # a staff caller: require_staff saw its user
+    user = session.get(User, id_of(caller.logged_in_user))
+    if user is not None:
         user_service.end_sessions(session=session, user=user)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -44,6 +44,6 @@ def logout_everywhere(caller: StaffDep, session: SessionDep) -> Response:
 
 @router.get("/me", response_model=UserOut)
 def who_am_i(caller: StaffDep, session: SessionDep) -> UserOut:
-    user = caller.user
-    return UserOut(id=user.id, username=user.username, full_name=user.full_name, role=user.role,
+    user = caller.logged_in_user
+    return UserOut(id=id_of(user), username=user.username, full_name=user.full_name, role=user.role,
                    organisation=organisation_ref(session, user))

@@ -11,7 +11,6 @@ from app.deps import (
     CompanyCallerDep,
     CompanyDep,
     IdempotencyKeyHeader,
-    MatchingStateDep,
     SessionDep,
     StaffDep,
     registration_limit,
@@ -27,6 +26,7 @@ from app.schemas import (
     NldArea,
     RegistrationReceived,
 )
+from app.models import id_of
 from app.services import companies as company_service
 from app.services import idempotency, registration
 from app.services.access import Caller
@@ -48,8 +48,7 @@ router = APIRouter(prefix="/companies", tags=["companies"])
     },
 )
 def register_company(
-    company_in: CompanyCreate, caller: CallerDep, session: SessionDep, matching: MatchingStateDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    company_in: CompanyCreate, caller: CallerDep, session: SessionDep, idempotency_key: IdempotencyKeyHeader = None,
 ) -> CompanyRegistered | JSONResponse:
     """Register a company: by itself (anonymous, rate-limited) or by an adviser on its behalf.
 
@@ -64,11 +63,9 @@ def register_company(
     replayed = idempotency.replay(session, key)
     if caller.user is None:
         if replayed is None:
-            company_id = registration.register_self(session=session, company_in=company_in)
+            registration.register_self(session=session, company_in=company_in)
             idempotency.remember(session, key, status_code=status.HTTP_202_ACCEPTED)
-            session.commit()
-            if company_id is not None:
-                matching.changed(session, "company", company_id)
+            session.commit()  # the commit also brings the index in step
         return JSONResponse(status_code=status.HTTP_202_ACCEPTED,
                             content=RegistrationReceived(message=registration.RECEIVED).model_dump())
     if replayed is not None and replayed.company_id is not None:
@@ -78,9 +75,8 @@ def register_company(
         company, edit_token = company_service.register(
             session=session, caller=caller, company_in=company_in, edit_token=key.edit_token() if key else None
         )
-        idempotency.remember(session, key, status_code=status.HTTP_201_CREATED, company_id=company.id)
+        idempotency.remember(session, key, status_code=status.HTTP_201_CREATED, company_id=id_of(company))
         session.commit()
-        matching.changed(session, "company", company.id)
     # The registering party sees what it just sent, contact details included.
     registrant = Caller(user=caller.user, company_id=company.id)
     out = company_service.to_out(session=session, caller=registrant, company=company)
@@ -93,7 +89,9 @@ def list_companies(
     session: SessionDep,
     q: Annotated[str | None, Query(max_length=200, description="Text in name or description")] = None,
     municipality: Annotated[str | None, Query(max_length=100)] = None,
-    region: Annotated[str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe, Drenthe, Noord-Nederland")] = None,
+    region: Annotated[
+        str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe, Drenthe, Noord-Nederland")
+    ] = None,
     nld_area: NldArea | None = None,
     sector: Annotated[str | None, Query(max_length=100)] = None,
     defence_experience: DefenceExperience | None = None,
@@ -141,26 +139,23 @@ def export_company(company: CompanyDep, caller: CompanyCallerDep, session: Sessi
     )
 
 
-@router.patch("/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}})
+@router.patch(
+    "/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}}
+)
 def update_company(
-    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep,
-    matching: MatchingStateDep,
+    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
 ) -> CompanyOut:
     """Advisers, admins, or the company itself with `X-Edit-Token`. Only the fields sent change."""
     company_service.update(session=session, caller=caller, company=company, changes=changes)
     session.commit()
-    matching.changed(session, "company", company.id)
     return company_service.to_out(session=session, caller=caller, company=company)
 
 
 @router.delete("/{company_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def erase_company(
-    company: CompanyDep, caller: CompanyCallerDep, session: SessionDep, matching: MatchingStateDep
-) -> Response:
+def erase_company(company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> Response:
     """Erase the profile and its personal data. Advisers, admins, or the company itself with `X-Edit-Token`."""
-    company_id = company.id
+    company_id = id_of(company)
     company_service.erase(session=session, caller=caller, company=company)
-    session.commit()
-    matching.changed(session, "company", company_id)  # removes its vectors, passages and saved text
+    session.commit()  # the commit also removes its vectors, passages and saved text from the index
     company_service.forget_files(company_id)  # its mail files, the database's write-ahead log
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,14 +8,15 @@ is signed with the settings' ``secret_key`` and expires with the login lifetime.
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.core.config import get_settings
 from app.deps import SessionDep
 from app.models import User
+from app.services import users as user_service
 from app.services.access import Caller
 
 COOKIE_NAME = "kk_session"
@@ -34,28 +35,32 @@ class CsrfRefused(Exception):
 
 @dataclass
 class WebSession:
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # the signed cookie's content
     changed: bool = False
     cleared: bool = False
 
     @property
     def user_id(self) -> int | None:
-        return self.data.get("uid")
+        found = self.data.get("uid")
+        return found if isinstance(found, int) else None
 
     @property
     def company_id(self) -> int | None:
-        return self.data.get("cid")
+        found = self.data.get("cid")
+        return found if isinstance(found, int) else None
 
     @property
     def csrf_token(self) -> str:
-        if "csrf" not in self.data:
-            self.data["csrf"] = secrets.token_urlsafe(32)
+        token = self.data.get("csrf")
+        if not isinstance(token, str):
+            token = self.data["csrf"] = secrets.token_urlsafe(32)
             self.changed = True
-        return self.data["csrf"]
+        return token
 
     @property
     def session_version(self) -> int | None:
-        return self.data.get("sv")
+        found = self.data.get("sv")
+        return found if isinstance(found, int) else None
 
     def start(
         self, *, user_id: int | None = None, company_id: int | None = None, session_version: int = 0
@@ -90,10 +95,10 @@ def _max_age_seconds() -> int:
 
 def load_session(request: Request) -> WebSession:
     """The session of this request (cached on it); an empty one when the cookie is absent or forged."""
-    existing = getattr(request.state, "web_session", None)
+    existing: WebSession | None = getattr(request.state, "web_session", None)
     if existing is not None:
         return existing
-    data: dict = {}
+    data: dict[str, Any] = {}
     raw = request.cookies.get(COOKIE_NAME)
     if raw:
         try:
@@ -106,7 +111,7 @@ def load_session(request: Request) -> WebSession:
     return web_session
 
 
-def save_session(request: Request, response) -> None:
+def save_session(request: Request, response: Response) -> None:
     """Writes the cookie when the session changed: HttpOnly, SameSite=Lax, Secure over https."""
     web_session = getattr(request.state, "web_session", None)
     if web_session is None or not web_session.changed:
@@ -144,9 +149,9 @@ def get_visitor(request: Request, db: SessionDep) -> Visitor:
     web_session = load_session(request)
     user = None
     if web_session.user_id is not None:
-        user = db.get(User, web_session.user_id)
+        user = user_service.active_user(session=db, user_id=web_session.user_id)
         # Removed, blocked, or its sessions ended (logout everywhere, a new password …) since logging in.
-        if user is None or not user.is_active or web_session.session_version != user.session_version:
+        if user is None or web_session.session_version != user.session_version:
             web_session.clear()
             user = None
     caller = Caller(user=user, company_id=web_session.company_id if user is None else None)
