@@ -3,11 +3,11 @@ company, and free-text search, each match with its explanation."""
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.domain import DefenceExperience, NeedKind, PipelineStatus
 from app.matching.explain import Explanation
-from app.schemas import CompanyOut, NeedOut, NldArea, check_region, check_sector
+from app.schemas import CompanyOut, Input, NeedOut, NldArea, check_region, check_sector
 
 
 class CompanyMatch(BaseModel):
@@ -35,9 +35,7 @@ class NeedMatches(BaseModel):
     items: list[NeedMatch]
 
 
-class SearchFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchFilters(Input):
     region: str | None = Field(default=None, max_length=100)
     municipality: str | None = Field(default=None, max_length=100)
     nld_area: NldArea | None = None
@@ -50,9 +48,7 @@ class SearchFilters(BaseModel):
     _sector = field_validator("sector")(check_sector)
 
 
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchRequest(Input):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
     target: Literal["companies", "needs"]
     limit: int = Field(default=10, ge=1, le=100)

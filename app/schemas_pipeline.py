@@ -3,25 +3,30 @@ the weekly lists and the dashboard."""
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from app.domain import DefenceExperience, MatchEventKind, NeedKind, PipelineStatus
-from app.schemas import DbId, UtcDatetime
+from app.domain import DefenceExperience, FeedbackScope, MatchEventKind, NeedKind, NoteVisibility, PipelineStatus
+from app.schemas import DbId, Input, UtcDatetime
 
 
-class MatchChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MatchChange(Input):
     status: PipelineStatus | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    note_visibility: NoteVisibility = Field(
+        default=NoteVisibility.internal,
+        description="internal: staff only (the default); shared: the company reads the note too",
+    )
     owner_user_id: DbId | None = Field(default=None, description="The user who owns the match; null removes the owner")
 
 
-class MatchFeedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MatchFeedback(Input):
     relevant: bool
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    scope: FeedbackScope | None = Field(
+        default=None,
+        description="organisation: for the people of your organisation (the default); everyone: admins only "
+        "(also the default for an admin without an organisation)",
+    )
 
 
 class CompanyRef(BaseModel):
@@ -44,6 +49,7 @@ class MatchEventOut(BaseModel):
     from_status: PipelineStatus | None
     to_status: PipelineStatus | None
     note: str
+    visibility: NoteVisibility = NoteVisibility.internal
 
 
 class MatchOut(BaseModel):
