@@ -126,3 +126,12 @@ class Fit(StrEnum):
     strong = "strong"
     fair = "fair"
     weak = "weak"
+
+
+class Indexing(StrEnum):
+    """When matching knows a company or need just written: `pending` (it is queued and matched
+    within seconds), `done` (matched already), `off` (matching is switched off on this server)."""
+
+    pending = "pending"
+    done = "done"
+    off = "off"

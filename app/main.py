@@ -163,7 +163,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start_in_background(settings)
     if state is not None:
         app.state.matching_readiness = state.readiness
-        state.follow_commits()  # every company or need committed reaches the index at once
+        state.follow_commits()  # every company or need committed reaches the index (services/indexing.py)
     mail.sender.start()  # sends what requests queued, after their commits (app/services/mail.py)
     yield
     app.state.writer.close()  # commits what requests handed over

@@ -26,6 +26,7 @@ from app.domain import CompanySource as CompanySource
 from app.domain import CompanyStatus as CompanyStatus
 from app.domain import DefenceExperience as DefenceExperience
 from app.domain import FeedbackScope as FeedbackScope
+from app.domain import Indexing as Indexing
 from app.domain import MatchEventKind as MatchEventKind
 from app.domain import NeedKind as NeedKind
 from app.domain import NeedStatus as NeedStatus
@@ -238,7 +239,18 @@ class CompanyOut(BaseModel):
     consents: Consents | None = None
 
 
-class CompanyRegistered(CompanyOut):
+INDEXING_DESCRIPTION = (
+    "When matching knows this write: `pending` (queued, matched within seconds), `done`, or `off` (never "
+    "matched: matching is switched off, or the company is not active or did not consent to matching)")
+
+
+class CompanyWritten(CompanyOut):
+    """A company as its writer sees it after a change, with when matching knows the change."""
+
+    indexing: Indexing = Field(description=INDEXING_DESCRIPTION)
+
+
+class CompanyRegistered(CompanyWritten):
     edit_token: str = Field(
         description="Shown once: send it as header X-Edit-Token to read, change or erase the profile"
     )
@@ -326,6 +338,12 @@ class NeedOut(BaseModel):
     source_ref: str | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+
+
+class NeedWritten(NeedOut):
+    """A need as its writer sees it after a change, with when matching knows the change."""
+
+    indexing: Indexing = Field(description=INDEXING_DESCRIPTION)
 
 
 class NeedsOut(BaseModel):

@@ -70,6 +70,11 @@ def percentiles(samples_ms: list[float]) -> dict:
             "p99": float(np.percentile(values, 99)), "n": len(values)}
 
 
+def load_average() -> float:
+    """The machine's load average over the last minute: numbers measured on shared cores say how busy they were."""
+    return round(os.getloadavg()[0], 1)
+
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):

@@ -11,10 +11,12 @@ from app.deps import (
     CompanyCallerDep,
     CompanyDep,
     IdempotencyKeyHeader,
+    MatchingStateDep,
     SessionDep,
     StaffDep,
     registration_limit,
 )
+from app.models import id_of
 from app.schemas import (
     CompaniesOut,
     CompanyCreate,
@@ -22,14 +24,15 @@ from app.schemas import (
     CompanyRegistered,
     CompanyStatus,
     CompanyUpdate,
+    CompanyWritten,
     DefenceExperience,
     NldArea,
     RegistrationReceived,
 )
-from app.models import id_of
 from app.services import companies as company_service
 from app.services import idempotency, registration
 from app.services.access import Caller
+from app.services.matchable import is_matchable
 
 router = APIRouter(prefix="/companies", tags=["companies"])
 
@@ -48,7 +51,8 @@ router = APIRouter(prefix="/companies", tags=["companies"])
     },
 )
 def register_company(
-    company_in: CompanyCreate, caller: CallerDep, session: SessionDep, idempotency_key: IdempotencyKeyHeader = None,
+    company_in: CompanyCreate, caller: CallerDep, session: SessionDep, matching: MatchingStateDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CompanyRegistered | JSONResponse:
     """Register a company: by itself (anonymous, rate-limited) or by an adviser on its behalf.
 
@@ -58,6 +62,7 @@ def register_company(
     admin gets 201 with the `edit_token` (shown once: keep it to read, change or erase the profile
     later), or 409 for a known number. With `Idempotency-Key`, the same request within 24 hours
     gets the first answer again (edit token included); the same key with another body gets 422.
+    The answer is given once the company is stored; `indexing` says when matching knows it.
     """
     key = idempotency.IdempotencyKey.of("POST /companies", caller, idempotency_key, company_in)
     replayed = idempotency.replay(session, key)
@@ -65,7 +70,7 @@ def register_company(
         if replayed is None:
             registration.register_self(session=session, company_in=company_in)
             idempotency.remember(session, key, status_code=status.HTTP_202_ACCEPTED)
-            session.commit()  # the commit also brings the index in step
+            session.commit()  # the index takes it in from the change log (services/indexing.py)
         return JSONResponse(status_code=status.HTTP_202_ACCEPTED,
                             content=RegistrationReceived(message=registration.RECEIVED).model_dump())
     if replayed is not None and replayed.company_id is not None:
@@ -80,7 +85,8 @@ def register_company(
     # The registering party sees what it just sent, contact details included.
     registrant = Caller(user=caller.user, company_id=company.id)
     out = company_service.to_out(session=session, caller=registrant, company=company)
-    return CompanyRegistered(**out.model_dump(), edit_token=edit_token)
+    indexing = matching.indexing(session, matchable=is_matchable(company))
+    return CompanyRegistered(**out.model_dump(), edit_token=edit_token, indexing=indexing)
 
 
 @router.get("", response_model=CompaniesOut)
@@ -140,15 +146,18 @@ def export_company(company: CompanyDep, caller: CompanyCallerDep, session: Sessi
 
 
 @router.patch(
-    "/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}}
+    "/{company_id}", response_model=CompanyWritten, responses={409: {"description": "KvK number already registered"}}
 )
 def update_company(
-    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
-) -> CompanyOut:
-    """Advisers, admins, or the company itself with `X-Edit-Token`. Only the fields sent change."""
+    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep,
+    matching: MatchingStateDep,
+) -> CompanyWritten:
+    """Advisers, admins, or the company itself with `X-Edit-Token`. Only the fields sent change.
+    The answer is given once the change is stored; `indexing` says when matching knows it."""
     company_service.update(session=session, caller=caller, company=company, changes=changes)
     session.commit()
-    return company_service.to_out(session=session, caller=caller, company=company)
+    out = company_service.to_out(session=session, caller=caller, company=company)
+    return CompanyWritten(**out.model_dump(), indexing=matching.indexing(session, matchable=is_matchable(company)))
 
 
 @router.delete("/{company_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

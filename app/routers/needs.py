@@ -4,30 +4,33 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import CallerDep, IdempotencyKeyHeader, NeedId, SessionDep, StaffDep
-from app.schemas import NeedCreate, NeedKind, NeedOut, NeedsOut, NeedStatus, NeedUpdate, NldArea
+from app.deps import CallerDep, IdempotencyKeyHeader, MatchingStateDep, NeedId, SessionDep, StaffDep
 from app.models import id_of
+from app.schemas import NeedCreate, NeedKind, NeedOut, NeedsOut, NeedStatus, NeedUpdate, NeedWritten, NldArea
 from app.services import idempotency
 from app.services import needs as need_service
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=NeedOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=NeedWritten)
 def create_need(
-    need_in: NeedCreate, caller: StaffDep, session: SessionDep, idempotency_key: IdempotencyKeyHeader = None,
-) -> NeedOut:
+    need_in: NeedCreate, caller: StaffDep, session: SessionDep, matching: MatchingStateDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> NeedWritten:
     """Staff. With `Idempotency-Key`, the same request within 24 hours gets the first answer again
-    instead of a second need; the same key with another body gets 422."""
+    instead of a second need; the same key with another body gets 422. The answer is given once
+    the need is stored; `indexing` says when matching knows it."""
     key = idempotency.IdempotencyKey.of("POST /needs", caller, idempotency_key, need_in)
     replayed = idempotency.replay(session, key)
     if replayed is not None and replayed.need_id is not None:
         need = need_service.get(session=session, caller=caller, need_id=replayed.need_id)
-        return need_service.to_out(session=session, need=need)
-    need = need_service.create(session=session, caller=caller, need_in=need_in)
-    idempotency.remember(session, key, status_code=status.HTTP_201_CREATED, need_id=id_of(need))
-    session.commit()
-    return need_service.to_out(session=session, need=need)
+    else:
+        need = need_service.create(session=session, caller=caller, need_in=need_in)
+        idempotency.remember(session, key, status_code=status.HTTP_201_CREATED, need_id=id_of(need))
+        session.commit()
+    out = need_service.to_out(session=session, need=need)
+    return NeedWritten(**out.model_dump(), indexing=matching.indexing(session))
 
 
 @router.get("", response_model=NeedsOut)
@@ -56,14 +59,16 @@ def read_need(need_id: NeedId, caller: CallerDep, session: SessionDep) -> NeedOu
     return need_service.to_out(session=session, need=need)
 
 
-@router.patch("/{need_id}", response_model=NeedOut)
+@router.patch("/{need_id}", response_model=NeedWritten)
 def update_need(
-    need_id: NeedId, changes: NeedUpdate, caller: StaffDep, session: SessionDep
-) -> NeedOut:
+    need_id: NeedId, changes: NeedUpdate, caller: StaffDep, session: SessionDep, matching: MatchingStateDep
+) -> NeedWritten:
+    """The answer is given once the change is stored; `indexing` says when matching knows it."""
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     need_service.update(session=session, caller=caller, need=need, changes=changes)
     session.commit()
-    return need_service.to_out(session=session, need=need)
+    out = need_service.to_out(session=session, need=need)
+    return NeedWritten(**out.model_dump(), indexing=matching.indexing(session))
 
 
 @router.delete("/{need_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

@@ -19,6 +19,11 @@ from app.models import Company, IndexChange, Need
 CHANGE_LOG_OVERLAP = 200
 
 
+# In Session.info: the highest change-log number the open transaction wrote (matching.py says
+# from it whether the index has taken a write in yet).
+LOGGED_THROUGH_KEY = "koppelkans.logged_through"
+_LOG_CHANGES = insert(IndexChange).returning(col(IndexChange.id))  # built once: every write runs it
+
 # Old change-log entries are deleted at most this often per process, in the transaction of a write.
 PRUNE_EVERY_SECONDS = 600
 _last_prune = {"at": float("-inf")}
@@ -41,7 +46,8 @@ def _log_index_changes(session: Session, _flush_context: object) -> None:
     now = datetime.now(UTC)
     rows = [{"side": side, "record_id": record_id, "at": now} for side, record_id in flushed_changes(session)]
     if rows:
-        session.connection().execute(insert(IndexChange), rows)
+        numbers = session.connection().execute(_LOG_CHANGES, rows).scalars().all()
+        session.info[LOGGED_THROUGH_KEY] = max(session.info.get(LOGGED_THROUGH_KEY, 0), *numbers)
         if time.monotonic() - _last_prune["at"] >= PRUNE_EVERY_SECONDS:
             _last_prune["at"] = time.monotonic()
             prune_change_log(session, timedelta(hours=get_settings().change_log_retention_hours))

@@ -2,7 +2,7 @@
 companies and needs a question may match (hard filters in SQL, before any ranking)."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
 
@@ -54,6 +54,26 @@ def documents_from_database(session: Session, side: Side) -> Iterator[Document]:
         )
         for row in session.execute(needs.execution_options(yield_per=1000)):
             yield need_document(row)
+
+
+def indexable(session: Session, side: Side, ids: Collection[int]) -> tuple[list[Document], set[int]]:
+    """Of these ids of one side, the documents the engine should hold (one query) and the ids it
+    should not hold: gone from the database, or a company that is not matchable."""
+    if not ids:
+        return [], set()
+    wanted = list(ids)
+    if side == "company":
+        rows = session.execute(sa_select(
+            col(Company.id), col(Company.name), col(Company.description), col(Company.capabilities),
+            col(Company.nld_areas), col(Company.sectors), col(Company.status), col(Company.consent_matching),
+        ).where(col(Company.id).in_(wanted))).all()
+        documents = [company_document(row) for row in rows if is_matchable(row)]
+    else:
+        rows = session.execute(sa_select(
+            col(Need.id), col(Need.title), col(Need.description), col(Need.nld_areas), col(Need.sectors),
+        ).where(col(Need.id).in_(wanted))).all()
+        documents = [need_document(row) for row in rows]
+    return documents, set(wanted) - {document.id for document in documents}
 
 
 class NeedFilterCache:

@@ -1,8 +1,9 @@
-"""The matching engine of this process: built at start-up, caught up with other workers' writes,
-and told of every company or need this process commits.
+"""The matching engine of this process: built at start-up, in step with the database through the
+change log, and told of every company or need this process commits.
 
 The engine (``app.matching``) knows texts and ids only. What it may match is decided in
-matchable.py; the answers shaped for a caller are in match_views.py.
+matchable.py; how the index follows the database's writes in indexing.py; the answers shaped
+for a caller are in match_views.py.
 """
 
 import logging
@@ -13,29 +14,23 @@ from collections.abc import Collection
 import anyio
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import SessionTransaction
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.core.config import Settings
 from app.core.db import get_engine, read
 from app.core.errors import IndexNotReady
 from app.core.memory import return_free_memory
+from app.domain import Indexing
 from app.matching.engine import MatchEngine
-from app.models import Company, IndexChange, Need
-from app.services.change_log import CHANGE_LOG_OVERLAP, flushed_changes, latest_change, oldest_change
-from app.services.matchable import (
-    NeedFilterCache,
-    company_document,
-    documents_from_database,
-    is_matchable,
-    need_document,
-)
+from app.services.change_log import LOGGED_THROUGH_KEY, flushed_changes, latest_change, oldest_change
+from app.services.indexing import Change, IndexFollower, LogPosition, apply_changes, held, remove_unwanted
+from app.services.matchable import NeedFilterCache, documents_from_database
 
 logger = logging.getLogger(__name__)
 
 
 def build_engine(settings: Settings) -> MatchEngine:
-    """The default engine: the configured dense model plus the multilingual encoder, with big
-    segments' ANN indexes in the configured vector store."""
+    """The configured dense model plus the multilingual encoder, ANN indexes in the configured store."""
     from app.matching.encoders import SentenceTransformerEncoder, UsemEncoder, bundled_dense_encoder
 
     backend, cache_dir = settings.embedding_backend, settings.resolved_model_cache_dir
@@ -61,10 +56,11 @@ MATCHES_AT_ONCE = 2
 
 
 class MatchingState:
-    """The engine of one process, with its start-up build.
+    """The engine of one process, with its start-up build and its place in the change log.
 
-    Writes that arrive while the index is still being built are remembered and applied once the
-    build is done, so nothing registered during start-up is missing from the index.
+    A serving process (``start_in_background``) takes writes in through its index follower
+    (indexing.py), after they are acknowledged; without a follower (``ready_with``: tests and
+    tools that match right after writing) each commit is applied before it returns.
     """
 
     def __init__(self, engine: MatchEngine | None = None) -> None:
@@ -72,32 +68,50 @@ class MatchingState:
         self.ready = False
         self.error: str | None = None
         self.started_at = time.monotonic()
+        # Held while changes are applied: a removal in a committing request waits for a batch
+        # that may have read the record before it was erased.
         self._lock = threading.Lock()
-        self._pending: set[tuple[str, int]] = set()
-        # Change-log sequence numbers this worker has applied (see catch_up).
-        self.applied_through = 0
-        self._recently_applied: set[int] = set()
+        self.position = LogPosition()
+        self.follower: IndexFollower | None = None
+        self.last_read_at = float("-inf")  # when a match request last started (the follower waits)
         self.need_filters = NeedFilterCache()
         # Matches computed at once; more requests wait their turn here (see MATCHES_AT_ONCE).
         self.match_slots = threading.BoundedSemaphore(MATCHES_AT_ONCE)
+
+    disabled = False
 
     @classmethod
     def switched_off(cls) -> "MatchingState":
         """Matching disabled by configuration: the service is ready, the matching endpoints say why not."""
         state = cls()
-        state.error = "matching is switched off (KOPPELKANS_MATCHING_ENABLED=false)"
-        state.disabled = True
+        state.error, state.disabled = "matching is switched off (KOPPELKANS_MATCHING_ENABLED=false)", True
         return state
-
-    disabled = False
 
     @classmethod
-    def ready_with(cls, engine: MatchEngine) -> "MatchingState":
+    def ready_with(cls, engine: MatchEngine, *, follow_in_background: bool = False) -> "MatchingState":
+        """A state serving ``engine`` at once; ``follow_in_background``: with an index follower, as
+        a server has, from the change log's newest number (else each commit is applied in it)."""
         state = cls(engine)
         state.ready = True
+        if follow_in_background:
+            with Session(get_engine()) as session:
+                state.applied_through = latest_change(session)
+            state.follower = IndexFollower(state.catch_up, lambda: state.last_read_at)
+            state.follower.start()
         return state
 
+    @property
+    def applied_through(self) -> int:
+        """The newest change-log number this process's index has taken in."""
+        return self.position.applied_through
+
+    @applied_through.setter
+    def applied_through(self, number: int) -> None:
+        self.position.reset(number)
+
     def start_in_background(self, settings: Settings) -> threading.Thread:
+        """Build the index in a thread; once it is ready, writes are taken in by the index follower."""
+        self.follower = IndexFollower(self.catch_up, lambda: self.last_read_at)
         thread = threading.Thread(target=self._build, args=(settings,), name="matching-index-build", daemon=True)
         thread.start()
         return thread
@@ -111,13 +125,12 @@ class MatchingState:
                 start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: documents_from_database(session, side))
             return_free_memory()  # the memory loading parsed and built with and let go of
-            self.applied_through = start_from
             with self._lock:
-                with Session(get_engine()) as session:
-                    for side, record_id in sorted(self._pending):
-                        _apply_change(self.engine, session, side, record_id)
-                self._pending.clear()
+                self.applied_through = start_from
                 self.ready = True
+            if self.follower is not None:
+                self.follower.start()
+                self.follower.wake()  # what was written during the build
             if settings.precompute_matches:
                 self.engine.start_precompute()
             # A write that lets the recent-writes segment outgrow its share returns at once; the
@@ -137,18 +150,24 @@ class MatchingState:
             return False, f"index build failed ({self.error}); see the server log, then `koppelkans reindex`"
         return False, f"index is being built (for {time.monotonic() - self.started_at:.0f} s)"
 
+    @property
+    def follows_in_background(self) -> bool:
+        return self.follower is not None and self.follower.running
+
     def require_engine(self, session: Session | None = None) -> MatchEngine:
-        """The engine, caught up with other workers' writes; ``session``: the request's own (see catch_up)."""
+        """The engine for a match; ``session``: the request's own, to catch up with the change log
+        where no index follower does."""
         engine = self._require_ready()
-        self.catch_up(session)
+        self.last_read_at = time.monotonic()
+        if not self.follows_in_background:
+            self.catch_up(session)
         return engine
 
     async def current_engine(self) -> MatchEngine:
-        """``require_engine`` for a request on the event loop: whether other workers wrote is one
-        read there; applying their writes (encoding, the engine's write lock) is done in a worker
-        thread."""
+        """``require_engine`` for a request on the event loop (the index follower catches up)."""
         engine = self._require_ready()
-        if await read(latest_change) > self.applied_through:
+        self.last_read_at = time.monotonic()
+        if not self.follows_in_background and await read(latest_change) > self.applied_through:
             await anyio.to_thread.run_sync(self.catch_up)
         return engine
 
@@ -161,38 +180,23 @@ class MatchingState:
         return self.engine
 
     def catch_up(self, session: Session | None = None) -> int:
-        """Apply the writes other workers logged since this one last looked; returns how many.
-
-        One indexed query per matching request when nothing changed. A request passes its own
-        session: a second connection per request would let concurrent requests that each hold one
-        wait for each other until the connection pool times out.
-        """
+        """Apply what the change log holds past this process's place in it; returns how many
+        changes. One indexed read when nothing changed."""
         if session is None:
             with Session(get_engine()) as own_session:
                 return self.catch_up(own_session)
-        latest = latest_change(session)
-        if latest <= self.applied_through or self.engine is None:
+        if self.engine is None or latest_change(session) <= self.applied_through:
             return 0
         with self._lock:
             if oldest_change(session) > self.applied_through + 1:
-                # Entries this worker never applied were pruned (it slept past the retention window).
+                # Entries this process never applied were pruned (it slept past the retention window).
                 return self._resynchronise(self.engine, session)
-            rows = session.exec(
-                select(IndexChange.id, IndexChange.side, IndexChange.record_id)
-                .where(col(IndexChange.id) > self.applied_through - CHANGE_LOG_OVERLAP)
-                .order_by(col(IndexChange.id))
-            ).all()
-            logged = [(i, side, record) for i, side, record in rows if i is not None]  # ids are never null
-            fresh = [(i, side, record) for i, side, record in logged if i not in self._recently_applied]
-            if any(side == "need" for _, side, _ in fresh):
+            fresh = self.position.unapplied(session)
+            changes = [change for _, change in fresh]
+            if any(side == "need" for side, _ in changes):
                 self.need_filters.invalidate()
-            for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
-                _apply_change(self.engine, session, side, record_id)
-            self._recently_applied.update(i for i, _, _ in fresh)
-            if logged:
-                self.applied_through = max(self.applied_through, logged[-1][0])
-            floor = self.applied_through - CHANGE_LOG_OVERLAP
-            self._recently_applied = {i for i in self._recently_applied if i > floor}
+            apply_changes(self.engine, session, changes)
+            self.position.mark_applied([number for number, _ in fresh])
             return len(fresh)
 
     def _resynchronise(self, engine: MatchEngine, session: Session) -> int:
@@ -205,38 +209,50 @@ class MatchingState:
             report = engine.sync(side, documents_from_database(session, side))
             changed += report.added + report.updated + report.removed
         self.applied_through = start_from
-        self._recently_applied.clear()
         return changed
 
     def follow_commits(self) -> None:
-        """Bring the index in step with every company or need this process commits, right after
-        the commit (see ``_apply_committed_changes``); the application's lifespan calls this."""
+        """Hear of every company or need this process commits, right after the commit (see
+        ``_apply_committed_changes``); the application's lifespan calls this."""
         with _followers_lock:
             _followers.add(self)
 
-    def apply_committed(self, changes: Collection[tuple[str, int]], bind: Engine | Connection) -> None:
-        """Bring the index in step with companies and needs just committed (or erased)."""
+    def apply_committed(self, changes: Collection[Change], bind: Engine | Connection) -> None:
+        """Companies and needs were just committed (or erased): with an index follower, what must
+        leave the index leaves it now and the rest is queued; without one, all is applied now."""
         if any(side == "need" for side, _ in changes):
             self.need_filters.invalidate()
-        with self._lock:
-            if self.error:  # matching off or broken: the next start-up sync catches up
-                return
-            if not self.ready or self.engine is None:
-                self._pending.update(changes)
-                return
-            engine = self.engine
-        with Session(bind) as session:
-            for side, record_id in changes:
-                _apply_change(engine, session, side, record_id)
+        if self.error or not self.ready or self.engine is None:
+            return  # matching off or broken, or the start-up build catches up with the log
+        if self.follower is None:
+            with self._lock, Session(bind) as session:
+                apply_changes(self.engine, session, changes)
+            return
+        if known := held(self.engine, changes):
+            with self._lock, Session(bind) as session:
+                remove_unwanted(self.engine, session, known)
+        self.follower.wake()
+
+    def indexing(self, session: Session, *, matchable: bool = True) -> Indexing:
+        """When matching knows the company or need ``session`` just committed (``matchable``:
+        False for a company matching must not take in)."""
+        if self.disabled or self.error or not matchable:
+            return Indexing.off
+        logged = session.info.get(COMMITTED_THROUGH_KEY, 0)
+        if self.ready and (self.follower is None or logged <= self.applied_through):
+            return Indexing.done
+        return Indexing.pending
 
     def close(self) -> None:
         with _followers_lock:
             _followers.discard(self)
+        if self.follower is not None:
+            self.follower.stop()
         if self.ready and self.engine is not None:
-            try:  # another worker's erasures first: the saved index must not bring their text back
+            try:  # other workers' erasures too: the saved index must not bring their text back
                 self.catch_up()
             except Exception:
-                logger.exception("catching up with other workers' writes before saving the index failed")
+                logger.exception("catching up with the change log before saving the index failed")
             self.engine.save()
 
 
@@ -248,6 +264,8 @@ _followers_lock = threading.Lock()
 # In Session.info: what the open transaction wrote, and what its commit made final.
 _CHANGES_KEY = "koppelkans.index_changes"
 _COMMITTED_KEY = "koppelkans.index_changes_committed"
+# In Session.info: the highest change-log number the last commit wrote (``MatchingState.indexing``).
+COMMITTED_THROUGH_KEY = "koppelkans.committed_through"
 
 
 @event.listens_for(Session, "after_flush")
@@ -258,7 +276,11 @@ def _remember_index_changes(session: Session, _flush_context: object) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _mark_committed(session: Session) -> None:
-    if not session.in_nested_transaction() and _CHANGES_KEY in session.info:
+    if session.in_nested_transaction():
+        return
+    if LOGGED_THROUGH_KEY in session.info:
+        session.info[COMMITTED_THROUGH_KEY] = session.info.pop(LOGGED_THROUGH_KEY)
+    if _CHANGES_KEY in session.info:
         session.info[_COMMITTED_KEY] = session.info.pop(_CHANGES_KEY)
 
 
@@ -272,6 +294,7 @@ def _apply_committed_changes(session: Session, transaction: SessionTransaction) 
     if transaction.parent is not None:
         return
     session.info.pop(_CHANGES_KEY, None)  # rolled back
+    session.info.pop(LOGGED_THROUGH_KEY, None)
     committed = session.info.pop(_COMMITTED_KEY, None)
     if not committed:
         return
@@ -280,18 +303,3 @@ def _apply_committed_changes(session: Session, transaction: SessionTransaction) 
     ordered = sorted(committed)
     for state in followers:
         state.apply_committed(ordered, session.get_bind())
-
-
-def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: int) -> None:
-    if side == "company":
-        company = session.get(Company, record_id)
-        if company is not None and is_matchable(company):
-            engine.upsert([company_document(company)])
-        else:
-            engine.remove("company", [record_id])
-    else:
-        need = session.get(Need, record_id)
-        if need is not None:
-            engine.upsert([need_document(need)])
-        else:
-            engine.remove("need", [record_id])

@@ -174,7 +174,7 @@ def register(
     if caller.user is None:
         # Anonymously the same answer for a new and a known KvK number: the next step comes by e-mail.
         registration.register_self(session=db, company_in=company_in)
-        db.commit()  # the commit also brings the index in step
+        db.commit()  # the index takes it in from the change log (services/indexing.py)
         web_session.data["registered"] = {"received": True}
         web_session.changed = True
         return RedirectResponse("/ui/aangemeld", status_code=303)
