@@ -243,6 +243,12 @@ class MatchingState:
             return Indexing.done
         return Indexing.pending
 
+    def changes_waiting(self) -> int:
+        """How many change-log numbers past this process's place the log holds (0: the index has
+        taken in every write committed so far)."""
+        with Session(get_engine()) as session:
+            return max(0, latest_change(session) - self.applied_through)
+
     def close(self) -> None:
         with _followers_lock:
             _followers.discard(self)
