@@ -60,11 +60,14 @@ _bearer = HTTPBearer(auto_error=False, description="An API token or a token from
 
 
 async def get_caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
-    """Who is calling: the bearer token's user (one read, on the event loop for SQLite: see db.read)."""
+    """Who is calling: the bearer token's user (one read, on the event loop for SQLite: see db.read;
+    none for a token looked up in the last few seconds: services/token_cache.py)."""
     if credentials is None:
         return Caller()
     token = credentials.credentials
-    user = await read(lambda session: user_service.user_for_token(session=session, token=token))
+    user = user_service.recently_seen_user(token)
+    if user is None:
+        user = await read(lambda session: user_service.user_for_token(session=session, token=token))
     if user is None:
         raise Unauthorized("the bearer token is unknown, revoked or expired: log in again or create a new token")
     return Caller(user=user)

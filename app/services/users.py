@@ -9,6 +9,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from app.core.security import TOKEN_PREFIX_LENGTH, hash_password, hash_token, new_token, verify_password
 from app.models import ApiToken, Organisation, User, id_of
 from app.schemas import Role
+from app.services import token_cache
 
 # A hash to verify against when the user does not exist, so a wrong username costs as long as a wrong password.
 _DUMMY_PASSWORD_HASH = hash_password("not-a-real-password")
@@ -125,15 +126,23 @@ def organisations(*, session: Session) -> list[Organisation]:
     return list(session.exec(select(Organisation).order_by(Organisation.name)).all())
 
 
+def recently_seen_user(token: str) -> User | None:
+    """The user of a token looked up in the last few seconds (token_cache.py), without a read."""
+    return token_cache.tokens.user(hash_token(token))
+
+
 def user_for_token(*, session: Session, token: str) -> User | None:
-    found = session.exec(_USER_BY_TOKEN, params={"token_hash": hash_token(token)}).first()
+    token_hash = hash_token(token)
+    found = session.exec(_USER_BY_TOKEN, params={"token_hash": token_hash}).first()
     if found is None:
         return None
     user, revoked, expires_at, session_version = found
     if revoked or not user.is_active or session_version != user.session_version:
         return None
-    if expires_at is not None and _aware(expires_at) < datetime.now(UTC):
+    expires_at = _aware(expires_at) if expires_at is not None else None
+    if expires_at is not None and expires_at < datetime.now(UTC):
         return None
+    token_cache.tokens.keep(token_hash, user, expires_at)
     return user
 
 
