@@ -13,7 +13,6 @@ from app.core.config import Settings, get_settings
 from app.core.db import new_session, read
 from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
-from app.core.writer import BatchWriter
 from app.matching.engine import MatchEngine
 from app.models import Company, CompanyRecord
 from app.schemas import MAX_ID
@@ -21,6 +20,7 @@ from app.services import companies as company_service
 from app.services import users as user_service
 from app.services.access import Caller
 from app.services.matching import MatchingState
+from app.services.recording import RecordJournal
 
 
 async def get_session() -> AsyncIterator[Session]:
@@ -173,13 +173,13 @@ async def ready_engine(state: MatchingStateDep) -> MatchEngine:
 EngineDep = Annotated[MatchEngine, Depends(ready_engine)]
 
 
-async def get_writer(request: Request) -> BatchWriter:
-    """The application's batch writer (app/core/writer.py)."""
-    writer: BatchWriter = request.app.state.writer
-    return writer
+async def get_journal(request: Request) -> RecordJournal:
+    """The application's journal of what match lists record (services/recording.py)."""
+    journal: RecordJournal = request.app.state.journal
+    return journal
 
 
-WriterDep = Annotated[BatchWriter, Depends(get_writer)]
+JournalDep = Annotated[RecordJournal, Depends(get_journal)]
 
 
 class RateLimit:

@@ -23,11 +23,11 @@ from app.core.errors import KoppelkansError, TooManyRequests
 from app.core.logging import install_redaction
 from app.core.memory import limit_allocation_arenas
 from app.core.text import refuse_control_characters_in_parameters
-from app.core.writer import BatchWriter
 from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
 from app.services import mail
 from app.services.matching import MatchingState
+from app.services.recording import RecordJournal
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +165,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.matching_readiness = state.readiness
         state.follow_commits()  # every company or need committed reaches the index (services/indexing.py)
     mail.sender.start()  # sends what requests queued, after their commits (app/services/mail.py)
+    # What match lists record: first what stopped processes left behind, then this one's own.
+    journal = app.state.journal = RecordJournal(settings.data_dir / "journal", settings.record_flush_seconds)
+    journal.start()
     yield
-    app.state.writer.close()  # commits what requests handed over
+    journal.close()  # commits what requests recorded
     mail.sender.stop()
     if state is not None:
         state.close()
@@ -202,7 +205,6 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         return page
     if matching_state is not None:
         app.state.matching = matching_state
-    app.state.writer = BatchWriter()  # what requests record, many at a time (app/core/writer.py)
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router):
         app.include_router(router, prefix=API_PREFIX)

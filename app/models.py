@@ -17,6 +17,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     Row,
     String,
@@ -384,3 +385,62 @@ class IdempotentRequest(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), index=True)
     )
     created_at: datetime = _timestamp(index=True)
+
+
+class WriteJournal(SQLModel, table=True):
+    """How much of a process's journal of page records is committed (app/core/journal.py): the
+    journal file's name and its bytes done, updated in the transaction that commits them."""
+
+    __tablename__ = "write_journal"
+
+    name: str = Field(max_length=200, primary_key=True)
+    done_bytes: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = _timestamp()
+
+
+class RateCounter(SQLModel, table=True):
+    """Requests per client and fixed window of one rate limit, shared by every worker process
+    (app/core/ratelimit.py). The client is a hash of its address, never the address itself."""
+
+    __tablename__ = "rate_counter"
+
+    limiter: str = Field(max_length=40, primary_key=True)
+    client: str = Field(max_length=64, primary_key=True)
+    window: int = Field(sa_type=BigInteger, primary_key=True, index=True)  # window start / window length
+    hits: int = 0
+
+
+class Lease(SQLModel, table=True):
+    """Work that one process of all does at a time (the precompute): whoever holds the row's
+    lease until ``expires_at`` does it, renewing the lease while it lives."""
+
+    name: str = Field(max_length=40, primary_key=True)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class PrecomputePass(SQLModel, table=True):
+    """One pass of the precompute over a company main segment: which companies it searched, as
+    sorted 64-bit keys of (id, content hash) (app/services/shared_precompute.py)."""
+
+    __tablename__ = "precompute_pass"
+
+    id: int | None = Field(default=None, primary_key=True)
+    holder: str = Field(max_length=200)
+    companies: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _timestamp()
+
+
+class PrecomputedNeed(SQLModel, table=True):
+    """A need's companies as a precompute pass kept them (their ids, int32), for every process to
+    score again in its own index instead of searching for them."""
+
+    __tablename__ = "precomputed_need"
+
+    need_id: int = Field(sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), primary_key=True))
+    content_hash: str = Field(max_length=64)  # of the need's text as searched
+    pass_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("precompute_pass.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    company_ids: bytes = Field(sa_type=LargeBinary)
+    computed_at: datetime = _timestamp()

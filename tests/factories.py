@@ -62,6 +62,12 @@ def make_user(session: Session, *, role: str, username: str | None = None, passw
     return user, token
 
 
+def recorded(client) -> None:
+    """Commit what match lists showed through ``client`` recorded (new match records, audit lines):
+    the journal commits it shortly after each answer (app/services/recording.py)."""
+    client.app.state.journal.flush()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -14,7 +14,7 @@ from app.main import create_app
 from app.models import AuditEvent, MatchList
 from app.services import match_lists
 from app.services.matching import MatchingState
-from tests.factories import bearer, company_payload, create_need, register_company
+from tests.factories import bearer, company_payload, create_need, recorded, register_company
 from tests.test_matching_api import NIGHT_VISION, make_engine
 
 
@@ -44,6 +44,7 @@ def test_looking_at_matches_opens_match_records(mclient, staff_tokens, pair):
     company, need = pair
     items = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"])).json()["items"]
     assert items[0]["pipeline_status"] == "new"
+    recorded(mclient)
     board = mclient.get("/api/v1/matches", headers=bearer(staff_tokens["adviser"])).json()
     assert board["count"] == 1 and board["data"][0]["company"]["id"] == company["id"]
     assert board["data"][0]["allowed_next"] == ["triaged", "intro_proposed", "parked", "lost"]
@@ -115,6 +116,7 @@ def test_scout_sees_contact_details_only_after_consent_and_it_is_audited(mclient
     assert consented.status_code == 200
     after = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=scout).json()["items"][0]["company"]
     assert after["contact"]["email"] == "info@veenstra.example.org"
+    recorded(mclient)
     releases = session.exec(select(AuditEvent).where(AuditEvent.action == "read_contact",
                                                      AuditEvent.subject_id == company["id"])).all()
     assert any(e.actor.endswith("(scout)") and e.detail == f"need {need['id']}" for e in releases)

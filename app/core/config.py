@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # with a deeper search than a request makes, so that a need's matches are answered at once.
     precompute_matches: bool = True
 
+    # How long what match lists record (new match records, audit lines of contact details shown)
+    # waits in the process's journal before it is committed, many answers at once
+    # (app/services/recording.py). The journal is in data_dir/journal: keep it across restarts.
+    record_flush_seconds: float = Field(0.2, gt=0, le=60)
+
     # Where big segments keep their ANN index: "faiss" (in each process) or "pgvector" (in the
     # PostgreSQL database of database_url, shared by the workers).
     vector_store: Literal["faiss", "pgvector"] = "faiss"

@@ -111,25 +111,10 @@ def _configure_loop_reader(dbapi_connection: DBAPIConnection, _record: Connectio
     cursor.close()
 
 
-def _configure_loop_writer(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")  # the lock is taken now or not at all: the loop never waits
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA secure_delete=ON")
-    cursor.close()
-
-
 def loop_reader() -> Engine | None:
     """For SQLite, an engine of one read-only connection for the calling thread (an event loop's)
     alone; None for other databases."""
     return _loop_connection("reader", _configure_loop_reader)
-
-
-def loop_writer() -> Engine | None:
-    """For SQLite, an engine of one connection for the calling thread (an event loop's) alone,
-    whose writes fail at once when another connection holds the write lock; None elsewhere."""
-    return _loop_connection("writer", _configure_loop_writer)
 
 
 def _loop_connection(kind: str, configure: ConnectionConfigurer) -> Engine | None:

@@ -11,11 +11,11 @@ from app.deps import (
     CompanyId,
     EditTokenHeader,
     EngineDep,
+    JournalDep,
     MatchingStateDep,
     NeedId,
     SessionDep,
     StaffDep,
-    WriterDep,
     caller_for_company,
 )
 from app.openapi_errors import FORBIDDEN, Responses
@@ -36,7 +36,7 @@ async def companies_for_need(
     need_id: NeedId,
     caller: StaffDep,
     engine: EngineDep,
-    writer: WriterDep,
+    journal: JournalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     region: Annotated[str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe")] = None,
     nld_area: NldArea | None = None,
@@ -54,7 +54,7 @@ async def companies_for_need(
         )
 
     page = await read(question)
-    await writer.write(page.record)  # new match records and audit lines, committed before the answer
+    journal.append(page.journal_entry())  # new match records and audit lines, committed shortly after
     return CompanyMatches(items=page.items)
 
 
@@ -66,7 +66,7 @@ async def needs_for_company(
     caller: CallerDep,
     engine: EngineDep,
     matching: MatchingStateDep,
-    writer: WriterDep,
+    journal: JournalDep,
     x_edit_token: EditTokenHeader = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     kind: NeedKind | None = None,
@@ -83,7 +83,7 @@ async def needs_for_company(
         )
 
     page = await read(question)
-    await writer.write(page.record)
+    journal.append(page.journal_entry())
     return NeedMatches(items=page.items)
 
 

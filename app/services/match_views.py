@@ -3,8 +3,9 @@ fit a need, which needs fit a company, what fits a free text.
 
 A list of matches is read first (``MatchPage``) and recorded after: showing it opens a `new`
 match record for every pair seen for the first time and writes an audit line for every contact
-detail it releases. The endpoints read on the event loop and hand the recording to the batch
-writer (app/core/writer.py); pages and other synchronous callers record in their own session.
+detail it releases. The endpoints read on the event loop and append the record to the process's
+journal (recording.py), committed shortly after; pages and other synchronous callers record in
+their own session.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
 from app.models import CompanyRecord, NeedRecord, id_of
 from app.schemas_matching import CompanyMatch, NeedMatch
-from app.services import audit, feedback, pipeline
+from app.services import audit, feedback, pipeline, recording
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
@@ -55,7 +56,7 @@ class MatchPage(Generic[Item]):
 
     def record(self, session: Session) -> None:
         """Write the new match records and audit lines, then fill in the new pairs' statuses.
-        Safe to repeat after a rollback (the batch writer may)."""
+        Safe to repeat after a rollback."""
         if self.open_records and self.unseen:
             new_pairs: list[tuple[int, int, float | None]] = []
             for position in self.unseen:
@@ -69,6 +70,17 @@ class MatchPage(Generic[Item]):
             for position in self.unseen:
                 self.items[position].pipeline_status = statuses.get(self.pairs[position])
         audit.record_many(session, self.actor, "read_contact", "company", self.contact_reads)
+
+    def journal_entry(self) -> recording.Entry:
+        """What showing the page records, as an entry of the journal (recording.py), which
+        commits it shortly after the answer; the new pairs' status is filled in: `new`."""
+        opened: list[tuple[int, int, float | None]] = []
+        if self.open_records:
+            for position in self.unseen:
+                company_id, need_id = self.pairs[position]
+                opened.append((company_id, need_id, self.items[position].score))
+                self.items[position].pipeline_status = PipelineStatus.new
+        return recording.page_entry(self.actor, opened, self.contact_reads)
 
 
 def companies_for_need_page(
