@@ -15,6 +15,7 @@ from app.deps import (
     StaffDep,
     registration_limit,
 )
+from app.models import id_of
 from app.schemas import (
     CompaniesOut,
     CompanyCreate,
@@ -26,7 +27,6 @@ from app.schemas import (
     NldArea,
     RegistrationReceived,
 )
-from app.models import id_of
 from app.services import companies as company_service
 from app.services import idempotency, registration
 from app.services.access import Caller

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.deps import CallerDep, IdempotencyKeyHeader, NeedId, SessionDep, StaffDep
-from app.schemas import NeedCreate, NeedKind, NeedOut, NeedsOut, NeedStatus, NeedUpdate, NldArea
 from app.models import id_of
+from app.schemas import NeedCreate, NeedKind, NeedOut, NeedsOut, NeedStatus, NeedUpdate, NldArea
 from app.services import idempotency
 from app.services import needs as need_service
 

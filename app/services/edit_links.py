@@ -19,7 +19,7 @@ import hmac
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.core.config import get_settings
-from app.models import Company
+from app.models import Company, CompanyRecord
 
 LINK_PREFIX = "kk_link_"
 LINK_LIFETIME_DAYS = 7
@@ -30,7 +30,7 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().secret_key, salt=_SALT)
 
 
-def _fingerprint(company: Company) -> str:
+def _fingerprint(company: CompanyRecord) -> str:
     """Changes when the company's edit token changes; reveals nothing of it."""
     return hashlib.sha256(f"link:{company.edit_token_hash or ''}".encode()).hexdigest()[:16]
 
@@ -39,7 +39,7 @@ def link_token(company: Company) -> str:
     return LINK_PREFIX + _serializer().dumps({"c": company.id, "f": _fingerprint(company)})
 
 
-def link_token_matches(company: Company, token: str) -> bool:
+def link_token_matches(company: CompanyRecord, token: str) -> bool:
     if not token.startswith(LINK_PREFIX):
         return False
     try:

@@ -57,7 +57,7 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _in_dutch(problem: dict) -> str:
+def _in_dutch(problem: dict[str, Any]) -> str:
     control_character = text.found_in(problem)
     if control_character is not None:
         location = problem.get("loc") or ()
