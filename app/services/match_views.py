@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
+from app.domain import Fit
 from app.matching.engine import MatchEngine
 from app.models import Company, Need
 from app.schemas import CompanyMatch, NeedMatch
@@ -29,6 +30,11 @@ from app.services.matching import (
 
 # Scores equal to this many decimals count as a tie (scouting then shows the newest company first).
 SCORE_TIE_DECIMALS = 3
+# A match scoring at least this is `fair`, at least STRONG_SCORE `strong` (the fused score, 0-1
+# with a small bonus for shared sectors), until matches carry a calibrated fit.
+FAIR_SCORE = 0.5
+STRONG_SCORE = 0.75
+_FIT_ORDER = (Fit.weak, Fit.fair, Fit.strong)
 
 
 @dataclass
@@ -183,3 +189,26 @@ def _need_items(session: Session, matches) -> list[NeedMatch]:
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
     return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
             for match, out in zip(kept, outs, strict=True)]
+
+
+def fit_of(score: float) -> Fit:
+    if score >= STRONG_SCORE:
+        return Fit.strong
+    return Fit.fair if score >= FAIR_SCORE else Fit.weak
+
+
+def needs_for_text(
+    *, session: Session, engine: MatchEngine, text: str, kinds: tuple[str, ...], regions: list[str] | None,
+    limit: int, min_fit: Fit, need_filters: NeedFilterCache | None = None,
+) -> list[NeedMatch]:
+    """Public, open needs of these kinds, open to these regions, that fit a free text at least
+    ``min_fit``; best first. Reads only."""
+    allowed: set[int] = set()
+    for kind in kinds:
+        filters = {"include_staff_only": False, "kind": kind, "include_closed": False, "regions": regions}
+        allowed |= set(_allowed_needs(session, need_filters, filters))
+    if not allowed:
+        return []
+    lowest = _FIT_ORDER.index(min_fit)
+    items = _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
+    return [item for item in items if _FIT_ORDER.index(fit_of(item.score)) >= lowest]

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from app.core.errors import KoppelkansError
 from app.models import Company, Need, Organisation, utcnow
+from app.services import loket_rules
 from app.taxonomy import get_taxonomy
 
 ORGANISATIONS_FILE = "organisations.yaml"
@@ -407,9 +408,29 @@ def _validate(seed_dir: Path, demo: bool) -> _Plan:
                 )
             plan.companies.append(values)
 
+    programme_slugs = {need["slug"] for need in plan.needs if need["kind"] == "programme"}
+    errors += _loket_rule_problems(seed_dir, set(org_slugs), programme_slugs, line_counts)
+
     if errors:
         raise SeedError("the seed files are invalid; nothing was written:\n  - " + "\n  - ".join(errors))
     return plan
+
+
+def _loket_rule_problems(
+    seed_dir: Path, organisations: set[str], programmes: set[str], line_counts: dict[str, int]
+) -> list[str]:
+    """What is wrong with the loket's rules (seed/loket.yaml), if the folder has them."""
+    if not (seed_dir / loket_rules.RULES_FILE).exists():
+        return []
+    try:
+        rules = loket_rules.read_rules(seed_dir)
+    except loket_rules.RulesError as error:
+        return [error.detail]
+    problems = loket_rules.problems_in(rules, organisations=organisations, programmes=programmes)
+    for where, source in loket_rules.citations(rules):
+        if problem := check_citation(source, line_counts):
+            problems.append(f"{where}: source {problem}")
+    return problems
 
 
 def _read_calls(seed_dir: Path, errors: list[str]) -> list[dict[str, str]]:
