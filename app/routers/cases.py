@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from app.deps import DeskDep, MatchingStateDep, SessionDep
+from app.deps import DeskDep, SessionDep
 from app.domain import CaseStatus
 from app.models import LoketCase
 from app.schemas import MAX_ID, CompanyRegistered
@@ -78,15 +78,13 @@ def link_case(case_id: CaseId, link: CaseLinkIn, caller: DeskDep, session: Sessi
 @router.post("/{case_id}/profile", status_code=status.HTTP_201_CREATED, response_model=CaseWithProfile,
              responses={409: {"description": "KvK number already registered: link the case instead"}})
 def create_profile(
-    case_id: CaseId, profile_in: CaseProfileIn, caller: DeskDep, session: SessionDep, matching: MatchingStateDep
+    case_id: CaseId, profile_in: CaseProfileIn, caller: DeskDep, session: SessionDep
 ) -> CaseWithProfile:
     """Make a company profile from the case, with the company's consent, and link it. The answer
     holds the company's `edit_token` once: pass it on to the company."""
     case = _case(session, case_id)
     company, edit_token = case_service.create_profile(session=session, caller=caller, case=case, profile_in=profile_in)
-    session.commit()
-    assert company.id is not None  # stored by the service
-    matching.changed(session, "company", company.id)
+    session.commit()  # before the answer: the new profile is matched from its first request on
     registrant = Caller(user=caller.user, company_id=company.id)
     out = company_service.to_out(session=session, caller=registrant, company=company)
     return CaseWithProfile(case=case_service.to_detail(session=session, caller=caller, case=case),
