@@ -19,7 +19,7 @@ from app.core.logging import install_redaction
 from app.core.memory import limit_allocation_arenas
 from app.core.writer import BatchWriter
 from app.openapi_errors import document_error_responses
-from app.routers import auth, cases, companies, health, matching, needs, pipeline, questions, taxonomy
+from app.routers import auth, cases, companies, consortia, health, matching, needs, pipeline, questions, taxonomy
 from app.services import mail
 from app.services.matching import MatchingState
 
@@ -170,7 +170,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     app.state.writer = BatchWriter()  # what requests record, many at a time (app/core/writer.py)
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router,
-                   questions.router, cases.router):
+                   questions.router, cases.router, consortia.router):
         app.include_router(router, prefix=API_PREFIX)
     # The web interface: pages under /ui/ (session cookie + CSRF: app/web/session.py), its static files.
     app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")

@@ -296,6 +296,7 @@ class NeedOut(BaseModel):
     source_ref: str | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    closed: bool = Field(default=False, description="Closed or past its deadline (shown as gesloten)")
 
 
 class NeedsOut(BaseModel):

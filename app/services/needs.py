@@ -1,12 +1,14 @@
 """Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
 
 import json
+from datetime import date
 
 from sqlalchemy import Row, String, bindparam, cast, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput, NotFound
+from app.domain import NeedStatus
 from app.models import Need, Organisation, User, utcnow
 from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
 from app.services.access import Caller
@@ -26,6 +28,11 @@ def get(*, session: Session, caller: Caller, need_id: int) -> Need:
 
 
 _NEED_ROW = sa_select(Need.__table__).where(Need.__table__.c.id == bindparam("need_id"))  # built once
+
+
+def is_closed(need: Need | Row, today: date | None = None) -> bool:
+    """Closed by status, or past its deadline (shown as "gesloten")."""
+    return need.status == NeedStatus.closed or (need.deadline is not None and need.deadline < (today or date.today()))
 
 
 def get_row(*, session: Session, caller: Caller, need_id: int) -> Row:
@@ -124,6 +131,7 @@ def _out(need: Need, owner: Organisation | None) -> NeedOut:
     return NeedOut(
         **need.model_dump(),
         owner=OrganisationRef(id=owner.id, slug=owner.slug, name=owner.name) if owner else None,
+        closed=is_closed(need),
     )
 
 
