@@ -210,6 +210,7 @@ class CompanyOut(BaseModel):
     updated_at: UtcDatetime
     contact: Contact | None = None
     consents: Consents | None = None
+    stale: bool = Field(default=False, description="Staff only: not updated for 12 months (verouderd)")
 
 
 class CompanyRegistered(CompanyOut):

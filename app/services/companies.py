@@ -11,7 +11,7 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
 from app.models import Company, MatchList, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit
+from app.services import audit, freshness
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -195,7 +195,7 @@ def json_list_contains(column, slug: str):
 
 # What every caller sees of a company; the contact details and consents only some (see to_out).
 _PUBLIC_FIELDS = tuple(
-    name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents")
+    name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents", "stale")
 )
 
 
@@ -214,6 +214,7 @@ def to_out(
     out = CompanyOut(
         **{name: getattr(company, name) for name in _PUBLIC_FIELDS},
         regions=regions_of(company.municipality),
+        stale=caller.is_staff and freshness.is_stale(company.updated_at),
     )
     visible = may_see_contact(caller, company)
     if not visible and need_id is not None and may_see_contact(caller, company, introduction_consented=True):

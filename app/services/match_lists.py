@@ -53,6 +53,12 @@ def check_week(week: str) -> str:
     raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}")
 
 
+def first_day(week: str) -> date:
+    """The Monday of an ISO week such as 2026-W48."""
+    year, number = check_week(week)[:4], week[-2:]
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
 def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) -> tuple[MatchList, bool]:
     """The list of `week`, built now if it does not exist yet. Returns (list, whether it was built now).
 
@@ -64,7 +70,8 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
         return existing, False
     dismissed = pipeline.dismissed_pairs(session)
     company_ids = allowed_company_ids(session)
-    need_ids = allowed_need_ids(session, include_staff_only=True)
+    # A list is read during its week: a call that closes before the week begins is not in it.
+    need_ids = allowed_need_ids(session, include_staff_only=True, as_of=max(date.today(), first_day(week)))
     needs = {n.id: n for n in session.exec(select(Need).where(Need.id.in_(need_ids))).all()} if need_ids else {}
     companies = {c.id: c for c in session.exec(select(Company).where(Company.id.in_(company_ids))).all()} if company_ids else {}
 
