@@ -170,7 +170,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     app.state.writer = BatchWriter()  # what requests record, many at a time (app/core/writer.py)
     app.include_router(health.router)
     for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router,
-                   questions.router, cases.router, consortia.router):
+                   questions.router, cases.router, cases.kpi_router, consortia.router):
         app.include_router(router, prefix=API_PREFIX)
     # The web interface: pages under /ui/ (session cookie + CSRF: app/web/session.py), its static files.
     app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")

@@ -1,14 +1,15 @@
-"""The desk's inbox: cases from the loket and their trajectories (advisers and admins)."""
+"""The desk's inbox: cases from the loket and their trajectories (advisers and admins), and the
+province's KPIs (staff)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from app.deps import DeskDep, SessionDep
+from app.deps import DeskDep, SessionDep, StaffDep
 from app.domain import CaseStatus
-from app.models import LoketCase
+from app.models import LoketCase, utcnow
 from app.schemas import MAX_ID, CompanyRegistered
 from app.schemas_loket import (
     ApplicationIn,
@@ -17,10 +18,12 @@ from app.schemas_loket import (
     CaseLinkIn,
     CaseProfileIn,
     CasesOut,
+    KpiReport,
     ReferralIn,
 )
 from app.services import cases as case_service
 from app.services import companies as company_service
+from app.services import kpis
 from app.services.access import Caller
 
 router = APIRouter(prefix="/cases", tags=["loket"])
@@ -112,3 +115,32 @@ def erase_case(case_id: CaseId, caller: DeskDep, session: SessionDep) -> Respons
     """Erase a case with its question and e-mail address (at the asker's request)."""
     case_service.erase(session=session, caller=caller, case=_case(session, case_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+kpi_router = APIRouter(prefix="/kpis", tags=["loket"])
+
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+Year = Annotated[int, Query(ge=kpis.FIRST_YEAR, le=kpis.LAST_YEAR, description="The calendar year, e.g. 2026")]
+
+
+@kpi_router.get("", response_model=KpiReport)
+def kpi_report(caller: StaffDep, session: SessionDep, year: Year) -> KpiReport:
+    """Staff: the province's KPIs per month against their targets (trajectories, advice vouchers,
+    companies helped towards Defence, introductions and what came of them)."""
+    return kpis.report(session, year)
+
+
+@kpi_router.get(
+    "/export",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}, "description": "The KPI table"}},
+)
+def kpi_export(caller: StaffDep, session: SessionDep, year: Year, format: Literal["csv", "xlsx"] = "csv") -> Response:
+    """Staff: the KPI table for the province's reporting, as CSV for Dutch Excel or as XLSX, Dutch headers."""
+    report = kpis.report(session, year)
+    body = kpis.as_csv(report) if format == "csv" else kpis.as_xlsx(report, created=utcnow())
+    return Response(content=body, media_type=EXPORT_TYPES[format], headers={
+        "Content-Disposition": f'attachment; filename="koppelkans-kpi-{year}.{format}"'})
