@@ -37,7 +37,8 @@ def a_month_of_work(client: TestClient, session) -> str:
             client.post(f"/api/v1/cases/{case['id']}/programmes", headers=headers,
                         json={"need_id": voucher["data"][0]["id"], "status": "granted"})
         else:
-            client.post(f"/api/v1/cases/{case['id']}/referrals", headers=headers, json={"organisation": "mindbase-noord"})
+            client.post(f"/api/v1/cases/{case['id']}/referrals", headers=headers,
+                        json={"organisation": "mindbase-noord"})
     company = register_company(client, name="Noordlicht Optiek")
     need = create_need(client, token, title="Nachtzicht", description="Nachtzichtapparatuur voor voertuigen.")
     pair = f"/api/v1/matches/{company['id']}/{need['id']}"
