@@ -225,7 +225,7 @@ def to_detail(*, session: Session, caller: Caller, case: LoketCase) -> CaseDetai
                                .order_by(col(Match.updated_at).desc())).all()
     return CaseDetail(
         **out.model_dump(),
-        route=QuestionAnswer.model_validate_json(case.route) if case.route and case.route != "{}" else None,
+        route=route_of(case),
         events=[CaseEventOut(at=e.at, actor=e.actor, kind=e.kind, note=e.note) for e in events],
         referrals=[ReferralOut(organisation=OrganisationRef(id=_id(o), slug=o.slug, name=o.name), note=r.note, at=r.at)
                    for r, o in referrals],
@@ -233,6 +233,17 @@ def to_detail(*, session: Session, caller: Caller, case: LoketCase) -> CaseDetai
                                    applied_at=p.applied_at, decided_at=p.decided_at) for p, n in applications],
         matches=[CaseMatch(need_id=_id(n), title=n.title, kind=n.kind, status=m.status) for m, n in matches],
     )
+
+
+def route_of(case: LoketCase) -> QuestionAnswer | None:
+    """The answer the asker was given."""
+    return QuestionAnswer.model_validate_json(case.route) if case.route and case.route != "{}" else None
+
+
+def asked_route(*, session: Session, case_id: int) -> QuestionAnswer | None:
+    """The route of a case for the browser that asked it (None once the case is erased)."""
+    case = session.get(LoketCase, case_id)
+    return route_of(case) if case is not None else None
 
 
 def _out(case: LoketCase, adviser: User | None, company: Company | None) -> CaseOut:
