@@ -109,3 +109,20 @@ def test_the_kpi_page_and_its_downloads(site, people):
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "Maand" and len(rows) == 14
     assert site.get(f"/ui/kpi/{year}.pdf").status_code == 404
+
+
+def test_a_stale_profile_is_marked_to_staff(site, people, session):
+    from datetime import timedelta
+
+    from app.models import Company, utcnow
+    from tests.factories import register_company
+
+    company = register_company(site, name="Stil Staal BV")
+    row = session.get(Company, company["id"])
+    row.updated_at = utcnow() - timedelta(days=400)
+    session.add(row)
+    session.commit()
+    log_in(site, people["adviser"])
+    assert "verouderd" in site.get(f"/ui/bedrijf/{company['id']}").text
+    fresh = register_company(site, name="Vers Staal BV")
+    assert "verouderd" not in site.get(f"/ui/bedrijf/{fresh['id']}").text
