@@ -3,13 +3,14 @@ newest change first, read with one query per page. The API's ``/matches`` and th
 both come from here."""
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from app.domain import PipelineStatus
+from app.domain import DefenceExperience, NeedKind, PipelineStatus
 from app.models import Company, Match, Need, User
 from app.schemas import CompanyRef, MatchDetail, MatchEventOut, MatchOut, NeedRef
 from app.services import pipeline
@@ -25,16 +26,16 @@ class BoardFilter:
     owner_user_id: int | None = None
     include_dismissed: bool = True  # pairs staff marked "not relevant"
 
-    def conditions(self) -> list[Any]:
-        conditions: list[Any] = []
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
         if self.status is not None:
-            conditions.append(Match.status == self.status)
+            conditions.append(col(Match.status) == self.status)
         if self.need_id is not None:
-            conditions.append(Match.need_id == self.need_id)
+            conditions.append(col(Match.need_id) == self.need_id)
         if self.company_id is not None:
-            conditions.append(Match.company_id == self.company_id)
+            conditions.append(col(Match.company_id) == self.company_id)
         if self.owner_user_id is not None:
-            conditions.append(Match.owner_user_id == self.owner_user_id)
+            conditions.append(col(Match.owner_user_id) == self.owner_user_id)
         if not self.include_dismissed:
             conditions.append(col(Match.relevant).is_not(False))
         return conditions
@@ -46,22 +47,23 @@ class BoardCard(NamedTuple):
     match: Match
     company_name: str
     municipality: str | None
-    defence_experience: str
+    defence_experience: DefenceExperience
     need_title: str
-    need_kind: str
+    need_kind: NeedKind
     owner: str | None  # the username of the staff member who owns the match
 
     @property
-    def allowed_next(self) -> tuple[str, ...]:
+    def allowed_next(self) -> tuple[PipelineStatus, ...]:
         return pipeline.TRANSITIONS[self.match.status]
 
 
 def cards(session: Session, board_filter: BoardFilter, *, limit: int, offset: int = 0) -> list[BoardCard]:
     """One page of the board, most recently changed first."""
     owner = aliased(User)
+    # SQLAlchemy's select: SQLModel's types at most four columns (hence execute, not exec).
     query = (
-        select(Match, Company.name, Company.municipality, Company.defence_experience, Need.title, Need.kind,
-               owner.username)
+        sa_select(Match, col(Company.name), col(Company.municipality), col(Company.defence_experience),
+                  col(Need.title), col(Need.kind), col(owner.username))
         .join(Company, col(Company.id) == Match.company_id)
         .join(Need, col(Need.id) == Match.need_id)
         .join(owner, col(owner.id) == Match.owner_user_id, isouter=True)
@@ -70,7 +72,7 @@ def cards(session: Session, board_filter: BoardFilter, *, limit: int, offset: in
         .offset(offset)
         .limit(limit)
     )
-    return [BoardCard(*row) for row in session.exec(query).all()]
+    return [BoardCard(*row) for row in session.execute(query).all()]
 
 
 def count(session: Session, board_filter: BoardFilter) -> int:

@@ -173,7 +173,7 @@ def _fitting_needs(
     kinds = {kind["slug"]: kind["nl"] for kind in get_taxonomy().need_kinds}
     fitting = []
     for match in matches:
-        passage = (match.explanation.get("match_passage") or {}).get("text") or ""
+        passage = match.explanation.match_passage.text
         quote = passage if len(passage) <= QUOTE_LENGTH else passage[: QUOTE_LENGTH - 1].rstrip() + "…"
         need = match.need
         fitting.append(FittingNeed(

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput, Unauthorized
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
-from app.schemas import DefenceExperience
+from app.domain import CompanyStatus, DefenceExperience
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service
@@ -80,7 +80,7 @@ def login(
             },
             status_code=401,
         )
-    if user.role not in ("admin", "adviser", "scout", "regioteam"):
+    if not Caller(user=user).is_staff:
         raise Forbidden("dit account heeft geen toegang tot de webinterface")
     web_session.start(user_id=user.id)  # a fresh session and CSRF token after logging in
     return RedirectResponse(safe_next(next), status_code=303)
@@ -108,24 +108,10 @@ def search(
         engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
-            results["companies"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="companies",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
-            results["needs"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="needs",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
+            results["companies"] = match_views.search_companies(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
+            results["needs"] = match_views.search_needs(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
             results["semantic"] = True
         else:
             companies, _ = company_service.list_companies(session=db, q=text, limit=SEARCH_LIMIT)
@@ -223,7 +209,7 @@ def need_page(
         if nieuw_voor_defensie:
             filters["defence_experience"] = DefenceExperience.none
         companies, _ = company_service.list_companies(
-            session=db, status="active", limit=MATCH_LIMIT, **filters
+            session=db, status=CompanyStatus.active, limit=MATCH_LIMIT, **filters
         )
         companies.sort(key=lambda c: c.created_at, reverse=True)
         matches = [

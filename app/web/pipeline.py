@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput
 from app.deps import SessionDep
-from app.schemas import PipelineStatus
+from app.domain import ListLineChange, PipelineStatus
 from app.services import board as board_service
 from app.services import dashboard, match_lists
 from app.services import pipeline as pipeline_service
@@ -22,7 +22,6 @@ from app.web.templating import PIPELINE_LABELS, nld_label
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
 BOARD_LIMIT = 400
-LIST_READER_ROLES = ("regioteam", "adviser", "admin")  # as the API's weekly-list endpoints
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -98,7 +97,7 @@ def change_status(
 
 
 def require_list_reader(visitor: Visitor) -> None:
-    if visitor.user is None or visitor.user.role not in LIST_READER_ROLES:
+    if not visitor.caller.reads_weekly_lists:  # as the API's weekly-list endpoints
         raise Forbidden("de weeklijst is voor het Regioteam, adviseurs en beheerders")
 
 
@@ -112,14 +111,14 @@ def weekly_list(
     require_list_reader(visitor)
     weeks = match_lists.weeks(db)
     this_week = match_lists.current_week()
-    chosen = week or (weeks[0]["week"] if weeks else None)
+    chosen = week or (weeks[0].week if weeks else None)
     lines: list[dict] = []
     if chosen:
         stored = match_lists.get(db, chosen)
         lines = json.loads(stored.content)["lines"]
     counts = {
         change: sum(1 for line in lines if line["change"] == change)
-        for change in ("new", "changed", "unchanged", "gone")
+        for change in ListLineChange
     }
     return render(
         request,
@@ -130,7 +129,7 @@ def weekly_list(
             "lines": lines,
             "counts": counts,
             "this_week": this_week,
-            "this_week_built": any(w["week"] == this_week for w in weeks),
+            "this_week_built": any(w.week == this_week for w in weeks),
             "can_build": matching_engine(request, db)[0] is not None,
         },
     )
@@ -176,12 +175,12 @@ def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep):
         "dashboard.html",
         {
             "figures": figures,
-            "by_area": [(nld_label(slug), count) for slug, count in figures["matches_by_nld_area"].items()],
-            "by_region": list(figures["matches_by_sub_region"].items()),
+            "by_area": [(nld_label(slug), count) for slug, count in figures.matches_by_nld_area.items()],
+            "by_region": list(figures.matches_by_sub_region.items()),
             "by_status": [
                 (PIPELINE_LABELS.get(status, status), count)
-                for status, count in figures["matches_by_status"].items()
+                for status, count in figures.matches_by_status.items()
             ],
-            "per_month": list(figures["introductions_per_month"].items()),
+            "per_month": list(figures.introductions_per_month.items()),
         },
     )
