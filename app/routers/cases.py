@@ -67,6 +67,7 @@ def change_case(case_id: CaseId, changes: CaseChange, caller: DeskDep, session: 
     """Assign an adviser (starts the trajectory), write the articulated question or the answer, set
     the status or the outcome. Only the fields sent change."""
     case = case_service.change(session=session, caller=caller, case=_case(session, case_id), changes=changes)
+    session.commit()
     return case_service.to_detail(session=session, caller=caller, case=case)
 
 
@@ -75,6 +76,7 @@ def link_case(case_id: CaseId, link: CaseLinkIn, caller: DeskDep, session: Sessi
     """Link the case to an existing company profile."""
     case = case_service.link_company(session=session, caller=caller, case=_case(session, case_id),
                                      company_id=link.company_id)
+    session.commit()
     return case_service.to_detail(session=session, caller=caller, case=case)
 
 
@@ -99,6 +101,7 @@ def refer(case_id: CaseId, referral: ReferralIn, caller: DeskDep, session: Sessi
     """Record a referral of the company to an organisation (by slug)."""
     case = case_service.add_referral(session=session, caller=caller, case=_case(session, case_id),
                                      referral_in=referral)
+    session.commit()
     return case_service.to_detail(session=session, caller=caller, case=case)
 
 
@@ -107,6 +110,7 @@ def record_application(case_id: CaseId, application: ApplicationIn, caller: Desk
     """Record a programme the company applied for, or how its application ended."""
     case = case_service.set_application(session=session, caller=caller, case=_case(session, case_id),
                                         application_in=application)
+    session.commit()
     return case_service.to_detail(session=session, caller=caller, case=case)
 
 
@@ -114,6 +118,7 @@ def record_application(case_id: CaseId, application: ApplicationIn, caller: Desk
 def erase_case(case_id: CaseId, caller: DeskDep, session: SessionDep) -> Response:
     """Erase a case with its question and e-mail address (at the asker's request)."""
     case_service.erase(session=session, caller=caller, case=_case(session, case_id))
+    session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

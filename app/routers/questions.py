@@ -27,4 +27,5 @@ def ask_question(question: QuestionIn, session: SessionDep, matching: MatchingSt
     case on the desk's inbox; quote the `reference` when contacting the desk.
     """
     _case, answer = question_service.ask(session=session, question=question, matching=matching)
+    session.commit()  # the answer is given only once the case is stored
     return answer
