@@ -135,6 +135,11 @@ def world(client, session) -> World:
     response = client.post("/api/v1/needs", json=need_payload(kind="programme", title="MKB Advies Vouchers"),
                            headers=admin)
     built.needs["programme"] = response.json()
+    call_text = " ".join(f"Deel {part}: lichtgewicht composieten, sensoren en software voor drones." * 4
+                         for part in range(1, 6))  # several parts (passages): a call a consortium can answer
+    response = client.post("/api/v1/needs", json=need_payload(kind="call", title="Call drones",
+                                                              description=call_text), headers=admin)
+    built.needs["call"] = response.json()
     asked = client.post("/api/v1/questions", json={
         "text": "Wij zoeken hulp om onze sensoren aan Defensie te leveren.", "municipality": "Assen",
         "phase": "growth", "contact_email": "dora@vraag-bedrijf.example", "consent": True})
