@@ -228,7 +228,9 @@ class CompanyOut(BaseModel):
 
 
 class CompanyRegistered(CompanyOut):
-    edit_token: str = Field(description="Shown once: send it as header X-Edit-Token to read, change or erase the profile")
+    edit_token: str = Field(
+        description="Shown once: send it as header X-Edit-Token to read, change or erase the profile"
+    )
 
 
 class CompaniesOut(BaseModel):
@@ -358,7 +360,8 @@ class CompanyMatch(BaseModel):
     score: float
     explanation: Explanation = Field(
         description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
+    pipeline_status: PipelineStatus | None = Field(
+        default=None, description="Where this pair stands in the pipeline")
 
 
 class NeedMatch(BaseModel):
@@ -366,7 +369,7 @@ class NeedMatch(BaseModel):
     score: float
     explanation: Explanation = Field(
         description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: str | None = None
+    pipeline_status: PipelineStatus | None = None
 
 
 class CompanyMatches(BaseModel):

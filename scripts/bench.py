@@ -16,7 +16,8 @@ that scale's alone:
 Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
 
 How vectors are made at scale is explained in bench_corpus.py (real vectors of a sentence
-pool, combined per passage). Results: a table on stdout and bench-results/latest.json.
+pool, combined per passage). Results: a table on stdout and in docs/performance.md
+(scripts/perf_table.py), and bench-results/latest.json.
 
 `--synthetic` measures the engine alone instead, without any model: the same profiles with
 vectors seeded by their text (bench_corpus.SeededRandomEncoder); per scale the first build, one

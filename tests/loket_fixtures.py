@@ -14,7 +14,8 @@ from app.core.db import get_engine
 from app.main import create_app
 from app.matching.encoders import HashingEncoder
 from app.matching.engine import MatchEngine
-from app.services.matching import MatchingState, documents_from_database
+from app.services.matchable import documents_from_database
+from app.services.matching import MatchingState
 from app.services.seeding import load_seed
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed"

@@ -26,7 +26,7 @@ from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services import pipeline
 from app.services.access import Caller
-from app.services.matching import need_document
+from app.services.matchable import need_document
 
 CANDIDATES = 40  # the need's best companies the groups are made from
 COVERS = 0.5  # a company covers a part from this score on (0-1, scaled over the need's whole matrix)

@@ -20,7 +20,7 @@ from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
 from app.schemas import MatchListWeek
 from app.services import pipeline, spreadsheets
-from app.services.matching import allowed_company_ids, allowed_need_ids
+from app.services.matchable import allowed_company_ids, allowed_need_ids
 from app.services.spreadsheets import Column
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -82,8 +82,8 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
         needs = {id_of(n): n for n in session.exec(select(Need).where(col(Need.id).in_(need_ids))).all()}
     companies: dict[int, Company] = {}
     if company_ids:
-        found = session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()
-        companies = {id_of(c): c for c in found}
+        listed = session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()
+        companies = {id_of(c): c for c in listed}
 
     # One batch for both directions (candidates from one matrix product, exact re-scoring of the
     # best of them) instead of one search per need and per company; pairs marked "not relevant"

@@ -27,7 +27,8 @@ from app.services.loket_rules import (
     get_rules,
     programmes_for,
 )
-from app.services.matching import MatchingState, NeedFilterCache
+from app.services.matchable import NeedFilterCache
+from app.services.matching import MatchingState
 from app.taxonomy import get_taxonomy
 
 # The needs a question is matched with: what Defence and others ask for, not programmes or clusters.

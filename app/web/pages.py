@@ -1,14 +1,17 @@
 """Logging in and out, search, the company page and the need page."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput, Unauthorized
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
 from app.domain import CompanyStatus, DefenceExperience
+from app.matching.engine import MatchEngine
+from app.models import id_of
+from app.schemas import CompanyMatch
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service
@@ -26,7 +29,7 @@ SEARCH_LIMIT = 10
 MATCH_LIMIT = 10
 
 
-def matching_engine(request: Request, db: Session):
+def matching_engine(request: Request, db: Session) -> tuple[MatchEngine, None] | tuple[None, str]:
     """The engine when matching is ready, else None with the reason (pages then fall back and say so)."""
     state = get_matching_state(request)
     if state.ready:
@@ -51,7 +54,7 @@ def home(visitor: VisitorDep) -> RedirectResponse:
 @router.get("/inloggen")
 def login_form(
     request: Request, visitor: VisitorDep, next: Annotated[str | None, Query(max_length=500)] = None
-):
+) -> HTMLResponse:
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
 
@@ -65,7 +68,7 @@ def login(
     username: Annotated[str, Form(max_length=100)] = "",
     password: Annotated[str, Form(max_length=500)] = "",
     next: Annotated[str, Form(max_length=500)] = "/ui/",
-):
+) -> Response:
     login_limit(request, Caller(), settings)  # the same limit as POST /api/v1/auth/token
     try:
         user = user_service.authenticate(session=db, username=username.strip(), password=password)
@@ -101,9 +104,9 @@ def search(
     db: SessionDep,
     visitor: StaffVisitorDep,
     q: Annotated[str, Query(max_length=500)] = "",
-):
+) -> HTMLResponse:
     text = q.strip()
-    results = {"companies": [], "needs": [], "semantic": False, "note": None}
+    results: dict[str, Any] = {"companies": [], "needs": [], "semantic": False, "note": None}
     if len(text) >= 2:
         engine, reason = matching_engine(request, db)
         if engine is not None:
@@ -135,7 +138,7 @@ def company_page(
     visitor: VisitorDep,
     web_session: WebSessionDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
-):
+) -> Response:
     caller = visitor.caller
     if token is None and caller.user is None and caller.company_id is None:
         raise LoginRequired()  # before the lookup, so anonymous visitors cannot probe which ids exist
@@ -157,7 +160,7 @@ def company_page(
         )
     is_own = caller.owns(company.id)
     # The needs this company agreed to be introduced for, shown to the company itself.
-    consented = pipeline_service.introduction_consented_need_ids(db, company.id) if is_own else set()
+    consented = pipeline_service.introduction_consented_need_ids(db, id_of(company)) if is_own else set()
     return render(
         request,
         "company.html",
@@ -186,14 +189,15 @@ def need_page(
     regio: Annotated[str | None, Query(max_length=100)] = None,
     nld: Annotated[str, Query(max_length=50)] = "",
     nieuw_voor_defensie: Annotated[bool, Query()] = False,
-):
+) -> HTMLResponse:
     caller = visitor.caller
     need = need_service.get(session=db, caller=caller, need_id=need_id)
     region = regio or None
     if nld and nld not in get_taxonomy().nld_area_slugs:
         raise InvalidInput(f"onbekend NLD-gebied {nld!r}")
-    filters = {"region": region, "nld_area": nld or None}
+    filters: dict[str, Any] = {"region": region, "nld_area": nld or None}
     engine, reason = matching_engine(request, db)
+    matches: list[CompanyMatch] | list[dict[str, Any]]
     if engine is not None:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
         matches = match_views.companies_for_need(

@@ -4,7 +4,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput
@@ -14,6 +14,7 @@ from app.services import board as board_service
 from app.services import dashboard, match_lists
 from app.services import pipeline as pipeline_service
 from app.services.board import BoardCard, BoardFilter
+from app.services.match_lists import ListLine
 from app.web.pages import matching_engine
 from app.web.routing import HtmlRoute, is_htmx, render
 from app.web.session import CsrfDep, StaffVisitorDep, Visitor
@@ -31,10 +32,12 @@ EXPORT_TYPES = {
 # --- the board ---------------------------------------------------------------------------------
 
 
-def board_columns(db: Session, *, need_id: int | None = None, company_id: int | None = None) -> list[dict[str, Any]]:
+def board_columns(
+    db: Session, *, need_id: int | None = None, company_id: int | None = None
+) -> list[dict[str, Any]]:
     """Matches by status, most recently changed first; pairs marked "not relevant" are left out."""
     board_filter = BoardFilter(need_id=need_id, company_id=company_id, include_dismissed=False)
-    by_status: dict[str, list[BoardCard]] = {status: [] for status in PipelineStatus}
+    by_status: dict[PipelineStatus, list[BoardCard]] = {status: [] for status in PipelineStatus}
     for card in board_service.cards(db, board_filter, limit=BOARD_LIMIT):
         by_status[card.match.status].append(card)
     return [
@@ -43,7 +46,7 @@ def board_columns(db: Session, *, need_id: int | None = None, company_id: int | 
     ]
 
 
-def board_context(db, need_id: int | None, company_id: int | None, **extra) -> dict:
+def board_context(db: Session, need_id: int | None, company_id: int | None, **extra: Any) -> dict[str, Any]:
     return {
         "columns": board_columns(db, need_id=need_id, company_id=company_id),
         "board_filter": {"need_id": need_id, "company_id": company_id},
@@ -58,7 +61,7 @@ def board(
     visitor: StaffVisitorDep,
     behoefte: Annotated[int | None, Query(ge=1)] = None,
     bedrijf: Annotated[int | None, Query(ge=1)] = None,
-):
+) -> HTMLResponse:
     context = board_context(db, behoefte, bedrijf, error=None, error_for=None)
     return render(request, "partials/board.html" if is_htmx(request) else "pipeline.html", context)
 
@@ -74,7 +77,7 @@ def change_status(
     note: Annotated[str, Form(max_length=5000)] = "",
     behoefte: Annotated[int | None, Form()] = None,
     bedrijf: Annotated[int | None, Form()] = None,
-):
+) -> Response:
     """Moves a match on with a note (kept as an event); an illegal move shows the allowed ones."""
     match = pipeline_service.get_or_create(db, company_id, need_id)
     error = None
@@ -107,12 +110,12 @@ def weekly_list(
     db: SessionDep,
     visitor: StaffVisitorDep,
     week: Annotated[str | None, Query(max_length=10)] = None,
-):
+) -> HTMLResponse:
     require_list_reader(visitor)
     weeks = match_lists.weeks(db)
     this_week = match_lists.current_week()
     chosen = week or (weeks[0].week if weeks else None)
-    lines: list[dict] = []
+    lines: list[ListLine] = []
     if chosen:
         stored = match_lists.get(db, chosen)
         lines = json.loads(stored.content)["lines"]
@@ -136,7 +139,7 @@ def weekly_list(
 
 
 @router.post("/weeklijst", dependencies=[CsrfDep])
-def build_this_week(request: Request, db: SessionDep, visitor: StaffVisitorDep):
+def build_this_week(request: Request, db: SessionDep, visitor: StaffVisitorDep) -> RedirectResponse:
     """Builds this week's list when the scheduled command has not yet (building twice changes nothing)."""
     require_list_reader(visitor)
     engine, reason = matching_engine(request, db)
@@ -168,7 +171,7 @@ def download_week(week: str, extension: str, db: SessionDep, visitor: StaffVisit
 
 
 @router.get("/dashboard")
-def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep):
+def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep) -> HTMLResponse:
     figures = dashboard.figures(db)
     return render(
         request,

@@ -2,9 +2,10 @@
 each error beside its field, and the edit link shown once."""
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -60,9 +61,9 @@ async def form_data(request: Request) -> FormData:
     return await request.form()
 
 
-def typed_values(form: FormData) -> dict:
+def typed_values(form: FormData) -> dict[str, Any]:
     """What the person typed, as the form shows it again."""
-    values: dict = {name: str(form.get(name) or "") for name in TEXT_FIELDS}
+    values: dict[str, Any] = {name: str(form.get(name) or "") for name in TEXT_FIELDS}
     values.update({name: [str(v) for v in form.getlist(name)] for name in LIST_FIELDS})
     values.update({name: form.get(name) == "ja" for name in CHECKBOX_FIELDS})
     if not values["defence_experience"]:
@@ -70,7 +71,7 @@ def typed_values(form: FormData) -> dict:
     return values
 
 
-def payload_from(values: dict) -> dict:
+def payload_from(values: dict[str, Any]) -> dict[str, Any]:
     """The same JSON body the API would receive from this form."""
     payload = {name: values[name].strip() for name in TEXT_FIELDS if name != "capabilities"}
     for name in OPTIONAL_FIELDS:
@@ -118,7 +119,7 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     )
 
 
-def form_context(values: dict, errors: dict[str, str]) -> dict:
+def form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     vocab = get_taxonomy()
     return {
         "values": values,
@@ -136,7 +137,7 @@ def _registering_caller(caller: Caller) -> Caller:
 
 
 @router.get("/aanmelden")
-def registration_form(request: Request, visitor: VisitorDep):
+def registration_form(request: Request, visitor: VisitorDep) -> HTMLResponse:
     return render(request, "register.html", form_context(typed_values(FormData()), {}))
 
 
@@ -148,7 +149,7 @@ def register(
     visitor: VisitorDep,
     web_session: WebSessionDep,
     form: FormData = Depends(form_data),
-):
+) -> Response:
     caller = _registering_caller(visitor.caller)
     registration_limit(request, caller, settings)  # the API's limiter and counters
     values = typed_values(form)
@@ -176,7 +177,7 @@ def register(
 
 
 @router.get("/aangemeld")
-def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep):
+def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep) -> HTMLResponse:
     shown = web_session.data.pop("registered", None)
     if shown is None:
         return render(request, "registered.html", {"shown": None})

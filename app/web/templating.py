@@ -2,8 +2,9 @@
 helpers the templates share (highlighting shared terms in a quote, signal shares, bar charts)."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -19,7 +20,7 @@ from app.domain import (
     Visibility,
 )
 from app.matching.explain import Explanation
-from app.taxonomy import get_taxonomy
+from app.taxonomy import VocabularyEntry, get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -67,7 +68,7 @@ STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = {
 }
 
 
-def _labels(entries) -> dict[str, str]:
+def _labels(entries: Iterable[VocabularyEntry]) -> dict[str, str]:
     return {entry["slug"]: entry["nl"] for entry in entries}
 
 
@@ -104,7 +105,7 @@ def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]
     signals = explanation.signals
     positive = {name: max(0.0, part.contribution) for name, part in signals.items() if part.used}
     total = sum(positive.values())
-    shares = []
+    shares: list[dict[str, str | bool | int]] = []
     for name, part in signals.items():
         value = positive.get(name, 0.0)
         shares.append(
@@ -120,7 +121,7 @@ def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]
 
 def bar_chart(
     rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170
-) -> dict:
+) -> dict[str, Any]:
     """Geometry for a horizontal SVG bar chart (drawn by the template, no inline styles)."""
     largest = max((count for _, count in rows), default=0) or 1
     room = width - label_width - 50
