@@ -23,6 +23,7 @@ from app.services import audit, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
+from app.services.fit import fits
 from app.services.matchable import (
     NeedFilterCache,
     allowed_company_ids,
@@ -33,11 +34,6 @@ from app.services.matchable import (
 
 # Scores equal to this many decimals count as a tie (scouting then shows the newest company first).
 SCORE_TIE_DECIMALS = 3
-# A match scoring at least this is `fair`, at least STRONG_SCORE `strong` (the fused score, 0-1
-# with a small bonus for shared sectors), until matches carry a calibrated fit.
-FAIR_SCORE = 0.5
-STRONG_SCORE = 0.75
-_FIT_ORDER = (Fit.weak, Fit.fair, Fit.strong)
 
 
 Item = TypeVar("Item", CompanyMatch, NeedMatch)
@@ -210,12 +206,6 @@ def _need_items(session: Session, matches: Sequence[EngineMatch]) -> list[NeedMa
             for match, out in zip(kept, outs, strict=True)]
 
 
-def fit_of(score: float) -> Fit:
-    if score >= STRONG_SCORE:
-        return Fit.strong
-    return Fit.fair if score >= FAIR_SCORE else Fit.weak
-
-
 def needs_for_text(
     *, session: Session, engine: MatchEngine, text: str, kinds: tuple[str, ...], regions: list[str] | None,
     limit: int, min_fit: Fit, need_filters: NeedFilterCache | None = None,
@@ -228,6 +218,5 @@ def needs_for_text(
         allowed |= set(_allowed_needs(session, need_filters, filters))
     if not allowed:
         return []
-    lowest = _FIT_ORDER.index(min_fit)
     items = _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
-    return [item for item in items if _FIT_ORDER.index(fit_of(item.score)) >= lowest]
+    return [item for item in items if fits(item.score, min_fit)]

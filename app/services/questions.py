@@ -18,6 +18,7 @@ from app.models import CaseEvent, LoketCase, Need, Organisation
 from app.schemas import OrganisationRef
 from app.schemas_loket import FittingNeed, FittingProgramme, Helper, QuestionAnswer, QuestionIn
 from app.services import audit, match_views
+from app.services.fit import fit_of
 from app.services.loket_rules import (
     DeskRule,
     LoketRules,
@@ -180,7 +181,7 @@ def _fitting_needs(
         fitting.append(FittingNeed(
             need_id=need.id, title=need.title, kind=need.kind, kind_label=kinds.get(need.kind, need.kind),
             owner=need.owner.name if need.owner else None, deadline=need.deadline,
-            fit=match_views.fit_of(match.score), quote=quote or None,
+            fit=fit_of(match.score), quote=quote or None,
         ))
     return fitting
 
