@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from app.schemas import CompanyRef
+from app.schemas_pipeline import CompanyRef
 
 
 class PartRef(BaseModel):

@@ -4,14 +4,14 @@ the desk's inbox, and the KPIs the desk reports to the province."""
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
 
 from app.domain import ApplicationStatus, CaseStatus, DefenceExperience, Fit, Phase, TrajectoryOutcome
 from app.schemas import (
     Capability,
     CompanyDescription,
-    CompanyRef,
     DbId,
+    Input,
     Name,
     NldArea,
     OrganisationRef,
@@ -22,6 +22,7 @@ from app.schemas import (
     check_sectors,
     dedupe,
 )
+from app.schemas_pipeline import CompanyRef
 
 QuestionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
@@ -30,10 +31,8 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 # --- the question and its route ------------------------------------------------------------------
 
 
-class QuestionIn(BaseModel):
+class QuestionIn(Input):
     """A company's question, suggestion or idea, in Dutch or English."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text: QuestionText = Field(description="The question, suggestion or idea: 10 to 5,000 characters")
     municipality: str = Field(max_length=100, description="Dutch municipality of the company, e.g. Emmen")
@@ -170,11 +169,9 @@ class CaseDetail(CaseOut):
     matches: list[CaseMatch] = Field(description="The linked company's matches in the pipeline")
 
 
-class CaseChange(BaseModel):
+class CaseChange(Input):
     """Only the fields sent change. Assigning an adviser starts the trajectory; an answer marks the
     case answered."""
-
-    model_config = ConfigDict(extra="forbid")
 
     status: CaseStatus | None = None
     assigned_user_id: DbId | None = Field(default=None, description="The adviser; null removes the adviser")
@@ -184,33 +181,25 @@ class CaseChange(BaseModel):
     outcome_note: Note | None = None
 
 
-class ReferralIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReferralIn(Input):
     organisation: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)] = Field(
         description="The organisation's slug, e.g. ibdo, founded, mindbase-noord")
     note: Note = ""
 
 
-class ApplicationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApplicationIn(Input):
     need_id: DbId = Field(description="A need of kind programme")
     status: ApplicationStatus = ApplicationStatus.applied
     note: Note = ""
 
 
-class CaseLinkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CaseLinkIn(Input):
     company_id: DbId
 
 
-class CaseProfileIn(BaseModel):
+class CaseProfileIn(Input):
     """A company profile made from a case, with the company's consent; municipality, KvK number and
     e-mail address come from the case unless given here."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name
     kvk_number: str | None = None

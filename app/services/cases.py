@@ -27,7 +27,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.schemas import CompanyCreate, CompanyRef, OrganisationRef
+from app.schemas import CompanyCreate, OrganisationRef
 from app.schemas_loket import (
     ApplicationIn,
     ApplicationOut,
@@ -42,6 +42,7 @@ from app.schemas_loket import (
     ReferralOut,
     UserRef,
 )
+from app.schemas_pipeline import CompanyRef
 from app.services import audit
 from app.services import companies as company_service
 from app.services.access import DESK_ROLES, Caller

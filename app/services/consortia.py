@@ -20,11 +20,11 @@ from app.core.errors import Conflict, InvalidInput
 from app.domain import DefenceExperience
 from app.matching.coverage import Part, parts_of, passage_coverage
 from app.matching.engine import MatchEngine
-from app.schemas import CompanyRef
 from app.schemas_consortia import BestSingle, Consortia, Consortium, ConsortiumMember, CoveredPart, PartRef
+from app.schemas_pipeline import CompanyRef
 from app.services import companies as company_service
+from app.services import feedback
 from app.services import needs as need_service
-from app.services import pipeline
 from app.services.access import Caller
 from app.services.matchable import need_document
 
@@ -60,7 +60,7 @@ def suggest(
     if len(parts) < MIN_PARTS:
         raise InvalidInput(f"need {need_id} has {len(parts)} part(s): consortia are suggested for calls and needs "
                            f"of at least {MIN_PARTS} parts (passages)")
-    dismissed = pipeline.dismissed_company_ids(session, need_id)
+    dismissed = feedback.dismissed_company_ids(session, caller, need_id)
     candidates = [m.id for m in engine.match(document, target="company", excluded_ids=dismissed, limit=CANDIDATES)]
     coverage = passage_coverage(engine, document, candidates)
     rows = company_service.rows_by_id(session=session, company_ids=list(coverage.company_ids) if coverage else [])

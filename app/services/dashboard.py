@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.domain import PipelineStatus
 from app.models import Company, Match, MatchEvent, Need
-from app.schemas import Dashboard
+from app.schemas_pipeline import Dashboard
 from app.taxonomy import get_taxonomy
 
 

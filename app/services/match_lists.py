@@ -18,8 +18,8 @@ from app.core.errors import InvalidInput, NotFound
 from app.domain import ListLineChange
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
-from app.schemas import MatchListWeek
-from app.services import pipeline, spreadsheets
+from app.schemas_pipeline import MatchListWeek
+from app.services import feedback, pipeline, spreadsheets
 from app.services.matchable import allowed_company_ids, allowed_need_ids
 from app.services.spreadsheets import Column
 
@@ -73,7 +73,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     existing = find(session, week)
     if existing is not None:
         return existing, False
-    dismissed = pipeline.dismissed_pairs(session)
+    dismissed = feedback.dismissed_pairs(session)
     company_ids = allowed_company_ids(session)
     # A list is read during its week: a call that closes before the week begins is not in it.
     need_ids = allowed_need_ids(session, include_staff_only=True, as_of=max(date.today(), first_day(week)))

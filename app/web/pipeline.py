@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput
+from app.core.text import FormText
 from app.deps import SessionDep
 from app.domain import ListLineChange, PipelineStatus
 from app.services import board as board_service
@@ -74,7 +75,7 @@ def change_status(
     db: SessionDep,
     visitor: StaffVisitorDep,
     status: Annotated[PipelineStatus | None, Form()] = None,
-    note: Annotated[str, Form(max_length=5000)] = "",
+    note: Annotated[FormText, Form(max_length=5000)] = "",
     behoefte: Annotated[int | None, Form()] = None,
     bedrijf: Annotated[int | None, Form()] = None,
 ) -> Response:

@@ -18,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from app.core.db import get_engine
 from app.main import create_app
 from app.services.matching import MatchingState
 from tests.factories import next_kvk
@@ -170,4 +171,7 @@ def test_fuzzing_reached_every_operation_and_got_past_authorisation():
         f"no 2xx as admin for {never_ok}: {[(op, dict(seen[('admin', op)])) for op in never_ok]}"
     )
     total = sum(sum(counter.values()) for counter in seen.values())
-    print(f"\nfuzzing: {total} requests over {len(operations)} operations ({dict(PHASES)})")
+    server_errors = sum(n for counter in seen.values() for status, n in counter.items() if status >= 500)
+    database = get_engine().dialect.name
+    print(f"\nfuzzing on {database}: {total} requests over {len(operations)} operations ({dict(PHASES)}), "
+          f"{server_errors} server errors")
