@@ -2,7 +2,7 @@
 when a stale profile's reminder went out.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0004c
 Create Date: 2026-12-07 00:24:48.170272
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0004c'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
