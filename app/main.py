@@ -6,9 +6,10 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 from threadpoolctl import threadpool_limits
 
@@ -178,6 +179,23 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         if error.status_code == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def render_http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # An address nothing answers (404) or a wrong method (405): a page in the web interface.
+        if web.wants_html(request):
+            return web.status_page(request, error.status_code)
+        return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def render_crash(request: Request, error: Exception) -> Response:
+        # Starlette logs the error after this answer; the web interface shows its own page for it.
+        if web.wants_html(request):
+            response = web.status_page(request, 500)
+        else:
+            response = JSONResponse(status_code=500, content={"detail": "internal server error: try again later"})
+        response.headers.update(SECURITY_HEADERS)  # this answer bypasses the middleware that sets them
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def render_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -148,7 +148,7 @@ class AuditEvent(SQLModel, table=True):
 
 
 class Match(SQLModel, table=True):
-    """A company–need pair someone has looked at or a list contains, and where it stands."""
+    """A company–need pair someone worked on (triage, a note, an owner, feedback, consent), and where it stands."""
 
     __table_args__ = (UniqueConstraint("company_id", "need_id"),)
 
@@ -220,3 +220,18 @@ class IndexChange(SQLModel, table=True):
     side: str = Field(max_length=10)  # company | need
     record_id: int
     at: datetime = _timestamp()
+
+
+class Follow(SQLModel, table=True):
+    """A staff member follows a company or a need: its new suggestions reach their match inbox.
+    Exactly one of ``company_id`` and ``need_id`` is set."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True))
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=True)
+    )
+    need_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=True)
+    )
+    created_at: datetime = _timestamp()

@@ -16,6 +16,7 @@ import xlsxwriter
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from app import labels
 from app.core.errors import InvalidInput, NotFound
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need
@@ -35,6 +36,12 @@ COLUMNS = [
     ("rank", "rang", 6), ("score", "score", 8),
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The stored codes a spreadsheet shows in Dutch.
+DUTCH_VALUES = {
+    "change": labels.CHANGE.get,
+    "need_kind": labels.need_kind,
+    "defence_experience": labels.DEFENCE_EXPERIENCE.get,
+}
 
 
 def current_week(today: date | None = None) -> str:
@@ -50,7 +57,8 @@ def check_week(week: str) -> str:
             return week
         except ValueError:
             pass
-    raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}")
+    raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}",
+                       code="week_invalid")
 
 
 def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) -> tuple[MatchList, bool]:
@@ -93,7 +101,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
         session.rollback()
         return get(session, week), False
     current = [(line["company_id"], line["need_id"], line["score"]) for line in lines if line["change"] != "gone"]
-    pipeline.ensure_matches(session, current, update_scores=True)
+    pipeline.refresh_scores(session, current)
     return match_list, True
 
 
@@ -137,7 +145,8 @@ def get(session: Session, week: str, *, missing_ok: bool = False) -> MatchList |
     check_week(week)
     found = session.exec(select(MatchList).where(MatchList.week == week)).first()
     if found is None and not missing_ok:
-        raise NotFound(f"no match list for week {week}: it is built by `koppelkans weekly-list --week {week}`")
+        raise NotFound(f"no match list for week {week}: it is built by `koppelkans weekly-list --week {week}`",
+                       code="week_missing", params={"week": week})
     return found
 
 
@@ -153,14 +162,27 @@ def as_json(match_list: MatchList) -> bytes:
     return match_list.content.encode("utf-8")
 
 
-def as_csv(match_list: MatchList) -> bytes:
-    """CSV for Dutch Excel: `;` between columns, decimal comma, UTF-8 with BOM, no formulas."""
+def lines_of(match_list: MatchList) -> list[dict]:
+    return json.loads(match_list.content)["lines"]
+
+
+def as_csv(match_list: MatchList, lines: list[dict] | None = None) -> bytes:
+    """CSV for Dutch Excel: `;` between columns, decimal comma, UTF-8 with BOM, no formulas, codes in
+    Dutch. ``lines``: a selection of the list's lines (default: all of them)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow([title for _, title, _ in COLUMNS])
-    for line in json.loads(match_list.content)["lines"]:
-        writer.writerow([_csv_cell(line.get(key)) for key, _, _ in COLUMNS])
+    for line in lines_of(match_list) if lines is None else lines:
+        writer.writerow([_csv_cell(_export_value(key, line.get(key))) for key, _, _ in COLUMNS])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _export_value(key: str, value):
+    """A line's value as a spreadsheet shows it: codes in Dutch."""
+    to_dutch = DUTCH_VALUES.get(key)
+    if to_dutch is None or value is None:
+        return value
+    return to_dutch(value) or value
 
 
 def _csv_cell(value) -> str:
@@ -176,7 +198,7 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def as_xlsx(match_list: MatchList) -> bytes:
+def as_xlsx(match_list: MatchList, lines: list[dict] | None = None) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
                                             "strings_to_urls": False})
@@ -189,10 +211,11 @@ def as_xlsx(match_list: MatchList) -> bytes:
     for column, (_, title, width) in enumerate(COLUMNS):
         sheet.write_string(0, column, title, header)
         sheet.set_column(column, column, width)
-    lines = json.loads(match_list.content)["lines"]
+    if lines is None:
+        lines = lines_of(match_list)
     for row, line in enumerate(lines, start=1):
         for column, (key, _, _) in enumerate(COLUMNS):
-            value = line.get(key)
+            value = _export_value(key, line.get(key))
             if isinstance(value, int | float) and not isinstance(value, bool):
                 sheet.write_number(row, column, value)
             elif value is not None:

@@ -36,7 +36,7 @@ def get_row(*, session: Session, caller: Caller, need_id: int) -> Row:
 def _visible(need, caller: Caller, need_id: int):
     # A staff-only need does not exist for anyone else: 404, not 403, so its existence does not leak.
     if need is None or (need.visibility == "staff" and not caller.is_staff):
-        raise NotFound(f"no need with id {need_id}")
+        raise NotFound(f"no need with id {need_id}", code="need_not_found")
     return need
 
 

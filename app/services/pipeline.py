@@ -4,13 +4,14 @@ consent-gated introductions."""
 from collections.abc import Iterable
 from functools import cache
 
-from sqlalchemy import bindparam, func, tuple_
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.domain import PipelineStatus
 from app.models import Company, IntroductionConsent, Match, MatchEvent, Need, User, utcnow
 from app.services import audit
 from app.services.access import Caller
@@ -36,55 +37,47 @@ _MATCHES = Match.__table__.c
 
 
 @cache
-def _match_insert(dialect: str, update_scores: bool):
-    """The statement that inserts match rows, built once per dialect and mode: executed with a list
-    of rows (executemany), its compiled form is reused by every request."""
+def _match_insert(dialect: str):
+    """The statement that opens a match record unless the pair has one, built once per dialect."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Match.__table__)
-    if update_scores:
-        return statement.on_conflict_do_update(
-            index_elements=["company_id", "need_id"],
-            set_={"last_score": func.coalesce(statement.excluded.last_score, _MATCHES.last_score)},
-        )
-    return statement.on_conflict_do_nothing(index_elements=["company_id", "need_id"])
+    return insert(Match.__table__).on_conflict_do_nothing(index_elements=["company_id", "need_id"])
 
 
-def ensure_matches(
-    session: Session, pairs: Iterable[tuple[int, int, float | None]], *, update_scores: bool = False
-) -> int | None:
-    """Creates a `new` match for every (company, need, score) pair that has none; returns how many
-    rows it wrote (None where the driver does not say).
+_SCORE_UPDATE = (
+    update(Match.__table__)
+    .where(_MATCHES.company_id == bindparam("pair_company_id"), _MATCHES.need_id == bindparam("pair_need_id"))
+    .values(last_score=bindparam("score"))
+)
 
-    Looking at matches only inserts pairs not seen before (no write once they exist, so reads stay
-    cheap); a weekly list also refreshes ``last_score`` (``update_scores``).
-    """
-    best: dict[tuple[int, int], float | None] = {}
-    for company_id, need_id, score in pairs:  # one row per pair: PostgreSQL refuses duplicates in one insert
-        known = best.get((company_id, need_id))
-        best[(company_id, need_id)] = score if known is None or (score is not None and score > known) else known
-    now = utcnow()
-    rows = [{"company_id": c, "need_id": n, "last_score": s, "status": "new", "created_at": now, "updated_at": now}
-            for (c, n), s in best.items()]
-    if not rows:
-        return 0
-    connection = session.connection()
-    written = connection.execute(_match_insert(connection.dialect.name, update_scores), rows).rowcount
-    return written if written is not None and written >= 0 else None
+
+def refresh_scores(session: Session, scored_pairs: Iterable[tuple[int, int, float]]) -> None:
+    """Sets ``last_score`` of the pairs that already have a match record; opens none (a list that
+    shows a pair is not work done on it)."""
+    rows = [{"pair_company_id": c, "pair_need_id": n, "score": s} for c, n, s in scored_pairs]
+    if rows:
+        session.connection().execute(_SCORE_UPDATE, rows)
 
 
 def get(session: Session, company_id: int, need_id: int) -> Match:
     match = session.exec(select(Match).where(Match.company_id == company_id, Match.need_id == need_id)).first()
     if match is None:
-        raise NotFound(f"no match between company {company_id} and need {need_id}: look at the need's matches first")
+        raise NotFound(f"no match between company {company_id} and need {need_id}: nobody has worked on it yet",
+                       code="match_not_found")
     return match
 
 
-def get_or_create(session: Session, company_id: int, need_id: int) -> Match:
+def get_or_create(session: Session, company_id: int, need_id: int, *, score: float | None = None) -> Match:
+    """The pair's match record, opened now when this is the first action on it (triage, a note, an
+    owner, feedback, consent): looking at matches opens none."""
     if session.get(Company, company_id) is None:
-        raise NotFound(f"no company with id {company_id}")
+        raise NotFound(f"no company with id {company_id}", code="company_not_found")
     if session.get(Need, need_id) is None:
-        raise NotFound(f"no need with id {need_id}")
-    ensure_matches(session, [(company_id, need_id, None)])
+        raise NotFound(f"no need with id {need_id}", code="need_not_found")
+    now = utcnow()
+    row = {"company_id": company_id, "need_id": need_id, "last_score": score, "status": PipelineStatus.new,
+           "created_at": now, "updated_at": now}
+    connection = session.connection()
+    connection.execute(_match_insert(connection.dialect.name), [row])
     return get(session, company_id, need_id)
 
 
@@ -103,15 +96,19 @@ def change(
         allowed = TRANSITIONS.get(match.status, ())
         if status not in allowed:
             raise InvalidInput(
-                f"a match in status {match.status!r} cannot move to {status!r}; allowed: "
-                + (", ".join(allowed) if allowed else f"none ({match.status} is final)")
+                f"a match in status '{match.status}' cannot move to '{status}'; allowed: "
+                + (", ".join(allowed) if allowed else f"none ({match.status} is final)"),
+                code="transition_not_allowed",
+                params={"from_status": str(match.status), "to_status": str(status), "allowed": list(allowed)},
             )
         if status in NEEDS_REASON and not (note and note.strip()):
-            raise InvalidInput(f"moving a match to {status!r} needs a note with the reason")
+            raise InvalidInput(f"moving a match to '{status}' needs a note with the reason", code="reason_required",
+                               params={"to_status": str(status)})
         if status == "consented" and not has_consent(session, match.company_id, match.need_id):
             raise InvalidInput(
                 "the company has not consented to this introduction: it consents with its edit token at "
-                f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent"
+                f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent",
+                code="consent_missing",
             )
         _event(session, caller, match, "status", from_status=match.status, to_status=status, note=note or "")
         if status in NEEDS_REASON:
@@ -122,7 +119,7 @@ def change(
     if owner_given:
         owner = session.get(User, owner_user_id) if owner_user_id is not None else None
         if owner_user_id is not None and owner is None:
-            raise InvalidInput(f"owner user {owner_user_id} does not exist")
+            raise InvalidInput(f"owner user {owner_user_id} does not exist", code="owner_unknown")
         match.owner_user_id = owner.id if owner else None
         match.owner_organisation_id = owner.organisation_id if owner else None
         _event(session, caller, match, "owner", note=f"owner: user {owner_user_id}" if owner else "owner removed")
@@ -190,8 +187,6 @@ _STATUSES_FOR_COMPANY = sa_select(_MATCHES.need_id, _MATCHES.status).where(
     _MATCHES.company_id == bindparam("company_id"),
     _MATCHES.need_id.in_(bindparam("need_ids", expanding=True)),
 )
-_STATUSES_OF_PAIRS = sa_select(_MATCHES.company_id, _MATCHES.need_id, _MATCHES.status).where(
-    tuple_(_MATCHES.company_id, _MATCHES.need_id).in_(bindparam("pairs", expanding=True)))
 
 
 def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) -> dict[int, str]:
@@ -208,14 +203,6 @@ def statuses_for_company(session: Session, company_id: int, need_ids: list[int])
         return {}
     parameters = {"company_id": company_id, "need_ids": need_ids}
     return dict(session.connection().execute(_STATUSES_FOR_COMPANY, parameters).all())
-
-
-def statuses_of_pairs(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
-    """The pipeline status of each of these (company id, need id) pairs that has a match record."""
-    if not pairs:
-        return {}
-    rows = session.connection().execute(_STATUSES_OF_PAIRS, {"pairs": pairs})
-    return {(company_id, need_id): status for company_id, need_id, status in rows}
 
 
 def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:

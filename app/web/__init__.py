@@ -6,6 +6,7 @@
 from fastapi import APIRouter
 
 from app.web import introductions, pages, pipeline, register
+from app.web.routing import status_page, wants_html
 from app.web.templating import STATIC_DIR
 
 router = APIRouter()
@@ -14,4 +15,4 @@ router.include_router(register.router)
 router.include_router(pipeline.router)
 router.include_router(introductions.router)
 
-__all__ = ["STATIC_DIR", "router"]
+__all__ = ["STATIC_DIR", "router", "status_page", "wants_html"]

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from app.core.errors import KoppelkansError, TooManyRequests
+from app.web import messages
 from app.web.session import CSRF_HEADER, CsrfRefused, LoginRequired, load_session, save_session
 from app.web.templating import templates
 
@@ -55,16 +56,39 @@ def login_redirect(request: Request) -> Response:
 
 
 def error_page(request: Request, status_code: int, message: str, retry_after: int | None = None) -> Response:
+    """The house-style error page (or, for htmx, the notice alone) with a Dutch message."""
     template = "partials/error_notice.html" if is_htmx(request) else "error.html"
-    response = render(request, template, {"status_code": status_code, "message": message}, status_code)
+    context = {"status_code": status_code, "message": message, "title": messages.title_for(status_code)}
+    response = render(request, template, context, status_code)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
 
 
+def wants_html(request: Request) -> bool:
+    """The front page and the web interface answer errors with pages; the API with JSON."""
+    path = request.url.path
+    return path == "/" or path == "/ui" or path.startswith("/ui/")
+
+
+def status_page(request: Request, status_code: int) -> Response:
+    """An error page for a status met outside a page's own handler (an unknown address, a crash)."""
+    response = error_page(request, status_code, messages.for_status(status_code))
+    save_session(request, response)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def validation_message(error: RequestValidationError) -> str:
+    """A request the pages did not build themselves (an edited address): which value, in Dutch."""
+    names = sorted({str(item.get("loc", ("", ""))[-1]) for item in error.errors()} - {""})
+    where = f" bij ‘{', '.join(names)}’" if names else ""
+    return f"Het adres bevat een ongeldige waarde{where}. Gebruik de keuzes op de pagina of ga terug naar de start."
+
+
 class HtmlRoute(APIRoute):
-    """Routes of the web interface: errors become HTML pages, anonymous staff pages redirect to the
-    login page, the session cookie is written when it changed, and nothing personal is cached."""
+    """Routes of the web interface: errors become HTML pages in Dutch, anonymous staff pages redirect
+    to the login page, the session cookie is written when it changed, and nothing personal is cached."""
 
     def get_route_handler(self):
         original = super().get_route_handler()
@@ -75,26 +99,13 @@ class HtmlRoute(APIRoute):
             except LoginRequired:
                 response = login_redirect(request)
             except CsrfRefused:
-                response = error_page(
-                    request,
-                    403,
-                    "Dit formulier is verlopen of kwam niet van deze site (CSRF-controle). "
-                    "Laad de pagina opnieuw en probeer het nog eens.",
-                )
+                response = error_page(request, 403, messages.for_code("csrf"))
             except TooManyRequests as error:
-                response = error_page(
-                    request,
-                    429,
-                    f"Te veel pogingen vanaf dit adres: probeer het over {error.retry_after} s opnieuw.",
-                    error.retry_after,
-                )
+                response = error_page(request, 429, messages.for_error(error), error.retry_after)
             except KoppelkansError as error:
-                response = error_page(request, error.status_code, error.detail)
+                response = error_page(request, error.status_code, messages.for_error(error))
             except RequestValidationError as error:
-                problems = "; ".join(
-                    str(item.get("msg", "")).removeprefix("Value error, ") for item in error.errors()
-                )
-                response = error_page(request, 422, f"Ongeldige invoer: {problems}")
+                response = error_page(request, 422, validation_message(error))
             save_session(request, response)
             response.headers.setdefault("Cache-Control", "no-store")
             return response

@@ -8,43 +8,22 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
+from app import labels
 from app.taxonomy import get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-DEFENCE_EXPERIENCE_LABELS = {
-    "none": "Nooit met Defensie gewerkt",
-    "indirect": "Indirect (via een keten of hoofdaannemer)",
-    "supplier": "Leverancier van Defensie",
-}
-ROLE_LABELS = {"admin": "beheerder", "adviser": "adviseur", "scout": "scout", "regioteam": "Regioteam"}
+DEFENCE_EXPERIENCE_LABELS = labels.DEFENCE_EXPERIENCE
+ROLE_LABELS = labels.ROLES
 SIGNAL_LABELS = {
     "bm25": "Woorden (BM25)",
     "dense": "Betekenis (Engels model)",
     "multilingual": "Betekenis (meertalig)",
 }
-PIPELINE_LABELS = {
-    "new": "Nieuw",
-    "triaged": "Beoordeeld",
-    "intro_proposed": "Introductie voorgesteld",
-    "consented": "Toestemming gegeven",
-    "introduced": "Geïntroduceerd",
-    "meeting": "Gesprek",
-    "pilot": "Pilot",
-    "subsidy_applied": "Subsidie aangevraagd",
-    "won": "Gewonnen",
-    "lost": "Verloren",
-    "parked": "Geparkeerd",
-}
-CHANGE_LABELS = {"new": "nieuw", "changed": "gewijzigd", "unchanged": "ongewijzigd", "gone": "vervallen"}
-STATUS_LABELS = {
-    "pending": "in behandeling",
-    "active": "actief",
-    "archived": "gearchiveerd",
-    "open": "open",
-    "closed": "gesloten",
-}
+PIPELINE_LABELS = labels.PIPELINE
+CHANGE_LABELS = labels.CHANGE
+STATUS_LABELS = labels.STATUS
 
 
 def _labels(entries) -> dict[str, str]:
@@ -60,7 +39,7 @@ def sector_label(slug: str) -> str:
 
 
 def kind_label(slug: str) -> str:
-    return _labels(get_taxonomy().need_kinds).get(slug, slug)
+    return labels.need_kind(slug)
 
 
 def highlight(text: str, terms: list[str] | None) -> Markup:
