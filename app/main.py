@@ -132,6 +132,7 @@ async def lifespan(app: FastAPI):
         state.start_in_background(settings)
     if state is not None:
         app.state.matching_readiness = state.readiness
+        state.follow_commits()  # every company or need committed reaches the index at once
     yield
     app.state.writer.close()  # commits what requests handed over
     if state is not None:

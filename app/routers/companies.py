@@ -10,7 +10,6 @@ from app.deps import (
     CallerDep,
     CompanyCallerDep,
     CompanyDep,
-    MatchingStateDep,
     SessionDep,
     StaffDep,
     registration_limit,
@@ -42,16 +41,13 @@ router = APIRouter(prefix="/companies", tags=["companies"])
         429: {"description": "Too many registrations"},
     },
 )
-def register_company(
-    company_in: CompanyCreate, caller: CallerDep, session: SessionDep, matching: MatchingStateDep
-) -> CompanyRegistered:
+def register_company(company_in: CompanyCreate, caller: CallerDep, session: SessionDep) -> CompanyRegistered:
     """Register a company: by itself (anonymous, rate-limited) or by an adviser on its behalf.
 
     The answer holds the `edit_token` once: keep it to read, change or erase the profile later.
     """
     company, edit_token = company_service.register(session=session, caller=caller, company_in=company_in)
     session.commit()
-    matching.changed(session, "company", company.id)
     # The registering party sees what it just sent, contact details included.
     registrant = Caller(user=caller.user, company_id=company.id)
     out = company_service.to_out(session=session, caller=registrant, company=company)
@@ -114,23 +110,17 @@ def export_company(company: CompanyDep, caller: CompanyCallerDep, session: Sessi
 
 @router.patch("/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}})
 def update_company(
-    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep,
-    matching: MatchingStateDep,
+    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
 ) -> CompanyOut:
     """Advisers, admins, or the company itself with `X-Edit-Token`. Only the fields sent change."""
     company_service.update(session=session, caller=caller, company=company, changes=changes)
     session.commit()
-    matching.changed(session, "company", company.id)
     return company_service.to_out(session=session, caller=caller, company=company)
 
 
 @router.delete("/{company_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def erase_company(
-    company: CompanyDep, caller: CompanyCallerDep, session: SessionDep, matching: MatchingStateDep
-) -> Response:
+def erase_company(company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> Response:
     """Erase the profile and its personal data. Advisers, admins, or the company itself with `X-Edit-Token`."""
-    company_id = company.id
     company_service.erase(session=session, caller=caller, company=company)
-    session.commit()
-    matching.changed(session, "company", company_id)  # removes its vectors and passages
+    session.commit()  # the commit also removes its vectors and passages from the index
     return Response(status_code=status.HTTP_204_NO_CONTENT)

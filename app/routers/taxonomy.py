@@ -1,11 +1,10 @@
 """Public vocabularies and organisations."""
 
 from fastapi import APIRouter
-from sqlmodel import select
 
 from app.deps import SessionDep
-from app.models import Organisation
 from app.schemas import OrganisationRef, TaxonomyOut
+from app.services import users as user_service
 from app.taxonomy import get_taxonomy
 
 router = APIRouter(tags=["taxonomy"])
@@ -30,5 +29,4 @@ def taxonomy() -> TaxonomyOut:
 @router.get("/organisations", response_model=list[OrganisationRef])
 def organisations(session: SessionDep) -> list[OrganisationRef]:
     """The organisations that own needs or that users belong to."""
-    rows = session.exec(select(Organisation).order_by(Organisation.name)).all()
-    return [OrganisationRef(id=o.id, slug=o.slug, name=o.name) for o in rows]
+    return [OrganisationRef(id=o.id, slug=o.slug, name=o.name) for o in user_service.organisations(session=session)]

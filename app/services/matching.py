@@ -8,11 +8,12 @@ for a caller are in match_views.py.
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 
 import anyio
-from sqlalchemy import or_
+from sqlalchemy import Connection, Engine, event, or_
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from app.core.config import Settings
@@ -23,7 +24,7 @@ from app.matching.engine import Document, MatchEngine
 from app.models import Company, IndexChange, Need
 from app.services import companies as company_service
 from app.services import needs as need_service
-from app.services.change_log import CHANGE_LOG_OVERLAP, latest_change, oldest_change
+from app.services.change_log import CHANGE_LOG_OVERLAP, flushed_changes, latest_change, oldest_change
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ MATCHES_AT_ONCE = 2
 class NeedFilterCache:
     """The ids of the needs each need filter allows, kept until a need changes or the day does.
 
-    Every need write reaches a worker's MatchingState (its own writes through ``changed``, other
+    Every need write reaches a worker's MatchingState (its own writes when they commit, other
     workers' through ``catch_up``), which invalidates this cache: the same path that keeps the
     index in step. Reading the ids of all needs on every company → needs match cost more than the
     match itself.
@@ -279,21 +280,73 @@ class MatchingState:
         self._recently_applied.clear()
         return changed
 
-    def changed(self, session: Session, side: str, record_id: int) -> None:
-        """Bring the index in step with one company or need after it was committed (or erased)."""
-        if side == "need":
+    def follow_commits(self) -> None:
+        """Bring the index in step with every company or need this process commits, right after
+        the commit (see ``_apply_committed_changes``); the application's lifespan calls this."""
+        with _followers_lock:
+            _followers.add(self)
+
+    def apply_committed(self, changes: Collection[tuple[str, int]], bind: Engine | Connection) -> None:
+        """Bring the index in step with companies and needs just committed (or erased)."""
+        if any(side == "need" for side, _ in changes):
             self.need_filters.invalidate()
         with self._lock:
             if self.error:  # matching off or broken: the next start-up sync catches up
                 return
             if not self.ready:
-                self._pending.add((side, record_id))
+                self._pending.update(changes)
                 return
-        _apply_change(self.engine, session, side, record_id)
+        with Session(bind) as session:
+            for side, record_id in changes:
+                _apply_change(self.engine, session, side, record_id)
 
     def close(self) -> None:
+        with _followers_lock:
+            _followers.discard(self)
         if self.ready and self.engine is not None:
             self.engine.save()
+
+
+# --- every commit reaches the index ------------------------------------------------------
+
+# The states of this process's running applications (one in production), told of every commit.
+_followers: set[MatchingState] = set()
+_followers_lock = threading.Lock()
+# In Session.info: what the open transaction wrote, and what its commit made final.
+_CHANGES_KEY = "koppelkans.index_changes"
+_COMMITTED_KEY = "koppelkans.index_changes_committed"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_index_changes(session: Session, _flush_context: object) -> None:
+    if _followers:
+        session.info.setdefault(_CHANGES_KEY, set()).update(flushed_changes(session))
+
+
+@event.listens_for(Session, "after_commit")
+def _mark_committed(session: Session) -> None:
+    if not session.in_nested_transaction() and _CHANGES_KEY in session.info:
+        session.info[_COMMITTED_KEY] = session.info.pop(_CHANGES_KEY)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _apply_committed_changes(session: Session, transaction: SessionTransaction) -> None:
+    """Once the outermost transaction has ended, hand what it committed to the index.
+
+    Here rather than in ``after_commit``: by now the session has given its connection back, so
+    reading the written records takes no second connection from the pool while one is held.
+    """
+    if transaction.parent is not None:
+        return
+    session.info.pop(_CHANGES_KEY, None)  # rolled back
+    committed = session.info.pop(_COMMITTED_KEY, None)
+    if not committed:
+        return
+    with _followers_lock:
+        followers = list(_followers)
+    ordered = sorted(committed)
+    for state in followers:
+        state.apply_committed(ordered, session.get_bind())
 
 
 def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: int) -> None:

@@ -172,6 +172,12 @@ def introduction_consent(session: Session, company_id: int, need_id: int) -> Int
     ).first()
 
 
+def introduction_consented_need_ids(session: Session, company_id: int) -> set[int]:
+    """The needs this company consented to be introduced for."""
+    return set(session.exec(
+        select(IntroductionConsent.need_id).where(IntroductionConsent.company_id == company_id)).all())
+
+
 def introduction_consented_company_ids(session: Session, need_id: int, company_ids: list[int]) -> set[int]:
     """Which of these companies consented to be introduced for this need (one query)."""
     return set(session.exec(select(IntroductionConsent.company_id).where(

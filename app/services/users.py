@@ -88,6 +88,17 @@ _USER_BY_TOKEN = (
 )
 
 
+def active_user(*, session: Session, user_id: int) -> User | None:
+    """The user with this id, unless removed or blocked."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
+def organisations(*, session: Session) -> list[Organisation]:
+    """Every organisation, by name."""
+    return list(session.exec(select(Organisation).order_by(Organisation.name)).all())
+
+
 def user_for_token(*, session: Session, token: str) -> User | None:
     found = session.exec(_USER_BY_TOKEN, params={"token_hash": hash_token(token)}).first()
     if found is None:

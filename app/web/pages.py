@@ -4,15 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput, Unauthorized
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
-from app.models import IntroductionConsent
 from app.schemas import DefenceExperience
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service
+from app.services import pipeline as pipeline_service
 from app.services import users as user_service
 from app.services.access import Caller
 from app.taxonomy import get_taxonomy
@@ -170,13 +170,8 @@ def company_page(
             session=db, engine=engine, caller=caller, company=company, limit=MATCH_LIMIT
         )
     is_own = caller.owns(company.id)
-    consented = set()
-    if is_own:  # the needs this company agreed to be introduced for
-        consented = set(
-            db.exec(
-                select(IntroductionConsent.need_id).where(IntroductionConsent.company_id == company.id)
-            ).all()
-        )
+    # The needs this company agreed to be introduced for, shown to the company itself.
+    consented = pipeline_service.introduction_consented_need_ids(db, company.id) if is_own else set()
     return render(
         request,
         "company.html",

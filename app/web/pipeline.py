@@ -1,19 +1,19 @@
 """The pipeline board, the weekly list with its downloads, and the dashboard."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput
 from app.deps import SessionDep
-from app.models import Company, Match, Need, User
 from app.schemas import PipelineStatus
+from app.services import board as board_service
 from app.services import dashboard, match_lists
 from app.services import pipeline as pipeline_service
+from app.services.board import BoardCard, BoardFilter
 from app.web.pages import matching_engine
 from app.web.routing import HtmlRoute, is_htmx, render
 from app.web.session import CsrfDep, StaffVisitorDep, Visitor
@@ -32,36 +32,12 @@ EXPORT_TYPES = {
 # --- the board ---------------------------------------------------------------------------------
 
 
-def board_columns(db, *, need_id: int | None = None, company_id: int | None = None) -> list[dict]:
+def board_columns(db: Session, *, need_id: int | None = None, company_id: int | None = None) -> list[dict[str, Any]]:
     """Matches by status, most recently changed first; pairs marked "not relevant" are left out."""
-    owner = aliased(User)
-    query = (
-        select(Match, Company.name, Company.municipality, Need.title, Need.kind, owner.username)
-        .join(Company, Company.id == Match.company_id)
-        .join(Need, Need.id == Match.need_id)
-        .join(owner, owner.id == Match.owner_user_id, isouter=True)
-        .where(col(Match.relevant).is_not(False))
-    )
-    if need_id:
-        query = query.where(Match.need_id == need_id)
-    if company_id:
-        query = query.where(Match.company_id == company_id)
-    rows = db.exec(
-        query.order_by(col(Match.updated_at).desc(), col(Match.id).desc()).limit(BOARD_LIMIT)
-    ).all()
-    by_status: dict[str, list[dict]] = {status: [] for status in pipeline_service.STATUSES}
-    for match, company_name, municipality, need_title, need_kind, owner_name in rows:
-        by_status[match.status].append(
-            {
-                "match": match,
-                "company_name": company_name,
-                "municipality": municipality,
-                "need_title": need_title,
-                "need_kind": need_kind,
-                "owner": owner_name,
-                "allowed_next": pipeline_service.TRANSITIONS[match.status],
-            }
-        )
+    board_filter = BoardFilter(need_id=need_id, company_id=company_id, include_dismissed=False)
+    by_status: dict[str, list[BoardCard]] = {status: [] for status in PipelineStatus}
+    for card in board_service.cards(db, board_filter, limit=BOARD_LIMIT):
+        by_status[card.match.status].append(card)
     return [
         {"status": status, "label": PIPELINE_LABELS[status], "cards": cards}
         for status, cards in by_status.items()

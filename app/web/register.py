@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.core.errors import Conflict
-from app.deps import SessionDep, SettingsDep, get_matching_state, registration_limit
+from app.deps import SessionDep, SettingsDep, registration_limit
 from app.schemas import CompanyCreate
 from app.services import companies as company_service
 from app.services.access import Caller
@@ -162,7 +162,6 @@ def register(
             request, "register.html", form_context(values, {"kvk_number": error.detail}), status_code=409
         )
     db.commit()
-    get_matching_state(request).changed(db, "company", company.id)
     # Post/redirect/get: the edit link waits in the session for exactly one showing, so reloading the
     # confirmation neither registers twice nor shows the link again.
     web_session.data["registered"] = {

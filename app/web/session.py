@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app.core.config import get_settings
 from app.deps import SessionDep
 from app.models import User
+from app.services import users as user_service
 from app.services.access import Caller
 
 COOKIE_NAME = "kk_session"
@@ -136,8 +137,8 @@ def get_visitor(request: Request, db: SessionDep) -> Visitor:
     web_session = load_session(request)
     user = None
     if web_session.user_id is not None:
-        user = db.get(User, web_session.user_id)
-        if user is None or not user.is_active:  # removed or blocked since logging in
+        user = user_service.active_user(session=db, user_id=web_session.user_id)
+        if user is None:  # removed or blocked since logging in
             web_session.clear()
             user = None
     caller = Caller(user=user, company_id=web_session.company_id if user is None else None)
