@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from app.core.db import get_engine
-from app.models import Company, Need
+from app.models import Company, Match, Need
 from app.services import pipeline
 from app.services.board import BoardFilter, cards, count
 from tests.factories import bearer, make_user, next_kvk
@@ -23,7 +23,7 @@ def add_matches(session: Session, companies: int, needs: int = 1) -> list[tuple[
     session.add_all([*company_rows, *need_rows])
     session.flush()
     pairs = [(c.id, n.id) for c in company_rows for n in need_rows]
-    pipeline.ensure_matches(session, [(c, n, 0.5) for c, n in pairs])
+    session.add_all([Match(company_id=c, need_id=n, last_score=0.5) for c, n in pairs])
     session.commit()
     return pairs
 
