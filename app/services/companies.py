@@ -174,11 +174,21 @@ def filter_conditions(
     return conditions
 
 
-def list_companies(*, session: Session, limit: int = 50, offset: int = 0, **filters) -> tuple[list[Company], int]:
+# How a list of companies may be sorted: by name, newest first, or by municipality.
+COMPANY_ORDERS = {
+    "name": (col(Company.name), col(Company.id)),
+    "newest": (col(Company.created_at).desc(), col(Company.id).desc()),
+    "municipality": (col(Company.municipality), col(Company.name), col(Company.id)),
+}
+
+
+def list_companies(
+    *, session: Session, limit: int = 50, offset: int = 0, order: str = "name", **filters
+) -> tuple[list[Company], int]:
     conditions = filter_conditions(**filters)
     count = session.exec(select(func.count()).select_from(Company).where(*conditions)).one()
     companies = session.exec(
-        select(Company).where(*conditions).order_by(Company.name, Company.id).offset(offset).limit(limit)
+        select(Company).where(*conditions).order_by(*COMPANY_ORDERS[order]).offset(offset).limit(limit)
     ).all()
     return list(companies), count
 

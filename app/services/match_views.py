@@ -159,3 +159,12 @@ def _need_items(session: Session, matches) -> list[NeedMatch]:
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
     return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
             for match, out in zip(kept, outs, strict=True)]
+
+
+def pair(*, session: Session, engine: MatchEngine, caller: Caller, company: Company, need: Need) -> CompanyMatch | None:
+    """One company and one need as a match (score and explanation), or None when the company is not
+    matchable (not active, or no consent to matching). Reads only: contact details are not audited
+    here, so a caller who shows them records that itself."""
+    found = engine.match(need_document(need), target="company", allowed_ids=[company.id], limit=1)
+    items = _company_items(session, caller, found, need_id=need.id, audited=[])
+    return items[0] if items else None

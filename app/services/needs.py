@@ -1,6 +1,7 @@
 """Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
 
 import json
+from datetime import date
 
 from sqlalchemy import Row, String, bindparam, cast, func, or_
 from sqlalchemy import select as sa_select
@@ -104,13 +105,31 @@ def open_to_regions(regions: list[str]):
     )
 
 
+# How a list of needs may be sorted: by kind and title, the nearest deadline first, or newest first.
+NEED_ORDERS = {
+    "kind": (col(Need.kind), col(Need.title), col(Need.id)),
+    "title": (col(Need.title), col(Need.id)),
+    "deadline": (col(Need.deadline).is_(None), col(Need.deadline), col(Need.title), col(Need.id)),
+    "newest": (col(Need.created_at).desc(), col(Need.id).desc()),
+}
+
+
 def list_needs(
-    *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, **filters
+    *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, order: str = "kind",
+    regions: list[str] | None = None, deadline_open: bool | None = None, **filters,
 ) -> tuple[list[Need], int]:
+    """``regions``: open to one of these; ``deadline_open``: True for needs whose deadline has not
+    passed (or that have none), False for those past it."""
     conditions = filter_conditions(include_staff_only=caller.is_staff, **filters)
+    if regions:
+        conditions.append(open_to_regions(regions))
+    if deadline_open is True:
+        conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
+    elif deadline_open is False:
+        conditions.append(col(Need.deadline) < date.today())
     count = session.exec(select(func.count()).select_from(Need).where(*conditions)).one()
     needs = session.exec(
-        select(Need).where(*conditions).order_by(col(Need.kind), col(Need.title), col(Need.id)).offset(offset).limit(limit)
+        select(Need).where(*conditions).order_by(*NEED_ORDERS[order]).offset(offset).limit(limit)
     ).all()
     return list(needs), count
 

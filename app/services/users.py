@@ -94,6 +94,12 @@ def active_user(*, session: Session, user_id: int) -> User | None:
     return user if user is not None and user.is_active else None
 
 
+def staff(*, session: Session) -> list[User]:
+    """Every active user with a staff role, by name: who can own a match."""
+    users = session.exec(select(User).where(User.is_active == True)).all()  # noqa: E712 (SQL, not Python)
+    return sorted((u for u in users if u.role in Role.__members__), key=lambda u: (u.full_name or u.username).lower())
+
+
 def organisations(*, session: Session) -> list[Organisation]:
     """Every organisation, by name."""
     return list(session.exec(select(Organisation).order_by(Organisation.name)).all())

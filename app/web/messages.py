@@ -76,6 +76,7 @@ BY_CODE: dict[str, Callable[[Params], str]] = {
         "De weeklijst kan nu niet worden gemaakt omdat het koppelen nog opstart. Probeer het over een paar "
         "minuten opnieuw."
     ),
+    "weekly_filter_unknown": lambda p: "Dit filter kennen wij niet. Kies een waarde uit de lijst en filter opnieuw.",
     "export_type_unknown": lambda p: "Kies een download als CSV of als Excel (XLSX).",
     "weekly_list_forbidden": lambda p: (
         "De weeklijst is voor het Regioteam, adviseurs en beheerders. Vraag een beheerder om toegang als u hem "

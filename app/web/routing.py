@@ -40,6 +40,21 @@ def render(
     return response
 
 
+def flash(request: Request, message: str) -> None:
+    """A message for the next page this person sees (after a redirect), shown once."""
+    web_session = load_session(request)
+    web_session.data["notice"] = message
+    web_session.changed = True
+
+
+def take_flash(request: Request) -> str | None:
+    web_session = load_session(request)
+    message = web_session.data.pop("notice", None)
+    if message is not None:
+        web_session.changed = True
+    return message
+
+
 def safe_next(target: str | None) -> str:
     """Only a path inside the web interface: never another host (//evil.example) or scheme."""
     if target and target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:

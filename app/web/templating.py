@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from app import labels
+from app.services.fit import fit_of
 from app.taxonomy import get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -40,6 +41,11 @@ def sector_label(slug: str) -> str:
 
 def kind_label(slug: str) -> str:
     return labels.need_kind(slug)
+
+
+def fit_label(score: float | None) -> str:
+    """The band of a score in words: sterk, redelijk or zwak."""
+    return labels.FIT[fit_of(score)]
 
 
 def highlight(text: str, terms: list[str] | None) -> Markup:
@@ -81,31 +87,6 @@ def signal_shares(explanation: dict) -> list[dict]:
     return shares
 
 
-def bar_chart(
-    rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170
-) -> dict:
-    """Geometry for a horizontal SVG bar chart (drawn by the template, no inline styles)."""
-    largest = max((count for _, count in rows), default=0) or 1
-    room = width - label_width - 50
-    bars = []
-    for index, (label, count) in enumerate(rows):
-        bars.append(
-            {
-                "label": label,
-                "count": count,
-                "y": index * (bar_height + 8),
-                "width": max(1, round(room * count / largest)) if count else 0,
-            }
-        )
-    return {
-        "bars": bars,
-        "width": width,
-        "height": max(1, len(rows)) * (bar_height + 8),
-        "bar_height": bar_height,
-        "label_width": label_width,
-    }
-
-
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -121,7 +102,7 @@ def _environment() -> Environment:
         pipeline_labels=PIPELINE_LABELS,
         change_labels=CHANGE_LABELS,
         signal_shares=signal_shares,
-        bar_chart=bar_chart,
+        fit_label=fit_label,
         taxonomy=get_taxonomy,
     )
     return env
