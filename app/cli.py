@@ -253,6 +253,23 @@ def weekly_list(
     typer.echo(f"week {chosen}: {'built' if built else 'already built, unchanged'} ({lines} lines)")
 
 
+mail_app = typer.Typer(help="Queued e-mail.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("send")
+def mail_send() -> None:
+    """Send every queued message that is due (SMTP with KOPPELKANS_SMTP_URL, else .eml files in the
+    outbox folder); failed tries wait and are retried by a later run. Run it from cron when no web
+    app runs, or after a job that queued mail."""
+    from app.services import mail
+
+    report = mail.send_due()
+    typer.echo(f"mail: {report}")
+    if report.given_up:
+        raise typer.Exit(code=1)
+
+
 def _safe_url() -> str:
     url = get_settings().resolved_database_url
     if "@" in url:  # hide credentials

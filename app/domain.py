@@ -82,6 +82,16 @@ class NoteVisibility(StrEnum):
     shared = "shared"
 
 
+class MailStatus(StrEnum):
+    """Where a queued e-mail stands: waiting (again, after a failed try), being sent by one sender,
+    delivered, or given up after its last try."""
+
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
 class Fit(StrEnum):
     """How well a company and a need fit, banded from the calibrated score (UI: sterk /
     redelijk / zwak)."""

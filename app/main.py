@@ -21,6 +21,7 @@ from app.core.memory import limit_allocation_arenas
 from app.core.writer import BatchWriter
 from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
+from app.services import mail
 from app.services.matching import MatchingState
 
 API_PREFIX = "/api/v1"
@@ -133,8 +134,10 @@ async def lifespan(app: FastAPI):
     if state is not None:
         app.state.matching_readiness = state.readiness
         state.follow_commits()  # every company or need committed reaches the index at once
+    mail.sender.start()  # sends what requests queued, after their commits (app/services/mail.py)
     yield
     app.state.writer.close()  # commits what requests handed over
+    mail.sender.stop()
     if state is not None:
         state.close()
 

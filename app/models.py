@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from app.domain import MailStatus
+
 # Explicit constraint names, so migrations are the same on SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -220,6 +222,32 @@ class IndexChange(SQLModel, table=True):
     side: str = Field(max_length=10)  # company | need
     record_id: int
     at: datetime = _timestamp()
+
+
+class OutboxMail(SQLModel, table=True):
+    """An e-mail queued in the transaction that decided to send it, sent after that commits.
+
+    Once sent (or given up) the address, subject and body are emptied: the row keeps only what was
+    sent to which company, and when. Erasing the company deletes its mail (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "outbox_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=40)  # e.g. registration, registration_attempt, edit_link
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    )
+    to_address: str = Field(default="", max_length=320)
+    subject: str = Field(default="", max_length=300)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(default=MailStatus.queued, max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = _timestamp(index=True)
+    claimed_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_error: str = Field(default="", max_length=200)  # the error's kind and SMTP code, never an address
+    created_at: datetime = _timestamp()
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class Follow(SQLModel, table=True):

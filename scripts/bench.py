@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_corpus as corpus  # noqa: E402
 import bench_http  # noqa: E402
+import perf_table  # noqa: E402
 
 RESULTS = ROOT / "bench-results"
 SENTENCE_CACHE = RESULTS / "sentence-vectors.sqlite"
@@ -427,119 +428,9 @@ def measure_ingest(args) -> dict:
         subprocess.run([*cli, "import", str(path)], env=env, check=True, capture_output=True, cwd=ROOT)
         seconds = time.perf_counter() - started
         result["import_command_profiles_per_s"] = count / seconds
-        result["import_command_note"] = "whole command: process start, model load, database insert, encoding, index save"
+        result["import_command_note"] = ("whole command: process start, model load, database insert, encoding, "
+                                         "index save")
     return result
-
-
-def table(report: dict) -> str:
-    """One row per scale and metric; with several vector stores, one value column per store."""
-    scales = report.get("scales", [])
-    stores = list(dict.fromkeys(s.get("vector_store", "faiss") for s in scales)) or ["faiss"]
-    cells: dict[tuple[str, str], dict] = {}  # (scale, metric) → target, and per store (value, met)
-    store = stores[0]
-
-    def row(scale, metric, value, target="", met=None):
-        cells.setdefault((scale, metric), {"target": target})[store] = (value, met)
-
-    for scale in scales:
-        store = scale.get("vector_store", "faiss")
-        n = f"{scale['companies']:,}"
-        row(n, "index build / save / load (s)",
-            f"{scale['index_build_s']:.1f} / {scale['index_save_s']:.1f} / {scale['index_load_s']:.1f}")
-        if "need_word_forms_s" in scale:
-            row(n, "every need's word forms read for explanations (s)", f"{scale['need_word_forms_s']:.1f}")
-        for label in ("need_to_companies", "company_to_needs"):
-            m = scale[label]
-            is_100k = scale["companies"] >= 100_000
-            row(n, f"{label} p50/p95/p99 (ms)", f"{m['p50']:.1f} / {m['p95']:.1f} / {m['p99']:.1f}",
-                "p99 ≤ 5" if is_100k else "", m["p99"] <= 5 if is_100k else None)
-            a = m["exact_anchor"]
-            row(n, f"{label} exact anchor p50/p99 (ms)", f"{a['p50']:.1f} / {a['p99']:.1f}")
-            row(n, f"{label} recall@10 vs exact", f"{m['recall_at_10_vs_exact']:.3f}", "≥ 0.98",
-                m["recall_at_10_vs_exact"] >= 0.98)
-            if "asked_again" in m:
-                again = m["asked_again"]
-                row(n, f"{label} asked again p50/p99 (ms)", f"{again['p50']:.2f} / {again['p99']:.2f}")
-        if "need_to_companies_precomputed" in scale:
-            m = scale["need_to_companies_precomputed"]
-            is_100k = scale["companies"] >= 100_000
-            row(n, "need_to_companies precomputed: precompute (s) / kept (MB)",
-                f"{m['precompute_s']:.1f} / {m['kept_mb']:.1f}")
-            row(n, f"need_to_companies precomputed, {m['delta_documents']} writes in delta, p50/p95/p99 (ms)",
-                f"{m['p50']:.2f} / {m['p95']:.2f} / {m['p99']:.2f}",
-                "p99 ≤ 5" if is_100k else "", m["p99"] <= 5 if is_100k else None)
-            again = m["asked_again"]
-            row(n, "need_to_companies precomputed, asked again p50/p99 (ms)",
-                f"{again['p50']:.2f} / {again['p99']:.2f}")
-            if "big_delta" in m:
-                big = m["big_delta"]
-                row(n, f"need_to_companies precomputed, {big['delta_documents']} writes in delta, "
-                    "p50/p95/p99 (ms)",
-                    f"{big['p50']:.2f} / {big['p95']:.2f} / {big['p99']:.2f}")
-            row(n, "need_to_companies precomputed recall@10 vs exact", f"{m['recall_at_10_vs_exact']:.3f}",
-                "≥ 0.98",
-                m["recall_at_10_vs_exact"] >= 0.98)
-        if "ann_vector_recall" in scale:
-            row(n, "ANN vector recall@10 vs flat", json.dumps(scale["ann_vector_recall"]))
-        f = scale["free_text"]
-        row(n, "free text p50/p95 (ms, encoding incl.)", f"{f['p50']:.1f} / {f['p95']:.1f}", "p50 ≤ 60",
-            f["p50"] <= 60)
-        w = scale["writes"]
-        row(n, "one upsert p50/p95 (ms)", f"{w['upsert']['p50']:.1f} / {w['upsert']['p95']:.1f}")
-        row(n, "search during writes p50/p99 (ms), errors",
-            f"{w['search_during_writes']['p50']:.1f} / {w['search_during_writes']['p99']:.1f}, {w['errors']}",
-            "0 errors", w["errors"] == 0)
-        if "merge_s" in scale.get("background_merge", {}):
-            b = scale["background_merge"]
-            during = b["during_merge"]
-            row(n, f"background merge: the write that starts it (ms; delta {b['delta_documents']} documents) "
-                "/ merge incl. the needs' candidates (s)", f"{b['crossing_write_ms']:.0f} / {b['merge_s']:.0f}")
-            for label in ("need_to_companies", "company_to_needs_first_ask", "upsert"):
-                m = during[label]
-                row(n, f"during the merge: {label} p50/p99 (ms)", f"{m['p50']:.1f} / {m['p99']:.1f}")
-            row(n, "during the merge: errors", f"{during['errors']}", "0", during["errors"] == 0)
-            after = b["after_merge"]
-            row(n, "need_to_companies right after the merge p50/p95/p99 (ms); recall@10",
-                f"{after['p50']:.2f} / {after['p95']:.2f} / {after['p99']:.2f}; {after['recall_at_10_vs_exact']:.3f}",
-                "p99 ≤ 5, ≥ 0.98", after["p99"] <= 5 and after["recall_at_10_vs_exact"] >= 0.98)
-        wl = scale["weekly_list"]
-        label = "weekly list (s)" + (" extrapolated" if wl["extrapolated"] else "")
-        big = scale["companies"] >= 50_000
-        row(n, label, f"{wl['seconds']:.1f}", "≤ 60 at 50k" if big else "", wl["seconds"] <= 60 if big else None)
-        is_100k = scale["companies"] >= 100_000
-        # The target is the serving process's (HTTP rows below); this one builds the index too.
-        row(n, "peak RSS of the bench process, index build incl. (MB)", f"{scale['peak_rss_mb']:.0f}")
-        for key, value in scale.get("http", {}).items():
-            if key.endswith("rps"):
-                row(n, f"HTTP {key} (one worker, {scale['http']['concurrency']} connections)", f"{value:.0f}",
-                    "≥ 300", value >= 300)
-            elif isinstance(value, dict) and "p50" in value:
-                row(n, f"HTTP {key} p50/p99 (ms)", f"{value['p50']:.1f} / {value['p99']:.1f}")
-            elif key.endswith("cpu_ms_per_request"):
-                row(n, f"HTTP {key}", f"{value:.1f}")
-            elif key == "errors":
-                row(n, "HTTP errors (non-2xx and socket errors)", f"{value}", "0", value == 0)
-            elif key in ("server_rss_mb", "server_peak_rss_mb"):
-                row(n, f"HTTP {key}", f"{value}", "≤ 2048 at 100k" if is_100k else "",
-                    value <= 2048 if is_100k else None)
-            elif key in ("server_ready_s", "server_precompute_s", "server_restart_ready_s",
-                         "server_restart_precompute_s"):
-                row(n, f"HTTP {key}", f"{value}")
-    store = stores[0]
-    ingest = report.get("ingest")
-    if ingest:
-        row("ingest", f"engine, real encoders (profiles/s, {ingest['mean_chars']:.0f} chars)",
-            f"{ingest['engine_profiles_per_s']:.1f}", "≥ 30", ingest["engine_profiles_per_s"] >= 30)
-        row("ingest", "`koppelkans import` command (profiles/s)", f"{ingest['import_command_profiles_per_s']:.1f}")
-
-    lines = [f"| scale | metric | {' | '.join(stores) if len(stores) > 1 else 'value'} | target | met |",
-             "|---|---|" + "---|" * len(stores) + "---|---|"]
-    for (scale, metric), cell in cells.items():
-        values = " | ".join(cell.get(s, ("", None))[0] for s in stores)
-        marks = [cell[s][1] for s in stores if s in cell and cell[s][1] is not None]
-        met = " / ".join("yes" if m else "no" for m in marks)
-        lines.append(f"| {scale} | {metric} | {values} | {cell['target']} | {met} |")
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -577,7 +468,7 @@ def main() -> None:
         return
 
     report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "targets": TARGETS,
-                    "machine": {"cpus": os.cpu_count()}, "scales": []}
+                    "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}, "scales": []}
     for companies in [int(s) for s in args.scales.split(",") if s]:
         for store in stores:
             print(f"--- {companies:,} companies × {NEEDS:,} needs, vector store {store}", flush=True)
@@ -597,8 +488,9 @@ def main() -> None:
         report["ingest"] = measure_ingest(args)
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     args.out.write_text(json.dumps(report, indent=1))
-    print(table(report))
-    print(f"\nwritten to {args.out}")
+    print(perf_table.render(report))
+    perf_table.update_document(perf_table.DOCUMENT, report)
+    print(f"\nwritten to {args.out}; the table is in {perf_table.DOCUMENT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ HNSW_BUILD_EFFORT = 160
 # Search effort: 512 costs about 3 ms per match more than 256 at 100,000 (p50 15–18 ms).
 HNSW_SEARCH_EFFORT = 512
 
+# Searches use one OpenMP thread: several requests search at once on two shared cores, and more
+# threads per search would only compete with them.
+faiss.omp_set_num_threads(1)
+
 
 class PassageSearch(Protocol):
     """What the ranking needs from a vector store: the best passage positions per query row."""
@@ -45,7 +49,7 @@ class HnswPassageSearch:
         index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_BUILD_EFFORT
         # Building is a one-off batch job (a merge or a load): it may use both cores; searches
-        # stay at one thread (see index.py).
+        # stay at one thread (above).
         faiss.omp_set_num_threads(threads)
         try:
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
