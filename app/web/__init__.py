@@ -18,6 +18,7 @@ from app.web import (
     need,
     pages,
     pipeline,
+    recovery,
     register,
     weekly,
 )
@@ -25,7 +26,7 @@ from app.web.routing import status_page, wants_html
 from app.web.templating import STATIC_DIR
 
 router = APIRouter()
-for module in (front, pages, register, company, need, lists, inbox, matches, pipeline, weekly, dashboard,
+for module in (front, pages, register, recovery, company, need, lists, inbox, matches, pipeline, weekly, dashboard,
                introductions):
     router.include_router(module.router)
 

@@ -7,7 +7,7 @@ import re
 from sqlmodel import select
 
 from app.core.config import get_settings
-from app.models import Company
+from app.models import Company, OutboxMail
 from tests.factories import company_payload
 from tests.web.conftest import csrf_from, log_in
 
@@ -87,7 +87,8 @@ def test_a_duplicate_kvk_number_is_shown_beside_the_kvk_field(web):
     assert web.post("/api/v1/companies", json=company_payload(kvk_number="87654321")).status_code == 201
     response = submit(web)
     assert response.status_code == 409
-    assert re.search(r'id="kvk_number-fout">.*already registered', response.text, re.S)
+    assert re.search(r'id="kvk_number-fout">.*Er is al een bedrijf aangemeld met dit KvK-nummer', response.text, re.S)
+    assert "already registered" not in response.text
 
 
 def test_registration_without_the_csrf_token_is_refused(web, session):
@@ -103,11 +104,31 @@ def test_markup_in_the_form_is_shown_as_text(web):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
 
 
-def test_an_adviser_registers_on_the_company_s_behalf(web, people, session):
+def test_an_adviser_registers_on_the_company_s_behalf_stays_logged_in_and_mails_the_link(web, people, session):
     assert log_in(web, people["adviser"]).status_code == 303
     assert submit(web).status_code == 303
-    assert "Met deze link bekijkt het bedrijf" in web.get("/ui/aangemeld").text
-    assert session.exec(select(Company.source)).one() == "adviser"
+    shown = web.get("/ui/aangemeld").text
+    assert "Geef de link hieronder aan het bedrijf" in shown and 'data-copy="bewerkingslink"' in shown
+    company = session.exec(select(Company)).one()
+    assert company.source == "adviser"
+    assert f'href="/ui/bedrijf/{company.id}"' in shown and "?token=" not in shown.split("Naar het bedrijfsprofiel")[0][-200:]
+    assert "Uitloggen (web-adviser)" in web.get("/ui/zoeken").text  # still the adviser
+    mailed = web.post("/ui/aangemeld/mailen", data={"csrf_token": csrf_from(shown)}, follow_redirects=False)
+    assert mailed.status_code == 303 and mailed.headers["location"] == f"/ui/bedrijf/{company.id}"
+    [queued] = session.exec(select(OutboxMail).where(OutboxMail.purpose == "edit_link_handover")).all()
+    assert queued.to_address == "info@veenstra.example.org" and "token=kk_edit_" in queued.body
+    page = web.get(f"/ui/bedrijf/{company.id}")
+    assert "De bewerkingslink is gemaild naar info@veenstra.example.org" in page.text
+    assert "Uitloggen (web-adviser)" in page.text
+    again = web.post("/ui/aangemeld/mailen", data={"csrf_token": csrf_from(shown)})
+    assert again.status_code == 404 and "al verstuurd" in again.text  # once
+
+
+def test_an_adviser_who_opens_an_edit_link_stays_logged_in(web, people, session):
+    company = web.post("/api/v1/companies", json=company_payload()).json()
+    assert log_in(web, people["adviser"]).status_code == 303
+    opened = web.get(f"/ui/bedrijf/{company['id']}", params={"token": company["edit_token"]})
+    assert opened.status_code == 200 and "Uitloggen (web-adviser)" in opened.text
 
 
 def test_the_form_shares_the_api_rate_limit(web):
