@@ -255,7 +255,9 @@ class Follow(SQLModel, table=True):
     Exactly one of ``company_id`` and ``need_id`` is set."""
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True))
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     company_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=True)
     )

@@ -110,7 +110,8 @@ def feedback(request: Request, company_id: int, need_id: int, db: SessionDep, vi
         return _page(request, db, visitor, company_id, need_id,
                      error="Schrijf bij de beoordeling kort waarom (minstens drie tekens).")
     is_relevant = relevant == "ja"
-    done = "Gemarkeerd als relevant." if is_relevant else "Gemarkeerd als niet relevant: de koppeling komt niet meer terug."
+    done = ("Gemarkeerd als relevant." if is_relevant
+            else "Gemarkeerd als niet relevant: de koppeling komt niet meer terug.")
     return _act(request, db, visitor, company_id, need_id, done,
                 lambda match: pipeline_service.set_feedback(db, visitor.caller, match, relevant=is_relevant,
                                                             reason=reden.strip()))

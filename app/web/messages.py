@@ -20,9 +20,8 @@ def _status(value: object) -> str:
 
 def _transition(params: Params) -> str:
     allowed = [_status(status) for status in params.get("allowed", [])]
-    choice = (
-        "Kies een van deze: " + ", ".join(allowed) + "." if allowed else "Deze koppeling is afgerond en kan niet verder."
-    )
+    choice = ("Kies een van deze: " + ", ".join(allowed) + "." if allowed
+              else "Deze koppeling is afgerond en kan niet verder.")
     return (
         f"Een koppeling met status ‘{_status(params.get('from_status'))}’ kan niet naar "
         f"‘{_status(params.get('to_status'))}’. {choice}"
@@ -118,7 +117,10 @@ BY_CODE: dict[str, Callable[[Params], str]] = {
 BY_STATUS = {
     400: "Dit verzoek kunnen wij niet verwerken. Ga terug en probeer het opnieuw.",
     401: "Log in om verder te gaan.",
-    403: "U heeft geen toegang tot deze pagina. Log in met een account dat wel toegang heeft, of ga terug naar de start.",
+    403: (
+        "U heeft geen toegang tot deze pagina. Log in met een account dat wel toegang heeft, of ga terug naar "
+        "de start."
+    ),
     404: "Deze pagina bestaat niet (meer). Controleer het adres of ga terug naar de start.",
     405: "Deze pagina kan zo niet worden geopend. Ga terug naar de start en gebruik de knoppen op de pagina.",
     409: "Dit botst met gegevens die er al zijn. Controleer wat u invulde en probeer het opnieuw.",

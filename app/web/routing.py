@@ -80,10 +80,14 @@ def error_page(request: Request, status_code: int, message: str, retry_after: in
     return response
 
 
+# Paths that answer machines: their errors stay JSON.
+MACHINE_PATHS = ("/api/", "/healthz", "/readyz", "/openapi.json", "/docs", "/static/")
+
+
 def wants_html(request: Request) -> bool:
-    """The front page and the web interface answer errors with pages; the API with JSON."""
-    path = request.url.path
-    return path == "/" or path == "/ui" or path.startswith("/ui/")
+    """The front page, the web interface and any other address a person may type answer errors with
+    a page; the API, the health checks and its documentation with JSON."""
+    return not request.url.path.startswith(MACHINE_PATHS)
 
 
 def status_page(request: Request, status_code: int) -> Response:

@@ -12,7 +12,9 @@ from app.main import create_app
 from app.matching.encoders import HashingEncoder
 from app.matching.engine import MatchEngine
 from app.services.matching import MatchingState
+from app.web.templating import templates
 from tests.factories import make_user
+from tests.web.english import english_in
 
 PASSWORD = "correct horse battery staple"
 # (page, median ms, slowest ms), filled by test_render_times and printed at the end of the run.
@@ -83,6 +85,26 @@ def log_in(client: TestClient, username: str, password: str = PASSWORD):
 def adviser_web(web: TestClient, people) -> TestClient:
     assert log_in(web, people["adviser"]).status_code == 303
     return web
+
+
+@pytest.fixture(autouse=True)
+def pages_speak_dutch(monkeypatch) -> Iterator[list[str]]:
+    """Every page the web interface renders in a test (the browser tests' server included) that
+    shows an error or a refusal is checked for the API's English messages and enum reprs."""
+    rendered: list[str] = []
+    original = templates.TemplateResponse
+
+    def keep(*args, **kwargs):
+        response = original(*args, **kwargs)
+        context = kwargs.get("context") or (args[2] if len(args) > 2 else {})
+        if response.status_code >= 400 or context.get("error") or context.get("errors") or context.get("message"):
+            rendered.append(response.body.decode())
+        return response
+
+    monkeypatch.setattr(templates, "TemplateResponse", keep)
+    yield rendered
+    english = sorted({fragment for page in rendered for fragment in english_in(page)})
+    assert not english, f"a page of the web interface showed the API's English: {english}"
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
