@@ -5,16 +5,14 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from sqlmodel import select
 
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import KoppelkansError
-from app.models import User
-from app.schemas import Role
+from app.domain import Role
 
 app = typer.Typer(help="Koppelkans: matchmaking between MKB companies and defence needs and programmes.",
                   no_args_is_help=True)
@@ -27,7 +25,7 @@ SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 ADMIN_PASSWORD_FILE = "admin-password.txt"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)
 
@@ -69,7 +67,7 @@ def users_create(
     try:
         with session_scope() as session:
             user = user_service.create_user(
-                session=session, username=name, role=role.value, full_name=full_name,
+                session=session, username=name, role=role, full_name=full_name,
                 organisation_slug=org, password=chosen_password,
             )
             token, _ = user_service.issue_token(session=session, user=user, name="cli")
@@ -86,10 +84,10 @@ def users_ensure_admin() -> None:
 
     password_file = get_settings().data_dir / ADMIN_PASSWORD_FILE
     with session_scope() as session:
-        admin = session.exec(select(User).where(User.role == "admin")).first()
+        admin = user_service.first_admin(session=session)
         if admin is None:
             password = secrets.token_urlsafe(12)
-            admin = user_service.create_user(session=session, username="admin", role="admin",
+            admin = user_service.create_user(session=session, username="admin", role=Role.admin,
                                              full_name="Beheerder", password=password)
             password_file.parent.mkdir(parents=True, exist_ok=True)
             password_file.write_text(password + "\n", encoding="utf-8")
@@ -108,7 +106,7 @@ def users_set_password(name: Annotated[str, typer.Argument(help="Username")]) ->
 
     password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with session_scope() as session:
-        user = session.exec(select(User).where(User.username == name)).first()
+        user = user_service.by_username(session=session, username=name)
         if user is None:
             _fail(f"no user named {name!r}")
         user_service.set_password(session=session, user=user, password=password)
@@ -207,18 +205,14 @@ app.add_typer(companies_app, name="companies")
 @companies_app.command("edit-token")
 def companies_edit_token(company_id: Annotated[int, typer.Argument(help="The company's id")]) -> None:
     """Issue a new edit token for a company (the old one stops working); printed once as the last line."""
-    from app.core.security import hash_token, new_token
-    from app.models import Company
-    from app.services import audit
+    from app.services import companies as company_service
 
-    token = new_token("edit")
-    with session_scope() as session:
-        company = session.get(Company, company_id)
-        if company is None:
-            _fail(f"no company with id {company_id}")
-        company.edit_token_hash = hash_token(token)
-        session.add(company)
-        audit.record(session, "cli", "issue_edit_token", "company", company_id)
+    try:
+        with session_scope() as session:
+            company = company_service.get(session=session, company_id=company_id)
+            token = company_service.issue_edit_token(session=session, company=company, actor="cli")
+    except KoppelkansError as error:
+        _fail(error.detail)
     typer.echo(f"new edit token for company {company_id} (shown once):", err=True)
     typer.echo(token)
 

@@ -15,7 +15,7 @@ from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
 from app.core.writer import BatchWriter
 from app.matching.engine import MatchEngine
-from app.models import Company
+from app.models import Company, CompanyRecord
 from app.schemas import MAX_ID
 from app.services import companies as company_service
 from app.services import users as user_service
@@ -93,7 +93,7 @@ async def require_list_reader(caller: CallerDep) -> Caller:
     """Weekly lists: the Regioteam and the provincial desk."""
     if caller.user is None:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
-    if caller.user.role not in ("regioteam", "adviser", "admin"):
+    if not caller.reads_weekly_lists:
         raise Forbidden("weekly match lists are for the Regioteam, advisers and admins")
     return caller
 
@@ -119,7 +119,7 @@ EditTokenHeader = Annotated[
 ]
 
 
-def caller_for_company(company: Company, caller: Caller, x_edit_token: str | None) -> Caller:
+def caller_for_company(company: CompanyRecord, caller: Caller, x_edit_token: str | None) -> Caller:
     """The caller, recognised as the company itself when its edit token is sent; 401 without any credentials."""
     if x_edit_token is not None:
         if not company_service.check_edit_token(company, x_edit_token):
@@ -163,7 +163,8 @@ EngineDep = Annotated[MatchEngine, Depends(ready_engine)]
 
 async def get_writer(request: Request) -> BatchWriter:
     """The application's batch writer (app/core/writer.py)."""
-    return request.app.state.writer
+    writer: BatchWriter = request.app.state.writer
+    return writer
 
 
 WriterDep = Annotated[BatchWriter, Depends(get_writer)]

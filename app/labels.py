@@ -1,16 +1,18 @@
 """Dutch labels for the vocabularies in ``app/domain.py``: what the web interface and the
-spreadsheet exports show in place of the stored codes."""
+spreadsheet exports show in place of the stored codes (a test checks every member has one)."""
 
-from app.domain import CompanyStatus, DefenceExperience, Fit, NeedStatus, PipelineStatus, Role
+from app.domain import CompanyStatus, DefenceExperience, Fit, ListLineChange, NeedStatus, PipelineStatus, Role
 from app.taxonomy import get_taxonomy
 
-DEFENCE_EXPERIENCE = {
+DEFENCE_EXPERIENCE: dict[DefenceExperience, str] = {
     DefenceExperience.none: "Nooit met Defensie gewerkt",
     DefenceExperience.indirect: "Indirect (via een keten of hoofdaannemer)",
     DefenceExperience.supplier: "Leverancier van Defensie",
 }
-ROLES = {Role.admin: "beheerder", Role.adviser: "adviseur", Role.scout: "scout", Role.regioteam: "Regioteam"}
-PIPELINE = {
+ROLES: dict[Role, str] = {
+    Role.admin: "beheerder", Role.adviser: "adviseur", Role.scout: "scout", Role.regioteam: "Regioteam",
+}
+PIPELINE: dict[PipelineStatus, str] = {
     PipelineStatus.new: "Nieuw",
     PipelineStatus.triaged: "Beoordeeld",
     PipelineStatus.intro_proposed: "Introductie voorgesteld",
@@ -24,15 +26,21 @@ PIPELINE = {
     PipelineStatus.parked: "Geparkeerd",
 }
 # How a weekly list's line compares with the week before.
-CHANGE = {"new": "nieuw", "changed": "gewijzigd", "unchanged": "ongewijzigd", "gone": "vervallen"}
-STATUS = {
+CHANGE: dict[ListLineChange, str] = {
+    ListLineChange.new: "nieuw",
+    ListLineChange.changed: "gewijzigd",
+    ListLineChange.unchanged: "ongewijzigd",
+    ListLineChange.gone: "vervallen",
+}
+# Companies' and needs' statuses share one lookup: their members' values differ.
+STATUS: dict[CompanyStatus | NeedStatus, str] = {
     CompanyStatus.pending: "in behandeling",
     CompanyStatus.active: "actief",
     CompanyStatus.archived: "gearchiveerd",
     NeedStatus.open: "open",
     NeedStatus.closed: "gesloten",
 }
-FIT = {Fit.strong: "sterk", Fit.fair: "redelijk", Fit.weak: "zwak"}
+FIT: dict[Fit, str] = {Fit.strong: "sterk", Fit.fair: "redelijk", Fit.weak: "zwak"}
 
 
 def need_kind(slug: str) -> str:

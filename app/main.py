@@ -1,5 +1,6 @@
 """The FastAPI application: routers, error rendering, security headers and body limits."""
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 from threadpoolctl import threadpool_limits
 
@@ -25,6 +27,7 @@ from app.services import mail
 from app.services.matching import MatchingState
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = "/openapi.json"
 THREADS = 200
 
 SECURITY_HEADERS = {
@@ -58,10 +61,10 @@ class LimitsAndHeaders:
     a match itself under load.
     """
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -69,14 +72,14 @@ class LimitsAndHeaders:
         received = 0
         exceeded = started = False
 
-        async def send_with_headers(message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
             await send(message)
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
@@ -86,7 +89,7 @@ class LimitsAndHeaders:
                     raise BodyTooLarge
             return message
 
-        async def send_or_refuse(message) -> None:
+        async def send_or_refuse(message: Message) -> None:
             nonlocal started
             if not exceeded:
                 started = True
@@ -112,7 +115,7 @@ def _too_large(max_bytes: int) -> JSONResponse:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI):
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()  # refuses to start with a placeholder secret in production
     install_redaction()  # the company's edit link carries its token in the query string
     # Routes and the session dependency are sync and run in a thread pool; a request's commit (the
@@ -149,6 +152,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         summary="Matches MKB companies in Drenthe and the north to defence needs, NLD areas and innovation programmes.",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url=OPENAPI_URL,
         docs_url=None,
         redoc_url=None,
     )
@@ -158,7 +162,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
         page = get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=OPENAPI_URL,
             title="Koppelkans API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",

@@ -18,16 +18,18 @@ from pydantic import (
     field_validator,
 )
 
-from app.domain import (  # noqa: F401  (re-exported: the API's enums are the domain's)
-    CompanyStatus,
-    DefenceExperience,
-    NeedKind,
-    NeedStatus,
-    PipelineStatus,
-    Role,
-    Visibility,
-)
-from app.taxonomy import get_taxonomy
+# Re-exported ("X as X"): the API's enums are the domain's.
+from app.domain import CompanySource as CompanySource
+from app.domain import CompanyStatus as CompanyStatus
+from app.domain import DefenceExperience as DefenceExperience
+from app.domain import MatchEventKind as MatchEventKind
+from app.domain import NeedKind as NeedKind
+from app.domain import NeedStatus as NeedStatus
+from app.domain import PipelineStatus as PipelineStatus
+from app.domain import Role as Role
+from app.domain import Visibility as Visibility
+from app.matching.explain import Explanation
+from app.taxonomy import VocabularyEntry, get_taxonomy
 
 NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
 
@@ -89,6 +91,18 @@ def check_regions(values: list[str] | None) -> list[str] | None:
     if unknown:
         raise ValueError(f"unknown region(s) {unknown}: choose from {list(known)}")
     return list(dict.fromkeys(values))
+
+
+def check_region(value: str | None) -> str | None:
+    if value:
+        check_regions([value])
+    return value
+
+
+def check_sector(value: str | None) -> str | None:
+    if value:
+        check_sectors([value])
+    return value
 
 
 def check_phone(value: str | None) -> str | None:
@@ -204,7 +218,7 @@ class CompanyOut(BaseModel):
     capabilities: list[str]
     defence_experience: DefenceExperience
     status: CompanyStatus
-    source: str
+    source: CompanySource
     source_ref: str | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -320,12 +334,18 @@ class UserOut(BaseModel):
     organisation: OrganisationRef | None
 
 
-class TaxonomyOut(BaseModel):
-    nld_areas: list[dict]
-    sectors: list[dict]
-    need_kinds: list[dict]
+class MunicipalityOut(BaseModel):
+    name: str
+    province: str
     regions: list[str]
-    municipalities: list[dict]
+
+
+class TaxonomyOut(BaseModel):
+    nld_areas: list[VocabularyEntry]
+    sectors: list[VocabularyEntry]
+    need_kinds: list[VocabularyEntry]
+    regions: list[str]
+    municipalities: list[MunicipalityOut]
 
 
 # --- matching --------------------------------------------------------------------------------
@@ -334,14 +354,16 @@ class TaxonomyOut(BaseModel):
 class CompanyMatch(BaseModel):
     company: CompanyOut
     score: float
-    explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
+    explanation: Explanation = Field(
+        description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
 
 
 class NeedMatch(BaseModel):
     need: NeedOut
     score: float
-    explanation: dict
+    explanation: Explanation = Field(
+        description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: str | None = None
 
 
@@ -364,8 +386,8 @@ class SearchFilters(BaseModel):
     kind: NeedKind | None = None
     include_closed: bool = False
 
-    _regions = field_validator("region")(lambda v: check_regions([v])[0] if v else v)
-    _sector = field_validator("sector")(lambda v: check_sectors([v])[0] if v else v)
+    _region = field_validator("region")(check_region)
+    _sector = field_validator("sector")(check_sector)
 
 
 class SearchRequest(BaseModel):
@@ -399,21 +421,21 @@ class CompanyRef(BaseModel):
     id: int
     name: str
     municipality: str | None
-    defence_experience: str
+    defence_experience: DefenceExperience
 
 
 class NeedRef(BaseModel):
     id: int
     title: str
-    kind: str
+    kind: NeedKind
 
 
 class MatchEventOut(BaseModel):
     at: UtcDatetime
     actor: str
-    kind: str
-    from_status: str | None
-    to_status: str | None
+    kind: MatchEventKind
+    from_status: PipelineStatus | None
+    to_status: PipelineStatus | None
     note: str
 
 
@@ -421,7 +443,7 @@ class MatchOut(BaseModel):
     company: CompanyRef
     need: NeedRef
     status: PipelineStatus
-    allowed_next: list[str]
+    allowed_next: list[PipelineStatus]
     owner_user_id: int | None
     owner_organisation_id: int | None
     last_score: float | None
@@ -451,7 +473,7 @@ class Dashboard(BaseModel):
     """Over worked matches only: a match record with at least one event."""
 
     matches_total: int
-    matches_by_status: dict[str, int]
+    matches_by_status: dict[PipelineStatus, int]
     matches_by_nld_area: dict[str, int]
     matches_by_sub_region: dict[str, int]
     introductions_per_month: dict[str, int]

@@ -16,7 +16,13 @@ that scale's alone:
 Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
 
 How vectors are made at scale is explained in bench_corpus.py (real vectors of a sentence
-pool, combined per passage). Results: a table on stdout and bench-results/latest.json.
+pool, combined per passage). Results: a table on stdout and in docs/performance.md
+(scripts/perf_table.py), and bench-results/latest.json.
+
+`--synthetic` measures the engine alone instead, without any model: the same profiles with
+vectors seeded by their text (bench_corpus.SeededRandomEncoder); per scale the first build, one
+upsert, a save and free-text matches with and without a filter. Results: a table on stdout and
+bench-results/synthetic.json.
 """
 
 from __future__ import annotations
@@ -433,6 +439,48 @@ def measure_ingest(args) -> dict:
     return result
 
 
+SYNTHETIC_QUERIES = ("radar en antennes voor schepen", "drones met sensoren", "textiel en coating")
+
+
+def measure_synthetic(companies: int) -> dict:
+    """The engine's own work at one scale, with seeded random vectors (see the module docstring)."""
+    from app.matching.engine import MatchEngine
+
+    rng = np.random.default_rng(7)
+    pools = corpus.sentence_pools(rng)
+    docs = [corpus.company_document(i, corpus.company_record(i, pools, rng)) for i in range(1, companies + 1)]
+    result: dict = {"companies": companies}
+    with tempfile.TemporaryDirectory(dir=RESULTS) as folder:
+        engine = MatchEngine(Path(folder), corpus.SeededRandomEncoder(384, "dense"),
+                             corpus.SeededRandomEncoder(512, "multilingual"))
+        started = time.perf_counter()
+        engine.sync("company", docs)
+        result["build_s"] = time.perf_counter() - started
+        result["upsert_ms"] = timed_upsert(engine, edited(docs[0], " Ook radar en antennes voor schepen."))
+        started = time.perf_counter()
+        engine.save()
+        result["save_s"] = time.perf_counter() - started
+        a_third = frozenset(range(1, companies + 1, 3))
+        for label, allowed in (("free_text", None), ("free_text_a_third_allowed", a_third)):
+            timings = []
+            for query in SYNTHETIC_QUERIES * 3:
+                started = time.perf_counter()
+                engine.match(query, target="company", allowed_ids=allowed, limit=10)
+                timings.append((time.perf_counter() - started) * 1000)
+            result[label] = percentiles(timings)
+        engine.close()
+    return result
+
+
+def synthetic_table(results: list[dict]) -> str:
+    lines = ["| companies | build (s) | one upsert (ms) | save (s) | free text p50 (ms) | a third allowed p50 (ms) |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['companies']:,} | {r['build_s']:.1f} | {r['upsert_ms']:.0f} | {r['save_s']:.1f} | "
+                     f"{r['free_text']['p50']:.1f} | {r['free_text_a_third_allowed']['p50']:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1000,10000,100000", help="companies per scale, comma-separated")
@@ -440,7 +488,9 @@ def main() -> None:
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest measurement")
     parser.add_argument("--no-http", action="store_true", help="skip the match endpoints through HTTP")
     parser.add_argument("--http-seconds", type=float, help="load per HTTP endpoint (default 20 s, 10 s quick)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="the engine alone, without models: build, one upsert, save and free-text matches")
+    parser.add_argument("--out", type=Path, help="default bench-results/latest.json (synthetic.json)")
     parser.add_argument("--vector-store", default="faiss",
                         help="vector stores to measure side by side, comma-separated: faiss, pgvector")
     parser.add_argument("--postgres-url", default=os.environ.get("KOPPELKANS_TEST_POSTGRES_URL", ""),
@@ -460,7 +510,19 @@ def main() -> None:
     args.weekly_sample = 50 if args.quick else 200
     args.ingest_profiles = 40 if args.quick else 120
     args.http_seconds = args.http_seconds or (10 if args.quick else 20)
+    args.out = args.out or RESULTS / ("synthetic.json" if args.synthetic else "latest.json")
     RESULTS.mkdir(exist_ok=True)
+
+    if args.synthetic:
+        results = []
+        for companies in [int(s) for s in args.scales.split(",") if s]:
+            print(f"--- {companies:,} companies, seeded random vectors", flush=True)
+            results.append(measure_synthetic(companies))
+            args.out.write_text(json.dumps({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "scales": results},
+                                           indent=1))
+        print(synthetic_table(results))
+        print(f"\nwritten to {args.out}")
+        return
 
     if args.one_scale:
         result = run_scale(args.one_scale, args)
@@ -487,6 +549,7 @@ def main() -> None:
         print("--- ingest with the real encoders", flush=True)
         report["ingest"] = measure_ingest(args)
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    report["machine"]["load_average_at_end"] = os.getloadavg()[0]
     args.out.write_text(json.dumps(report, indent=1))
     print(perf_table.render(report))
     perf_table.update_document(perf_table.DOCUMENT, report)

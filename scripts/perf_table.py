@@ -98,7 +98,7 @@ def _scale_rows(rows: Rows, scale: Report) -> None:
     during = writes["search_during_writes"]
     rows.add(n, "search while another thread writes: p50 / p99 (ms), errors",
              f"{during['p50']:.1f} / {during['p99']:.1f}, {writes['errors']}", "0 errors", writes["errors"] == 0)
-    _merge_rows(rows, n, scale.get("background_merge", {}))
+    _merge_rows(rows, n, scale.get("background_merge", {}), is_100k)
     weekly = scale["weekly_list"]
     label = "weekly list (s)" + (", extrapolated" if weekly["extrapolated"] else "")
     big = scale["companies"] >= 50_000
@@ -109,7 +109,7 @@ def _scale_rows(rows: Rows, scale: Report) -> None:
     _http_rows(rows, n, scale.get("http", {}), is_100k)
 
 
-def _merge_rows(rows: Rows, n: str, merge: Report) -> None:
+def _merge_rows(rows: Rows, n: str, merge: Report, is_100k: bool) -> None:
     if "merge_s" not in merge:
         return
     rows.add(n, f"background merge: the write that starts it (ms; {merge['delta_documents']} documents in the delta) "
@@ -122,9 +122,10 @@ def _merge_rows(rows: Rows, n: str, merge: Report) -> None:
         rows.add(n, f"during the merge, {label}: p50 / p99 (ms)", _ms2(during[key]))
     rows.add(n, "during the merge: errors", f"{during['errors']}", "0", during["errors"] == 0)
     after = merge["after_merge"]
+    recall_met = after["recall_at_10_vs_exact"] >= 0.98
     rows.add(n, "need → companies right after the merge: p50 / p95 / p99 (ms); recall@10",
-             f"{_ms3(after, 2)}; {after['recall_at_10_vs_exact']:.3f}", "p99 ≤ 5, ≥ 0.98",
-             after["p99"] <= 5 and after["recall_at_10_vs_exact"] >= 0.98)
+             f"{_ms3(after, 2)}; {after['recall_at_10_vs_exact']:.3f}", "p99 ≤ 5, ≥ 0.98" if is_100k else "≥ 0.98",
+             (after["p99"] <= 5 and recall_met) if is_100k else recall_met)
 
 
 def _http_rows(rows: Rows, n: str, http: Report, is_100k: bool) -> None:
@@ -135,8 +136,9 @@ def _http_rows(rows: Rows, n: str, http: Report, is_100k: bool) -> None:
         if f"{key}_rps" not in http:
             continue
         rps = http[f"{key}_rps"]
+        targeted = key == "need_matches"  # the target is the stored need's endpoint's
         rows.add(n, f"HTTP {endpoint}: requests/s (one worker, {connections} connections)", f"{rps:.0f}",
-                 "≥ 300", rps >= 300)
+                 "≥ 300" if targeted else "", rps >= 300 if targeted else None)
         rows.add(n, f"HTTP {endpoint}: p50 / p99 (ms)", _ms2(http[f"{key}_latency"]))
         rows.add(n, f"HTTP {endpoint}: server CPU per request (ms)", f"{http[f'{key}_server_cpu_ms_per_request']:.1f}")
     if "errors" in http:
@@ -183,8 +185,9 @@ def conditions(report: Report) -> str:
     needs = " and ".join(f"{n:,}" for n in dict.fromkeys(s.get("needs", 2000) for s in scales)) or "no"
     stores = ", ".join(dict.fromkeys(s.get("vector_store", "faiss") for s in scales)) or "faiss"
     machine = report.get("machine", {})
-    load = machine.get("load_average_at_start")
-    load_text = f", load average {load:.1f} at the start" if load is not None else ""
+    loads = [f"{machine[key]:.1f} at the {moment}" for key, moment in
+             (("load_average_at_start", "start"), ("load_average_at_end", "end")) if key in machine]
+    load_text = f", load average {' and '.join(loads)}" if loads else ""
     http = next((s["http"] for s in scales if s.get("http")), None)
     generator = f"; HTTP load from {http['load_generator']}" if http and "load_generator" in http else ""
     finished = report.get("finished", "unfinished")

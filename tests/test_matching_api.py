@@ -256,3 +256,28 @@ def test_a_registration_that_starts_a_merge_is_answered_and_matched_before_the_m
         assert len(engine.snapshot("company").delta.document_ids) == 0
         response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
         assert set(company_names(response)[:2]) == {"Noordlicht Optiek", "Veenkoloniale Optiek"}
+
+
+def test_openapi_describes_the_explanation_and_every_answer_follows_it(mclient, staff_tokens):
+    components = mclient.get("/openapi.json").json()["components"]["schemas"]
+    for answer in ("CompanyMatch", "NeedMatch"):
+        assert components[answer]["properties"]["explanation"]["$ref"] == "#/components/schemas/Explanation"
+    explanation_schema = components["Explanation"]
+    fields = {"query_passage", "match_passage", "shared_terms", "shared_nld_areas", "shared_sectors", "signals",
+              "structured_bonus", "languages"}
+    assert set(explanation_schema["properties"]) == set(explanation_schema["required"]) == fields
+    assert explanation_schema["properties"]["query_passage"]["$ref"] == "#/components/schemas/Quote"
+    assert set(components["Quote"]["properties"]) == {"text", "start", "end"}
+    assert explanation_schema["properties"]["signals"]["additionalProperties"]["$ref"] == (
+        "#/components/schemas/SignalShare")
+
+    optics, _frames, need = seed_pair(mclient, staff_tokens)
+    headers = bearer(staff_tokens["adviser"])
+    company_answer = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=headers).json()["items"][0]
+    need_answer = mclient.get(f"/api/v1/companies/{optics['id']}/matches", headers=headers).json()["items"][0]
+    for explanation in (company_answer["explanation"], need_answer["explanation"]):
+        assert set(explanation) == fields
+        assert set(explanation["query_passage"]) == set(explanation["match_passage"]) == {"text", "start", "end"}
+        assert set(explanation["signals"]) == {"bm25", "dense", "multilingual"}
+        assert all(set(share) == {"contribution", "used"} for share in explanation["signals"].values())
+        assert set(explanation["languages"]) == {"query", "match"}

@@ -13,13 +13,14 @@ from typing import TypeVar
 import anyio
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import Session, create_engine
 
 from app.core.config import get_settings
 
 
-def _configure_sqlite(dbapi_connection, _record) -> None:
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -64,17 +65,18 @@ def session_scope() -> Iterator[Session]:
 # --- reads made on the event loop ----------------------------------------------------------
 
 T = TypeVar("T")
+ConnectionConfigurer = Callable[[DBAPIConnection, ConnectionPoolEntry], None]
 _loop_engines: dict[tuple[Engine, str, int], Engine] = {}
 
 
-def _configure_loop_reader(dbapi_connection, _record) -> None:
+def _configure_loop_reader(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA query_only=ON")  # a write through this connection fails instead of waiting
     cursor.close()
 
 
-def _configure_loop_writer(dbapi_connection, _record) -> None:
+def _configure_loop_writer(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")  # the lock is taken now or not at all: the loop never waits
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -94,7 +96,7 @@ def loop_writer() -> Engine | None:
     return _loop_connection("writer", _configure_loop_writer)
 
 
-def _loop_connection(kind: str, configure) -> Engine | None:
+def _loop_connection(kind: str, configure: ConnectionConfigurer) -> Engine | None:
     engine = get_engine()
     if engine.dialect.name != "sqlite":
         return None

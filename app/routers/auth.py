@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.deps import SessionDep, SettingsDep, StaffDep, login_limit
+from app.models import id_of
 from app.schemas import TokenOut, UserOut
 from app.services import users as user_service
 from app.services.needs import organisation_ref
@@ -16,7 +17,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/token", response_model=TokenOut, dependencies=[Depends(login_limit)],
              responses={401: {"description": "Wrong username or password"}})
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep) -> TokenOut:
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+) -> TokenOut:
     """Exchange username and password (form fields) for a bearer token valid for a working day."""
     user = user_service.authenticate(session=session, username=form.username, password=form.password)
     token, record = user_service.issue_token(
@@ -27,6 +30,6 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
 
 @router.get("/me", response_model=UserOut)
 def who_am_i(caller: StaffDep, session: SessionDep) -> UserOut:
-    user = caller.user
-    return UserOut(id=user.id, username=user.username, full_name=user.full_name, role=user.role,
+    user = caller.logged_in_user
+    return UserOut(id=id_of(user), username=user.username, full_name=user.full_name, role=user.role,
                    organisation=organisation_ref(session, user))

@@ -60,7 +60,9 @@ def list_companies(
     session: SessionDep,
     q: Annotated[str | None, Query(max_length=200, description="Text in name or description")] = None,
     municipality: Annotated[str | None, Query(max_length=100)] = None,
-    region: Annotated[str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe, Drenthe, Noord-Nederland")] = None,
+    region: Annotated[
+        str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe, Drenthe, Noord-Nederland")
+    ] = None,
     nld_area: NldArea | None = None,
     sector: Annotated[str | None, Query(max_length=100)] = None,
     defence_experience: DefenceExperience | None = None,
@@ -108,7 +110,9 @@ def export_company(company: CompanyDep, caller: CompanyCallerDep, session: Sessi
     )
 
 
-@router.patch("/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}})
+@router.patch(
+    "/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}}
+)
 def update_company(
     changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
 ) -> CompanyOut:

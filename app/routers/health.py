@@ -10,7 +10,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict:
+def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 

@@ -126,7 +126,7 @@ def scouting(
 @router.get("/match-lists", response_model=list[MatchListWeek])
 def list_weeks(caller: ListReaderDep, session: SessionDep) -> list[MatchListWeek]:
     """The weeks with a stored match list, newest first."""
-    return [MatchListWeek(**week) for week in match_lists.weeks(session)]
+    return match_lists.weeks(session)
 
 
 EXPORT_TYPES = {
@@ -156,6 +156,6 @@ def read_week(
 @router.get("/dashboard", response_model=Dashboard)
 def dashboard_figures(caller: StaffDep, session: SessionDep) -> Dashboard:
     """Staff: matches by status, NLD area and sub-region, and introductions per month."""
-    return Dashboard(**dashboard.figures(session))
+    return dashboard.figures(session)
 
 

@@ -6,12 +6,13 @@ status column, so it stays small with thousands of records) both come from here.
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput
-from app.domain import PipelineStatus
+from app.domain import DefenceExperience, NeedKind, PipelineStatus
 from app.models import Company, Match, Need, User
 from app.schemas import CompanyRef, MatchDetail, MatchEventOut, MatchOut, NeedRef
 from app.services import pipeline
@@ -35,22 +36,22 @@ class BoardFilter:
     region: str | None = None  # the company's sub-region (or province)
     include_dismissed: bool = True  # pairs staff marked "not relevant"
 
-    def conditions(self) -> list[Any]:
+    def conditions(self) -> list[ColumnElement[bool]]:
         """SQL on Match joined with its Company and Need (``joined``)."""
-        conditions: list[Any] = []
+        conditions: list[ColumnElement[bool]] = []
         if self.status is not None:
-            conditions.append(Match.status == self.status)
+            conditions.append(col(Match.status) == self.status)
         if self.need_id is not None:
-            conditions.append(Match.need_id == self.need_id)
+            conditions.append(col(Match.need_id) == self.need_id)
         if self.company_id is not None:
-            conditions.append(Match.company_id == self.company_id)
+            conditions.append(col(Match.company_id) == self.company_id)
         if self.owner_user_id is not None:
-            conditions.append(Match.owner_user_id == self.owner_user_id)
+            conditions.append(col(Match.owner_user_id) == self.owner_user_id)
         if self.unowned:
             conditions.append(col(Match.owner_user_id).is_(None))
         if self.organisation_id is not None:
-            conditions.append(or_(Match.owner_organisation_id == self.organisation_id,
-                                  Need.owner_organisation_id == self.organisation_id))
+            conditions.append(or_(col(Match.owner_organisation_id) == self.organisation_id,
+                                  col(Need.owner_organisation_id) == self.organisation_id))
         if self.nld_area is not None:
             conditions.append(json_list_contains(Need.nld_areas, self.nld_area))
         if self.region is not None:
@@ -74,29 +75,30 @@ class BoardCard(NamedTuple):
     match: Match
     company_name: str
     municipality: str | None
-    defence_experience: str
+    defence_experience: DefenceExperience
     need_title: str
-    need_kind: str
+    need_kind: NeedKind
     owner: str | None  # the username of the staff member who owns the match
 
     @property
-    def allowed_next(self) -> tuple[str, ...]:
+    def allowed_next(self) -> tuple[PipelineStatus, ...]:
         return pipeline.TRANSITIONS[self.match.status]
 
 
 def cards(session: Session, board_filter: BoardFilter, *, limit: int, offset: int = 0) -> list[BoardCard]:
     """One page of the board, most recently changed first."""
     owner = aliased(User)
+    # SQLAlchemy's select: SQLModel's types at most four columns (hence execute, not exec).
     query = (
-        joined(select(Match, Company.name, Company.municipality, Company.defence_experience, Need.title, Need.kind,
-                      owner.username))
+        joined(sa_select(Match, col(Company.name), col(Company.municipality), col(Company.defence_experience),
+                         col(Need.title), col(Need.kind), col(owner.username)))
         .join(owner, col(owner.id) == Match.owner_user_id, isouter=True)
         .where(*board_filter.conditions())
         .order_by(col(Match.updated_at).desc(), col(Match.id).desc())
         .offset(offset)
         .limit(limit)
     )
-    return [BoardCard(*row) for row in session.exec(query).all()]
+    return [BoardCard(*row) for row in session.execute(query).all()]
 
 
 def count(session: Session, board_filter: BoardFilter) -> int:
@@ -106,8 +108,8 @@ def count(session: Session, board_filter: BoardFilter) -> int:
 
 def counts_by_status(session: Session, board_filter: BoardFilter) -> dict[PipelineStatus, int]:
     """How many matches pass the filter, per status (every status, zero included)."""
-    statement = joined(select(Match.status, func.count()).select_from(Match)).where(*board_filter.conditions())
-    found = dict(session.exec(statement.group_by(Match.status)).all())
+    statement = joined(sa_select(col(Match.status), func.count()).select_from(Match)).where(*board_filter.conditions())
+    found: dict[str, int] = {status: number for status, number in session.execute(statement.group_by(Match.status))}
     return {status: found.get(status, 0) for status in PipelineStatus}
 
 

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, event, func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.models import Company, IndexChange, Need
@@ -54,7 +54,7 @@ def prune_change_log(session: Session, retention: timedelta) -> int:
     """
     newest = select(func.max(IndexChange.id)).scalar_subquery()
     deleted = session.connection().execute(
-        delete(IndexChange).where(IndexChange.at < datetime.now(UTC) - retention, IndexChange.id < newest)
+        delete(IndexChange).where(col(IndexChange.at) < datetime.now(UTC) - retention, col(IndexChange.id) < newest)
     )
     return deleted.rowcount or 0
 

@@ -269,6 +269,9 @@ sender = MailSender()
 
 
 def outbox_files(settings: Settings | None = None) -> list[Path]:
-    """The messages in the outbox folder, oldest first."""
+    """The messages in the outbox folder, oldest first; a file still being written (a hidden
+    temporary name until its rename) is not one yet."""
     folder = (settings or get_settings()).outbox_dir
-    return sorted(folder.glob("*.eml")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.glob("*.eml") if not path.name.startswith("."))

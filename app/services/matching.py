@@ -10,9 +10,11 @@ import threading
 import time
 from collections.abc import Collection, Iterator
 from datetime import date
+from typing import Any
 
 import anyio
 from sqlalchemy import Connection, Engine, event, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
@@ -20,8 +22,9 @@ from app.core.config import Settings
 from app.core.db import get_engine, read
 from app.core.errors import IndexNotReady
 from app.core.memory import return_free_memory
+from app.domain import CompanyStatus, NeedKind, NeedStatus
 from app.matching.engine import Document, MatchEngine
-from app.models import Company, IndexChange, Need
+from app.models import Company, CompanyRecord, IndexChange, Need, NeedRecord, id_of, stored_ids
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.change_log import CHANGE_LOG_OVERLAP, flushed_changes, latest_change, oldest_change
@@ -32,38 +35,41 @@ logger = logging.getLogger(__name__)
 # --- what the engine sees ----------------------------------------------------------------
 
 
-def is_matchable(company: Company) -> bool:
+def is_matchable(company: CompanyRecord) -> bool:
     """Only active companies that consented to matching are in the index at all."""
-    return company.status == "active" and company.consent_matching
+    return company.status == CompanyStatus.active and company.consent_matching
 
 
-def company_document(company: Company) -> Document:
-    """What the engine matches on; `company` may also be a row of those columns."""
+def company_document(company: CompanyRecord) -> Document:
+    """What the engine matches on."""
     parts = [company.name, company.description]
     if company.capabilities:
         parts.append(", ".join(company.capabilities))
-    return Document("company", company.id, "\n".join(parts), tuple(company.nld_areas), tuple(company.sectors))
+    return Document("company", id_of(company), "\n".join(parts), tuple(company.nld_areas), tuple(company.sectors))
 
 
-def need_document(need: Need) -> Document:
-    """What the engine matches on; `need` may also be a row of those columns."""
-    return Document("need", need.id, f"{need.title}\n{need.description}", tuple(need.nld_areas), tuple(need.sectors))
+def need_document(need: NeedRecord) -> Document:
+    """What the engine matches on."""
+    text = f"{need.title}\n{need.description}"
+    return Document("need", id_of(need), text, tuple(need.nld_areas), tuple(need.sectors))
 
 
 def documents_from_database(session: Session, side: str) -> Iterator[Document]:
     """Every matchable document of a side, read as plain column rows: loaded as table objects the
     session would hold every company until the index is in step (hundreds of MB at 100,000)."""
+    # SQLAlchemy's select: SQLModel's types at most four columns (hence execute, not exec).
     if side == "company":
-        columns = (Company.id, Company.name, Company.description, Company.capabilities, Company.nld_areas,
-                   Company.sectors)
-        query = select(*columns).where(Company.status == "active", Company.consent_matching)
-        query = query.execution_options(yield_per=1000)  # streamed: never all rows at once
-        for row in session.exec(query):
+        companies = sa_select(
+            col(Company.id), col(Company.name), col(Company.description), col(Company.capabilities),
+            col(Company.nld_areas), col(Company.sectors),
+        ).where(col(Company.status) == CompanyStatus.active, col(Company.consent_matching))
+        for row in session.execute(companies.execution_options(yield_per=1000)):  # streamed, never all at once
             yield company_document(row)
     else:
-        query = select(Need.id, Need.title, Need.description, Need.nld_areas, Need.sectors).execution_options(
-            yield_per=1000)
-        for row in session.exec(query):
+        needs = sa_select(
+            col(Need.id), col(Need.title), col(Need.description), col(Need.nld_areas), col(Need.sectors)
+        )
+        for row in session.execute(needs.execution_options(yield_per=1000)):
             yield need_document(row)
 
 
@@ -108,14 +114,14 @@ class NeedFilterCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._generation = 0
-        self._entries: dict[tuple, frozenset[int]] = {}
+        self._entries: dict[tuple[Any, ...], frozenset[int]] = {}
 
     def invalidate(self) -> None:
         with self._lock:
             self._generation += 1
             self._entries.clear()
 
-    def allowed(self, session: Session, **filters) -> frozenset[int]:
+    def allowed(self, session: Session, **filters: Any) -> frozenset[int]:
         """``allowed_need_ids`` for these filters, from the cache when nothing changed since."""
         regions = filters.get("regions")
         # Read the generation before the database: a write committed meanwhile invalidates the entry.
@@ -213,25 +219,26 @@ class MatchingState:
 
     def require_engine(self, session: Session | None = None) -> MatchEngine:
         """The engine, caught up with other workers' writes; ``session``: the request's own (see catch_up)."""
-        self._require_ready()
+        engine = self._require_ready()
         self.catch_up(session)
-        return self.engine
+        return engine
 
     async def current_engine(self) -> MatchEngine:
         """``require_engine`` for a request on the event loop: whether other workers wrote is one
         read there; applying their writes (encoding, the engine's write lock) is done in a worker
         thread."""
-        self._require_ready()
+        engine = self._require_ready()
         if await read(latest_change) > self.applied_through:
             await anyio.to_thread.run_sync(self.catch_up)
-        return self.engine
+        return engine
 
-    def _require_ready(self) -> None:
+    def _require_ready(self) -> MatchEngine:
         ready, reason = self.readiness()
         if self.disabled:
             raise IndexNotReady(f"matching is not available: {self.error}")
-        if not ready:
+        if not ready or self.engine is None:
             raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
+        return self.engine
 
     def catch_up(self, session: Session | None = None) -> int:
         """Apply the writes other workers logged since this one last looked; returns how many.
@@ -244,37 +251,38 @@ class MatchingState:
             with Session(get_engine()) as own_session:
                 return self.catch_up(own_session)
         latest = latest_change(session)
-        if latest <= self.applied_through:
+        if latest <= self.applied_through or self.engine is None:
             return 0
         with self._lock:
             if oldest_change(session) > self.applied_through + 1:
                 # Entries this worker never applied were pruned (it slept past the retention window).
-                return self._resynchronise(session)
+                return self._resynchronise(self.engine, session)
             rows = session.exec(
                 select(IndexChange.id, IndexChange.side, IndexChange.record_id)
-                .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
-                .order_by(IndexChange.id)
+                .where(col(IndexChange.id) > self.applied_through - CHANGE_LOG_OVERLAP)
+                .order_by(col(IndexChange.id))
             ).all()
-            fresh = [(i, side, record) for i, side, record in rows if i not in self._recently_applied]
+            logged = [(i, side, record) for i, side, record in rows if i is not None]  # ids are never null
+            fresh = [(i, side, record) for i, side, record in logged if i not in self._recently_applied]
             if any(side == "need" for _, side, _ in fresh):
                 self.need_filters.invalidate()
             for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
                 _apply_change(self.engine, session, side, record_id)
             self._recently_applied.update(i for i, _, _ in fresh)
-            if rows:
-                self.applied_through = max(self.applied_through, rows[-1][0])
+            if logged:
+                self.applied_through = max(self.applied_through, logged[-1][0])
             floor = self.applied_through - CHANGE_LOG_OVERLAP
             self._recently_applied = {i for i in self._recently_applied if i > floor}
             return len(fresh)
 
-    def _resynchronise(self, session: Session) -> int:
+    def _resynchronise(self, engine: MatchEngine, session: Session) -> int:
         """Make the index hold exactly the database's documents (called holding the lock)."""
         start_from = latest_change(session)  # read before the documents, as in the start-up build
         logger.warning("matching index fell behind the pruned change log: resynchronising from the database")
         self.need_filters.invalidate()
         changed = 0
         for side in ("company", "need"):
-            report = self.engine.sync(side, documents_from_database(session, side))
+            report = engine.sync(side, documents_from_database(session, side))
             changed += report.added + report.updated + report.removed
         self.applied_through = start_from
         self._recently_applied.clear()
@@ -293,12 +301,13 @@ class MatchingState:
         with self._lock:
             if self.error:  # matching off or broken: the next start-up sync catches up
                 return
-            if not self.ready:
+            if not self.ready or self.engine is None:
                 self._pending.update(changes)
                 return
+            engine = self.engine
         with Session(bind) as session:
             for side, record_id in changes:
-                _apply_change(self.engine, session, side, record_id)
+                _apply_change(engine, session, side, record_id)
 
     def close(self) -> None:
         with _followers_lock:
@@ -367,17 +376,17 @@ def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: i
 # --- the questions the endpoints ask -----------------------------------------------------
 
 
-def allowed_company_ids(session: Session, **filters) -> list[int]:
-    conditions = company_service.filter_conditions(status="active", **filters)
+def allowed_company_ids(session: Session, **filters: Any) -> list[int]:
+    conditions = company_service.filter_conditions(status=CompanyStatus.active, **filters)
     conditions.append(col(Company.consent_matching).is_(True))
-    return list(session.exec(select(Company.id).where(*conditions)).all())
+    return stored_ids(session.exec(select(Company.id).where(*conditions)).all())
 
 
 def allowed_need_ids(
     session: Session,
     *,
     include_staff_only: bool = False,
-    kind: str | None = None,
+    kind: NeedKind | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
     include_closed: bool = False,
@@ -389,8 +398,8 @@ def allowed_need_ids(
         include_staff_only=include_staff_only, kind=kind, nld_area=nld_area, sector=sector
     )
     if not include_closed:
-        conditions.append(Need.status == "open")
+        conditions.append(col(Need.status) == NeedStatus.open)
         conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
     if regions is not None:
         conditions.append(need_service.open_to_regions(regions))
-    return list(session.exec(select(Need.id).where(*conditions)).all())
+    return stored_ids(session.exec(select(Need.id).where(*conditions)).all())

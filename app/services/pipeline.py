@@ -8,43 +8,46 @@ from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, InvalidInput, NotFound
-from app.domain import PipelineStatus
-from app.models import Company, IntroductionConsent, Match, MatchEvent, Need, User, utcnow
+from app.domain import MatchEventKind, PipelineStatus
+from app.models import Company, IntroductionConsent, Match, MatchEvent, Need, User, id_of, metadata, utcnow
 from app.services import audit
 from app.services.access import Caller
 
+_Status = PipelineStatus  # short, for the table below
 # Where a match may go next. `lost` and `won` end it; `parked` may be picked up again.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "new": ("triaged", "intro_proposed", "parked", "lost"),
-    "triaged": ("intro_proposed", "parked", "lost"),
-    "intro_proposed": ("consented", "parked", "lost"),
-    "consented": ("introduced", "parked", "lost"),
-    "introduced": ("meeting", "parked", "lost"),
-    "meeting": ("pilot", "subsidy_applied", "won", "lost", "parked"),
-    "pilot": ("subsidy_applied", "won", "lost", "parked"),
-    "subsidy_applied": ("pilot", "won", "lost", "parked"),
-    "parked": ("triaged", "intro_proposed", "lost"),
-    "won": (),
-    "lost": (),
+TRANSITIONS: dict[PipelineStatus, tuple[PipelineStatus, ...]] = {
+    _Status.new: (_Status.triaged, _Status.intro_proposed, _Status.parked, _Status.lost),
+    _Status.triaged: (_Status.intro_proposed, _Status.parked, _Status.lost),
+    _Status.intro_proposed: (_Status.consented, _Status.parked, _Status.lost),
+    _Status.consented: (_Status.introduced, _Status.parked, _Status.lost),
+    _Status.introduced: (_Status.meeting, _Status.parked, _Status.lost),
+    _Status.meeting: (_Status.pilot, _Status.subsidy_applied, _Status.won, _Status.lost, _Status.parked),
+    _Status.pilot: (_Status.subsidy_applied, _Status.won, _Status.lost, _Status.parked),
+    _Status.subsidy_applied: (_Status.pilot, _Status.won, _Status.lost, _Status.parked),
+    _Status.parked: (_Status.triaged, _Status.intro_proposed, _Status.lost),
+    _Status.won: (),
+    _Status.lost: (),
 }
-STATUSES = tuple(TRANSITIONS)
-NEEDS_REASON = frozenset({"lost", "parked"})
+FINAL = frozenset({_Status.won, _Status.lost})
+NEEDS_REASON = frozenset({_Status.lost, _Status.parked})
 
-_MATCHES = Match.__table__.c
+_MATCH_TABLE = metadata.tables["match"]  # Core statements: compiled once, no ORM on the hot paths
+_MATCHES = _MATCH_TABLE.c
 
 
 @cache
-def _match_insert(dialect: str):
+def _match_insert(dialect: str) -> Insert:
     """The statement that opens a match record unless the pair has one, built once per dialect."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return insert(Match.__table__).on_conflict_do_nothing(index_elements=["company_id", "need_id"])
+    return insert(_MATCH_TABLE).on_conflict_do_nothing(index_elements=["company_id", "need_id"])
 
 
 _SCORE_UPDATE = (
-    update(Match.__table__)
+    update(_MATCH_TABLE)
     .where(_MATCHES.company_id == bindparam("pair_company_id"), _MATCHES.need_id == bindparam("pair_need_id"))
     .values(last_score=bindparam("score"))
 )
@@ -86,7 +89,7 @@ def change(
     caller: Caller,
     match: Match,
     *,
-    status: str | None = None,
+    status: PipelineStatus | None = None,
     note: str | None = None,
     owner_user_id: int | None = None,
     owner_given: bool = False,
@@ -96,33 +99,36 @@ def change(
         allowed = TRANSITIONS.get(match.status, ())
         if status not in allowed:
             raise InvalidInput(
-                f"a match in status '{match.status}' cannot move to '{status}'; allowed: "
+                f"a match in status {match.status.value!r} cannot move to {status.value!r}; allowed: "
                 + (", ".join(allowed) if allowed else f"none ({match.status} is final)"),
                 code="transition_not_allowed",
-                params={"from_status": str(match.status), "to_status": str(status), "allowed": list(allowed)},
+                params={"from_status": match.status.value, "to_status": status.value, "allowed": list(allowed)},
             )
-        if status in NEEDS_REASON and not (note and note.strip()):
-            raise InvalidInput(f"moving a match to '{status}' needs a note with the reason", code="reason_required",
-                               params={"to_status": str(status)})
-        if status == "consented" and not has_consent(session, match.company_id, match.need_id):
+        reason = (note or "").strip()
+        if status in NEEDS_REASON and not reason:
+            raise InvalidInput(f"moving a match to {status.value!r} needs a note with the reason",
+                               code="reason_required", params={"to_status": status.value})
+        if status == PipelineStatus.consented and not has_consent(session, match.company_id, match.need_id):
             raise InvalidInput(
                 "the company has not consented to this introduction: it consents with its edit token at "
                 f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent",
                 code="consent_missing",
             )
-        _event(session, caller, match, "status", from_status=match.status, to_status=status, note=note or "")
+        _event(session, caller, match, MatchEventKind.status, from_status=match.status, to_status=status,
+               note=note or "")
         if status in NEEDS_REASON:
-            match.closing_reason = note.strip()
+            match.closing_reason = reason
         match.status = status
     elif note:
-        _event(session, caller, match, "note", note=note)
+        _event(session, caller, match, MatchEventKind.note, note=note)
     if owner_given:
         owner = session.get(User, owner_user_id) if owner_user_id is not None else None
         if owner_user_id is not None and owner is None:
             raise InvalidInput(f"owner user {owner_user_id} does not exist", code="owner_unknown")
         match.owner_user_id = owner.id if owner else None
         match.owner_organisation_id = owner.organisation_id if owner else None
-        _event(session, caller, match, "owner", note=f"owner: user {owner_user_id}" if owner else "owner removed")
+        owner_note = f"owner: user {owner_user_id}" if owner else "owner removed"
+        _event(session, caller, match, MatchEventKind.owner, note=owner_note)
     match.updated_at = utcnow()
     session.add(match)
     session.flush()
@@ -133,7 +139,8 @@ def set_feedback(session: Session, caller: Caller, match: Match, *, relevant: bo
     match.relevant = relevant
     match.feedback_reason = reason
     match.updated_at = utcnow()
-    _event(session, caller, match, "feedback", note=f"{'relevant' if relevant else 'not relevant'}: {reason}")
+    judgement = "relevant" if relevant else "not relevant"
+    _event(session, caller, match, MatchEventKind.feedback, note=f"{judgement}: {reason}")
     session.add(match)
     session.flush()
     return match
@@ -195,7 +202,7 @@ _STATUSES_FOR_COMPANY = sa_select(_MATCHES.need_id, _MATCHES.status).where(
 )
 
 
-def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) -> dict[int, str]:
+def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) -> dict[int, PipelineStatus]:
     """The pipeline status of each of these companies' matches with one need, by company id."""
     if not company_ids:
         return {}
@@ -203,7 +210,7 @@ def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) ->
     return dict(session.connection().execute(_STATUSES_FOR_NEED, parameters).all())
 
 
-def statuses_for_company(session: Session, company_id: int, need_ids: list[int]) -> dict[int, str]:
+def statuses_for_company(session: Session, company_id: int, need_ids: list[int]) -> dict[int, PipelineStatus]:
     """The pipeline status of one company's matches with each of these needs, by need id."""
     if not need_ids:
         return {}
@@ -213,16 +220,17 @@ def statuses_for_company(session: Session, company_id: int, need_ids: list[int])
 
 def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:
     """The company agrees to be introduced for this need: its contact details are released there."""
-    if not caller.owns(company.id):
+    company_id, need_id = id_of(company), id_of(need)
+    if not caller.owns(company_id):
         raise Forbidden("only the company itself (X-Edit-Token) can consent to an introduction")
-    if introduction_consent(session, company.id, need.id) is None:
-        session.add(IntroductionConsent(company_id=company.id, need_id=need.id))
-    match = get_or_create(session, company.id, need.id)
-    _event(session, caller, match, "consent", note="company consented to the introduction")
-    if match.status == "intro_proposed":
+    if introduction_consent(session, company_id, need_id) is None:
+        session.add(IntroductionConsent(company_id=company_id, need_id=need_id))
+    match = get_or_create(session, company_id, need_id)
+    _event(session, caller, match, MatchEventKind.consent, note="company consented to the introduction")
+    if match.status == PipelineStatus.intro_proposed:
         session.flush()
-        change(session, caller, match, status="consented")
-    audit.record(session, caller, "consent_introduction", "company", company.id, f"need {need.id}")
+        change(session, caller, match, status=PipelineStatus.consented)
+    audit.record(session, caller, "consent_introduction", "company", company_id, f"need {need_id}")
     session.flush()
     return match
 
@@ -230,7 +238,7 @@ def consent_to_introduction(session: Session, caller: Caller, company: Company, 
 def withdraw_consent(session: Session, caller: Caller, company: Company, need: Need) -> None:
     if not caller.owns(company.id):
         raise Forbidden("only the company itself (X-Edit-Token) can withdraw its consent")
-    consent = introduction_consent(session, company.id, need.id)
+    consent = introduction_consent(session, id_of(company), id_of(need))
     if consent is not None:
         session.delete(consent)
     audit.record(session, caller, "withdraw_introduction_consent", "company", company.id, f"need {need.id}")
@@ -238,10 +246,19 @@ def withdraw_consent(session: Session, caller: Caller, company: Company, need: N
 
 
 def events(session: Session, match: Match) -> list[MatchEvent]:
-    return list(session.exec(select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(MatchEvent.id)).all())
+    query = select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(col(MatchEvent.id))
+    return list(session.exec(query).all())
 
 
-def _event(session: Session, caller: Caller, match: Match, kind: str, *, from_status=None, to_status=None,
-           note: str = "") -> None:
-    session.add(MatchEvent(match_id=match.id, actor=caller.label, kind=kind, from_status=from_status,
+def _event(
+    session: Session,
+    caller: Caller,
+    match: Match,
+    kind: MatchEventKind,
+    *,
+    from_status: PipelineStatus | None = None,
+    to_status: PipelineStatus | None = None,
+    note: str = "",
+) -> None:
+    session.add(MatchEvent(match_id=id_of(match), actor=caller.label, kind=kind, from_status=from_status,
                            to_status=to_status, note=note))

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from app.core.security import TOKEN_PREFIX_LENGTH, hash_password, hash_token, new_token, verify_password
-from app.models import ApiToken, Organisation, User
+from app.models import ApiToken, Organisation, User, id_of
 from app.schemas import Role
 
 # A hash to verify against when the user does not exist, so a wrong username costs as long as a wrong password.
@@ -18,7 +18,7 @@ def create_user(
     *,
     session: Session,
     username: str,
-    role: str,
+    role: Role | str,
     full_name: str = "",
     organisation_slug: str | None = None,
     password: str | None = None,
@@ -41,7 +41,7 @@ def create_user(
     user = User(
         username=username,
         full_name=full_name,
-        role=role,
+        role=Role(role),
         organisation_id=organisation_id,
         password_hash=hash_password(password) if password else None,
     )
@@ -55,11 +55,13 @@ def set_password(*, session: Session, user: User, password: str) -> None:
     session.add(user)
 
 
-def issue_token(*, session: Session, user: User, name: str = "", lifetime: timedelta | None = None) -> tuple[str, ApiToken]:
+def issue_token(
+    *, session: Session, user: User, name: str = "", lifetime: timedelta | None = None
+) -> tuple[str, ApiToken]:
     """Creates a token; the clear text is returned once and stored only as a hash."""
     token = new_token("api")
     record = ApiToken(
-        user_id=user.id,
+        user_id=id_of(user),
         name=name,
         prefix=token[: len("kk_api_") + TOKEN_PREFIX_LENGTH],
         token_hash=hash_token(token),
@@ -94,9 +96,17 @@ def active_user(*, session: Session, user_id: int) -> User | None:
     return user if user is not None and user.is_active else None
 
 
+def by_username(*, session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def first_admin(*, session: Session) -> User | None:
+    return session.exec(select(User).where(User.role == Role.admin).order_by(col(User.id))).first()
+
+
 def staff(*, session: Session) -> list[User]:
     """Every active user with a staff role, by name: who can own a match."""
-    users = session.exec(select(User).where(User.is_active == True)).all()  # noqa: E712 (SQL, not Python)
+    users = session.exec(select(User).where(col(User.is_active).is_(True))).all()
     return sorted((u for u in users if u.role in Role.__members__), key=lambda u: (u.full_name or u.username).lower())
 
 

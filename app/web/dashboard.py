@@ -49,18 +49,17 @@ def trend(per_month: dict[str, int]) -> dict:
 @router.get("/dashboard")
 def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep) -> Response:
     figures = dashboard.figures(db)
-    now_in = figures["matches_by_status"]
     funnel = bars([(PIPELINE_LABELS[stage], count, board_link(status=stage))
-                   for stage, count in figures["funnel"].items()])
-    for row, stage in zip(funnel, figures["funnel"], strict=True):
-        row["now"] = now_in.get(stage, 0)
+                   for stage, count in figures.funnel.items()])
+    for row, stage in zip(funnel, figures.funnel, strict=True):
+        row["now"] = figures.matches_by_status.get(stage, 0)
     return render(request, "dashboard.html", {
         "figures": figures,
         "funnel": funnel,
         "by_area": bars([(nld_label(slug), count, board_link(nld=slug))
-                         for slug, count in figures["matches_by_nld_area"].items()]),
+                         for slug, count in figures.matches_by_nld_area.items()]),
         "by_region": bars([(region, count, board_link(regio=region) if region in dashboard.SUB_REGIONS else None)
-                           for region, count in figures["matches_by_sub_region"].items()]),
-        "trend": trend(figures["introductions_per_month"]),
-        "introductions": sum(figures["introductions_per_month"].values()),
+                           for region, count in figures.matches_by_sub_region.items()]),
+        "trend": trend(figures.introductions_per_month),
+        "introductions": sum(figures.introductions_per_month.values()),
     })

@@ -80,7 +80,7 @@ def login(
             },
             status_code=401,
         )
-    if user.role not in Role.__members__:
+    if not Caller(user=user).is_staff:
         raise Forbidden("this account has no access to the web interface", code="web_login_forbidden")
     web_session.start(user_id=user.id)  # a fresh session and CSRF token after logging in
     return RedirectResponse(safe_next(next), status_code=303)
@@ -108,24 +108,10 @@ def search(
         engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
-            results["companies"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="companies",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
-            results["needs"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="needs",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
+            results["companies"] = match_views.search_companies(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
+            results["needs"] = match_views.search_needs(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
             results["semantic"] = True
         else:
             companies, _ = company_service.list_companies(session=db, q=text, limit=SEARCH_LIMIT)

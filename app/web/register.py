@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.deps import SessionDep, SettingsDep, registration_limit
+from app.domain import DefenceExperience
 from app.schemas import CompanyCreate
 from app.services import companies as company_service
 from app.services import edit_links
@@ -69,7 +70,7 @@ def typed_values(form: FormData) -> dict:
     values.update({name: [str(v) for v in form.getlist(name)] for name in LIST_FIELDS})
     values.update({name: form.get(name) == "ja" for name in CHECKBOX_FIELDS})
     if not values["defence_experience"]:
-        values["defence_experience"] = "none"
+        values["defence_experience"] = DefenceExperience.none
     return values
 
 

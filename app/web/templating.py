@@ -2,6 +2,7 @@
 helpers the templates share (highlighting shared terms in a quote, signal shares, bar charts)."""
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -9,22 +10,25 @@ from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from app import labels
+from app.domain import CompanyStatus, DefenceExperience, ListLineChange, NeedStatus, PipelineStatus, Role, Visibility
+from app.matching.explain import Explanation
 from app.services.fit import fit_of
 from app.taxonomy import get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-DEFENCE_EXPERIENCE_LABELS = labels.DEFENCE_EXPERIENCE
-ROLE_LABELS = labels.ROLES
+# The Dutch label of every member of the domain's enums (app/labels.py; tests/web/test_labels.py checks each).
+DEFENCE_EXPERIENCE_LABELS: dict[DefenceExperience, str] = labels.DEFENCE_EXPERIENCE
+ROLE_LABELS: dict[Role, str] = labels.ROLES
 SIGNAL_LABELS = {
     "bm25": "Woorden (BM25)",
     "dense": "Betekenis (Engels model)",
     "multilingual": "Betekenis (meertalig)",
 }
-PIPELINE_LABELS = labels.PIPELINE
-CHANGE_LABELS = labels.CHANGE
-STATUS_LABELS = labels.STATUS
+PIPELINE_LABELS: dict[PipelineStatus, str] = labels.PIPELINE
+CHANGE_LABELS: dict[ListLineChange, str] = labels.CHANGE
+STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = labels.STATUS
 
 
 def _labels(entries) -> dict[str, str]:
@@ -48,7 +52,7 @@ def fit_label(score: float | None) -> str:
     return labels.FIT[fit_of(score)]
 
 
-def highlight(text: str, terms: list[str] | None) -> Markup:
+def highlight(text: str, terms: Sequence[str] | None) -> Markup:
     """``text`` escaped, with each whole-word occurrence of ``terms`` wrapped in <mark>."""
     words = sorted({t for t in (terms or []) if t and t.strip()}, key=len, reverse=True)
     if not words:
@@ -64,14 +68,10 @@ def highlight(text: str, terms: list[str] | None) -> Markup:
     return Markup("").join(pieces)
 
 
-def signal_shares(explanation: dict) -> list[dict]:
+def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]:
     """Each signal's share of the text score, in percent (rounded), for the signals that took part."""
-    signals = explanation.get("signals") or {}
-    positive = {
-        name: max(0.0, float(part.get("contribution", 0.0)))
-        for name, part in signals.items()
-        if part.get("used")
-    }
+    signals = explanation.signals
+    positive = {name: max(0.0, part.contribution) for name, part in signals.items() if part.used}
     total = sum(positive.values())
     shares = []
     for name, part in signals.items():
@@ -80,7 +80,7 @@ def signal_shares(explanation: dict) -> list[dict]:
             {
                 "name": name,
                 "label": SIGNAL_LABELS.get(name, name),
-                "used": bool(part.get("used")),
+                "used": part.used,
                 "percent": round(100 * value / total) if total > 0 else 0,
             }
         )
@@ -101,6 +101,7 @@ def _environment() -> Environment:
         status_labels=STATUS_LABELS,
         pipeline_labels=PIPELINE_LABELS,
         change_labels=CHANGE_LABELS,
+        Visibility=Visibility,
         signal_shares=signal_shares,
         fit_label=fit_label,
         taxonomy=get_taxonomy,

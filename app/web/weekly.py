@@ -20,7 +20,6 @@ from app.web.session import CsrfDep, StaffVisitorDep, Visitor
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
-LIST_READER_ROLES = (Role.regioteam, Role.adviser, Role.admin)  # as the API's weekly-list endpoints
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -82,7 +81,7 @@ WeeklyQueryDep = Annotated[WeeklyQuery, Depends(weekly_query)]
 
 
 def require_list_reader(visitor: Visitor) -> None:
-    if visitor.user is None or visitor.user.role not in LIST_READER_ROLES:
+    if not visitor.caller.reads_weekly_lists:  # as the API's weekly-list endpoints
         raise Forbidden("the weekly list is for the Regioteam, advisers and admins", code="weekly_list_forbidden")
 
 
@@ -101,7 +100,7 @@ def weekly_list(
 ) -> Response:
     require_list_reader(visitor)
     weeks = match_lists.weeks(db)
-    chosen = week or (weeks[0]["week"] if weeks else None)
+    chosen = week or (weeks[0].week if weeks else None)
     page = None
     if chosen:
         page = weekly_view.grouped(match_lists.lines_of(match_lists.get(db, chosen)), query.filters(), pagina)
@@ -115,7 +114,7 @@ def weekly_list(
         "fit_choices": {"redelijk": "Redelijk en sterk", "sterk": "Alleen sterk", "alle": "Alle, ook zwak"},
         "regions": get_taxonomy().regions,
         "this_week": this_week,
-        "this_week_built": any(w["week"] == this_week for w in weeks),
+        "this_week_built": any(w.week == this_week for w in weeks),
         "can_build": may_build(visitor),
     })
 
