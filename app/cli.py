@@ -138,7 +138,8 @@ def reindex(
     from sqlmodel import Session
 
     from app.core.db import get_engine
-    from app.services.matching import build_engine, documents_from_database
+    from app.services.matchable import documents_from_database
+    from app.services.matching import build_engine
 
     settings = get_settings()
     engine = build_engine(settings)
@@ -192,7 +193,8 @@ def import_companies(
             for problem in report.problems[:50]:
                 typer.echo(problem, err=True)
             more = len(report.problems) - 50
-            _fail(f"nothing imported: {len(report.problems)} problem(s)" + (f", {more} more not shown" if more > 0 else ""))
+            not_shown = f", {more} more not shown" if more > 0 else ""
+            _fail(f"nothing imported: {len(report.problems)} problem(s){not_shown}")
     typer.echo(f"imported {report.created} companies")
     if index:
         reindex(fresh=False)
@@ -230,7 +232,8 @@ def weekly_list(
 
     from app.core.db import get_engine
     from app.services import match_lists
-    from app.services.matching import build_engine, documents_from_database
+    from app.services.matchable import documents_from_database
+    from app.services.matching import build_engine
 
     chosen = week or match_lists.current_week()
     try:

@@ -191,7 +191,9 @@ class RateLimit:
         client = request.client.host if request.client else "unknown"
         retry_after = limiter.hit(client)
         if retry_after:
-            raise TooManyRequests(f"too many {self.name} requests from this address: retry in {retry_after} s", retry_after)
+            raise TooManyRequests(
+                f"too many {self.name} requests from this address: retry in {retry_after} s", retry_after
+            )
 
 
 registration_limit = RateLimit("registration", "registration_rate_limit")

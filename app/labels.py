@@ -1,8 +1,14 @@
 """Dutch labels for the vocabularies in ``app/domain.py``: what the web interface and the
 spreadsheet exports show in place of the stored codes (a test checks every member has one)."""
 
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TypeVar
+
 from app.domain import CompanyStatus, DefenceExperience, Fit, ListLineChange, NeedStatus, PipelineStatus, Role
 from app.taxonomy import get_taxonomy
+
+E = TypeVar("E", bound=StrEnum)
 
 DEFENCE_EXPERIENCE: dict[DefenceExperience, str] = {
     DefenceExperience.none: "Nooit met Defensie gewerkt",
@@ -41,6 +47,14 @@ STATUS: dict[CompanyStatus | NeedStatus, str] = {
     NeedStatus.closed: "gesloten",
 }
 FIT: dict[Fit, str] = {Fit.strong: "sterk", Fit.fair: "redelijk", Fit.weak: "zwak"}
+
+
+def dutch(table: Mapping[E, str], code: str) -> str:
+    """The Dutch label of a stored code (the code itself when the table lacks it)."""
+    for member, label in table.items():
+        if member == code:
+            return label
+    return code
 
 
 def need_kind(slug: str) -> str:

@@ -228,7 +228,9 @@ class Match(SQLModel, table=True):
     company_id: int = Field(
         sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=False, index=True)
     )
-    need_id: int = Field(sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True))
+    need_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     status: PipelineStatus = _enum(PipelineStatus, 20, default=PipelineStatus.new, index=True)
     owner_user_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
@@ -248,7 +250,9 @@ class MatchEvent(SQLModel, table=True):
     """Every change to a match: who, when, from which status to which, with the note."""
 
     id: int | None = Field(default=None, primary_key=True)
-    match_id: int = Field(sa_column=Column(Integer, ForeignKey("match.id", ondelete="CASCADE"), nullable=False, index=True))
+    match_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("match.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     at: datetime = _timestamp(index=True)
     actor: str = Field(max_length=100)
     kind: MatchEventKind = _enum(MatchEventKind, 20)
@@ -282,7 +286,7 @@ class MatchList(SQLModel, table=True):
 class IndexChange(SQLModel, table=True):
     """A company or need write the matching index must follow, numbered in commit order.
 
-    Written in the same transaction as the write itself (a flush hook in app/services/matching.py),
+    Written in the same transaction as the write itself (a flush hook in app/services/change_log.py),
     so every worker process can catch its own index up with writes made through the others.
     """
 

@@ -227,7 +227,9 @@ class CompanyOut(BaseModel):
 
 
 class CompanyRegistered(CompanyOut):
-    edit_token: str = Field(description="Shown once: send it as header X-Edit-Token to read, change or erase the profile")
+    edit_token: str = Field(
+        description="Shown once: send it as header X-Edit-Token to read, change or erase the profile"
+    )
 
 
 class CompaniesOut(BaseModel):
@@ -356,7 +358,8 @@ class CompanyMatch(BaseModel):
     score: float
     explanation: Explanation = Field(
         description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
+    pipeline_status: PipelineStatus | None = Field(
+        default=None, description="Where this pair stands in the pipeline")
 
 
 class NeedMatch(BaseModel):
@@ -364,7 +367,7 @@ class NeedMatch(BaseModel):
     score: float
     explanation: Explanation = Field(
         description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: str | None = None
+    pipeline_status: PipelineStatus | None = None
 
 
 class CompanyMatches(BaseModel):

@@ -7,9 +7,10 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NotRequired
 
 import yaml
-from typing_extensions import NotRequired, TypedDict  # pydantic reads TypedDicts from here before 3.12
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 DATA_DIR = Path(__file__).parent / "data"
 

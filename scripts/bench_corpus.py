@@ -189,7 +189,7 @@ def need_record(number: int, pools: SentencePools, rng: np.random.Generator) -> 
 
 
 def company_document(number: int, record: dict) -> Document:
-    """The text the service builds for a company (see app.services.matching.company_document)."""
+    """The text the service builds for a company (see app.services.matchable.company_document)."""
     return Document("company", number, f"{record['name']}\n{record['description']}",
                     tuple(record["nld_areas"]), tuple(record["sectors"]))
 

@@ -18,7 +18,9 @@ def company_payload(**overrides) -> dict:
         "name": "Veenstra Precisietechniek",
         "kvk_number": next_kvk(),
         "municipality": "Emmen",
-        "description": "Verspanend toeleverancier: CNC-frezen en draaien van precisieonderdelen in aluminium en titanium.",
+        "description": (
+            "Verspanend toeleverancier: CNC-frezen en draaien van precisieonderdelen in aluminium en titanium."
+        ),
         "contact_name": "J. Veenstra",
         "contact_email": "info@veenstra.example.org",
         "contact_phone": "+31 591 123456",

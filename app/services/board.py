@@ -53,7 +53,7 @@ class BoardFilter:
             conditions.append(or_(col(Match.owner_organisation_id) == self.organisation_id,
                                   col(Need.owner_organisation_id) == self.organisation_id))
         if self.nld_area is not None:
-            conditions.append(json_list_contains(Need.nld_areas, self.nld_area))
+            conditions.append(json_list_contains(col(Need.nld_areas), self.nld_area))
         if self.region is not None:
             names = get_taxonomy().municipalities_in_region(self.region)
             if not names:
@@ -103,7 +103,8 @@ def cards(session: Session, board_filter: BoardFilter, *, limit: int, offset: in
 
 def count(session: Session, board_filter: BoardFilter) -> int:
     """How many matches the board holds in all its pages."""
-    return session.exec(joined(select(func.count()).select_from(Match)).where(*board_filter.conditions())).one()
+    counted: int = session.exec(joined(select(func.count()).select_from(Match)).where(*board_filter.conditions())).one()
+    return counted
 
 
 def counts_by_status(session: Session, board_filter: BoardFilter) -> dict[PipelineStatus, int]:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, event, func, insert
 from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
+from app.matching.store import Side
 from app.models import Company, IndexChange, Need
 
 # A worker re-reads this many sequence numbers below the last one it applied: on PostgreSQL two
@@ -23,7 +24,7 @@ PRUNE_EVERY_SECONDS = 600
 _last_prune = {"at": float("-inf")}
 
 
-def flushed_changes(session: Session) -> list[tuple[str, int]]:
+def flushed_changes(session: Session) -> list[tuple[Side, int]]:
     """The (side, id) of every company or need the flush in progress inserts, updates or deletes
     (for an ``after_flush`` hook, while the session still lists them)."""
     return [

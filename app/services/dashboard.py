@@ -5,6 +5,7 @@ introductions per month."""
 from collections import Counter
 from datetime import date
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.domain import MatchEventKind, PipelineStatus
@@ -41,12 +42,14 @@ _WORKED = select(MatchEvent.match_id).where(MatchEvent.match_id == Match.id).exi
 
 def figures(session: Session, today: date | None = None) -> Dashboard:
     taxonomy = get_taxonomy()
-    rows = session.exec(
-        select(Match.id, Match.status, Match.relevant, Need.nld_areas, Company.municipality)
+    # SQLAlchemy's select: SQLModel's types at most four columns (hence execute, not exec).
+    rows = session.execute(
+        sa_select(col(Match.id), col(Match.status), col(Match.relevant), col(Need.nld_areas),
+                  col(Company.municipality))
         .join(Need, col(Need.id) == Match.need_id)
         .join(Company, col(Company.id) == Match.company_id)
         .where(_WORKED)
-    ).all()
+    ).tuples().all()
     by_status = Counter(status for _, status, _, _, _ in rows)
     by_area = Counter(area for _, _, _, areas, _ in rows for area in areas)
     by_region: Counter[str] = Counter()

@@ -10,8 +10,8 @@ until the company itself chooses a new one.
 import hashlib
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.core.errors import Forbidden
@@ -37,14 +37,13 @@ def companies_for(session: Session, identifier: str) -> list[Company]:
     """The companies a lost-link request can mean: the KvK number, or the registered contact address."""
     text = identifier.strip()
     digits = "".join(ch for ch in text if ch not in " .")
-    conditions = []
     if "@" in text:
-        conditions.append(func.lower(Company.contact_email) == text.lower())
+        condition = func.lower(col(Company.contact_email)) == text.lower()
     elif len(digits) == 8 and digits.isascii() and digits.isdigit():
-        conditions.append(Company.kvk_number == digits)
-    if not conditions:
+        condition = col(Company.kvk_number) == digits
+    else:
         return []
-    return list(session.exec(select(Company).where(or_(*conditions))).all())
+    return list(session.exec(select(Company).where(condition)).all())
 
 
 def send_recovery_links(session: Session, identifier: str, recovery_url: str) -> int:

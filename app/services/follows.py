@@ -2,7 +2,7 @@
 
 from sqlmodel import Session, col, or_, select
 
-from app.models import Company, Follow, Need, User
+from app.models import Company, Follow, Need, User, id_of
 
 
 def is_following(session: Session, user: User, *, company_id: int | None = None, need_id: int | None = None) -> bool:
@@ -15,7 +15,7 @@ def set_following(
     """Follows (or stops following) one company or one need; doing it twice changes nothing."""
     existing = _find(session, user, company_id=company_id, need_id=need_id)
     if following and existing is None:
-        session.add(Follow(user_id=user.id, company_id=company_id, need_id=need_id))
+        session.add(Follow(user_id=id_of(user), company_id=company_id, need_id=need_id))
     elif not following and existing is not None:
         session.delete(existing)
     session.flush()
@@ -44,7 +44,8 @@ def watched_need_ids(session: Session, user: User, limit: int) -> list[int]:
     owned = list(session.exec(
         select(Need.id).where(or_(*owned_condition), Need.status == "open")
         .order_by(col(Need.created_at).desc()).limit(limit)).all())
-    return _first_unique([need_id for need_id in followed if need_id is not None] + owned, limit)
+    return _first_unique([need_id for need_id in followed if need_id is not None]
+                         + [need_id for need_id in owned if need_id is not None], limit)
 
 
 def watched_company_ids(session: Session, user: User, limit: int) -> list[int]:
@@ -55,7 +56,8 @@ def watched_company_ids(session: Session, user: User, limit: int) -> list[int]:
     registered = list(session.exec(
         select(Company.id).where(Company.registered_by_user_id == user.id, Company.status == "active")
         .order_by(col(Company.created_at).desc()).limit(limit)).all())
-    return _first_unique([company_id for company_id in followed if company_id is not None] + registered, limit)
+    return _first_unique([company_id for company_id in followed if company_id is not None]
+                         + [company_id for company_id in registered if company_id is not None], limit)
 
 
 def followed(session: Session, user: User) -> tuple[list[Company], list[Need]]:

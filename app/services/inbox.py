@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.domain import Fit, PipelineStatus
 from app.matching.engine import MatchEngine
+from app.matching.explain import Explanation
 from app.models import Match, User
 from app.schemas import CompanyOut, NeedOut
 from app.services import board, follows, match_views, pipeline
@@ -30,7 +31,7 @@ class Suggestion:
     company: CompanyOut
     need: NeedOut
     score: float
-    explanation: object  # the match's explanation, as the engine gives it
+    explanation: Explanation
 
     @property
     def pair(self) -> tuple[int, int]:
@@ -45,24 +46,24 @@ def suggestions(
     if user is None:
         return []
     found: dict[tuple[int, int], Suggestion] = {}
-    for need in need_service.get_many(session=session,
-                                      need_ids=follows.watched_need_ids(session, user, WATCHED_PER_SIDE)).values():
-        page = match_views.companies_for_need_page(session=session, engine=engine, caller=caller, need=need,
-                                                   limit=SUGGESTIONS_PER_WATCHED)
+    need_ids = follows.watched_need_ids(session, user, WATCHED_PER_SIDE)
+    for need_id, need in need_service.get_many(session=session, need_ids=need_ids).items():
+        companies = match_views.companies_for_need_page(session=session, engine=engine, caller=caller, need=need,
+                                                        limit=SUGGESTIONS_PER_WATCHED)
         need_out = need_service.to_out(session=session, need=need)
-        for item in page.items:
-            if item.pipeline_status is None and fits(item.score, min_fit):
-                found.setdefault((item.company.id, need.id),
-                                 Suggestion(item.company, need_out, item.score, item.explanation))
+        for company_item in companies.items:
+            if company_item.pipeline_status is None and fits(company_item.score, min_fit):
+                found.setdefault((company_item.company.id, need_id), Suggestion(
+                    company_item.company, need_out, company_item.score, company_item.explanation))
     company_ids = follows.watched_company_ids(session, user, WATCHED_PER_SIDE)
     for company_id, company in company_service.rows_by_id(session=session, company_ids=company_ids).items():
         company_out = company_service.to_out(session=session, caller=caller, company=company, audited=[])
-        page = match_views.needs_for_company_page(session=session, engine=engine, caller=caller, company=company,
-                                                  limit=SUGGESTIONS_PER_WATCHED)
-        for item in page.items:
-            if item.pipeline_status is None and fits(item.score, min_fit):
-                found.setdefault((company_id, item.need.id),
-                                 Suggestion(company_out, item.need, item.score, item.explanation))
+        needs = match_views.needs_for_company_page(session=session, engine=engine, caller=caller, company=company,
+                                                   limit=SUGGESTIONS_PER_WATCHED)
+        for need_item in needs.items:
+            if need_item.pipeline_status is None and fits(need_item.score, min_fit):
+                found.setdefault((company_id, need_item.need.id), Suggestion(
+                    company_out, need_item.need, need_item.score, need_item.explanation))
     return sorted(found.values(), key=lambda suggestion: -suggestion.score)
 
 

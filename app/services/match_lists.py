@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date
 from typing import Any
 
@@ -24,7 +25,7 @@ from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
 from app.schemas import MatchListWeek
 from app.services import pipeline
-from app.services.matching import allowed_company_ids, allowed_need_ids
+from app.services.matchable import allowed_company_ids, allowed_need_ids
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 COMPANIES_PER_NEED = 5
@@ -40,10 +41,10 @@ COLUMNS = [  # (key, column title, width in the spreadsheet)
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # The stored codes a spreadsheet shows in Dutch.
-DUTCH_VALUES = {
-    "change": labels.CHANGE.get,
+DUTCH_VALUES: dict[str, Callable[[str], str]] = {
+    "change": lambda code: labels.dutch(labels.CHANGE, code),
     "need_kind": labels.need_kind,
-    "defence_experience": labels.DEFENCE_EXPERIENCE.get,
+    "defence_experience": lambda code: labels.dutch(labels.DEFENCE_EXPERIENCE, code),
 }
 
 ListLine = dict[str, Any]  # one line of a list: the COLUMNS' keys, as stored in the list's JSON
@@ -84,8 +85,8 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
         needs = {id_of(n): n for n in session.exec(select(Need).where(col(Need.id).in_(need_ids))).all()}
     companies: dict[int, Company] = {}
     if company_ids:
-        found = session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()
-        companies = {id_of(c): c for c in found}
+        listed = session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()
+        companies = {id_of(c): c for c in listed}
 
     # One batch for both directions (candidates from one matrix product, exact re-scoring of the
     # best of them) instead of one search per need and per company; pairs marked "not relevant"
@@ -182,11 +183,12 @@ def as_json(match_list: MatchList) -> bytes:
     return match_list.content.encode("utf-8")
 
 
-def lines_of(match_list: MatchList) -> list[dict]:
-    return json.loads(match_list.content)["lines"]
+def lines_of(match_list: MatchList) -> list[ListLine]:
+    lines: list[ListLine] = json.loads(match_list.content)["lines"]
+    return lines
 
 
-def as_csv(match_list: MatchList, lines: list[dict] | None = None) -> bytes:
+def as_csv(match_list: MatchList, lines: list[ListLine] | None = None) -> bytes:
     """CSV for Dutch Excel: `;` between columns, decimal comma, UTF-8 with BOM, no formulas, codes in
     Dutch. ``lines``: a selection of the list's lines (default: all of them)."""
     buffer = io.StringIO()
@@ -202,7 +204,7 @@ def _export_value(key: str, value: object) -> object:
     to_dutch = DUTCH_VALUES.get(key)
     if to_dutch is None or not isinstance(value, str):
         return value
-    return to_dutch(value) or value
+    return to_dutch(value)
 
 
 def _csv_cell(value: object) -> str:
@@ -218,7 +220,7 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def as_xlsx(match_list: MatchList, lines: list[dict] | None = None) -> bytes:
+def as_xlsx(match_list: MatchList, lines: list[ListLine] | None = None) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
                                             "strings_to_urls": False})

@@ -24,7 +24,7 @@ from app.services import audit, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
-from app.services.matching import (
+from app.services.matchable import (
     NeedFilterCache,
     allowed_company_ids,
     allowed_need_ids,

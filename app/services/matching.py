@@ -1,20 +1,17 @@
-"""Matching as the service uses it: documents from the database and hard filters in SQL.
+"""The matching engine of this process: built at start-up, caught up with other workers' writes,
+and told of every company or need this process commits.
 
-The engine (``app.matching``) knows texts and ids only; this module decides which companies and
-needs may be matched at all and keeps the engine in step with every write. The answers shaped
-for a caller are in match_views.py.
+The engine (``app.matching``) knows texts and ids only. What it may match is decided in
+matchable.py; the answers shaped for a caller are in match_views.py.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterator
-from datetime import date
-from typing import Any
+from collections.abc import Collection
 
 import anyio
-from sqlalchemy import Connection, Engine, event, or_
-from sqlalchemy import select as sa_select
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
@@ -22,55 +19,18 @@ from app.core.config import Settings
 from app.core.db import get_engine, read
 from app.core.errors import IndexNotReady
 from app.core.memory import return_free_memory
-from app.domain import CompanyStatus, NeedKind, NeedStatus
-from app.matching.engine import Document, MatchEngine
-from app.models import Company, CompanyRecord, IndexChange, Need, NeedRecord, id_of, stored_ids
-from app.services import companies as company_service
-from app.services import needs as need_service
+from app.matching.engine import MatchEngine
+from app.models import Company, IndexChange, Need
 from app.services.change_log import CHANGE_LOG_OVERLAP, flushed_changes, latest_change, oldest_change
+from app.services.matchable import (
+    NeedFilterCache,
+    company_document,
+    documents_from_database,
+    is_matchable,
+    need_document,
+)
 
 logger = logging.getLogger(__name__)
-
-
-# --- what the engine sees ----------------------------------------------------------------
-
-
-def is_matchable(company: CompanyRecord) -> bool:
-    """Only active companies that consented to matching are in the index at all."""
-    return company.status == CompanyStatus.active and company.consent_matching
-
-
-def company_document(company: CompanyRecord) -> Document:
-    """What the engine matches on."""
-    parts = [company.name, company.description]
-    if company.capabilities:
-        parts.append(", ".join(company.capabilities))
-    return Document("company", id_of(company), "\n".join(parts), tuple(company.nld_areas), tuple(company.sectors))
-
-
-def need_document(need: NeedRecord) -> Document:
-    """What the engine matches on."""
-    text = f"{need.title}\n{need.description}"
-    return Document("need", id_of(need), text, tuple(need.nld_areas), tuple(need.sectors))
-
-
-def documents_from_database(session: Session, side: str) -> Iterator[Document]:
-    """Every matchable document of a side, read as plain column rows: loaded as table objects the
-    session would hold every company until the index is in step (hundreds of MB at 100,000)."""
-    # SQLAlchemy's select: SQLModel's types at most four columns (hence execute, not exec).
-    if side == "company":
-        companies = sa_select(
-            col(Company.id), col(Company.name), col(Company.description), col(Company.capabilities),
-            col(Company.nld_areas), col(Company.sectors),
-        ).where(col(Company.status) == CompanyStatus.active, col(Company.consent_matching))
-        for row in session.execute(companies.execution_options(yield_per=1000)):  # streamed, never all at once
-            yield company_document(row)
-    else:
-        needs = sa_select(
-            col(Need.id), col(Need.title), col(Need.description), col(Need.nld_areas), col(Need.sectors)
-        )
-        for row in session.execute(needs.execution_options(yield_per=1000)):
-            yield need_document(row)
 
 
 def build_engine(settings: Settings) -> MatchEngine:
@@ -98,46 +58,6 @@ def build_engine(settings: Settings) -> MatchEngine:
 # keep both cores busy, while more threads only slow each other (GIL hand-offs) and keep the SQLite
 # write lock held longer by a thread waiting for its turn (measured at 16 concurrent requests).
 MATCHES_AT_ONCE = 2
-
-
-class NeedFilterCache:
-    """The ids of the needs each need filter allows, kept until a need changes or the day does.
-
-    Every need write reaches a worker's MatchingState (its own writes when they commit, other
-    workers' through ``catch_up``), which invalidates this cache: the same path that keeps the
-    index in step. Reading the ids of all needs on every company → needs match cost more than the
-    match itself.
-    """
-
-    MAX_ENTRIES = 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._entries: dict[tuple[Any, ...], frozenset[int]] = {}
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._entries.clear()
-
-    def allowed(self, session: Session, **filters: Any) -> frozenset[int]:
-        """``allowed_need_ids`` for these filters, from the cache when nothing changed since."""
-        regions = filters.get("regions")
-        # Read the generation before the database: a write committed meanwhile invalidates the entry.
-        with self._lock:
-            key = (self._generation, date.today(), tuple(sorted(
-                {**filters, "regions": tuple(regions) if regions is not None else None}.items())))
-            found = self._entries.get(key)
-        if found is not None:
-            return found
-        found = frozenset(allowed_need_ids(session, **filters))
-        with self._lock:
-            if key[0] == self._generation:
-                if len(self._entries) >= self.MAX_ENTRIES:
-                    self._entries.clear()
-                self._entries[key] = found
-        return found
 
 
 class MatchingState:
@@ -190,7 +110,7 @@ class MatchingState:
                 # Read before the documents: writes committed during the build are caught up after.
                 start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: documents_from_database(session, side))
-            return_free_memory()  # what loading parsed and built, and no longer holds
+            return_free_memory()  # the memory loading parsed and built with and let go of
             self.applied_through = start_from
             with self._lock:
                 with Session(get_engine()) as session:
@@ -371,35 +291,3 @@ def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: i
             engine.upsert([need_document(need)])
         else:
             engine.remove("need", [record_id])
-
-
-# --- the questions the endpoints ask -----------------------------------------------------
-
-
-def allowed_company_ids(session: Session, **filters: Any) -> list[int]:
-    conditions = company_service.filter_conditions(status=CompanyStatus.active, **filters)
-    conditions.append(col(Company.consent_matching).is_(True))
-    return stored_ids(session.exec(select(Company.id).where(*conditions)).all())
-
-
-def allowed_need_ids(
-    session: Session,
-    *,
-    include_staff_only: bool = False,
-    kind: NeedKind | None = None,
-    nld_area: str | None = None,
-    sector: str | None = None,
-    include_closed: bool = False,
-    regions: list[str] | None = None,
-) -> list[int]:
-    """Needs that may be shown: public ones (and staff-only ones for staff), open and not past their
-    deadline unless closed ones are asked for, and open to the company's regions when those are given."""
-    conditions = need_service.filter_conditions(
-        include_staff_only=include_staff_only, kind=kind, nld_area=nld_area, sector=sector
-    )
-    if not include_closed:
-        conditions.append(col(Need.status) == NeedStatus.open)
-        conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
-    if regions is not None:
-        conditions.append(need_service.open_to_regions(regions))
-    return stored_ids(session.exec(select(Need.id).where(*conditions)).all())

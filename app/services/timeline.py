@@ -35,7 +35,7 @@ def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
     if not user_ids:
         return {}
     rows = session.exec(select(User.id, User.full_name, User.username).where(col(User.id).in_(user_ids))).all()
-    return {user_id: full_name or username for user_id, full_name, username in rows}
+    return {user_id: full_name or username for user_id, full_name, username in rows if user_id is not None}
 
 
 def timeline(session: Session, match: Match) -> list[Entry]:

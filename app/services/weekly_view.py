@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from app.domain import Fit
 from app.services.fit import fits
+from app.services.match_lists import ListLine
 from app.taxonomy import get_taxonomy
 
 GROUPS_PER_PAGE = 20
@@ -40,7 +41,7 @@ class Group:
     key: int
     title: str
     subtitle: str
-    lines: list[dict] = field(default_factory=list)
+    lines: list[ListLine] = field(default_factory=list)
 
     @property
     def best_score(self) -> float:
@@ -55,7 +56,7 @@ class WeeklyPage:
     pages: int
 
 
-def selected_lines(lines: list[dict], filters: WeeklyFilters) -> list[dict]:
+def selected_lines(lines: list[ListLine], filters: WeeklyFilters) -> list[ListLine]:
     """The lines of the chosen grouping that pass the filters."""
     direction = DIRECTIONS[filters.grouping]
     text = filters.text.strip().lower()
@@ -78,7 +79,7 @@ def selected_lines(lines: list[dict], filters: WeeklyFilters) -> list[dict]:
     return chosen
 
 
-def grouped(lines: list[dict], filters: WeeklyFilters, page: int = 1) -> WeeklyPage:
+def grouped(lines: list[ListLine], filters: WeeklyFilters, page: int = 1) -> WeeklyPage:
     """The selected lines in groups, the group with the best line first, one page of groups."""
     by_key: dict[int, Group] = {}
     for line in selected_lines(lines, filters):

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.deps import SessionDep
 from app.labels import DEFENCE_EXPERIENCE, PIPELINE, STATUS
-from app.models import Company
+from app.models import Company, id_of
 from app.schemas import CompanyUpdate
 from app.services import companies as company_service
 from app.services import follows, match_views
@@ -66,7 +66,7 @@ def company_page(
         "company": company_service.to_out(session=db, caller=caller, company=company),
         "matches": matches,
         # The needs this company agreed to be introduced for, shown to the company itself.
-        "consented_need_ids": pipeline_service.introduction_consented_need_ids(db, company.id) if is_own else set(),
+        "consented_need_ids": pipeline_service.introduction_consented_need_ids(db, id_of(company)) if is_own else set(),
         "matching_note": reason,
         "is_own": is_own,
         "may_change": caller.is_desk or is_own,

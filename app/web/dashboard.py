@@ -1,12 +1,14 @@
 """The dashboard: the pipeline as a funnel, introductions per month as a trend, and matches by NLD
 area and sub-region, each bar a link to the pipeline filtered on it. Inline SVG and CSS only."""
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.deps import SessionDep
+from app.labels import dutch
 from app.services import dashboard
 from app.web.routing import HtmlRoute, render
 from app.web.session import StaffVisitorDep
@@ -21,7 +23,7 @@ def board_link(**filters: str) -> str:
     return "/ui/pipeline?" + urlencode(filters)
 
 
-def bars(rows: list[tuple[str, int, str | None]]) -> list[dict]:
+def bars(rows: list[tuple[str, int, str | None]]) -> list[dict[str, Any]]:
     """Each (label, count, link) with its bar's length in percent of the largest."""
     largest = max((count for _, count, _ in rows), default=0) or 1
     return [{"label": label, "count": count, "href": href, "percent": round(100 * count / largest, 1)}
@@ -33,7 +35,7 @@ def month_label(month: str) -> str:
     return f"{MONTHS[int(number) - 1]} {year}"
 
 
-def trend(per_month: dict[str, int]) -> dict:
+def trend(per_month: dict[str, int]) -> dict[str, Any]:
     """Geometry of a column chart of the months (viewBox units; the CSS scales it to the page)."""
     largest = max(per_month.values(), default=0) or 1
     width, height, gap = 24, 100, 6
@@ -49,10 +51,11 @@ def trend(per_month: dict[str, int]) -> dict:
 @router.get("/dashboard")
 def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep) -> Response:
     figures = dashboard.figures(db)
-    funnel = bars([(PIPELINE_LABELS[stage], count, board_link(status=stage))
+    funnel = bars([(dutch(PIPELINE_LABELS, stage), count, board_link(status=stage))
                    for stage, count in figures.funnel.items()])
+    now_in = {str(status): count for status, count in figures.matches_by_status.items()}
     for row, stage in zip(funnel, figures.funnel, strict=True):
-        row["now"] = figures.matches_by_status.get(stage, 0)
+        row["now"] = now_in.get(stage, 0)
     return render(request, "dashboard.html", {
         "figures": figures,
         "funnel": funnel,

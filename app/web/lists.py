@@ -1,6 +1,7 @@
 """Lists with filters, sorting and pages: companies (staff) and needs, programmes and calls (everyone;
 staff-only needs for staff)."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -47,7 +48,7 @@ def company_list(
     sector: Choice = "", ervaring: Choice = "", status: Choice = "", sorteer: Choice = "naam", pagina: PageNumber = 1,
 ) -> Response:
     taxonomy = get_taxonomy()
-    filters = {
+    filters: dict[str, Any] = {
         "q": q.strip() or None,
         "nld_area": _check(nld, taxonomy.nld_area_slugs, "nld_unknown"),
         "region": _check(regio, taxonomy.regions, "region_unknown"),
@@ -75,7 +76,7 @@ def need_list(
     pagina: PageNumber = 1,
 ) -> Response:
     taxonomy = get_taxonomy()
-    filters = {
+    filters: dict[str, Any] = {
         "q": q.strip() or None,
         "kind": _check(soort, NeedKind.__members__, "weekly_filter_unknown"),
         "nld_area": _check(nld, taxonomy.nld_area_slugs, "nld_unknown"),
@@ -97,7 +98,9 @@ def need_list(
     })
 
 
-def _link_maker(path: str, chosen: dict[str, str]):  # noqa: ANN202 (a small closure for the template)
+def _link_maker(path: str, chosen: dict[str, str]) -> Callable[..., str]:
+    """The address of this list with some of its choices changed (the template's page links)."""
+
     def link(**changes: Any) -> str:
         values = {**chosen, **changes}
         return path + "?" + urlencode({key: value for key, value in values.items() if value not in ("", None, 1)})

@@ -2,6 +2,7 @@
 timeline (status changes, notes, owners, feedback: who and when), and the actions that move it on.
 Opening the page changes nothing: the first action opens the match record."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -62,7 +63,7 @@ def _page(request: Request, db: SessionDep, visitor: Visitor, company_id: int, n
 
 
 def _act(request: Request, db: SessionDep, visitor: Visitor, company_id: int, need_id: int, done: str,
-         action) -> Response:  # noqa: ANN001 (a callable on the match)
+         action: Callable[[Match], object]) -> Response:
     """Runs ``action`` on the pair's match record (opened now if this is the first action) and goes
     back to the match's page; a refused action shows the page with the reason, in Dutch."""
     try:

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from app.core.errors import KoppelkansError
-from app.labels import PIPELINE
+from app.labels import PIPELINE, dutch
 
 Params = dict[str, Any]
 
 
 def _status(value: object) -> str:
-    return PIPELINE.get(str(value), str(value))
+    return dutch(PIPELINE, str(value))
 
 
 def _transition(params: Params) -> str:

@@ -1,7 +1,7 @@
 """The need page: a need, programme or call for anyone (staff-only needs for staff); staff also see
 the companies that fit it, filter them (scouting: never worked with Defence), and follow it."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.core.errors import InvalidInput
 from app.deps import SessionDep
 from app.domain import CompanyStatus, DefenceExperience
+from app.models import Need
 from app.services import companies as company_service
 from app.services import follows, match_views
 from app.services import needs as need_service
@@ -52,8 +53,8 @@ def need_page(
     return render(request, template, context)
 
 
-def _companies(request: Request, db: SessionDep, visitor: Visitor, need, region: str | None,  # noqa: ANN001
-               nld_area: str | None, scouting: bool) -> tuple[list, str | None]:
+def _companies(request: Request, db: SessionDep, visitor: Visitor, need: Need, region: str | None,
+               nld_area: str | None, scouting: bool) -> tuple[list[Any], str | None]:
     """The companies that fit the need best, or without the engine those that pass the filters."""
     caller = visitor.caller
     engine, reason = matching_engine(request, db)
@@ -61,7 +62,7 @@ def _companies(request: Request, db: SessionDep, visitor: Visitor, need, region:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
         return match_views.companies_for_need(session=db, engine=engine, caller=caller, need=need, limit=MATCH_LIMIT,
                                               scouting=scouting, region=region, nld_area=nld_area), None
-    filters = {"region": region, "nld_area": nld_area,
+    filters: dict[str, Any] = {"region": region, "nld_area": nld_area,
                "defence_experience": DefenceExperience.none if scouting else None}
     companies, _ = company_service.list_companies(session=db, status=CompanyStatus.active, limit=MATCH_LIMIT,
                                                   order="newest", **filters)

@@ -1,14 +1,15 @@
 """Logging in and out, where each person lands, and search."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
 from app.domain import Role
+from app.matching.engine import MatchEngine
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service
@@ -23,7 +24,7 @@ SEARCH_LIMIT = 10
 MATCH_LIMIT = 10
 
 
-def matching_engine(request: Request, db: Session):
+def matching_engine(request: Request, db: Session) -> tuple[MatchEngine, None] | tuple[None, str]:
     """The engine when matching is ready, else None with the reason (pages then fall back and say so)."""
     state = get_matching_state(request)
     if state.ready:
@@ -51,7 +52,7 @@ def home(visitor: VisitorDep) -> RedirectResponse:
 @router.get("/inloggen")
 def login_form(
     request: Request, visitor: VisitorDep, next: Annotated[str | None, Query(max_length=500)] = None
-):
+) -> HTMLResponse:
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
 
@@ -65,7 +66,7 @@ def login(
     username: Annotated[str, Form(max_length=100)] = "",
     password: Annotated[str, Form(max_length=500)] = "",
     next: Annotated[str, Form(max_length=500)] = "/ui/",
-):
+) -> Response:
     login_limit(request, Caller(), settings)  # the same limit as POST /api/v1/auth/token
     try:
         user = user_service.authenticate(session=db, username=username.strip(), password=password)
@@ -101,9 +102,9 @@ def search(
     db: SessionDep,
     visitor: StaffVisitorDep,
     q: Annotated[str, Query(max_length=500)] = "",
-):
+) -> HTMLResponse:
     text = q.strip()
-    results = {"companies": [], "needs": [], "semantic": False, "note": None}
+    results: dict[str, Any] = {"companies": [], "needs": [], "semantic": False, "note": None}
     if len(text) >= 2:
         engine, reason = matching_engine(request, db)
         if engine is not None:

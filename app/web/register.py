@@ -2,15 +2,17 @@
 each error beside its field, and the edit link shown once."""
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.deps import SessionDep, SettingsDep, registration_limit
 from app.domain import DefenceExperience
+from app.models import id_of
 from app.schemas import CompanyCreate
 from app.services import companies as company_service
 from app.services import edit_links
@@ -64,9 +66,9 @@ async def form_data(request: Request) -> FormData:
     return await request.form()
 
 
-def typed_values(form: FormData) -> dict:
+def typed_values(form: FormData) -> dict[str, Any]:
     """What the person typed, as the form shows it again."""
-    values: dict = {name: str(form.get(name) or "") for name in TEXT_FIELDS}
+    values: dict[str, Any] = {name: str(form.get(name) or "") for name in TEXT_FIELDS}
     values.update({name: [str(v) for v in form.getlist(name)] for name in LIST_FIELDS})
     values.update({name: form.get(name) == "ja" for name in CHECKBOX_FIELDS})
     if not values["defence_experience"]:
@@ -74,7 +76,7 @@ def typed_values(form: FormData) -> dict:
     return values
 
 
-def payload_from(values: dict) -> dict:
+def payload_from(values: dict[str, Any]) -> dict[str, Any]:
     """The same JSON body the API would receive from this form."""
     payload = {name: values[name].strip() for name in TEXT_FIELDS if name != "capabilities"}
     for name in OPTIONAL_FIELDS:
@@ -122,7 +124,7 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     )
 
 
-def form_context(values: dict, errors: dict[str, str]) -> dict:
+def form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     vocab = get_taxonomy()
     return {
         "values": values,
@@ -140,7 +142,7 @@ def _registering_caller(caller: Caller) -> Caller:
 
 
 @router.get("/aanmelden")
-def registration_form(request: Request, visitor: VisitorDep):
+def registration_form(request: Request, visitor: VisitorDep) -> HTMLResponse:
     return render(request, "register.html", form_context(typed_values(FormData()), {}))
 
 
@@ -152,7 +154,7 @@ def register(
     visitor: VisitorDep,
     web_session: WebSessionDep,
     form: FormData = Depends(form_data),
-):
+) -> Response:
     caller = _registering_caller(visitor.caller)
     registration_limit(request, caller, settings)  # the API's limiter and counters
     values = typed_values(form)
@@ -183,7 +185,7 @@ def edit_link_for(request: Request, company_id: int, token: str) -> str:
 
 
 @router.get("/aangemeld")
-def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep) -> Response:
+def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep) -> HTMLResponse:
     shown = web_session.data.pop("registered", None)
     if shown is None:
         return render(request, "registered.html", {"shown": None})
@@ -202,7 +204,7 @@ def mail_edit_link(request: Request, db: SessionDep, visitor: VisitorDep, web_se
     if handover is None:
         raise NotFound("no edit link to send", code="handover_gone")
     company = company_service.get(session=db, company_id=handover["id"])
-    edit_links.send_handover(db, visitor.caller, company, edit_link_for(request, company.id, handover["token"]))
+    edit_links.send_handover(db, visitor.caller, company, edit_link_for(request, id_of(company), handover["token"]))
     db.commit()
     flash(request, f"De bewerkingslink is gemaild naar {company.contact_email}.")
     return RedirectResponse(f"/ui/bedrijf/{company.id}", status_code=303)

@@ -1,5 +1,7 @@
 """What every web route shares: HTML error pages, the login redirect, the session cookie, and rendering."""
 
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -24,7 +26,7 @@ def is_htmx(request: Request) -> bool:
 
 
 def render(
-    request: Request, template: str, context: dict | None = None, status_code: int = 200
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     web_session = load_session(request)
     values = {
@@ -52,7 +54,7 @@ def take_flash(request: Request) -> str | None:
     message = web_session.data.pop("notice", None)
     if message is not None:
         web_session.changed = True
-    return message
+    return message if isinstance(message, str) else None
 
 
 def safe_next(target: str | None) -> str:
@@ -109,7 +111,7 @@ class HtmlRoute(APIRoute):
     """Routes of the web interface: errors become HTML pages in Dutch, anonymous staff pages redirect
     to the login page, the session cookie is written when it changed, and nothing personal is cached."""
 
-    def get_route_handler(self):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:

@@ -8,9 +8,9 @@ lifetime. The JSON API does not read it: the API keeps its bearer tokens.
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.core.config import get_settings
@@ -36,24 +36,27 @@ class CsrfRefused(Exception):
 
 @dataclass
 class WebSession:
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # the signed cookie's content
     changed: bool = False
     cleared: bool = False
 
     @property
     def user_id(self) -> int | None:
-        return self.data.get("uid")
+        found = self.data.get("uid")
+        return found if isinstance(found, int) else None
 
     @property
     def company_id(self) -> int | None:
-        return self.data.get("cid")
+        found = self.data.get("cid")
+        return found if isinstance(found, int) else None
 
     @property
     def csrf_token(self) -> str:
-        if "csrf" not in self.data:
-            self.data["csrf"] = secrets.token_urlsafe(32)
+        token = self.data.get("csrf")
+        if not isinstance(token, str):
+            token = self.data["csrf"] = secrets.token_urlsafe(32)
             self.changed = True
-        return self.data["csrf"]
+        return token
 
     def start(self, *, user_id: int | None = None, company_id: int | None = None) -> None:
         """A new session (new CSRF token) for a person who just logged in or opened an edit link."""
@@ -84,10 +87,10 @@ def _max_age_seconds() -> int:
 
 def load_session(request: Request) -> WebSession:
     """The session of this request (cached on it); an empty one when the cookie is absent or forged."""
-    existing = getattr(request.state, "web_session", None)
+    existing: WebSession | None = getattr(request.state, "web_session", None)
     if existing is not None:
         return existing
-    data: dict = {}
+    data: dict[str, Any] = {}
     raw = request.cookies.get(COOKIE_NAME)
     if raw:
         try:
@@ -100,7 +103,7 @@ def load_session(request: Request) -> WebSession:
     return web_session
 
 
-def save_session(request: Request, response) -> None:
+def save_session(request: Request, response: Response) -> None:
     """Writes the cookie when the session changed: HttpOnly, SameSite=Lax, Secure over https, for the
     whole site (the front page at / shows who is logged in too)."""
     web_session = getattr(request.state, "web_session", None)

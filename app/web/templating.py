@@ -2,7 +2,7 @@
 helpers the templates share (highlighting shared terms in a quote, signal shares, bar charts)."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -13,7 +13,7 @@ from app import labels
 from app.domain import CompanyStatus, DefenceExperience, ListLineChange, NeedStatus, PipelineStatus, Role, Visibility
 from app.matching.explain import Explanation
 from app.services.fit import fit_of
-from app.taxonomy import get_taxonomy
+from app.taxonomy import VocabularyEntry, get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -31,7 +31,7 @@ CHANGE_LABELS: dict[ListLineChange, str] = labels.CHANGE
 STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = labels.STATUS
 
 
-def _labels(entries) -> dict[str, str]:
+def _labels(entries: Iterable[VocabularyEntry]) -> dict[str, str]:
     return {entry["slug"]: entry["nl"] for entry in entries}
 
 
@@ -73,7 +73,7 @@ def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]
     signals = explanation.signals
     positive = {name: max(0.0, part.contribution) for name, part in signals.items() if part.used}
     total = sum(positive.values())
-    shares = []
+    shares: list[dict[str, str | bool | int]] = []
     for name, part in signals.items():
         value = positive.get(name, 0.0)
         shares.append(

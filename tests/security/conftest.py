@@ -77,7 +77,8 @@ def client(tmp_path):
     from app.services.matching import MatchingState
     from tests.test_matching_api import make_engine
 
-    with TestClient(create_app(matching_state=MatchingState.ready_with(make_engine(tmp_path / "matching")))) as test_client:
+    state = MatchingState.ready_with(make_engine(tmp_path / "matching"))
+    with TestClient(create_app(matching_state=state)) as test_client:
         yield test_client
 
 

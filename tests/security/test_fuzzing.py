@@ -41,7 +41,8 @@ CHECKS = [
 ]
 
 # A small ready matching engine (deterministic encoders), so the matching endpoints answer for real.
-_app = create_app(matching_state=MatchingState.ready_with(make_engine(Path(tempfile.mkdtemp(prefix="koppelkans-fuzz-")))))
+_engine = make_engine(Path(tempfile.mkdtemp(prefix="koppelkans-fuzz-")))
+_app = create_app(matching_state=MatchingState.ready_with(_engine))
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 # (caller, "METHOD /path") -> statuses seen, for the reach check at the end of this module.
 PHASES: Counter = Counter()  # requests sent per schemathesis phase
