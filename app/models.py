@@ -34,6 +34,7 @@ from app.domain import (
     MatchEventKind,
     NeedKind,
     NeedStatus,
+    NoteVisibility,
     OrganisationKind,
     PipelineStatus,
     Role,
@@ -259,6 +260,8 @@ class MatchEvent(SQLModel, table=True):
     from_status: PipelineStatus | None = _enum(PipelineStatus, 20, default=None)
     to_status: PipelineStatus | None = _enum(PipelineStatus, 20, default=None)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # Who reads the note: staff only, or the company too (on its page).
+    visibility: NoteVisibility = _enum(NoteVisibility, 10, default=NoteVisibility.internal)
 
 
 class IntroductionConsent(SQLModel, table=True):

@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, InvalidInput, NotFound
-from app.domain import MatchEventKind, PipelineStatus
+from app.domain import MatchEventKind, NoteVisibility, PipelineStatus
 from app.models import Company, IntroductionConsent, Match, MatchEvent, Need, User, id_of, metadata, utcnow
 from app.services import audit
 from app.services.access import Caller
@@ -93,8 +93,10 @@ def change(
     note: str | None = None,
     owner_user_id: int | None = None,
     owner_given: bool = False,
+    note_visibility: NoteVisibility = NoteVisibility.internal,
 ) -> Match:
-    """Applies a status change, a note and/or a new owner, each kept as an event."""
+    """Applies a status change, a note and/or a new owner, each kept as an event. A note is for
+    staff only unless ``note_visibility`` shares it with the company."""
     if status is not None and status != match.status:
         allowed = TRANSITIONS.get(match.status, ())
         if status not in allowed:
@@ -120,7 +122,7 @@ def change(
             match.closing_reason = reason
         match.status = status
     elif note:
-        _event(session, caller, match, MatchEventKind.note, note=note)
+        _event(session, caller, match, MatchEventKind.note, note=note, visibility=note_visibility)
     if owner_given:
         owner = session.get(User, owner_user_id) if owner_user_id is not None else None
         if owner_user_id is not None and owner is None:
@@ -259,6 +261,22 @@ def _event(
     from_status: PipelineStatus | None = None,
     to_status: PipelineStatus | None = None,
     note: str = "",
+    visibility: NoteVisibility = NoteVisibility.internal,
 ) -> None:
     session.add(MatchEvent(match_id=id_of(match), actor=caller.label, kind=kind, from_status=from_status,
-                           to_status=to_status, note=note))
+                           to_status=to_status, note=note, visibility=visibility))
+
+
+def shared_notes(session: Session, company_id: int) -> dict[int, list[MatchEvent]]:
+    """The notes staff shared with a company, per need, oldest first."""
+    rows = session.exec(
+        select(Match.need_id, MatchEvent)
+        .join(MatchEvent, col(MatchEvent.match_id) == Match.id)
+        .where(Match.company_id == company_id, MatchEvent.kind == MatchEventKind.note,
+               MatchEvent.visibility == NoteVisibility.shared)
+        .order_by(col(MatchEvent.id))
+    ).all()
+    notes: dict[int, list[MatchEvent]] = {}
+    for need_id, event in rows:
+        notes.setdefault(need_id, []).append(event)
+    return notes

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from app.domain import MatchEventKind
+from app.domain import MatchEventKind, NoteVisibility
 from app.models import Match, User
 from app.services import pipeline
 
@@ -28,6 +28,7 @@ class Entry:
     note: str = ""
     owner: str | None = None  # owner changes: the new owner's name (None: removed)
     relevant: bool | None = None  # feedback
+    shared: bool = False  # a note the company reads too
 
 
 def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
@@ -48,7 +49,8 @@ def timeline(session: Session, match: Match) -> list[Entry]:
     for event in events:
         by_company = bool(_COMPANY_ACTOR.match(event.actor))
         entry = Entry(at=event.at, kind=event.kind, who=_who(event.actor, names), by_company=by_company,
-                      from_status=event.from_status, to_status=event.to_status, note=event.note)
+                      from_status=event.from_status, to_status=event.to_status, note=event.note,
+                      shared=event.visibility == NoteVisibility.shared)
         if event.kind == MatchEventKind.owner:
             owner = _OWNER_NOTE.match(event.note)
             entry = Entry(**{**vars(entry), "note": "", "owner": names.get(int(owner.group(1))) if owner else None})

@@ -13,11 +13,13 @@ from starlette.datastructures import FormData
 
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.deps import SessionDep
-from app.labels import DEFENCE_EXPERIENCE, PIPELINE, STATUS
+from app.domain import MatchEventKind, NoteVisibility
+from app.labels import DEFENCE_EXPERIENCE, PIPELINE, STATUS, dutch
 from app.models import Company, id_of
 from app.schemas import CompanyUpdate
 from app.services import companies as company_service
 from app.services import follows, match_views
+from app.services import needs as need_service
 from app.services import pipeline as pipeline_service
 from app.web import messages
 from app.web.pages import MATCH_LIMIT, matching_engine
@@ -62,6 +64,8 @@ def company_page(
                                                 limit=MATCH_LIMIT)
     is_own = caller.owns(company.id)
     notice = take_flash(request)
+    notes = pipeline_service.shared_notes(db, id_of(company))
+    noted_needs = need_service.get_many(session=db, need_ids=list(notes))
     return render(request, "company.html", {
         "company": company_service.to_out(session=db, caller=caller, company=company),
         "matches": matches,
@@ -71,6 +75,8 @@ def company_page(
         "is_own": is_own,
         "may_change": caller.is_desk or is_own,
         "following": caller.user is not None and follows.is_following(db, caller.user, company_id=company.id),
+        # Notes staff shared with the company, per need (internal notes never reach this page).
+        "shared_notes": [(noted_needs[need_id], events) for need_id, events in notes.items() if need_id in noted_needs],
         "notice": notice,
     })
 
@@ -152,25 +158,43 @@ def defence_contact_consent(
 # --- its data: download and erasure ---------------------------------------------------------------
 
 
-def in_dutch(data: dict[str, Any]) -> dict[str, Any]:
-    """The export with its statuses and experience in Dutch words instead of codes."""
+def in_dutch(data: dict[str, Any], *, for_company: bool) -> dict[str, Any]:
+    """The export with its statuses and experience in Dutch words instead of codes. The company's own
+    download holds the notes staff shared with it, not their internal ones, and no staff ids."""
     profile = data["profile"]
-    profile["defence_experience"] = DEFENCE_EXPERIENCE.get(profile["defence_experience"],
-                                                           profile["defence_experience"])
-    profile["status"] = STATUS.get(profile["status"], profile["status"])
+    profile["defence_experience"] = dutch(DEFENCE_EXPERIENCE, profile["defence_experience"])
+    profile["status"] = dutch(STATUS, profile["status"])
     for match in data["matches"]:
-        match["status"] = PIPELINE.get(match["status"], match["status"])
+        match["status"] = dutch(PIPELINE, match["status"])
+        if for_company:
+            match["events"] = [_for_company(event) for event in match.get("events", [])
+                               if not (event.get("kind") == MatchEventKind.note
+                                       and event.get("visibility") != NoteVisibility.shared)]
         for event in match.get("events", []):
             for key in ("from_status", "to_status"):
                 if event.get(key):
-                    event[key] = PIPELINE.get(event[key], event[key])
+                    event[key] = dutch(PIPELINE, event[key])
+    if for_company:
+        data["audit_log"] = [{**entry, "actor": _actor_for_company(entry)} for entry in data.get("audit_log", [])]
     return data
+
+
+def _actor_for_company(entry: dict[str, Any]) -> str:
+    actor = str(entry.get("actor", ""))
+    return "het bedrijf" if actor.startswith("company:") else ("een medewerker" if actor.startswith("user:") else actor)
+
+
+def _for_company(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as the company reads it: who did it without staff ids, and no owner's user id."""
+    note = "" if event.get("kind") == MatchEventKind.owner else event.get("note", "")
+    return {**event, "actor": _actor_for_company(event), "note": note}
 
 
 @router.get("/bedrijf/{company_id}/export")
 def export(company_id: int, db: SessionDep, visitor: VisitorDep) -> Response:
     company = _company_for(db, visitor, company_id, change=True)
-    data = in_dutch(jsonable_encoder(company_service.export(session=db, caller=visitor.caller, company=company)))
+    exported = jsonable_encoder(company_service.export(session=db, caller=visitor.caller, company=company))
+    data = in_dutch(exported, for_company=visitor.caller.owns(company_id))
     db.commit()
     return Response(
         content=json.dumps(data, ensure_ascii=False, indent=2),

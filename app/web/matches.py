@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.core.errors import InvalidInput, NotFound
 from app.deps import SessionDep
-from app.domain import PipelineStatus
+from app.domain import NoteVisibility, PipelineStatus
 from app.models import Match
 from app.services import companies as company_service
 from app.services import match_views, timeline
@@ -87,11 +87,15 @@ def move(request: Request, company_id: int, need_id: int, db: SessionDep, visito
 
 @router.post("/koppeling/{company_id}/{need_id}/notitie", dependencies=[CsrfDep])
 def add_note(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: StaffVisitorDep,
-             note: Note = "") -> Response:
+             note: Note = "", zichtbaar: Annotated[NoteVisibility, Form()] = NoteVisibility.internal) -> Response:
+    """A note for staff only (the default), or shared with the company on its page."""
     if not note.strip():
         return _page(request, db, visitor, company_id, need_id, error="Schrijf eerst een notitie en sla die dan op.")
-    return _act(request, db, visitor, company_id, need_id, "De notitie is opgeslagen.",
-                lambda match: pipeline_service.change(db, visitor.caller, match, note=note.strip()))
+    done = ("De notitie is opgeslagen en is zichtbaar voor het bedrijf." if zichtbaar == NoteVisibility.shared
+            else "De interne notitie is opgeslagen.")
+    return _act(request, db, visitor, company_id, need_id, done,
+                lambda match: pipeline_service.change(db, visitor.caller, match, note=note.strip(),
+                                                      note_visibility=zichtbaar))
 
 
 @router.post("/koppeling/{company_id}/{need_id}/eigenaar", dependencies=[CsrfDep])

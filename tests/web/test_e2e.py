@@ -148,6 +148,10 @@ def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_
     assert "Beoordeeld" in tab.locator(".summary-facts").inner_text()
 
     tab.get_by_label("Notitie", exact=True).fill("Intern: eerst de prijsstelling navragen")
+    tab.get_by_role("button", name="Notitie opslaan").click()  # internal is the default
+    assert "De interne notitie is opgeslagen." in tab.locator(".notice-success").inner_text()
+    tab.get_by_label("Notitie", exact=True).fill("Wij bellen u deze week over een kennismaking.")
+    tab.get_by_label("Ook het bedrijf, op zijn bedrijfspagina").check()
     tab.get_by_role("button", name="Notitie opslaan").click()
     for step in ("Introductie voorgesteld", "Toestemming gegeven", "Geïntroduceerd"):
         tab.get_by_label("Naar status").select_option(label=step)
@@ -160,7 +164,13 @@ def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_
     company = tab_for()
     company.goto(edit_link)
     assert company.locator("h1").inner_text() == "Drentse Nachtoptiek"
+    assert "Wij bellen u deze week" in company.locator("#kop-berichten + *").inner_text() or \
+        "Wij bellen u deze week" in company.content()
     assert "prijsstelling" not in company.content()  # an internal note never reaches the company
+    with company.expect_download() as exported:
+        company.get_by_role("link", name="Mijn gegevens downloaden").click()
+    data = exported.value.path().read_text()
+    assert "Wij bellen u deze week" in data and "prijsstelling" not in data and "(adviser)" not in data
 
 
 def test_a_scout_scouts_a_need(tab_for, server, screenshots):
