@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlmodel import Session
 
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import KoppelkansError
 from app.domain import Role
+from app.models import User
 
 app = typer.Typer(help="Koppelkans: matchmaking between MKB companies and defence needs and programmes.",
                   no_args_is_help=True)
@@ -39,8 +41,10 @@ def serve(
     """Serve the API and web interface (never seeds or migrates by itself)."""
     import uvicorn
 
-    get_settings()  # fail fast on bad configuration
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+    settings = get_settings()  # fail fast on bad configuration
+    # Forwarded headers only from KOPPELKANS_TRUSTED_PROXIES (none by default): a client that sends
+    # X-Forwarded-For itself must not choose the address its rate limits are counted by.
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, **settings.proxy_options)  # type: ignore[arg-type]
 
 
 @db_app.command("upgrade")
@@ -110,7 +114,47 @@ def users_set_password(name: Annotated[str, typer.Argument(help="Username")]) ->
         if user is None:
             _fail(f"no user named {name!r}")
         user_service.set_password(session=session, user=user, password=password)
-    typer.echo(f"password of {name!r} changed")
+    typer.echo(f"password of {name!r} changed; every session and token issued before ended")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """End every web session and bearer token of a user (a lost laptop, a leaked token); they log in again."""
+    from app.services import users as user_service
+
+    with session_scope() as session:
+        user_service.end_sessions(session=session, user=_user_named(session, name))
+    typer.echo(f"every session and token of {name!r} ended")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """Block a user: no login, and every session and token ends."""
+    _set_active(name, active=False)
+    typer.echo(f"user {name!r} disabled; every session and token ended")
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """Let a disabled user log in again (its old sessions and tokens stay ended)."""
+    _set_active(name, active=True)
+    typer.echo(f"user {name!r} enabled")
+
+
+def _set_active(name: str, *, active: bool) -> None:
+    from app.services import users as user_service
+
+    with session_scope() as session:
+        user_service.set_active(session=session, user=_user_named(session, name), active=active)
+
+
+def _user_named(session: Session, name: str) -> User:
+    from app.services import users as user_service
+
+    user = user_service.by_username(session=session, username=name)
+    if user is None:
+        _fail(f"no user named {name!r}")
+    return user
 
 
 @app.command()

@@ -114,6 +114,15 @@ def valid_company(company_id: CompanyId, session: SessionDep) -> Company:
 CompanyDep = Annotated[Company, Depends(valid_company)]
 
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[!-~]+$",
+        description="A key of your own (e.g. a UUID) for this one request: sending the request again with it "
+        "within 24 hours gets the first answer again instead of a second record",
+    ),
+]
+
 EditTokenHeader = Annotated[
     str | None, Header(description="The company's own edit token, from its registration", max_length=200)
 ]

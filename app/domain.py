@@ -102,6 +102,13 @@ class NoteVisibility(StrEnum):
     shared = "shared"
 
 
+class FeedbackScope(StrEnum):
+    """Whom a "not relevant" hides a match from: the feedback giver's organisation, or everyone (admins)."""
+
+    organisation = "organisation"
+    everyone = "everyone"
+
+
 class MailStatus(StrEnum):
     """Where a queued e-mail stands: waiting (again, after a failed try), being sent by one sender,
     delivered, or given up after its last try."""

@@ -1,14 +1,17 @@
 """The FastAPI application: routers, error rendering, security headers and body limits."""
 
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,11 +23,14 @@ from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.core.logging import install_redaction
 from app.core.memory import limit_allocation_arenas
+from app.core.text import refuse_control_characters_in_parameters
 from app.core.writer import BatchWriter
 from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
 from app.services import mail
 from app.services.matching import MatchingState
+
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = "/openapi.json"
@@ -51,7 +57,13 @@ class BodyTooLarge(Exception):
 
 
 class LimitsAndHeaders:
-    """Adds the security headers to every answer, and caps the request body.
+    """Adds the security headers to every answer, answers an unexpected error with a JSON 500,
+    keeps API answers out of caches, and caps the request body.
+
+    An error no handler knows (a bug, a database gone away) is logged with a reference and answered
+    ``{"detail": …}`` with the security headers, here, inside Starlette's outermost error middleware
+    (whose plain-text 500 would carry neither). API answers may carry contact details, so they get
+    ``Cache-Control: no-store`` unless the route chose otherwise.
 
     A declared body over the limit is refused before anything reads it. The body's bytes are also
     counted as they arrive, so a chunked upload (no Content-Length) is capped as well: past the
@@ -72,11 +84,15 @@ class LimitsAndHeaders:
         received = 0
         exceeded = started = False
 
+        api = scope["path"].startswith(API_PREFIX)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         async def limited_receive() -> Message:
@@ -107,6 +123,21 @@ class LimitsAndHeaders:
         except BodyTooLarge:
             if not started:
                 await _too_large(max_bytes)(scope, receive, send_with_headers)
+        except Exception:
+            if started:  # the answer is under way: nothing else can be sent
+                raise
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("unexpected error on %s %s (reference %s)", scope.get("method"), scope["path"], reference)
+            started = True
+            await _server_error(reference, Request(scope, receive))(scope, receive, send_with_headers)
+
+
+def _server_error(reference: str, request: Request) -> Response:
+    """The API's JSON 500, or the web interface's page for it (in Dutch, without the details)."""
+    if web.wants_html(request):
+        return web.status_page(request, 500)
+    detail = f"internal error: the request was not completed (reference {reference}); try again later"
+    return JSONResponse(status_code=500, content={"detail": detail})
 
 
 def _too_large(max_bytes: int) -> JSONResponse:
@@ -147,8 +178,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     """The application; tests pass a ready ``matching_state`` with a small deterministic engine."""
+    install_redaction()  # personal data and secrets never reach a log line
     app = FastAPI(
         title="Koppelkans",
+        # A control character in any query or path parameter: 422 naming it (app/core/text.py).
+        dependencies=[Depends(refuse_control_characters_in_parameters)],
         summary="Matches MKB companies in Drenthe and the north to defence needs, NLD areas and innovation programmes.",
         version="0.1.0",
         lifespan=lifespan,
@@ -195,15 +229,12 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
             return web.status_page(request, error.status_code)
         return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=error.headers)
 
-    @app.exception_handler(Exception)
-    async def render_crash(request: Request, error: Exception) -> Response:
-        # Starlette logs the error after this answer; the web interface shows its own page for it.
-        if web.wants_html(request):
-            response = web.status_page(request, 500)
-        else:
-            response = JSONResponse(status_code=500, content={"detail": "internal server error: try again later"})
-        response.headers.update(SECURITY_HEADERS)  # this answer bypasses the middleware that sets them
-        return response
+    @app.exception_handler(DataError)
+    async def render_refused_value(_request: Request, _error: DataError) -> JSONResponse:
+        # What validation let through and the database refuses: a client's mistake, not a server error.
+        detail = ("a value could not be stored: it is too long or too large for its field, or holds characters "
+                  "the database refuses; check the values sent")
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(RequestValidationError)
     async def render_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

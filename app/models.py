@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from app.domain import (
@@ -63,6 +64,8 @@ NeedRecord = Union["Need", Row[Any]]
 
 
 class Stored(Protocol):
+    """A record of any table: its id is set once the session flushes it."""
+
     id: int | None
 
 
@@ -135,6 +138,9 @@ class User(SQLModel, table=True):
     )
     password_hash: str | None = Field(default=None, max_length=200)
     is_active: bool = True
+    # Raised to end every session cookie and token issued before (logout everywhere, a new
+    # password, disabling the user, `koppelkans users revoke`); each one carries the version it got.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _timestamp()
 
 
@@ -150,6 +156,7 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked: bool = False
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # its user's, when issued
 
 
 class Company(SQLModel, table=True):
@@ -240,9 +247,14 @@ class Match(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
     )
     last_score: float | None = None
-    relevant: bool | None = None  # staff feedback; False keeps the pair out of lists and match results
+    # An admin's feedback for everyone; False keeps the pair out of lists and match results. An
+    # organisation's own "not relevant" is a MatchDismissal.
+    relevant: bool | None = None
     feedback_reason: str | None = Field(default=None, max_length=500)
     closing_reason: str | None = Field(default=None, max_length=500)  # why lost or parked
+    # The company withdrew its consent to this introduction: no `consented` or `introduced` until it
+    # consents again, even with its general consent to Defence contact.
+    consent_withdrawn: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -260,8 +272,33 @@ class MatchEvent(SQLModel, table=True):
     from_status: PipelineStatus | None = _enum(PipelineStatus, 20, default=None)
     to_status: PipelineStatus | None = _enum(PipelineStatus, 20, default=None)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
-    # Who reads the note: staff only, or the company too (on its page).
-    visibility: NoteVisibility = _enum(NoteVisibility, 10, default=NoteVisibility.internal)
+    # internal: staff only; shared: the company reads it too (its export, its answers).
+    visibility: NoteVisibility = _enum(NoteVisibility, 10, default=NoteVisibility.internal,
+                                       sa_column_kwargs={"server_default": NoteVisibility.internal.value})
+
+
+class MatchDismissal(SQLModel, table=True):
+    """An organisation's "not relevant" for a company–need pair: hidden from that organisation's
+    people only (an admin's feedback for everyone is ``Match.relevant``)."""
+
+    __tablename__ = "match_dismissal"
+    __table_args__ = (UniqueConstraint("company_id", "need_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=False)
+    )
+    need_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    organisation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    reason: str = Field(default="", max_length=500)
+    at: datetime = _timestamp()
 
 
 class IntroductionConsent(SQLModel, table=True):
@@ -325,6 +362,28 @@ class OutboxMail(SQLModel, table=True):
     last_error: str = Field(default="", max_length=200)  # the error's kind and SMTP code, never an address
     created_at: datetime = _timestamp()
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A create request sent with an ``Idempotency-Key``: the same key within a day gets the same answer.
+
+    Holds hashes, the status and the id of what was created, never the request's or the answer's
+    content; the answer is read again from that record (and goes with it when it is erased).
+    """
+
+    __tablename__ = "idempotent_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)  # sha256 of the operation, the caller and the key
+    request_hash: str = Field(max_length=64)  # sha256 of the validated body
+    status_code: int
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    )
+    need_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), index=True)
+    )
+    created_at: datetime = _timestamp(index=True)
 
 
 class Follow(SQLModel, table=True):

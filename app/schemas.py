@@ -15,20 +15,24 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
+
+from app.core.text import clean_value
 
 # Re-exported ("X as X"): the API's enums are the domain's.
 from app.domain import CompanySource as CompanySource
 from app.domain import CompanyStatus as CompanyStatus
 from app.domain import DefenceExperience as DefenceExperience
+from app.domain import FeedbackScope as FeedbackScope
 from app.domain import MatchEventKind as MatchEventKind
 from app.domain import NeedKind as NeedKind
 from app.domain import NeedStatus as NeedStatus
+from app.domain import NoteVisibility as NoteVisibility
 from app.domain import PipelineStatus as PipelineStatus
 from app.domain import Role as Role
 from app.domain import Visibility as Visibility
-from app.matching.explain import Explanation
 from app.taxonomy import VocabularyEntry, get_taxonomy
 
 NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
@@ -42,7 +46,7 @@ UtcDatetime = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo else v.
 MAX_ID = 2_147_483_647
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
-KVK_PATTERN = re.compile(r"^\d{8}$")
+KVK_PATTERN = re.compile(r"^[0-9]{8}$")  # ASCII digits only: \d also takes full-width and Arabic-Indic ones
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -53,11 +57,23 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, p
 Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")]
 
 
+class Input(BaseModel):
+    """A request body: unknown fields are refused, and so is any text with a control character
+    (app/core/text.py), in every field, named in the 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_control_characters(cls, value: object, info: ValidationInfo) -> object:
+        return clean_value(value, info.field_name or "this field")
+
+
 def check_kvk(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip().replace(" ", "")
-    if not KVK_PATTERN.match(value):
+    value = value.strip().replace(" ", "").replace(".", "")
+    if not KVK_PATTERN.fullmatch(value):
         raise ValueError("kvk_number must be exactly 8 digits, e.g. 12345678")
     return value
 
@@ -120,10 +136,8 @@ def dedupe(values: list[str] | None) -> list[str] | None:
 # --- companies -------------------------------------------------------------------------------
 
 
-class CompanyFields(BaseModel):
+class CompanyFields(Input):
     """The profile fields a company or an adviser may set."""
-
-    model_config = ConfigDict(extra="forbid")
 
     website: Website | None = None
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -161,10 +175,8 @@ class CompanyCreate(CompanyFields):
         return value
 
 
-class CompanyUpdate(BaseModel):
+class CompanyUpdate(Input):
     """Every field optional; only the fields sent are changed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
     kvk_number: str | None = None
@@ -232,6 +244,12 @@ class CompanyRegistered(CompanyOut):
     )
 
 
+class RegistrationReceived(BaseModel):
+    """What an anonymous registration is told, whether its KvK number was new or known."""
+
+    message: str = Field(description="In Dutch: the next step comes by e-mail to the company's contact address")
+
+
 class CompaniesOut(BaseModel):
     data: list[CompanyOut]
     count: int
@@ -240,9 +258,7 @@ class CompaniesOut(BaseModel):
 # --- needs -----------------------------------------------------------------------------------
 
 
-class NeedFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NeedFields(Input):
     owner_organisation_id: DbId | None = None
     nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
     sectors: list[str] = Field(default_factory=list, max_length=20)
@@ -265,9 +281,7 @@ class NeedCreate(NeedFields):
     kind: NeedKind
 
 
-class NeedUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NeedUpdate(Input):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = None
     description: NeedDescription | None = None
     kind: NeedKind | None = None
@@ -348,136 +362,3 @@ class TaxonomyOut(BaseModel):
     need_kinds: list[VocabularyEntry]
     regions: list[str]
     municipalities: list[MunicipalityOut]
-
-
-# --- matching --------------------------------------------------------------------------------
-
-
-class CompanyMatch(BaseModel):
-    company: CompanyOut
-    score: float
-    explanation: Explanation = Field(
-        description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: PipelineStatus | None = Field(
-        default=None, description="Where this pair stands in the pipeline")
-
-
-class NeedMatch(BaseModel):
-    need: NeedOut
-    score: float
-    explanation: Explanation = Field(
-        description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: PipelineStatus | None = None
-
-
-class CompanyMatches(BaseModel):
-    items: list[CompanyMatch]
-
-
-class NeedMatches(BaseModel):
-    items: list[NeedMatch]
-
-
-class SearchFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    region: str | None = Field(default=None, max_length=100)
-    municipality: str | None = Field(default=None, max_length=100)
-    nld_area: NldArea | None = None
-    sector: str | None = Field(default=None, max_length=100)
-    defence_experience: DefenceExperience | None = None
-    kind: NeedKind | None = None
-    include_closed: bool = False
-
-    _region = field_validator("region")(check_region)
-    _sector = field_validator("sector")(check_sector)
-
-
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
-    target: Literal["companies", "needs"]
-    limit: int = Field(default=10, ge=1, le=100)
-    filters: SearchFilters = Field(default_factory=SearchFilters)
-
-
-# --- pipeline and lists ----------------------------------------------------------------------
-
-
-class MatchChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: PipelineStatus | None = None
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
-    owner_user_id: DbId | None = Field(default=None, description="The user who owns the match; null removes the owner")
-
-
-class MatchFeedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    relevant: bool
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-
-
-class CompanyRef(BaseModel):
-    id: int
-    name: str
-    municipality: str | None
-    defence_experience: DefenceExperience
-
-
-class NeedRef(BaseModel):
-    id: int
-    title: str
-    kind: NeedKind
-
-
-class MatchEventOut(BaseModel):
-    at: UtcDatetime
-    actor: str
-    kind: MatchEventKind
-    from_status: PipelineStatus | None
-    to_status: PipelineStatus | None
-    note: str
-
-
-class MatchOut(BaseModel):
-    company: CompanyRef
-    need: NeedRef
-    status: PipelineStatus
-    allowed_next: list[PipelineStatus]
-    owner_user_id: int | None
-    owner_organisation_id: int | None
-    last_score: float | None
-    relevant: bool | None
-    feedback_reason: str | None
-    closing_reason: str | None
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
-
-
-class MatchDetail(MatchOut):
-    events: list[MatchEventOut]
-
-
-class MatchesOut(BaseModel):
-    data: list[MatchOut]
-    count: int
-
-
-class MatchListWeek(BaseModel):
-    week: str
-    built_at: UtcDatetime
-    lines: int
-
-
-class Dashboard(BaseModel):
-    """Over worked matches only: a match record with at least one event."""
-
-    matches_total: int
-    matches_by_status: dict[PipelineStatus, int]
-    matches_by_nld_area: dict[str, int]
-    matches_by_sub_region: dict[str, int]
-    introductions_per_month: dict[str, int]
-    funnel: dict[str, int] = Field(description="How many matches reached each stage (triaged … won)")

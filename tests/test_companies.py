@@ -5,12 +5,7 @@ from sqlmodel import select
 
 from app.models import AuditEvent, Company
 from tests.factories import bearer, company_payload
-
-
-def register(client, **overrides):
-    response = client.post("/api/v1/companies", json=company_payload(**overrides))
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.factories import register_company as register
 
 
 def test_self_registration_round_trip_with_edit_token(client):
@@ -37,9 +32,10 @@ def test_self_registration_round_trip_with_edit_token(client):
     assert changed.json()["consents"] == {"matching": True, "defence_contact": True}
 
 
-def test_duplicate_kvk_number_is_refused_with_409(client):
+def test_duplicate_kvk_number_is_refused_with_409_for_staff(client, staff_tokens):
     first = register(client)
-    response = client.post("/api/v1/companies", json=company_payload(kvk_number=first["kvk_number"]))
+    response = client.post("/api/v1/companies", json=company_payload(kvk_number=first["kvk_number"]),
+                           headers=bearer(staff_tokens["adviser"]))
     assert response.status_code == 409
     assert first["kvk_number"] in response.json()["detail"]
 

@@ -1,7 +1,9 @@
 """The vocabulary in app/domain.py agrees with the tables that use it: the pipeline's transitions,
 the taxonomy's need kinds and the web interface's Dutch labels."""
 
+import re
 from enum import StrEnum
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,8 @@ from app.web.templating import (
     STATUS_LABELS,
 )
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+
 
 def test_every_pipeline_status_has_its_transitions_and_every_target_is_a_status():
     assert list(TRANSITIONS) == list(PipelineStatus)  # every status, in the board's order
@@ -25,11 +29,14 @@ def test_every_pipeline_status_has_its_transitions_and_every_target_is_a_status(
         assert len(set(targets)) == len(targets), status
 
 
-def test_won_and_lost_end_a_match_and_every_other_status_can_reach_them():
-    # The README: a match moves on until `won`, `lost` or `parked`; `parked` may be picked up again.
+def test_the_final_statuses_are_the_ones_the_readme_names_and_every_other_can_reach_them():
+    readme = README.read_text(encoding="utf-8")
+    final = re.search(r"`(\w+)` and `(\w+)` end a match", readme)
+    with_reason = re.search(r"`(\w+)` and `(\w+)` need a reason", readme)
+    assert final and with_reason, "the README says which statuses end a match and which need a reason"
     ends = {status for status, targets in TRANSITIONS.items() if not targets}
-    assert ends == FINAL == {PipelineStatus.won, PipelineStatus.lost}
-    assert {PipelineStatus.lost, PipelineStatus.parked} == NEEDS_REASON
+    assert ends == FINAL == {PipelineStatus(name) for name in final.groups()}
+    assert {PipelineStatus(name) for name in with_reason.groups()} == NEEDS_REASON
     for status in set(PipelineStatus) - FINAL:
         assert reachable_from(status) >= FINAL, status
 

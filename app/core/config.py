@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # Where people reach the web interface: links in e-mails (edit links) start with it.
     public_url: str = "http://127.0.0.1:8000"
 
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed: a comma-separated
+    # list of addresses or networks (e.g. "127.0.0.1" for nginx on the same host, "10.0.0.0/8").
+    # Empty (the default): no proxy is trusted and every client is counted by its own address, so
+    # nobody escapes the rate limits by sending such a header. Set it only to the proxy's own
+    # address, and let the proxy overwrite the header (nginx: proxy_set_header X-Forwarded-For
+    # $remote_addr), or a client could still choose its address.
+    trusted_proxies: str = ""
+
     # Lifetime of a token issued by password login.
     login_token_hours: int = 12
     max_body_bytes: int = 1_000_000
@@ -142,6 +150,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'koppelkans.db').resolve()}"
+
+    @property
+    def proxy_options(self) -> dict[str, bool | str]:
+        """uvicorn's options for forwarded headers: believed only from ``trusted_proxies``."""
+        trusted = ",".join(part.strip() for part in self.trusted_proxies.split(",") if part.strip())
+        if not trusted:
+            return {"proxy_headers": False}
+        return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
     @property
     def outbox_dir(self) -> Path:

@@ -96,7 +96,7 @@ class MatchEngine:
         self.writes.upsert(docs)
 
     def remove(self, side: str, ids: Iterable[int]) -> None:
-        """Erase these documents: vectors, passages and cached embeddings."""
+        """Erase these documents: vectors, passages and cached embeddings, and their text in the saved index."""
         self.writes.remove(side_named(side), ids)
 
     def sync(self, side: str, docs: Iterable[Document], progress: bool = False) -> SyncReport:

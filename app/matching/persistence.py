@@ -10,13 +10,15 @@ plus `<side>.main.live.npy` (which main documents are still live), `<side>.main.
 (its BM25 postings, so that loading does not build them) and `<side>.main.kept.npz` (the
 candidates the precompute found in that main segment, per stored query). The manifest
 names the encoders and text rules the files were made with; a mismatch makes the folder stale.
+An erased document keeps its row in a main segment's files until the merge, without its text
+(scrub.py): when saved, and in the saved folder right after the erasure (forget_documents).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from app.matching import scrub
 from app.matching.ann import AnnFactory, HnswPassageSearch, PassageSearch
 from app.matching.encoders import Encoder
 from app.matching.index import read_folder, write_folder_atomically
@@ -79,20 +82,26 @@ def save(
             files[f"{side}.main.kept.npz"] = partial(_write_kept, entries=entries)
     for side, snapshot in snapshots.items():
         for name, segment in (("main", snapshot.main), ("delta", snapshot.delta)):
-            files[f"{side}.{name}.documents.jsonl"] = partial(_write_documents, segment=segment)
+            live = snapshot.main_live if name == "main" else None
+            files[f"{side}.{name}.documents.jsonl"] = partial(_write_documents, segment=segment, live=live)
             for signal, vectors in segment.vectors.items():
                 files[f"{side}.{name}.{signal}.npy"] = partial(_write_array, array=vectors)
             for signal, index in segment.ann.items():
                 if isinstance(index, HnswPassageSearch):
                     files[f"{side}.{name}.{signal}.hnsw"] = index.write
         files[f"{side}.main.live.npy"] = partial(_write_array, array=snapshot.main_live)
-        files[f"{side}.main.lexical.npz"] = partial(_write_lexical, lexical=snapshot.main.lexical)
+        dead_passages = ~snapshot.main_live[snapshot.main.passage_rows]
+        files[f"{side}.main.lexical.npz"] = partial(_write_lexical, lexical=snapshot.main.lexical,
+                                                    dead_passages=dead_passages)
     write_folder_atomically(target, files, {**manifest, "counts": counts})
 
 
-def _write_documents(path: Path, segment: Segment) -> None:
+def _write_documents(path: Path, segment: Segment, live: np.ndarray | None = None) -> None:
+    """A document a line; a row no longer `live` (erased or replaced) without its text (scrub.py)."""
     with path.open("w", encoding="utf-8") as handle:
-        for row in documents_to_json(segment):
+        for number, row in enumerate(documents_to_json(segment)):
+            if live is not None and not live[number]:
+                row = scrub.emptied_row(row)
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -143,10 +152,19 @@ def _kept_from_file(path: Path, main: Segment) -> KeptCandidates:
         ]
 
 
-def _write_lexical(path: Path, lexical: LexicalIndex) -> None:
+def _write_lexical(path: Path, lexical: LexicalIndex, dead_passages: np.ndarray) -> None:
     arrays: dict[str, Any] = lexical.saved()
+    if dead_passages.any():  # the stems of erased or replaced documents are not saved
+        arrays = scrub.without_passages(arrays, dead_passages)
     with path.open("wb") as handle:
         np.savez(handle, **arrays)
+
+
+def forget_documents(target: Path, side: str, ids: Collection[int]) -> int:
+    """Right after documents were erased: their text out of the saved folder (scrub.py), at once
+    rather than at the next save; returns how many saved rows were emptied."""
+    retired = target.with_name(f".{target.name}-retired")
+    return sum(scrub.forget_documents(folder, side, ids) for folder in (target, retired) if folder.is_dir())
 
 
 def _read_lexical(path: Path, passages: int) -> LexicalIndex | None:

@@ -109,13 +109,18 @@ class Searcher:
         """The ranked matches with their explanations; the quotes come from what was kept for
         the query where they were made before."""
         kept = self.state.materialised
-        query_stems = frozenset(t for tokens in view.tokens for t in tokens)
+        query_stems: frozenset[str] | None = None  # read from the query's tokens once a quote is made
+        # Python numbers once: reading numpy scalars one by one costs more than the conversion.
+        contributions, visible, bonus = (ranking.contributions.tolist(), ranking.visible.tolist(),
+                                         ranking.bonus.tolist())
         matches = []
         for position, (document_id, pair) in enumerate(zip(ranking.ids, ranking.pairs, strict=True)):
             stored = snapshot.documents[document_id]
             text_key = TextKey(document_id, stored.content_hash, pair.query, pair.match)
             texts = kept.text(key, text_key) if key is not None else None
             if texts is None:
+                if query_stems is None:
+                    query_stems = frozenset(t for tokens in view.tokens for t in tokens)
                 texts = explanation_texts(
                     query_text=view.document.text,
                     query_language=view.language,
@@ -135,9 +140,9 @@ class Searcher:
                 match_language=stored.language,
                 shared_nld_areas=sorted(set(view.document.nld_areas) & set(stored.document.nld_areas)),
                 shared_sectors=sorted(set(view.document.sectors) & set(stored.document.sectors)),
-                contributions=ranking.contributions[position],
-                visible=ranking.visible[position],
-                bonus=float(ranking.bonus[position]),
+                contributions=contributions[position],
+                visible=visible[position],
+                bonus=bonus[position],
             )
             matches.append(Match(document_id, ranking.scores[position], explanation))
         return matches

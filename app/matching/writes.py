@@ -9,6 +9,7 @@ import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from app.matching import persistence
 from app.matching.background_merge import BackgroundMerges
 from app.matching.precompute import Precomputer
 from app.matching.snapshot_builder import merged_snapshot, next_snapshot
@@ -46,8 +47,12 @@ class WritePath:
                 self.apply(side, batch, removals=(), progress=False)
 
     def remove(self, side: Side, ids: Iterable[int]) -> None:
-        """Erase these documents: vectors, passages and cached embeddings."""
-        self.apply(side, (), removals=set(ids), progress=False)
+        """Erase these documents: vectors, passages and cached embeddings, and their text in the
+        saved index (at once, not at the next save: persistence.forget_documents)."""
+        gone = set(ids)
+        self.apply(side, (), removals=gone, progress=False)
+        with self.state.write_lock:  # not while a save writes the folder
+            persistence.forget_documents(self.state.data_dir / "index", side, gone)
 
     def sync(self, side: Side, docs: Iterable[Document], progress: bool = False) -> SyncReport:
         """Make the side hold exactly `docs`: add missing, re-encode changed, drop the rest."""

@@ -19,16 +19,8 @@ from app.deps import (
     caller_for_company,
 )
 from app.openapi_errors import FORBIDDEN, Responses
-from app.schemas import (
-    CompanyMatch,
-    CompanyMatches,
-    DefenceExperience,
-    NeedKind,
-    NeedMatch,
-    NeedMatches,
-    NldArea,
-    SearchRequest,
-)
+from app.schemas import DefenceExperience, NeedKind, NldArea
+from app.schemas_matching import CompanyMatch, CompanyMatches, NeedMatch, NeedMatches, SearchRequest
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service

@@ -14,20 +14,12 @@ from app.deps import (
     SessionDep,
     StaffDep,
 )
-from app.schemas import (
-    MAX_ID,
-    CompanyMatches,
-    Dashboard,
-    MatchChange,
-    MatchDetail,
-    MatchesOut,
-    MatchFeedback,
-    MatchListWeek,
-    NldArea,
-    PipelineStatus,
-)
+from app.schemas import MAX_ID, NldArea, PipelineStatus
+from app.schemas_matching import CompanyMatches
+from app.schemas_pipeline import Dashboard, MatchChange, MatchDetail, MatchesOut, MatchFeedback, MatchListWeek
 from app.services import board as board_service
 from app.services import dashboard, match_lists, match_views, pipeline
+from app.services import feedback as feedback_service
 from app.services import needs as need_service
 from app.services.board import BoardFilter
 
@@ -64,8 +56,8 @@ def change_match(
     """Staff: move a match on (illegal moves get 422 naming the allowed ones), add a note, set the owner."""
     match = pipeline.get_or_create(session, company_id, need_id)
     pipeline.change(
-        session, caller, match, status=change.status, note=change.note, owner_user_id=change.owner_user_id,
-        owner_given="owner_user_id" in change.model_fields_set,
+        session, caller, match, status=change.status, note=change.note, note_visibility=change.note_visibility,
+        owner_user_id=change.owner_user_id, owner_given="owner_user_id" in change.model_fields_set,
     )
     session.commit()
     return board_service.match_detail(session, match)
@@ -75,9 +67,12 @@ def change_match(
 def give_feedback(
     company_id: CompanyId, need_id: NeedId, feedback: MatchFeedback, caller: StaffDep, session: SessionDep
 ) -> MatchDetail:
-    """Staff: mark a match relevant or not; "not relevant" keeps it out of match results and lists."""
+    """Staff: mark a match relevant or not. "Not relevant" keeps it out of the match results of the
+    caller's organisation; an admin's (or `scope: everyone`, admins only) keeps it out of everyone's
+    results and the weekly lists."""
     match = pipeline.get_or_create(session, company_id, need_id)
-    pipeline.set_feedback(session, caller, match, relevant=feedback.relevant, reason=feedback.reason)
+    feedback_service.set_feedback(session, caller, match, relevant=feedback.relevant, reason=feedback.reason,
+                                  scope=feedback.scope)
     session.commit()
     return board_service.match_detail(session, match)
 
@@ -91,7 +86,7 @@ def consent_to_introduction(
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     match = pipeline.consent_to_introduction(session, caller, company, need)
     session.commit()
-    return board_service.match_detail(session, match)
+    return board_service.match_detail_for_company(session, match)
 
 
 @router.delete("/companies/{company_id}/introductions/{need_id}/consent", status_code=204, response_class=Response)

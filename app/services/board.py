@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import InvalidInput
 from app.domain import DefenceExperience, NeedKind, PipelineStatus
 from app.models import Company, Match, Need, User
-from app.schemas import CompanyRef, MatchDetail, MatchEventOut, MatchOut, NeedRef
+from app.schemas_pipeline import CompanyRef, MatchDetail, MatchEventOut, MatchOut, NeedRef
 from app.services import pipeline
 from app.services.companies import json_list_contains
 from app.taxonomy import get_taxonomy
@@ -164,3 +164,12 @@ def match_detail(session: Session, match: Match) -> MatchDetail:
     (card,) = cards(session, pair, limit=1)
     events = [MatchEventOut(**event.model_dump()) for event in pipeline.events(session, match)]
     return MatchDetail(**match_out(card).model_dump(), events=events)
+
+
+def match_detail_for_company(session: Session, match: Match) -> MatchDetail:
+    """``match_detail`` as the company itself reads it: shared notes only, no staff ids or feedback."""
+    pair = BoardFilter(need_id=match.need_id, company_id=match.company_id)
+    (card,) = cards(session, pair, limit=1)
+    company_view = {**match_out(card).model_dump(), **pipeline.STAFF_ONLY_MATCH_FIELDS}
+    events = [MatchEventOut(**event) for event in pipeline.events_for_company(pipeline.events(session, match))]
+    return MatchDetail(**company_view, events=events)

@@ -9,12 +9,13 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.core.db import forget_erased_pages
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
 from app.domain import CompanySource, CompanyStatus, DefenceExperience
 from app.models import Company, CompanyRecord, MatchList, id_of, metadata, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit
+from app.services import audit, edit_links, mail, pipeline
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -29,12 +30,16 @@ NEVER_EMPTY_FIELDS = frozenset({
 })
 
 
-def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> tuple[Company, str]:
-    """Stores a new company and returns it with its edit token (clear text, shown once)."""
+def register(
+    *, session: Session, caller: Caller, company_in: CompanyCreate, edit_token: str | None = None
+) -> tuple[Company, str]:
+    """Stores a new company and returns it with its edit token (clear text, shown once; ``edit_token``
+    when given, else a new random one). A known KvK number is a Conflict: for staff, and for the
+    self-registration, which answers strangers without it (app/services/registration.py)."""
     if caller.user is not None and not caller.is_desk:
         raise Forbidden("only advisers and admins register companies on a company's behalf", code="register_forbidden")
     _refuse_duplicate_kvk(session, company_in.kvk_number)
-    edit_token = new_token("edit")
+    edit_token = edit_token or new_token("edit")
     fields = company_in.model_dump(exclude={"consent"})
     company = Company(
         **fields,
@@ -52,6 +57,10 @@ def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> 
                        code="kvk_taken") from error
     audit.record(session, caller, "register", "company", company.id)
     return company, edit_token
+
+
+def find_by_kvk(session: Session, kvk_number: str) -> Company | None:
+    return session.exec(select(Company).where(Company.kvk_number == kvk_number)).first()
 
 
 def get(*, session: Session, company_id: int) -> Company:
@@ -73,7 +82,12 @@ def _found(company: R | None, company_id: int) -> R:
 
 
 def check_edit_token(company: CompanyRecord, edit_token: str | None) -> bool:
-    return bool(edit_token and company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
+    """The company's edit token, or a link token mailed to its contact (app/services/edit_links.py)."""
+    if not edit_token:
+        return False
+    if edit_token.startswith(edit_links.LINK_PREFIX):
+        return edit_links.link_token_matches(company, edit_token)
+    return bool(company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
 
 
 def issue_edit_token(*, session: Session, company: Company, actor: Caller | str) -> str:
@@ -115,6 +129,10 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
         raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead",
                            code="field_required", params={"fields": cleared})
     if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:
+        if not caller.is_desk:
+            # Whether another company holds a number would tell who is registered: the desk checks it.
+            raise Forbidden("only advisers and admins may change kvk_number: ask the desk to correct it",
+                            code="kvk_desk_only")
         _refuse_duplicate_kvk(session, values["kvk_number"])
     for field, value in values.items():
         setattr(company, field, value)
@@ -136,6 +154,15 @@ def erase(*, session: Session, caller: Caller, company: Company) -> None:
     session.flush()
     _redact_from_match_lists(session, company_id)
     audit.record(session, caller, "erase", "company", company_id)
+
+
+def forget_files(company_id: int) -> None:
+    """After an erasure is committed: the company's mail leaves the outbox folder, and SQLite's
+    write-ahead log (which still holds the pages as they were) is moved into the database file,
+    whose deleted content is overwritten (secure_delete). The matching index forgets its text
+    when told of the erasure (MatchingState.changed)."""
+    mail.forget_company_files(company_id)
+    forget_erased_pages()
 
 
 def _redact_from_match_lists(session: Session, company_id: int) -> None:
@@ -317,16 +344,18 @@ def _refuse_duplicate_kvk(session: Session, kvk_number: str) -> None:
 def export(*, session: Session, caller: Caller, company: Company) -> dict[str, Any]:
     """Everything Koppelkans holds about a company (its right of access), as plain JSON data.
 
-    Only the company itself and the provincial desk may ask; every export is audited.
+    Only the company itself and the provincial desk may ask; every export is audited. It is the
+    company's document, whoever downloads it: staff notes appear only when shared with the
+    company, and staff only as the service, never by id.
     """
     from app.models import AuditEvent, IntroductionConsent, Match, MatchEvent
 
     require_change_access(caller, company)
-    profile = company.model_dump(exclude={"edit_token_hash"})
+    profile = company.model_dump(exclude={"edit_token_hash", "registered_by_user_id"})
     matches = session.exec(select(Match).where(Match.company_id == company.id).order_by(col(Match.id))).all()
     events = {
-        match.id: [e.model_dump(exclude={"id", "match_id"}) for e in session.exec(
-            select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(col(MatchEvent.id))).all()]
+        match.id: pipeline.events_for_company(session.exec(
+            select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(col(MatchEvent.id))).all())
         for match in matches
     }
     consents = session.exec(select(IntroductionConsent).where(IntroductionConsent.company_id == company.id)).all()
@@ -341,6 +370,7 @@ def export(*, session: Session, caller: Caller, company: Company) -> dict[str, A
         "profile": profile,
         "regions": regions_of(company.municipality),
         "introduction_consents": [c.model_dump(include={"need_id", "consented_at"}) for c in consents],
-        "matches": [{**m.model_dump(exclude={"id", "company_id"}), "events": events[m.id]} for m in matches],
-        "audit_log": [e.model_dump(include={"at", "actor", "action", "detail"}) for e in trail],
+        "matches": [{**pipeline.match_for_company(m), "events": events[m.id]} for m in matches],
+        "audit_log": [{**e.model_dump(include={"at", "action", "detail"}), "actor": pipeline.company_actor(e.actor)}
+                      for e in trail],
     }

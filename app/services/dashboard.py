@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from app.domain import MatchEventKind, PipelineStatus
 from app.models import Company, Match, MatchEvent, Need
-from app.schemas import Dashboard
+from app.schemas_pipeline import Dashboard
 from app.taxonomy import get_taxonomy
 
 SUB_REGIONS = ("Noord-Drenthe", "Zuidoost-Drenthe", "Zuidwest-Drenthe")

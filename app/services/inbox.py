@@ -14,7 +14,7 @@ from app.matching.engine import MatchEngine
 from app.matching.explain import Explanation
 from app.models import Match, User
 from app.schemas import CompanyOut, NeedOut
-from app.services import board, follows, match_views, pipeline
+from app.services import board, feedback, follows, match_views, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
@@ -77,9 +77,10 @@ def accept(session: Session, caller: Caller, company_id: int, need_id: int, scor
 
 def dismiss(session: Session, caller: Caller, company_id: int, need_id: int, reason: str,
             score: float | None) -> Match:
-    """Marks a suggestion "not relevant" with the reason: it leaves every list of matches."""
+    """Marks a suggestion "not relevant" with the reason, for the person's organisation (an admin
+    without one: for everyone): it leaves their lists of matches."""
     match = pipeline.get_or_create(session, company_id, need_id, score=score)
-    return pipeline.set_feedback(session, caller, match, relevant=False, reason=reason)
+    return feedback.set_feedback(session, caller, match, relevant=False, reason=reason)
 
 
 def owned(session: Session, user: User, limit: int = 50) -> list[BoardCard]:

@@ -176,7 +176,7 @@ def _forget_content(mail: OutboxMail, status: MailStatus) -> None:
 def file_stem(mail: OutboxMail) -> str:
     """The message's name in logs and in the outbox folder: when, which message, which company, why."""
     company = f"company{mail.company_id}" if mail.company_id is not None else "nocompany"
-    return f"{mail.created_at:%Y%m%dT%H%M%S}-mail{mail.id}-{company}-{mail.purpose}"
+    return f"{mail.created_at:%Y%m%dT%H%M%S%f}-mail{mail.id:09d}-{company}-{mail.purpose}"
 
 
 def compose(mail: OutboxMail, settings: Settings) -> EmailMessage:

@@ -23,8 +23,8 @@ from app.core.errors import InvalidInput, NotFound
 from app.domain import ListLineChange
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
-from app.schemas import MatchListWeek
-from app.services import pipeline
+from app.schemas_pipeline import MatchListWeek
+from app.services import feedback, pipeline
 from app.services.matchable import allowed_company_ids, allowed_need_ids
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -77,7 +77,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     existing = find(session, week)
     if existing is not None:
         return existing, False
-    dismissed = pipeline.dismissed_pairs(session)
+    dismissed = feedback.dismissed_pairs(session)
     company_ids = allowed_company_ids(session)
     need_ids = allowed_need_ids(session, include_staff_only=True)
     needs: dict[int, Need] = {}

@@ -19,8 +19,8 @@ from app.domain import DefenceExperience, NeedKind
 from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
 from app.models import CompanyRecord, NeedRecord, id_of
-from app.schemas import CompanyMatch, NeedMatch
-from app.services import audit, pipeline
+from app.schemas_matching import CompanyMatch, NeedMatch
+from app.services import audit, feedback, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
@@ -66,7 +66,7 @@ def companies_for_need_page(
     if scouting:
         filters["defence_experience"] = DefenceExperience.none
     need_id = id_of(need)
-    dismissed = pipeline.dismissed_company_ids(session, need_id)
+    dismissed = feedback.dismissed_company_ids(session, caller, need_id)
     if any(filters.values()):
         allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed
     else:
@@ -96,7 +96,7 @@ def needs_for_company_page(
                "regions": company_service.regions_of(company.municipality) or None}
     allowed = _allowed_needs(session, need_filters, filters)
     company_id = id_of(company)
-    dismissed = pipeline.dismissed_need_ids(session, company_id)
+    dismissed = feedback.dismissed_need_ids(session, caller, company_id)
     matches = engine.match(company_document(company), target="need", allowed_ids=allowed,
                            excluded_ids=dismissed, limit=limit)
     items = _need_items(session, matches)

@@ -233,6 +233,10 @@ class MatchingState:
         with _followers_lock:
             _followers.discard(self)
         if self.ready and self.engine is not None:
+            try:  # another worker's erasures first: the saved index must not bring their text back
+                self.catch_up()
+            except Exception:
+                logger.exception("catching up with other workers' writes before saving the index failed")
             self.engine.save()
 
 

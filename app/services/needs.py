@@ -8,8 +8,8 @@ from sqlalchemy import ColumnElement, Row, String, bindparam, cast, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.core.errors import InvalidInput, NotFound
-from app.domain import NeedKind, NeedStatus, Visibility
+from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.domain import NeedKind, NeedStatus, Role, Visibility
 from app.models import Need, Organisation, User, id_of, metadata, utcnow
 from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
 from app.services.access import Caller
@@ -17,8 +17,13 @@ from app.services.companies import contains_pattern, json_list_contains, like_an
 
 
 def create(*, session: Session, caller: Caller, need_in: NeedCreate) -> Need:
-    _check_owner(session, need_in.owner_organisation_id)
-    need = Need(**need_in.model_dump(), created_by_user_id=caller.user.id if caller.user else None)
+    """A need belongs to an organisation: the one given (an admin's choice), else the creator's."""
+    fields = need_in.model_dump()
+    if fields["owner_organisation_id"] is None and caller.user is not None:
+        fields["owner_organisation_id"] = caller.user.organisation_id
+    _check_owner(session, fields["owner_organisation_id"])
+    _require_own_organisation(caller, fields["owner_organisation_id"])
+    need = Need(**fields, created_by_user_id=caller.user.id if caller.user else None)
     session.add(need)
     session.flush()
     return need
@@ -47,7 +52,29 @@ def _visible(need: R | None, caller: Caller, need_id: int) -> R:
     return need
 
 
-def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
+def require_change_access(caller: Caller, need: Need) -> None:
+    """Only the members of the need's organisation and admins change or delete it; a need of no
+    organisation, its creator and admins."""
+    user = caller.user
+    if user is None:
+        raise Forbidden("log in first")
+    if user.role == Role.admin:
+        return
+    if need.owner_organisation_id is not None and need.owner_organisation_id == user.organisation_id:
+        return
+    if need.owner_organisation_id is None and need.created_by_user_id == user.id:
+        return
+    raise Forbidden("only the members of the need's organisation and admins may change or delete it")
+
+
+def _require_own_organisation(caller: Caller, organisation_id: int | None) -> None:
+    user = caller.user
+    if user is not None and user.role != Role.admin and organisation_id != user.organisation_id:
+        raise Forbidden("a need belongs to your own organisation: leave owner_organisation_id out or send your own")
+
+
+def update(*, session: Session, caller: Caller, need: Need, changes: NeedUpdate) -> Need:
+    require_change_access(caller, need)
     values = changes.model_dump(exclude_unset=True)
     never_empty = ("title", "description", "kind", "status", "visibility", "nld_areas", "sectors",
                    "eligible_regions")
@@ -56,6 +83,7 @@ def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
             raise InvalidInput(f"{required} cannot be emptied: send a new value instead")
     if "owner_organisation_id" in values:
         _check_owner(session, values["owner_organisation_id"])
+        _require_own_organisation(caller, values["owner_organisation_id"])
     for field, value in values.items():
         setattr(need, field, value)
     need.updated_at = utcnow()
@@ -64,7 +92,8 @@ def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
     return need
 
 
-def delete(*, session: Session, need: Need) -> None:
+def delete(*, session: Session, caller: Caller, need: Need) -> None:
+    require_change_access(caller, need)
     session.delete(need)
     session.flush()
 

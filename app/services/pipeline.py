@@ -3,6 +3,7 @@ consent-gated introductions."""
 
 from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
@@ -34,6 +35,7 @@ TRANSITIONS: dict[PipelineStatus, tuple[PipelineStatus, ...]] = {
 }
 FINAL = frozenset({_Status.won, _Status.lost})
 NEEDS_REASON = frozenset({_Status.lost, _Status.parked})
+NEEDS_CONSENT = frozenset({_Status.consented, _Status.introduced})
 
 _MATCH_TABLE = metadata.tables["match"]  # Core statements: compiled once, no ORM on the hot paths
 _MATCHES = _MATCH_TABLE.c
@@ -91,12 +93,12 @@ def change(
     *,
     status: PipelineStatus | None = None,
     note: str | None = None,
+    note_visibility: NoteVisibility = NoteVisibility.internal,
     owner_user_id: int | None = None,
     owner_given: bool = False,
-    note_visibility: NoteVisibility = NoteVisibility.internal,
 ) -> Match:
-    """Applies a status change, a note and/or a new owner, each kept as an event. A note is for
-    staff only unless ``note_visibility`` shares it with the company."""
+    """Applies a status change, a note and/or a new owner, each kept as an event. The note is for
+    staff only unless ``note_visibility`` is shared (the company then reads it too)."""
     if status is not None and status != match.status:
         allowed = TRANSITIONS.get(match.status, ())
         if status not in allowed:
@@ -110,19 +112,21 @@ def change(
         if status in NEEDS_REASON and not reason:
             raise InvalidInput(f"moving a match to {status.value!r} needs a note with the reason",
                                code="reason_required", params={"to_status": status.value})
-        if status == PipelineStatus.consented and not has_consent(session, match.company_id, match.need_id):
+        if status in NEEDS_CONSENT and not has_consent(session, match):
             raise InvalidInput(
-                "the company has not consented to this introduction: it consents with its edit token at "
+                "the company has not consented to this introduction"
+                + (" (it withdrew its consent)" if match.consent_withdrawn else "")
+                + ": it consents with its edit token at "
                 f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent",
                 code="consent_missing",
             )
-        _event(session, caller, match, MatchEventKind.status, from_status=match.status, to_status=status,
-               note=note or "")
+        record_event(session, caller, match, MatchEventKind.status, from_status=match.status, to_status=status,
+                     note=note or "", visibility=note_visibility)
         if status in NEEDS_REASON:
             match.closing_reason = reason
         match.status = status
     elif note:
-        _event(session, caller, match, MatchEventKind.note, note=note, visibility=note_visibility)
+        record_event(session, caller, match, MatchEventKind.note, note=note, visibility=note_visibility)
     if owner_given:
         owner = session.get(User, owner_user_id) if owner_user_id is not None else None
         if owner_user_id is not None and owner is None:
@@ -130,47 +134,22 @@ def change(
         match.owner_user_id = owner.id if owner else None
         match.owner_organisation_id = owner.organisation_id if owner else None
         owner_note = f"owner: user {owner_user_id}" if owner else "owner removed"
-        _event(session, caller, match, MatchEventKind.owner, note=owner_note)
+        record_event(session, caller, match, MatchEventKind.owner, note=owner_note)
     match.updated_at = utcnow()
     session.add(match)
     session.flush()
     return match
 
 
-def set_feedback(session: Session, caller: Caller, match: Match, *, relevant: bool, reason: str) -> Match:
-    match.relevant = relevant
-    match.feedback_reason = reason
-    match.updated_at = utcnow()
-    judgement = "relevant" if relevant else "not relevant"
-    _event(session, caller, match, MatchEventKind.feedback, note=f"{judgement}: {reason}")
-    session.add(match)
-    session.flush()
-    return match
-
-
-_DISMISSED_NEEDS = sa_select(_MATCHES.need_id).where(
-    _MATCHES.company_id == bindparam("company_id"), _MATCHES.relevant.is_(False))
-_DISMISSED_COMPANIES = sa_select(_MATCHES.company_id).where(
-    _MATCHES.need_id == bindparam("need_id"), _MATCHES.relevant.is_(False))
-
-
-def dismissed_need_ids(session: Session, company_id: int) -> set[int]:
-    return set(session.connection().execute(_DISMISSED_NEEDS, {"company_id": company_id}).scalars())
-
-
-def dismissed_company_ids(session: Session, need_id: int) -> set[int]:
-    return set(session.connection().execute(_DISMISSED_COMPANIES, {"need_id": need_id}).scalars())
-
-
-def dismissed_pairs(session: Session) -> set[tuple[int, int]]:
-    return set(session.exec(select(Match.company_id, Match.need_id).where(col(Match.relevant).is_(False))).all())
-
-
-def has_consent(session: Session, company_id: int, need_id: int) -> bool:
-    company = session.get(Company, company_id)
+def has_consent(session: Session, match: Match) -> bool:
+    """The company consents to this introduction: for this need, or to all Defence contact, and has
+    not withdrawn it for this need since."""
+    if match.consent_withdrawn:
+        return False
+    company = session.get(Company, match.company_id)
     if company is not None and company.consent_defence_contact:
         return True
-    return introduction_consent(session, company_id, need_id) is not None
+    return introduction_consent(session, match.company_id, match.need_id) is not None
 
 
 def introduction_consent(session: Session, company_id: int, need_id: int) -> IntroductionConsent | None:
@@ -228,7 +207,9 @@ def consent_to_introduction(session: Session, caller: Caller, company: Company, 
     if introduction_consent(session, company_id, need_id) is None:
         session.add(IntroductionConsent(company_id=company_id, need_id=need_id))
     match = get_or_create(session, company_id, need_id)
-    _event(session, caller, match, MatchEventKind.consent, note="company consented to the introduction")
+    match.consent_withdrawn = False
+    record_event(session, caller, match, MatchEventKind.consent, note="company consented to the introduction",
+                 visibility=NoteVisibility.shared)
     if match.status == PipelineStatus.intro_proposed:
         session.flush()
         change(session, caller, match, status=PipelineStatus.consented)
@@ -238,12 +219,27 @@ def consent_to_introduction(session: Session, caller: Caller, company: Company, 
 
 
 def withdraw_consent(session: Session, caller: Caller, company: Company, need: Need) -> None:
-    if not caller.owns(company.id):
+    """The company no longer agrees to be introduced for this need: its contact details are no longer
+    released there, a `consented` match goes back to `intro_proposed` (kept as an event), and the
+    match cannot be moved to `consented` or `introduced` until the company consents again."""
+    company_id, need_id = id_of(company), id_of(need)
+    if not caller.owns(company_id):
         raise Forbidden("only the company itself (X-Edit-Token) can withdraw its consent")
-    consent = introduction_consent(session, id_of(company), id_of(need))
+    consent = introduction_consent(session, company_id, need_id)
     if consent is not None:
         session.delete(consent)
-    audit.record(session, caller, "withdraw_introduction_consent", "company", company.id, f"need {need.id}")
+    match = get_or_create(session, company_id, need_id)
+    match.consent_withdrawn = True
+    record_event(session, caller, match, MatchEventKind.consent,
+                 note="company withdrew its consent to the introduction", visibility=NoteVisibility.shared)
+    if match.status == PipelineStatus.consented:
+        record_event(session, caller, match, MatchEventKind.status, from_status=match.status,
+                     to_status=PipelineStatus.intro_proposed, note="consent withdrawn by the company",
+                     visibility=NoteVisibility.shared)
+        match.status = PipelineStatus.intro_proposed
+    match.updated_at = utcnow()
+    session.add(match)
+    audit.record(session, caller, "withdraw_introduction_consent", "company", company_id, f"need {need_id}")
     session.flush()
 
 
@@ -252,7 +248,7 @@ def events(session: Session, match: Match) -> list[MatchEvent]:
     return list(session.exec(query).all())
 
 
-def _event(
+def record_event(
     session: Session,
     caller: Caller,
     match: Match,
@@ -263,6 +259,7 @@ def _event(
     note: str = "",
     visibility: NoteVisibility = NoteVisibility.internal,
 ) -> None:
+    """Keeps a change to the match as an event (who, when, what; the note for staff unless shared)."""
     session.add(MatchEvent(match_id=id_of(match), actor=caller.label, kind=kind, from_status=from_status,
                            to_status=to_status, note=note, visibility=visibility))
 
@@ -280,3 +277,38 @@ def shared_notes(session: Session, company_id: int) -> dict[int, list[MatchEvent
     for need_id, event in rows:
         notes.setdefault(need_id, []).append(event)
     return notes
+
+
+# --- what the company itself reads of its matches ----------------------------------------------
+
+STAFF_ACTOR = "Koppelkans"
+# Event kinds the company reads (its own consents, where its matches stand, notes shared with it);
+# owners and staff feedback are internal.
+COMPANY_EVENT_KINDS = frozenset({MatchEventKind.status, MatchEventKind.note, MatchEventKind.consent})
+# What staff think of a match and who works on it (the closing reason is a staff note): empty for the company.
+STAFF_ONLY_MATCH_FIELDS = {"owner_user_id": None, "relevant": None, "feedback_reason": None, "closing_reason": None}
+
+
+def company_actor(actor: str) -> str:
+    """An actor as the company reads it: staff as the service, never by id or role."""
+    return STAFF_ACTOR if actor.startswith("user:") else actor
+
+
+def events_for_company(events: Iterable[MatchEvent]) -> list[dict[str, Any]]:
+    """A match's events as the company may read them: no internal notes, no owner or feedback
+    events, no staff ids. A status change keeps its note only when the note was shared."""
+    shown = []
+    for event in events:
+        shared = event.visibility == NoteVisibility.shared
+        if event.kind not in COMPANY_EVENT_KINDS or (event.kind == MatchEventKind.note and not shared):
+            continue
+        shown.append({"at": event.at, "actor": company_actor(event.actor), "kind": event.kind,
+                      "from_status": event.from_status, "to_status": event.to_status,
+                      "note": event.note if shared else "", "visibility": event.visibility})
+    return shown
+
+
+def match_for_company(match: Match) -> dict[str, Any]:
+    """A match's fields as the company may read them: where it stands, not who owns it or what staff
+    think of it."""
+    return {**match.model_dump(exclude={"id", "company_id", "consent_withdrawn"}), **STAFF_ONLY_MATCH_FIELDS}

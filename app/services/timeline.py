@@ -14,7 +14,7 @@ from app.services import pipeline
 _USER_ACTOR = re.compile(r"^user:(\d+)\b")
 _COMPANY_ACTOR = re.compile(r"^company:\d+$")
 _OWNER_NOTE = re.compile(r"^owner: user (\d+)$")
-_FEEDBACK_NOTE = re.compile(r"^(not relevant|relevant): (.*)$", re.S)
+_FEEDBACK_NOTE = re.compile(r"^(not relevant|relevant)(?: for [^:]*)?: (.*)$", re.S)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,22 @@ def create_user(
 
 
 def set_password(*, session: Session, user: User, password: str) -> None:
+    """A new password also ends every session and token issued before (whoever knew the old one)."""
     user.password_hash = hash_password(password)
+    end_sessions(session=session, user=user)
+
+
+def end_sessions(*, session: Session, user: User) -> None:
+    """Every session cookie and bearer token issued to the user so far stops working."""
+    user.session_version += 1
+    session.add(user)
+
+
+def set_active(*, session: Session, user: User, active: bool) -> None:
+    """Disabling a user also ends its sessions: enabling it again does not bring them back."""
+    if not active:
+        end_sessions(session=session, user=user)
+    user.is_active = active
     session.add(user)
 
 
@@ -66,6 +81,7 @@ def issue_token(
         prefix=token[: len("kk_api_") + TOKEN_PREFIX_LENGTH],
         token_hash=hash_token(token),
         expires_at=datetime.now(UTC) + lifetime if lifetime else None,
+        session_version=user.session_version,
     )
     session.add(record)
     session.flush()
@@ -84,7 +100,7 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
 
 # Asked on every authenticated request: one statement, built once.
 _USER_BY_TOKEN = (
-    select(User, ApiToken.revoked, ApiToken.expires_at)
+    select(User, ApiToken.revoked, ApiToken.expires_at, ApiToken.session_version)
     .join(ApiToken, col(ApiToken.user_id) == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"))
 )
@@ -119,8 +135,8 @@ def user_for_token(*, session: Session, token: str) -> User | None:
     found = session.exec(_USER_BY_TOKEN, params={"token_hash": hash_token(token)}).first()
     if found is None:
         return None
-    user, revoked, expires_at = found
-    if revoked or not user.is_active:
+    user, revoked, expires_at, session_version = found
+    if revoked or not user.is_active or session_version != user.session_version:
         return None
     if expires_at is not None and _aware(expires_at) < datetime.now(UTC):
         return None

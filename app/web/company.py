@@ -111,7 +111,8 @@ def _values_of(company: Company) -> dict[str, Any]:
 @router.get("/bedrijf/{company_id}/wijzigen")
 def edit_form(request: Request, company_id: int, db: SessionDep, visitor: VisitorDep) -> Response:
     company = _company_for(db, visitor, company_id, change=True)
-    return render(request, "company_edit.html", {**form_context(_values_of(company), {}), "company": company})
+    return render(request, "company_edit.html", {**form_context(_values_of(company), {}), "company": company,
+                                                 "kvk_locked": not visitor.caller.is_desk})
 
 
 @router.post("/bedrijf/{company_id}/wijzigen", dependencies=[CsrfDep])
@@ -120,8 +121,13 @@ def edit(
 ) -> Response:
     company = _company_for(db, visitor, company_id, change=True)
     values = {**typed_values(form), "consent": True}
+    kvk_locked = not visitor.caller.is_desk  # only the desk corrects a KvK number
+    if kvk_locked:
+        values["kvk_number"] = company.kvk_number or ""
     payload = payload_from(values)
     payload.pop("consent")
+    if kvk_locked:
+        payload.pop("kvk_number")
     errors: dict[str, str] = {}
     try:
         changes = CompanyUpdate.model_validate(payload)
@@ -133,7 +139,7 @@ def edit(
         db.rollback()
         errors = {"kvk_number" if refused.code == "kvk_taken" else "__all__": messages.for_error(refused)}
     if errors:
-        context = {**form_context(values, errors), "company": company}
+        context = {**form_context(values, errors), "company": company, "kvk_locked": kvk_locked}
         return render(request, "company_edit.html", context, status_code=422)
     flash(request, "Het profiel is opgeslagen.")
     return RedirectResponse(f"/ui/bedrijf/{company_id}", status_code=303)

@@ -7,8 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from app.core.errors import InvalidInput
+from app.core.text import FormText
 from app.deps import SessionDep
 from app.services import follows, inbox
+from app.web import messages
 from app.web.pages import matching_engine
 from app.web.routing import HtmlRoute, flash, is_htmx, render, take_flash
 from app.web.session import CsrfDep, StaffVisitorDep
@@ -56,10 +59,14 @@ def accept(
 @router.post("/inbox/{company_id}/{need_id}/afwijzen", dependencies=[CsrfDep])
 def dismiss(
     request: Request, company_id: int, need_id: int, db: SessionDep, visitor: StaffVisitorDep,
-    reden: Annotated[str, Form(max_length=500)] = DISMISS_REASONS[0], score: Score = None,
+    reden: Annotated[FormText, Form(max_length=500)] = DISMISS_REASONS[0], score: Score = None,
 ) -> Response:
     reason = reden.strip() or DISMISS_REASONS[0]
-    inbox.dismiss(db, visitor.caller, company_id, need_id, reason, score)
+    try:
+        inbox.dismiss(db, visitor.caller, company_id, need_id, reason, score)
+    except InvalidInput as refused:
+        db.rollback()
+        return _answer(request, company_id, need_id, messages.for_error(refused))
     db.commit()
     return _answer(request, company_id, need_id, f"Niet relevant: {reason}. De suggestie komt niet meer terug.")
 

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.core.errors import InvalidInput, NotFound
+from app.core.text import FormText
 from app.deps import SessionDep
 from app.domain import NoteVisibility, PipelineStatus
 from app.models import Match
 from app.services import companies as company_service
+from app.services import feedback as feedback_service
 from app.services import match_views, timeline
 from app.services import needs as need_service
 from app.services import pipeline as pipeline_service
@@ -24,7 +26,7 @@ from app.web.session import CsrfDep, StaffVisitorDep, Visitor
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
-Note = Annotated[str, Form(max_length=5000)]
+Note = Annotated[FormText, Form(max_length=5000)]
 
 
 def _existing(db: SessionDep, company_id: int, need_id: int) -> Match | None:
@@ -100,7 +102,7 @@ def add_note(request: Request, company_id: int, need_id: int, db: SessionDep, vi
 
 @router.post("/koppeling/{company_id}/{need_id}/eigenaar", dependencies=[CsrfDep])
 def set_owner(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: StaffVisitorDep,
-              eigenaar: Annotated[str, Form(max_length=12)] = "") -> Response:
+              eigenaar: Annotated[FormText, Form(max_length=12)] = "") -> Response:
     owner_id = int(eigenaar) if eigenaar.isdigit() else None
     return _act(request, db, visitor, company_id, need_id, "De eigenaar is gewijzigd.",
                 lambda match: pipeline_service.change(db, visitor.caller, match, owner_user_id=owner_id,
@@ -109,8 +111,8 @@ def set_owner(request: Request, company_id: int, need_id: int, db: SessionDep, v
 
 @router.post("/koppeling/{company_id}/{need_id}/feedback", dependencies=[CsrfDep])
 def feedback(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: StaffVisitorDep,
-             relevant: Annotated[str, Form(max_length=3)] = "nee",
-             reden: Annotated[str, Form(max_length=500)] = "") -> Response:
+             relevant: Annotated[FormText, Form(max_length=3)] = "nee",
+             reden: Annotated[FormText, Form(max_length=500)] = "") -> Response:
     if len(reden.strip()) < 3:
         return _page(request, db, visitor, company_id, need_id,
                      error="Schrijf bij de beoordeling kort waarom (minstens drie tekens).")
@@ -118,5 +120,5 @@ def feedback(request: Request, company_id: int, need_id: int, db: SessionDep, vi
     done = ("Gemarkeerd als relevant." if is_relevant
             else "Gemarkeerd als niet relevant: de koppeling komt niet meer terug.")
     return _act(request, db, visitor, company_id, need_id, done,
-                lambda match: pipeline_service.set_feedback(db, visitor.caller, match, relevant=is_relevant,
-                                                            reason=reden.strip()))
+                lambda match: feedback_service.set_feedback(db, visitor.caller, match, relevant=is_relevant,
+                                                    reason=reden.strip()))

@@ -64,6 +64,10 @@ BY_CODE: dict[str, Callable[[Params], str]] = {
         "Er is al een bedrijf aangemeld met dit KvK-nummer. Bent u uw bewerkingslink kwijt? Vraag een nieuwe "
         "aan via ‘Link kwijt?’."
     ),
+    "kvk_desk_only": lambda p: (
+        "Het KvK-nummer wijzigt alleen de desk. Klopt het niet? Vraag uw adviseur bij IBDO of de "
+        "MKB-defensiedesk het te corrigeren."
+    ),
     "region_unknown": lambda p: "Deze regio kennen wij niet. Kies een regio uit de lijst.",
     "nld_unknown": lambda p: "Dit NLD-gebied kennen wij niet. Kies een gebied uit de lijst.",
     "status_unknown": lambda p: "Deze status kennen wij niet. Kies een status uit de lijst.",
@@ -76,6 +80,10 @@ BY_CODE: dict[str, Callable[[Params], str]] = {
         "minuten opnieuw."
     ),
     "weekly_filter_unknown": lambda p: "Dit filter kennen wij niet. Kies een waarde uit de lijst en filter opnieuw.",
+    "feedback_no_organisation": lambda p: (
+        "Uw account hoort nog bij geen organisatie, dus uw beoordeling kan nergens worden bewaard. Vraag een "
+        "beheerder u aan uw organisatie toe te voegen, of de koppeling voor iedereen te beoordelen."
+    ),
     "export_type_unknown": lambda p: "Kies een download als CSV of als Excel (XLSX).",
     "weekly_list_forbidden": lambda p: (
         "De weeklijst is voor het Regioteam, adviseurs en beheerders. Vraag een beheerder om toegang als u hem "
@@ -89,9 +97,6 @@ BY_CODE: dict[str, Callable[[Params], str]] = {
     ),
     "edit_link_invalid": lambda p: (
         "Deze bewerkingslink is niet (meer) geldig. Vraag een nieuwe link aan via ‘Link kwijt?’."
-    ),
-    "recovery_link_invalid": lambda p: (
-        "Deze herstellink is verlopen of al gebruikt. Vraag een nieuwe aan via ‘Link kwijt?’."
     ),
     "consent_forbidden": lambda p: (
         "Alleen het bedrijf zelf geeft of trekt toestemming in, via zijn eigen bewerkingslink."

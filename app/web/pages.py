@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
+from app.core.text import FormText
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
 from app.domain import Role
 from app.matching.engine import MatchEngine
@@ -63,9 +64,9 @@ def login(
     settings: SettingsDep,
     web_session: WebSessionDep,
     visitor: VisitorDep,
-    username: Annotated[str, Form(max_length=100)] = "",
-    password: Annotated[str, Form(max_length=500)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/ui/",
+    username: Annotated[FormText, Form(max_length=100)] = "",
+    password: Annotated[FormText, Form(max_length=500)] = "",
+    next: Annotated[FormText, Form(max_length=500)] = "/ui/",
 ) -> Response:
     login_limit(request, Caller(), settings)  # the same limit as POST /api/v1/auth/token
     try:
@@ -83,12 +84,22 @@ def login(
         )
     if not Caller(user=user).is_staff:
         raise Forbidden("this account has no access to the web interface", code="web_login_forbidden")
-    web_session.start(user_id=user.id)  # a fresh session and CSRF token after logging in
+    # A fresh session and CSRF token after logging in.
+    web_session.start(user_id=user.id, session_version=user.session_version)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/uitloggen", dependencies=[CsrfDep])
 def logout(web_session: WebSessionDep) -> RedirectResponse:
+    web_session.clear()
+    return RedirectResponse("/ui/inloggen", status_code=303)
+
+
+@router.post("/uitloggen-overal", dependencies=[CsrfDep])
+def logout_everywhere(db: SessionDep, visitor: StaffVisitorDep, web_session: WebSessionDep) -> RedirectResponse:
+    """Ends every session and API token of this person, on every device, this one included."""
+    user_service.end_sessions(session=db, user=visitor.caller.logged_in_user)
+    db.commit()
     web_session.clear()
     return RedirectResponse("/ui/inloggen", status_code=303)
 

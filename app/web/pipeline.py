@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from app.core.errors import InvalidInput
+from app.core.text import FormText
 from app.deps import SessionDep
 from app.domain import PipelineStatus
 from app.services import board as board_service
@@ -145,7 +146,7 @@ def change_status(
     db: SessionDep,
     visitor: StaffVisitorDep,
     status: Annotated[PipelineStatus | None, Form()] = None,
-    note: Annotated[str, Form(max_length=5000)] = "",
+    note: Annotated[FormText, Form(max_length=5000)] = "",
     query: BoardQuery = Depends(board_form),
 ) -> Response:
     """Moves a match on with a note (kept as an event); an illegal move says which moves are allowed."""

@@ -1,5 +1,6 @@
 """The public registration form: the API's validation (``CompanyCreate``) and service, its rate limit,
-each error beside its field, and the edit link shown once."""
+each error beside its field. Anonymously the answer is the same for a new and a known KvK number
+(the edit link comes by e-mail: app/services/registration.py); an adviser sees the edit link once."""
 
 import re
 from typing import Any
@@ -9,13 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from app.core import text
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.deps import SessionDep, SettingsDep, registration_limit
 from app.domain import DefenceExperience
-from app.models import id_of
 from app.schemas import CompanyCreate
 from app.services import companies as company_service
-from app.services import edit_links
+from app.services import edit_links, registration
 from app.services.access import Caller
 from app.taxonomy import get_taxonomy
 from app.web import messages
@@ -111,13 +112,24 @@ DUTCH_MESSAGES = {
 }
 
 
+FIELD_LABELS = {
+    "name": "bedrijfsnaam", "kvk_number": "KvK-nummer", "municipality": "gemeente", "description": "beschrijving",
+    "website": "website", "capabilities": "kunde en producten", "contact_name": "contactpersoon",
+    "contact_email": "e-mailadres", "contact_phone": "telefoonnummer",
+}
+
+
 def field_errors(error: ValidationError) -> dict[str, str]:
     """One message per field, in Dutch, saying what to fix."""
     errors: dict[str, str] = {}
     for item in error.errors():
         loc = item.get("loc") or ("__all__",)
         field = str(loc[0])
-        message = DUTCH_MESSAGES.get(field) or str(item.get("msg", "")).removeprefix("Value error, ")
+        control_character = text.found_in(item)
+        if control_character is not None:
+            message = text.in_dutch(control_character, FIELD_LABELS.get(field))
+        else:
+            message = DUTCH_MESSAGES.get(field) or str(item.get("msg", "")).removeprefix("Value error, ")
         errors.setdefault(field, message)
     return dict(
         sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99)
@@ -162,6 +174,13 @@ def register(
         company_in = CompanyCreate.model_validate(payload_from(values))
     except ValidationError as error:
         return render(request, "register.html", form_context(values, field_errors(error)), status_code=422)
+    if caller.user is None:
+        # Anonymously the same answer for a new and a known KvK number: the next step comes by e-mail.
+        registration.register_self(session=db, company_in=company_in)
+        db.commit()  # the commit also brings the index in step
+        web_session.data["registered"] = {"received": True}
+        web_session.changed = True
+        return RedirectResponse("/ui/aangemeld", status_code=303)
     try:
         company, edit_token = company_service.register(session=db, caller=caller, company_in=company_in)
     except Conflict as error:
@@ -190,6 +209,8 @@ def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep
     if shown is None:
         return render(request, "registered.html", {"shown": None})
     web_session.changed = True
+    if shown.get("received"):
+        return render(request, "registered.html", {"shown": None, "received": registration.RECEIVED})
     edit_link = edit_link_for(request, shown["id"], shown["token"])
     return render(request, "registered.html", {"shown": shown, "edit_link": edit_link})
 
@@ -204,7 +225,7 @@ def mail_edit_link(request: Request, db: SessionDep, visitor: VisitorDep, web_se
     if handover is None:
         raise NotFound("no edit link to send", code="handover_gone")
     company = company_service.get(session=db, company_id=handover["id"])
-    edit_links.send_handover(db, visitor.caller, company, edit_link_for(request, id_of(company), handover["token"]))
+    edit_links.send_handover(db, visitor.caller, company, handover["token"])
     db.commit()
     flash(request, f"De bewerkingslink is gemaild naar {company.contact_email}.")
     return RedirectResponse(f"/ui/bedrijf/{company.id}", status_code=303)

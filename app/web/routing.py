@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from app.core import text
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.web import messages
 from app.web.session import CSRF_HEADER, CsrfRefused, LoginRequired, load_session, save_session
@@ -101,7 +102,16 @@ def status_page(request: Request, status_code: int) -> Response:
 
 
 def validation_message(error: RequestValidationError) -> str:
-    """A request the pages did not build themselves (an edited address): which value, in Dutch."""
+    """A request the pages did not build themselves (an edited address, a pasted control character):
+    which value, in Dutch."""
+    sentences: list[str] = []
+    for problem in error.errors():
+        control_character = text.found_in(problem)
+        if control_character is not None:
+            location = problem.get("loc") or ()
+            sentences.append(text.in_dutch(control_character, str(location[-1]) if location else None))
+    if sentences:
+        return " ".join(dict.fromkeys(sentences))
     names = sorted({str(item.get("loc", ("", ""))[-1]) for item in error.errors()} - {""})
     where = f" bij ‘{', '.join(names)}’" if names else ""
     return f"Het adres bevat een ongeldige waarde{where}. Gebruik de keuzes op de pagina of ga terug naar de start."

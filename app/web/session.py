@@ -1,8 +1,9 @@
 """Sessions for people in the browser: a signed cookie, a CSRF token per session, and who is calling.
 
-The cookie holds ids only (a user id, or the id of a company that opened its edit link) and the
-session's CSRF token; it is signed with the settings' ``secret_key`` and expires with the login
-lifetime. The JSON API does not read it: the API keeps its bearer tokens.
+The cookie holds ids only (a user id with the user's session version, or the id of a company that
+opened its edit link) and the session's CSRF token; raising the user's session version ends it. It
+is signed with the settings' ``secret_key`` and expires with the login lifetime. The JSON API does
+not read it: the API keeps its bearer tokens.
 """
 
 import hmac
@@ -58,11 +59,20 @@ class WebSession:
             self.changed = True
         return token
 
-    def start(self, *, user_id: int | None = None, company_id: int | None = None) -> None:
-        """A new session (new CSRF token) for a person who just logged in or opened an edit link."""
+    @property
+    def session_version(self) -> int | None:
+        found = self.data.get("sv")
+        return found if isinstance(found, int) else None
+
+    def start(
+        self, *, user_id: int | None = None, company_id: int | None = None, session_version: int = 0
+    ) -> None:
+        """A new session (new CSRF token) for a person who just logged in or opened an edit link.
+        A person's session carries the user's session version: raising it ends the session."""
         self.data = {"csrf": secrets.token_urlsafe(32)}
         if user_id is not None:
             self.data["uid"] = user_id
+            self.data["sv"] = session_version
         if company_id is not None:
             self.data["cid"] = company_id
         self.changed = True
@@ -145,7 +155,8 @@ def get_visitor(request: Request, db: SessionDep) -> Visitor:
     user = None
     if web_session.user_id is not None:
         user = user_service.active_user(session=db, user_id=web_session.user_id)
-        if user is None:  # removed or blocked since logging in
+        # Removed, blocked, or its sessions ended (logout everywhere, a new password …) since logging in.
+        if user is None or web_session.session_version != user.session_version:
             web_session.clear()
             user = None
     caller = Caller(user=user, company_id=web_session.company_id if user is None else None)

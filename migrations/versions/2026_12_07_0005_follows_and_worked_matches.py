@@ -1,23 +1,21 @@
-"""Follows (a staff member's companies and needs for the match inbox); notes internal or shared with
-the company; match records only for work done.
+"""Follows (a staff member's companies and needs for the match inbox); match records only for work done.
 
 A match record is opened by an action on a pair (triage, a note, an owner, feedback, consent), not
 by looking at it. Records that looking opened and that carry no event are removed. Their removal
 cannot be undone: the downgrade leaves the remaining records as they are.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0004c
 Create Date: 2026-12-07 09:00:00.000000
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = '0005'
-down_revision: str | None = '0004'
+down_revision: str | None = '0004c'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -36,9 +34,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('follow', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_follow_user_id'), ['user_id'], unique=False)
-    with op.batch_alter_table('matchevent', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('visibility', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False,
-                                      server_default='internal'))
     # Records nobody worked on: no event, no introduction consent for the pair.
     op.execute(
         "DELETE FROM match WHERE NOT EXISTS (SELECT 1 FROM matchevent WHERE matchevent.match_id = match.id) "
@@ -48,8 +43,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('matchevent', schema=None) as batch_op:
-        batch_op.drop_column('visibility')
     with op.batch_alter_table('follow', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_follow_user_id'))
     op.drop_table('follow')

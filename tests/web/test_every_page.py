@@ -13,9 +13,9 @@ from tests.web.test_e2e import NIGHT_VISION, log_in, staff
 pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]
 
 PUBLIC = ["/", "/ui/behoeften", "/ui/behoefte/{need}", "/ui/aanmelden", "/ui/inloggen", "/ui/link-kwijt",
-          "/ui/aangemeld", "/ui/link-herstellen?t=verlopen", "/ui/bestaat-niet"]
+          "/ui/aangemeld", "/ui/bestaat-niet"]
 COMPANY = ["/", "/ui/bedrijf/{company}", "/ui/bedrijf/{company}/wijzigen", "/ui/bedrijf/{company}/verwijderen",
-           "/ui/behoeften", "/ui/behoefte/{need}", "/ui/nieuwe-link"]
+           "/ui/behoeften", "/ui/behoefte/{need}"]
 STAFF = ["/ui/inbox", "/ui/zoeken?q=warmtebeeld+nachtzicht", "/ui/bedrijven", "/ui/bedrijf/{company}",
          "/ui/behoeften?soort=defence_need", "/ui/behoefte/{need}", "/ui/koppeling/{company}/{need}",
          "/ui/pipeline", "/ui/pipeline?status=triaged", "/ui/dashboard", "/ui/bestaat-niet"]

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from app.core.db import get_engine
 from app.main import create_app
-from app.models import Company, Match, MatchEvent, Need
+from app.models import Company, Match, MatchDismissal, MatchEvent, Need, Organisation, User
 from app.services import match_lists
 from app.services.matching import MatchingState, documents_from_database
 from app.services.seeding import load_seed
@@ -80,6 +80,13 @@ def test_the_inbox_suggests_for_a_followed_need_and_accepting_makes_me_the_owner
 
 def test_dismissing_a_suggestion_records_not_relevant_with_the_reason(web, people, session):
     company, need = night_vision_pair(web, session)
+    organisation = Organisation(slug="ibdo", name="IBDO")
+    session.add(organisation)
+    session.flush()
+    adviser = session.exec(select(User).where(User.username == people["adviser"])).one()
+    adviser.organisation_id = organisation.id
+    session.add(adviser)
+    session.commit()
     assert log_in(web, people["adviser"]).status_code == 303
     page = web.get(f"/ui/bedrijf/{company['id']}")
     web.post(f"/ui/bedrijf/{company['id']}/volgen", data={"volgen": "ja", "csrf_token": csrf_from(page.text)})
@@ -89,9 +96,21 @@ def test_dismissing_a_suggestion_records_not_relevant_with_the_reason(web, peopl
                          data={"csrf_token": csrf_from(inbox.text), "reden": "Bedrijf levert dit niet"})
     assert "Niet relevant: Bedrijf levert dit niet" in dismissed.text
     session.expire_all()
-    match = session.exec(select(Match)).one()
-    assert match.relevant is False and match.feedback_reason == "Bedrijf levert dit niet"
+    dismissal = session.exec(select(MatchDismissal)).one()  # for the adviser's organisation
+    assert dismissal.reason == "Bedrijf levert dit niet" and dismissal.organisation_id == organisation.id
     assert "Nachtzicht voor voertuigen" not in web.get("/ui/inbox").text.split("In behandeling bij mij")[0]
+    timeline = web.get(f"/ui/koppeling/{company['id']}/{need['id']}").text.split('id="tijdlijn"')[1]
+    assert "Beoordeeld als niet relevant" in timeline and "Bedrijf levert dit niet" in timeline
+
+
+def test_dismissing_without_an_organisation_says_what_to_do_in_dutch(web, people, session):
+    company, need = night_vision_pair(web, session)
+    assert log_in(web, people["adviser"]).status_code == 303
+    page = web.get(f"/ui/bedrijf/{company['id']}")
+    refused = web.post(f"/ui/inbox/{company['id']}/{need['id']}/afwijzen",
+                       data={"csrf_token": csrf_from(page.text), "reden": "Past niet"}, headers={"HX-Request": "true"})
+    assert "Uw account hoort nog bij geen organisatie" in refused.text
+    assert session.exec(select(Match)).first() is None  # nothing half-written
 
 
 def test_a_match_page_sets_the_owner_keeps_notes_and_shows_the_timeline(web, people, session):
