@@ -9,7 +9,14 @@ from sqlmodel import select
 
 from app.core.config import get_settings
 from app.models import Company, OutboxMail
-from tests.factories import company_payload, edit_link_from_mail, mails_about, next_kvk, register_company
+from tests.factories import (
+    company_payload,
+    edit_link_from_mail,
+    mails_about,
+    mails_to,
+    next_kvk,
+    register_company,
+)
 from tests.web.conftest import csrf_from, log_in
 
 
@@ -130,7 +137,10 @@ def test_an_adviser_registers_on_the_company_s_behalf_stays_logged_in_and_mails_
     mailed = web.post("/ui/aangemeld/mailen", data={"csrf_token": csrf_from(shown)}, follow_redirects=False)
     assert mailed.status_code == 303 and mailed.headers["location"] == f"/ui/bedrijf/{company.id}"
     [queued] = session.exec(select(OutboxMail).where(OutboxMail.purpose == "edit_link_handover")).all()
-    assert queued.to_address == "info@veenstra.example.org" and "token=kk_edit_" in queued.body
+    assert queued.company_id == company.id
+    handover = mails_to("info@veenstra.example.org", "Uw bedrijf is aangemeld bij Koppelkans")[-1]
+    body = handover.get_content()
+    assert f"/ui/bedrijf/{company.id}?token=kk_edit_" in body and company.name in body
     page = web.get(f"/ui/bedrijf/{company.id}")
     assert "De bewerkingslink is gemaild naar info@veenstra.example.org" in page.text
     assert "Uitloggen (web-adviser)" in page.text
