@@ -13,7 +13,7 @@ NOW = "2026-11-30 10:00:00"
 
 def test_the_migration_removes_records_nobody_worked_on(tmp_path):
     url = f"sqlite:///{tmp_path / 'before.db'}"
-    migrate.upgrade(url, "0004c")
+    migrate.upgrade(url, "0006")
     engine = create_engine(url)
     with engine.begin() as db:
         db.execute(text("INSERT INTO company (id, name, description, sectors, nld_areas, capabilities, "

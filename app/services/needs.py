@@ -37,6 +37,12 @@ _NEED_TABLE = metadata.tables["need"]
 _NEED_ROW = sa_select(_NEED_TABLE).where(_NEED_TABLE.c.id == bindparam("need_id"))  # built once
 
 
+def is_closed(need: Need | Row[Any], today: date | None = None) -> bool:
+    """Closed by status, or past its deadline (shown as "gesloten")."""
+    return bool(need.status == NeedStatus.closed
+                or (need.deadline is not None and need.deadline < (today or date.today())))
+
+
 def get_row(*, session: Session, caller: Caller, need_id: int) -> Row[Any]:
     """``get`` as a row of the need's columns, for reading only (a match request: no table object)."""
     return _visible(session.connection().execute(_NEED_ROW, {"need_id": need_id}).first(), caller, need_id)
@@ -177,6 +183,7 @@ def _out(need: Need, owner: Organisation | None) -> NeedOut:
     return NeedOut(
         **need.model_dump(),
         owner=organisation_out(owner) if owner else None,
+        closed=is_closed(need),
     )
 
 

@@ -8,12 +8,14 @@
 from fastapi import APIRouter
 
 from app.web import (
+    cases,
     company,
     dashboard,
     front,
     inbox,
     introductions,
     lists,
+    loket,
     matches,
     need,
     pages,
@@ -27,7 +29,7 @@ from app.web.templating import STATIC_DIR
 
 router = APIRouter()
 for module in (front, pages, register, recovery, company, need, lists, inbox, matches, pipeline, weekly, dashboard,
-               introductions):
+               introductions, loket, cases):
     router.include_router(module.router)
 
 __all__ = ["STATIC_DIR", "router", "status_page", "wants_html"]

@@ -84,6 +84,13 @@ BY_CODE: dict[str, Callable[[Params], str]] = {
         "Uw account hoort nog bij geen organisatie, dus uw beoordeling kan nergens worden bewaard. Vraag een "
         "beheerder u aan uw organisatie toe te voegen, of de koppeling voor iedereen te beoordelen."
     ),
+    "case_inbox_forbidden": lambda p: (
+        "De inbox van het loket is voor adviseurs en beheerders. Log in met zo'n account, of vraag een "
+        "beheerder om toegang."
+    ),
+    "case_company_missing": lambda p: "Kies eerst het bedrijf waaraan u de casus wilt koppelen.",
+    "case_step_unknown": lambda p: "Deze stap kennen wij niet. Kies een actie op de pagina van de casus.",
+    "kpi_year_missing": lambda p: "Voor dit jaar zijn er geen KPI's. Kies een ander jaar.",
     "export_type_unknown": lambda p: "Kies een download als CSV of als Excel (XLSX).",
     "weekly_list_forbidden": lambda p: (
         "De weeklijst is voor het Regioteam, adviseurs en beheerders. Vraag een beheerder om toegang als u hem "

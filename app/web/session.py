@@ -2,8 +2,8 @@
 
 The cookie holds ids only (a user id with the user's session version, or the id of a company that
 opened its edit link) and the session's CSRF token; raising the user's session version ends it. It
-is signed with the settings' ``secret_key`` and expires with the login lifetime. The JSON API does
-not read it: the API keeps its bearer tokens.
+is signed with the settings' ``secret_key`` and expires with the login lifetime. The JSON API
+does not read it: the API keeps its bearer tokens.
 """
 
 import hmac

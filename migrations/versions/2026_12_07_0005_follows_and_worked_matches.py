@@ -5,7 +5,7 @@ by looking at it. Records that looking opened and that carry no event are remove
 cannot be undone: the downgrade leaves the remaining records as they are.
 
 Revision ID: 0005
-Revises: 0004c
+Revises: 0006
 Create Date: 2026-12-07 09:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005'
-down_revision: str | None = '0004c'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
