@@ -9,10 +9,11 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 from threadpoolctl import threadpool_limits
@@ -128,10 +129,13 @@ class LimitsAndHeaders:
             reference = uuid.uuid4().hex[:12]
             logger.exception("unexpected error on %s %s (reference %s)", scope.get("method"), scope["path"], reference)
             started = True
-            await _server_error(reference)(scope, receive, send_with_headers)
+            await _server_error(reference, Request(scope, receive))(scope, receive, send_with_headers)
 
 
-def _server_error(reference: str) -> JSONResponse:
+def _server_error(reference: str, request: Request) -> Response:
+    """The API's JSON 500, or the web interface's page for it (in Dutch, without the details)."""
+    if web.wants_html(request):
+        return web.status_page(request, 500)
     detail = f"internal error: the request was not completed (reference {reference}); try again later"
     return JSONResponse(status_code=500, content={"detail": detail})
 
@@ -218,6 +222,13 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         if error.status_code == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def render_http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # An address nothing answers (404) or a wrong method (405): a page in the web interface.
+        if web.wants_html(request):
+            return web.status_page(request, error.status_code)
+        return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=error.headers)
 
     @app.exception_handler(DataError)
     async def render_refused_value(_request: Request, _error: DataError) -> JSONResponse:

@@ -230,7 +230,7 @@ class AuditEvent(SQLModel, table=True):
 
 
 class Match(SQLModel, table=True):
-    """A company–need pair someone has looked at or a list contains, and where it stands."""
+    """A company–need pair someone worked on (triage, a note, an owner, feedback, consent), and where it stands."""
 
     __table_args__ = (UniqueConstraint("company_id", "need_id"),)
 
@@ -470,3 +470,20 @@ class IdempotentRequest(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), index=True)
     )
     created_at: datetime = _timestamp(index=True)
+
+
+class Follow(SQLModel, table=True):
+    """A staff member follows a company or a need: its new suggestions reach their match inbox.
+    Exactly one of ``company_id`` and ``need_id`` is set."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=True)
+    )
+    need_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=True)
+    )
+    created_at: datetime = _timestamp()

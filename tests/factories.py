@@ -101,6 +101,13 @@ def _being_sent() -> int:
         return len(session.exec(select(OutboxMail.id).where(OutboxMail.status == MailStatus.sending)).all())
 
 
+def mails_to(address: str, subject: str) -> list[EmailMessage]:
+    """The mails sent so far to this address with this subject, oldest first."""
+    sent_everything_due()
+    return [message for message, _text in _outbox_messages() if message["To"] == address
+            and message["Subject"] == subject]
+
+
 def edit_link_from_mail(kvk_number: str) -> tuple[int, str]:
     """(company id, token) of the newest edit link mailed about this KvK number."""
     found = mails_about(kvk_number)

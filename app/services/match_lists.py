@@ -8,12 +8,14 @@ list's stability.
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import labels
 from app.core.errors import InvalidInput, NotFound
 from app.domain import ListLineChange
 from app.matching.engine import MatchEngine
@@ -38,6 +40,13 @@ COLUMNS = [
     )
 ]
 
+# The stored codes a spreadsheet shows in Dutch.
+DUTCH_VALUES: dict[str, Callable[[str], str]] = {
+    "change": lambda code: labels.dutch(labels.CHANGE, code),
+    "need_kind": labels.need_kind,
+    "defence_experience": lambda code: labels.dutch(labels.DEFENCE_EXPERIENCE, code),
+}
+
 ListLine = dict[str, Any]  # one line of a list: the COLUMNS' keys, as stored in the list's JSON
 LineKey = tuple[str, int, int]  # direction, need id, company id: the same pair in two weeks
 
@@ -55,7 +64,8 @@ def check_week(week: str) -> str:
             return week
         except ValueError:
             pass
-    raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}")
+    raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}",
+                       code="week_invalid")
 
 
 def first_day(week: str) -> date:
@@ -111,7 +121,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
         return get(session, week), False
     current = [(line["company_id"], line["need_id"], line["score"])
                for line in lines if line["change"] != ListLineChange.gone]
-    pipeline.ensure_matches(session, current, update_scores=True)
+    pipeline.refresh_scores(session, current)
     return match_list, True
 
 
@@ -163,7 +173,8 @@ def find(session: Session, week: str) -> MatchList | None:
 def get(session: Session, week: str) -> MatchList:
     found = find(session, week)
     if found is None:
-        raise NotFound(f"no match list for week {week}: it is built by `koppelkans weekly-list --week {week}`")
+        raise NotFound(f"no match list for week {week}: it is built by `koppelkans weekly-list --week {week}`",
+                       code="week_missing", params={"week": week})
     return found
 
 
@@ -179,12 +190,24 @@ def as_json(match_list: MatchList) -> bytes:
     return match_list.content.encode("utf-8")
 
 
-def as_csv(match_list: MatchList) -> bytes:
-    """CSV for Dutch Excel: `;` between columns, decimal comma, UTF-8 with BOM, no formulas."""
-    return spreadsheets.as_csv(COLUMNS, json.loads(match_list.content)["lines"])
+def lines_of(match_list: MatchList) -> list[ListLine]:
+    lines: list[ListLine] = json.loads(match_list.content)["lines"]
+    return lines
 
 
-def as_xlsx(match_list: MatchList) -> bytes:
-    return spreadsheets.as_xlsx(COLUMNS, json.loads(match_list.content)["lines"],
+def in_dutch(lines: list[ListLine]) -> list[ListLine]:
+    """The lines as a spreadsheet shows them: the stored codes in Dutch."""
+    return [{key: DUTCH_VALUES[key](value) if key in DUTCH_VALUES and isinstance(value, str) else value
+             for key, value in line.items()} for line in lines]
+
+
+def as_csv(match_list: MatchList, lines: list[ListLine] | None = None) -> bytes:
+    """CSV for Dutch Excel: `;` between columns, decimal comma, UTF-8 with BOM, no formulas, codes in
+    Dutch. ``lines``: a selection of the list's lines (default: all of them)."""
+    return spreadsheets.as_csv(COLUMNS, in_dutch(lines_of(match_list) if lines is None else lines))
+
+
+def as_xlsx(match_list: MatchList, lines: list[ListLine] | None = None) -> bytes:
+    return spreadsheets.as_xlsx(COLUMNS, in_dutch(lines_of(match_list) if lines is None else lines),
                                 title=f"Koppelkans matchlijst {match_list.week}", sheet_name=match_list.week,
                                 created=match_list.built_at)

@@ -1,20 +1,21 @@
 """The questions the match endpoints and pages ask, answered for one caller: which companies
 fit a need, which needs fit a company, what fits a free text.
 
-A list of matches is read first (``MatchPage``) and recorded after: showing it opens a `new`
-match record for every pair seen for the first time and writes an audit line for every contact
-detail it releases. The endpoints read on the event loop and hand the recording to the batch
-writer (app/core/writer.py); pages and other synchronous callers record in their own session.
+A list of matches is read first (``MatchPage``) and recorded after: showing it writes an audit
+line for every contact detail it releases. Looking opens no pipeline record: a record is opened
+by the first action on a pair (app/services/pipeline.py). The endpoints read on the event loop and
+hand the recording to the batch writer (app/core/writer.py); pages and other synchronous callers
+record in their own session.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
-from app.domain import DefenceExperience, Fit, NeedKind, PipelineStatus
+from app.domain import DefenceExperience, Fit, NeedKind
 from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
 from app.models import CompanyRecord, NeedRecord, id_of
@@ -41,34 +42,15 @@ Item = TypeVar("Item", CompanyMatch, NeedMatch)
 
 @dataclass
 class MatchPage(Generic[Item]):
-    """A list of matches as one caller sees it, and what showing it records.
-
-    ``pairs`` holds the (company id, need id) of each item; ``unseen`` the positions of the items
-    whose pair has no match record yet. Their status is filled in by ``record``.
-    """
+    """A list of matches as one caller sees it (each item with the pair's pipeline status, where
+    someone worked on it), and the contact details showing it releases."""
 
     items: list[Item]
-    pairs: list[tuple[int, int]]
     actor: str
-    unseen: list[int] = field(default_factory=list)
-    open_records: bool = True  # False: a company looking at its own matches opens no pipeline records
     contact_reads: list[tuple[int, str]] = field(default_factory=list)  # (company id, detail) to audit
 
     def record(self, session: Session) -> None:
-        """Write the new match records and audit lines, then fill in the new pairs' statuses.
-        Safe to repeat after a rollback (the batch writer may)."""
-        if self.open_records and self.unseen:
-            new_pairs: list[tuple[int, int, float | None]] = []
-            for position in self.unseen:
-                company_id, need_id = self.pairs[position]
-                new_pairs.append((company_id, need_id, self.items[position].score))
-            written = pipeline.ensure_matches(session, new_pairs)
-            if written == len(self.unseen):  # all opened here, so all `new`
-                statuses = {self.pairs[i]: PipelineStatus.new for i in self.unseen}
-            else:  # another request opened some meanwhile: read where they stand
-                statuses = pipeline.statuses_of_pairs(session, [self.pairs[i] for i in self.unseen])
-            for position in self.unseen:
-                self.items[position].pipeline_status = statuses.get(self.pairs[position])
+        """Write the audit lines. Safe to repeat after a rollback (the batch writer may)."""
         audit.record_many(session, self.actor, "read_contact", "company", self.contact_reads)
 
 
@@ -100,10 +82,9 @@ def companies_for_need_page(
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at),
                    reverse=True)
     status_of = pipeline.statuses_for_need(session, need_id, [item.company.id for item in items])
-    page = MatchPage(items, [(item.company.id, need_id) for item in items], caller.label,
-                     contact_reads=contact_reads)
-    _fill_statuses(page, status_of, lambda item: item.company.id)
-    return page
+    for item in items:
+        item.pipeline_status = status_of.get(item.company.id)
+    return MatchPage(items, caller.label, contact_reads=contact_reads)
 
 
 def needs_for_company_page(
@@ -121,10 +102,9 @@ def needs_for_company_page(
                            excluded_ids=dismissed, limit=limit)
     items = _need_items(session, matches)
     status_of = pipeline.statuses_for_company(session, company_id, [item.need.id for item in items])
-    page = MatchPage(items, [(company_id, item.need.id) for item in items], caller.label,
-                     open_records=caller.is_staff)
-    _fill_statuses(page, status_of, lambda item: item.need.id)
-    return page
+    for item in items:
+        item.pipeline_status = status_of.get(item.need.id)
+    return MatchPage(items, caller.label)
 
 
 def companies_for_need(*, session: Session, **question: Any) -> list[CompanyMatch]:
@@ -139,15 +119,6 @@ def needs_for_company(*, session: Session, **question: Any) -> list[NeedMatch]:
     page = needs_for_company_page(session=session, **question)
     page.record(session)
     return page.items
-
-
-def _fill_statuses(
-    page: MatchPage[Item], status_of: Mapping[int, PipelineStatus], other_id: Callable[[Item], int]
-) -> None:
-    for position, item in enumerate(page.items):
-        item.pipeline_status = status_of.get(other_id(item))
-        if item.pipeline_status is None:
-            page.unseen.append(position)
 
 
 def search_companies(
@@ -204,6 +175,17 @@ def _need_items(session: Session, matches: Sequence[EngineMatch]) -> list[NeedMa
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
     return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
             for match, out in zip(kept, outs, strict=True)]
+
+
+def pair(
+    *, session: Session, engine: MatchEngine, caller: Caller, company: CompanyRecord, need: NeedRecord
+) -> CompanyMatch | None:
+    """One company and one need as a match (score and explanation), or None when the company is not
+    matchable (not active, or no consent to matching). Reads only: contact details are not audited
+    here, so a caller who shows them records that itself."""
+    found = engine.match(need_document(need), target="company", allowed_ids=[id_of(company)], limit=1)
+    items = _company_items(session, caller, found, need_id=id_of(need), audited=[])
+    return items[0] if items else None
 
 
 def needs_for_text(

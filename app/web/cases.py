@@ -45,7 +45,7 @@ def require_desk_visitor(visitor: VisitorDep) -> Visitor:
     if visitor.caller.user is None:
         raise LoginRequired()
     if not visitor.caller.is_desk:
-        raise Forbidden("de inbox van het loket is voor adviseurs en beheerders")
+        raise Forbidden("the loket's inbox is for advisers and admins", code="case_inbox_forbidden")
     return visitor
 
 
@@ -120,7 +120,7 @@ def _close(db: Session, visitor: Visitor, case: LoketCase, form: FormData) -> st
 def _link(db: Session, visitor: Visitor, case: LoketCase, form: FormData) -> str:
     company_id = _optional_int(form, "bedrijf_id")
     if company_id is None:
-        raise InvalidInput("bedrijf_id")
+        raise InvalidInput("choose the company to link (bedrijf_id)", code="case_company_missing")
     case_service.link_company(session=db, caller=visitor.caller, case=case, company_id=company_id)
     return "De casus is aan het bedrijf gekoppeld."
 
@@ -165,7 +165,7 @@ STEPS: dict[str, tuple[Step, str]] = {
 def case_step(case_id: int, step: str, db: SessionDep, visitor: DeskVisitorDep,
               form: FormData = Depends(form_data)) -> RedirectResponse:
     if step not in STEPS:
-        raise NotFound(f"onbekende stap {step!r}")
+        raise NotFound(f"unknown step {step!r}", code="case_step_unknown")
     action, refusal = STEPS[step]
     case = case_service.get(session=db, case_id=case_id)
     try:
@@ -217,9 +217,9 @@ def kpi_page(request: Request, db: SessionDep, visitor: StaffVisitorDep,
 @router.get("/kpi/{year}.{extension}")
 def kpi_download(year: int, extension: str, db: SessionDep, visitor: StaffVisitorDep) -> Response:
     if extension not in EXPORT_TYPES:
-        raise NotFound("download als .csv of .xlsx")
+        raise NotFound("download as .csv or .xlsx", code="export_type_unknown")
     if not kpis.FIRST_YEAR <= year <= kpis.LAST_YEAR:
-        raise NotFound(f"geen KPI's voor {year}")
+        raise NotFound(f"no KPIs for {year}", code="kpi_year_missing")
     report = kpis.report(db, year)
     body = kpis.as_csv(report) if extension == "csv" else kpis.as_xlsx(report, created=utcnow())
     return Response(content=body, media_type=EXPORT_TYPES[extension],

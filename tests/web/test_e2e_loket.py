@@ -14,8 +14,8 @@ from app.models import Need
 from app.services.matching import MatchingState
 from tests.factories import make_user
 from tests.loket_fixtures import seeded_engine
+from tests.web.browser import free_port
 from tests.web.conftest import PASSWORD
-from tests.web.test_e2e import CHROMIUM_FLAGS, browser, free_port, own_data_dir, screenshots  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]
 
