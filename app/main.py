@@ -9,10 +9,11 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 from threadpoolctl import threadpool_limits
@@ -24,7 +25,7 @@ from app.core.logging import install_redaction
 from app.core.memory import limit_allocation_arenas
 from app.core.text import refuse_control_characters_in_parameters
 from app.openapi_errors import document_error_responses
-from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
+from app.routers import auth, cases, companies, consortia, health, matching, needs, pipeline, questions, taxonomy
 from app.services import mail
 from app.services.matching import MatchingState
 from app.services.recording import RecordJournal
@@ -128,10 +129,13 @@ class LimitsAndHeaders:
             reference = uuid.uuid4().hex[:12]
             logger.exception("unexpected error on %s %s (reference %s)", scope.get("method"), scope["path"], reference)
             started = True
-            await _server_error(reference)(scope, receive, send_with_headers)
+            await _server_error(reference, Request(scope, receive))(scope, receive, send_with_headers)
 
 
-def _server_error(reference: str) -> JSONResponse:
+def _server_error(reference: str, request: Request) -> Response:
+    """The API's JSON 500, or the web interface's page for it (in Dutch, without the details)."""
+    if web.wants_html(request):
+        return web.status_page(request, 500)
     detail = f"internal error: the request was not completed (reference {reference}); try again later"
     return JSONResponse(status_code=500, content={"detail": detail})
 
@@ -206,7 +210,8 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     if matching_state is not None:
         app.state.matching = matching_state
     app.include_router(health.router)
-    for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router):
+    for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router,
+                   questions.router, cases.router, cases.kpi_router, consortia.router):
         app.include_router(router, prefix=API_PREFIX)
     # The web interface: pages under /ui/ (session cookie + CSRF: app/web/session.py), its static files.
     app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")
@@ -219,6 +224,13 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         if error.status_code == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def render_http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # An address nothing answers (404) or a wrong method (405): a page in the web interface.
+        if web.wants_html(request):
+            return web.status_page(request, error.status_code)
+        return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=error.headers)
 
     @app.exception_handler(DataError)
     async def render_refused_value(_request: Request, _error: DataError) -> JSONResponse:

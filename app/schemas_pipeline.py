@@ -83,8 +83,11 @@ class MatchListWeek(BaseModel):
 
 
 class Dashboard(BaseModel):
+    """Over worked matches only: a match record with at least one event."""
+
     matches_total: int
     matches_by_status: dict[PipelineStatus, int]
     matches_by_nld_area: dict[str, int]
     matches_by_sub_region: dict[str, int]
     introductions_per_month: dict[str, int]
+    funnel: dict[str, int] = Field(description="How many matches reached each stage (triaged … won)")

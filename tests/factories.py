@@ -63,8 +63,8 @@ def make_user(session: Session, *, role: str, username: str | None = None, passw
 
 
 def recorded(client) -> None:
-    """Commit what match lists showed through ``client`` recorded (new match records, audit lines):
-    the journal commits it shortly after each answer (app/services/recording.py)."""
+    """Commit the audit lines of the contact details match lists showed through ``client``:
+    the journal commits them shortly after each answer (app/services/recording.py)."""
     client.app.state.journal.flush()
 
 
@@ -105,6 +105,13 @@ def sent_everything_due(wait_seconds: float = 10) -> None:
 def _being_sent() -> int:
     with Session(get_engine()) as session:
         return len(session.exec(select(OutboxMail.id).where(OutboxMail.status == MailStatus.sending)).all())
+
+
+def mails_to(address: str, subject: str) -> list[EmailMessage]:
+    """The mails sent so far to this address with this subject, oldest first."""
+    sent_everything_due()
+    return [message for message, _text in _outbox_messages() if message["To"] == address
+            and message["Subject"] == subject]
 
 
 def edit_link_from_mail(kvk_number: str) -> tuple[int, str]:

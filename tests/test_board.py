@@ -8,9 +8,9 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from app.core.db import get_engine
-from app.models import Company, Need
+from app.models import Company, Match, Need
 from app.services import pipeline
-from app.services.board import BoardFilter, cards, count
+from app.services.board import CARDS_PER_COLUMN, BoardFilter, cards, count
 from tests.factories import bearer, make_user, next_kvk
 from tests.web.conftest import log_in
 
@@ -23,7 +23,7 @@ def add_matches(session: Session, companies: int, needs: int = 1) -> list[tuple[
     session.add_all([*company_rows, *need_rows])
     session.flush()
     pairs = [(c.id, n.id) for c in company_rows for n in need_rows]
-    pipeline.ensure_matches(session, [(c, n, 0.5) for c, n in pairs])
+    session.add_all([Match(company_id=c, need_id=n, last_score=0.5) for c, n in pairs])
     session.commit()
     return pairs
 
@@ -71,7 +71,8 @@ def test_the_web_board_reads_a_page_with_the_same_statements_however_long(client
     add_matches(session, companies=30)
     with counted_statements() as statements:
         page = client.get("/ui/pipeline")
-    assert page.status_code == 200 and page.text.count("Bedrijf ") >= 32
+    # One page of the column, and how many it holds in all.
+    assert page.status_code == 200 and page.text.count("Bedrijf ") >= CARDS_PER_COLUMN and "(32)" in page.text
     assert len(statements) == few
 
 

@@ -40,14 +40,19 @@ def move(client, token, company, need, **body):
     return client.patch(f"/api/v1/matches/{company['id']}/{need['id']}", json=body, headers=bearer(token))
 
 
-def test_looking_at_matches_opens_match_records(mclient, staff_tokens, pair):
+def test_looking_at_matches_opens_no_record_and_the_first_action_does(mclient, staff_tokens, pair):
     company, need = pair
-    items = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"])).json()["items"]
-    assert items[0]["pipeline_status"] == "new"
-    recorded(mclient)
-    board = mclient.get("/api/v1/matches", headers=bearer(staff_tokens["adviser"])).json()
+    adviser = bearer(staff_tokens["adviser"])
+    items = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=adviser).json()["items"]
+    assert items[0]["company"]["id"] == company["id"] and items[0]["pipeline_status"] is None
+    mclient.get(f"/api/v1/companies/{company['id']}/matches", headers=adviser)
+    assert mclient.get("/api/v1/matches", headers=adviser).json()["count"] == 0
+    assert move(mclient, staff_tokens["adviser"], company, need, note="Eerst bellen").status_code == 200
+    board = mclient.get("/api/v1/matches", headers=adviser).json()
     assert board["count"] == 1 and board["data"][0]["company"]["id"] == company["id"]
     assert board["data"][0]["allowed_next"] == ["triaged", "intro_proposed", "parked", "lost"]
+    again = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=adviser).json()["items"]
+    assert again[0]["pipeline_status"] == "new"
 
 
 def test_a_match_walks_from_new_to_won_with_every_event_recorded(mclient, staff_tokens, pair):

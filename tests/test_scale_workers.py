@@ -85,7 +85,7 @@ def test_a_write_through_one_worker_is_found_through_the_other(two_workers):
         title="Nachtzicht",
         description="Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen."))
     assert need.status_code == 201, need.text
-    company = httpx.post(f"{first}/api/v1/companies", timeout=60, json=company_payload(
+    company = httpx.post(f"{first}/api/v1/companies", headers=bearer(token), timeout=60, json=company_payload(
         name="Noordlicht Optiek", description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's."))
     assert company.status_code == 201, company.text
 

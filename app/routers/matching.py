@@ -54,7 +54,7 @@ async def companies_for_need(
         )
 
     page = await read(question)
-    journal.append(page.journal_entry())  # new match records and audit lines, committed shortly after
+    journal.append(page.journal_entry())  # audit lines of the contact details shown, committed shortly after
     return CompanyMatches(items=page.items)
 
 

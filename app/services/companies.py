@@ -15,7 +15,7 @@ from app.core.security import hash_token, new_token, token_matches
 from app.domain import CompanySource, CompanyStatus, DefenceExperience
 from app.models import Company, CompanyRecord, MatchList, id_of, metadata, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit, edit_links, mail, pipeline
+from app.services import audit, edit_links, freshness, mail, pipeline
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -37,7 +37,7 @@ def register(
     when given, else a new random one). A known KvK number is a Conflict: for staff, and for the
     self-registration, which answers strangers without it (app/services/registration.py)."""
     if caller.user is not None and not caller.is_desk:
-        raise Forbidden("only advisers and admins register companies on a company's behalf")
+        raise Forbidden("only advisers and admins register companies on a company's behalf", code="register_forbidden")
     _refuse_duplicate_kvk(session, company_in.kvk_number)
     edit_token = edit_token or new_token("edit")
     fields = company_in.model_dump(exclude={"consent"})
@@ -53,7 +53,8 @@ def register(
         session.flush()
     except IntegrityError as error:  # two registrations of one KvK number at the same moment
         session.rollback()
-        raise Conflict(f"a company with kvk_number {company_in.kvk_number} is already registered") from error
+        raise Conflict(f"a company with kvk_number {company_in.kvk_number} is already registered",
+                       code="kvk_taken") from error
     audit.record(session, caller, "register", "company", company.id)
     return company, edit_token
 
@@ -76,7 +77,7 @@ R = TypeVar("R", Company, Row[Any])
 
 def _found(company: R | None, company_id: int) -> R:
     if company is None:
-        raise NotFound(f"no company with id {company_id}")
+        raise NotFound(f"no company with id {company_id}", code="company_not_found")
     return company
 
 
@@ -102,31 +103,36 @@ def require_access(caller: Caller, company: CompanyRecord) -> None:
     """Staff may read every company; a company only itself."""
     if caller.is_staff or caller.owns(company.id):
         return
-    raise Forbidden("this company's profile is visible only to staff and to the company itself (X-Edit-Token)")
+    raise Forbidden("this company's profile is visible only to staff and to the company itself (X-Edit-Token)",
+                    code="company_forbidden")
 
 
 def require_change_access(caller: Caller, company: Company) -> None:
     if caller.is_desk or caller.owns(company.id):
         return
-    raise Forbidden("only advisers, admins or the company itself (X-Edit-Token) may change or erase a profile")
+    raise Forbidden("only advisers, admins or the company itself (X-Edit-Token) may change or erase a profile",
+                    code="company_change_forbidden")
 
 
 def update(*, session: Session, caller: Caller, company: Company, changes: CompanyUpdate) -> Company:
     require_change_access(caller, company)
     values = changes.model_dump(exclude_unset=True)
     if DESK_ONLY_FIELDS & values.keys() and not caller.is_desk:
-        raise Forbidden(f"only advisers and admins may change {', '.join(sorted(DESK_ONLY_FIELDS & values.keys()))}")
+        raise Forbidden(f"only advisers and admins may change {', '.join(sorted(DESK_ONLY_FIELDS & values.keys()))}",
+                        code="company_change_forbidden")
     required = {"name", "kvk_number", "municipality", "description", "contact_email"}
     if company.source == CompanySource.seed:  # seed records may lack a KvK number, municipality or contact
         required = set()
     emptied = (required | NEVER_EMPTY_FIELDS) & values.keys()
     cleared = sorted(field for field in emptied if values[field] is None)
     if cleared:
-        raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead")
+        raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead",
+                           code="field_required", params={"fields": cleared})
     if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:
         if not caller.is_desk:
             # Whether another company holds a number would tell who is registered: the desk checks it.
-            raise Forbidden("only advisers and admins may change kvk_number: ask the desk to correct it")
+            raise Forbidden("only advisers and admins may change kvk_number: ask the desk to correct it",
+                            code="kvk_desk_only")
         _refuse_duplicate_kvk(session, values["kvk_number"])
     for field, value in values.items():
         setattr(company, field, value)
@@ -196,7 +202,8 @@ def filter_conditions(
     if region:
         names = get_taxonomy().municipalities_in_region(region)
         if not names:
-            raise InvalidInput(f"unknown region {region!r}: choose from {list(get_taxonomy().regions)}")
+            raise InvalidInput(f"unknown region {region!r}: choose from {list(get_taxonomy().regions)}",
+                               code="region_unknown")
         conditions.append(col(Company.municipality).in_(names))
     if nld_area:
         conditions.append(json_list_contains(col(Company.nld_areas), nld_area))
@@ -209,12 +216,20 @@ def filter_conditions(
     return conditions
 
 
+# How a list of companies may be sorted: by name, newest first, or by municipality.
+COMPANY_ORDERS = {
+    "name": (col(Company.name), col(Company.id)),
+    "newest": (col(Company.created_at).desc(), col(Company.id).desc()),
+    "municipality": (col(Company.municipality), col(Company.name), col(Company.id)),
+}
+
+
 def list_companies(
-    *, session: Session, limit: int = 50, offset: int = 0, **filters: Any
+    *, session: Session, limit: int = 50, offset: int = 0, order: str = "name", **filters: Any
 ) -> tuple[list[Company], int]:
     conditions = filter_conditions(**filters)
     count = session.exec(select(func.count()).select_from(Company).where(*conditions)).one()
-    ordered = select(Company).where(*conditions).order_by(col(Company.name), col(Company.id))
+    ordered = select(Company).where(*conditions).order_by(*COMPANY_ORDERS[order])
     companies = session.exec(ordered.offset(offset).limit(limit)).all()
     return list(companies), count
 
@@ -237,7 +252,7 @@ def json_list_contains(column: ColumnExpressionArgument[list[str]], slug: str) -
 
 # What every caller sees of a company; the contact details and consents only some (see to_out).
 _PUBLIC_FIELDS = tuple(
-    name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents")
+    name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents", "stale")
 )
 
 
@@ -256,6 +271,7 @@ def to_out(
     out = CompanyOut(
         **{name: getattr(company, name) for name in _PUBLIC_FIELDS},
         regions=regions_of(company.municipality),
+        stale=caller.is_staff and freshness.is_stale(company.updated_at),
     )
     company_id = id_of(company)
     visible = may_see_contact(caller, company)
@@ -323,7 +339,7 @@ def regions_of(municipality: str | None) -> list[str]:
 
 def _refuse_duplicate_kvk(session: Session, kvk_number: str) -> None:
     if session.exec(select(Company.id).where(Company.kvk_number == kvk_number)).first() is not None:
-        raise Conflict(f"a company with kvk_number {kvk_number} is already registered")
+        raise Conflict(f"a company with kvk_number {kvk_number} is already registered", code="kvk_taken")
 
 
 def export(*, session: Session, caller: Caller, company: Company) -> dict[str, Any]:

@@ -28,7 +28,8 @@ def scope_for(caller: Caller, asked: FeedbackScope | None) -> FeedbackScope:
         asked = FeedbackScope.organisation if organisation_id is not None or not is_admin else FeedbackScope.everyone
     if asked == FeedbackScope.organisation and organisation_id is None:
         raise InvalidInput("you belong to no organisation, so feedback cannot be kept for one: "
-                           "ask an admin to add you to your organisation, or to judge the match for everyone")
+                           "ask an admin to add you to your organisation, or to judge the match for everyone",
+                           code="feedback_no_organisation")
     return asked
 
 

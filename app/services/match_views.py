@@ -1,21 +1,21 @@
 """The questions the match endpoints and pages ask, answered for one caller: which companies
 fit a need, which needs fit a company, what fits a free text.
 
-A list of matches is read first (``MatchPage``) and recorded after: showing it opens a `new`
-match record for every pair seen for the first time and writes an audit line for every contact
-detail it releases. The endpoints read on the event loop and append the record to the process's
-journal (recording.py), committed shortly after; pages and other synchronous callers record in
-their own session.
+A list of matches is read first (``MatchPage``) and recorded after: showing it writes an audit
+line for every contact detail it releases. Looking opens no pipeline record: a record is opened
+by the first action on a pair (app/services/pipeline.py). The endpoints read on the event loop and
+append the audit lines to the process's journal (recording.py), committed shortly after; pages
+and other synchronous callers record in their own session.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
-from app.domain import DefenceExperience, NeedKind, PipelineStatus
+from app.domain import DefenceExperience, Fit, NeedKind
 from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
 from app.models import CompanyRecord, NeedRecord, id_of
@@ -24,6 +24,7 @@ from app.services import audit, feedback, pipeline, recording
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
+from app.services.fit import fits
 from app.services.matchable import (
     NeedFilterCache,
     allowed_company_ids,
@@ -41,46 +42,20 @@ Item = TypeVar("Item", CompanyMatch, NeedMatch)
 
 @dataclass
 class MatchPage(Generic[Item]):
-    """A list of matches as one caller sees it, and what showing it records.
-
-    ``pairs`` holds the (company id, need id) of each item; ``unseen`` the positions of the items
-    whose pair has no match record yet. Their status is filled in by ``record``.
-    """
+    """A list of matches as one caller sees it (each item with the pair's pipeline status, where
+    someone worked on it), and the contact details showing it releases."""
 
     items: list[Item]
-    pairs: list[tuple[int, int]]
     actor: str
-    unseen: list[int] = field(default_factory=list)
-    open_records: bool = True  # False: a company looking at its own matches opens no pipeline records
     contact_reads: list[tuple[int, str]] = field(default_factory=list)  # (company id, detail) to audit
 
     def record(self, session: Session) -> None:
-        """Write the new match records and audit lines, then fill in the new pairs' statuses.
-        Safe to repeat after a rollback."""
-        if self.open_records and self.unseen:
-            new_pairs: list[tuple[int, int, float | None]] = []
-            for position in self.unseen:
-                company_id, need_id = self.pairs[position]
-                new_pairs.append((company_id, need_id, self.items[position].score))
-            written = pipeline.ensure_matches(session, new_pairs)
-            if written == len(self.unseen):  # all opened here, so all `new`
-                statuses = {self.pairs[i]: PipelineStatus.new for i in self.unseen}
-            else:  # another request opened some meanwhile: read where they stand
-                statuses = pipeline.statuses_of_pairs(session, [self.pairs[i] for i in self.unseen])
-            for position in self.unseen:
-                self.items[position].pipeline_status = statuses.get(self.pairs[position])
+        """Write the audit lines in ``session``."""
         audit.record_many(session, self.actor, "read_contact", "company", self.contact_reads)
 
     def journal_entry(self) -> recording.Entry:
-        """What showing the page records, as an entry of the journal (recording.py), which
-        commits it shortly after the answer; the new pairs' status is filled in: `new`."""
-        opened: list[tuple[int, int, float | None]] = []
-        if self.open_records:
-            for position in self.unseen:
-                company_id, need_id = self.pairs[position]
-                opened.append((company_id, need_id, self.items[position].score))
-                self.items[position].pipeline_status = PipelineStatus.new
-        return recording.page_entry(self.actor, opened, self.contact_reads)
+        """The audit lines as an entry of the journal (recording.py), committed shortly after."""
+        return recording.page_entry(self.actor, self.contact_reads)
 
 
 def companies_for_need_page(
@@ -111,10 +86,9 @@ def companies_for_need_page(
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at),
                    reverse=True)
     status_of = pipeline.statuses_for_need(session, need_id, [item.company.id for item in items])
-    page = MatchPage(items, [(item.company.id, need_id) for item in items], caller.label,
-                     contact_reads=contact_reads)
-    _fill_statuses(page, status_of, lambda item: item.company.id)
-    return page
+    for item in items:
+        item.pipeline_status = status_of.get(item.company.id)
+    return MatchPage(items, caller.label, contact_reads=contact_reads)
 
 
 def needs_for_company_page(
@@ -132,10 +106,9 @@ def needs_for_company_page(
                            excluded_ids=dismissed, limit=limit)
     items = _need_items(session, matches)
     status_of = pipeline.statuses_for_company(session, company_id, [item.need.id for item in items])
-    page = MatchPage(items, [(company_id, item.need.id) for item in items], caller.label,
-                     open_records=caller.is_staff)
-    _fill_statuses(page, status_of, lambda item: item.need.id)
-    return page
+    for item in items:
+        item.pipeline_status = status_of.get(item.need.id)
+    return MatchPage(items, caller.label)
 
 
 def companies_for_need(*, session: Session, **question: Any) -> list[CompanyMatch]:
@@ -150,15 +123,6 @@ def needs_for_company(*, session: Session, **question: Any) -> list[NeedMatch]:
     page = needs_for_company_page(session=session, **question)
     page.record(session)
     return page.items
-
-
-def _fill_statuses(
-    page: MatchPage[Item], status_of: Mapping[int, PipelineStatus], other_id: Callable[[Item], int]
-) -> None:
-    for position, item in enumerate(page.items):
-        item.pipeline_status = status_of.get(other_id(item))
-        if item.pipeline_status is None:
-            page.unseen.append(position)
 
 
 def search_companies(
@@ -215,3 +179,30 @@ def _need_items(session: Session, matches: Sequence[EngineMatch]) -> list[NeedMa
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
     return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
             for match, out in zip(kept, outs, strict=True)]
+
+
+def pair(
+    *, session: Session, engine: MatchEngine, caller: Caller, company: CompanyRecord, need: NeedRecord
+) -> CompanyMatch | None:
+    """One company and one need as a match (score and explanation), or None when the company is not
+    matchable (not active, or no consent to matching). Reads only: contact details are not audited
+    here, so a caller who shows them records that itself."""
+    found = engine.match(need_document(need), target="company", allowed_ids=[id_of(company)], limit=1)
+    items = _company_items(session, caller, found, need_id=id_of(need), audited=[])
+    return items[0] if items else None
+
+
+def needs_for_text(
+    *, session: Session, engine: MatchEngine, text: str, kinds: tuple[str, ...], regions: list[str] | None,
+    limit: int, min_fit: Fit, need_filters: NeedFilterCache | None = None,
+) -> list[NeedMatch]:
+    """Public, open needs of these kinds, open to these regions, that fit a free text at least
+    ``min_fit``; best first. Reads only."""
+    allowed: set[int] = set()
+    for kind in kinds:
+        filters = {"include_staff_only": False, "kind": kind, "include_closed": False, "regions": regions}
+        allowed |= set(_allowed_needs(session, need_filters, filters))
+    if not allowed:
+        return []
+    items = _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
+    return [item for item in items if fits(item.score, min_fit)]

@@ -1,6 +1,7 @@
 """Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
 
 import json
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, String, bindparam, cast, func, or_
@@ -36,6 +37,12 @@ _NEED_TABLE = metadata.tables["need"]
 _NEED_ROW = sa_select(_NEED_TABLE).where(_NEED_TABLE.c.id == bindparam("need_id"))  # built once
 
 
+def is_closed(need: Need | Row[Any], today: date | None = None) -> bool:
+    """Closed by status, or past its deadline (shown as "gesloten")."""
+    return bool(need.status == NeedStatus.closed
+                or (need.deadline is not None and need.deadline < (today or date.today())))
+
+
 def get_row(*, session: Session, caller: Caller, need_id: int) -> Row[Any]:
     """``get`` as a row of the need's columns, for reading only (a match request: no table object)."""
     return _visible(session.connection().execute(_NEED_ROW, {"need_id": need_id}).first(), caller, need_id)
@@ -47,7 +54,7 @@ R = TypeVar("R", Need, Row[Any])
 def _visible(need: R | None, caller: Caller, need_id: int) -> R:
     # A staff-only need does not exist for anyone else: 404, not 403, so its existence does not leak.
     if need is None or (need.visibility == Visibility.staff and not caller.is_staff):
-        raise NotFound(f"no need with id {need_id}")
+        raise NotFound(f"no need with id {need_id}", code="need_not_found")
     return need
 
 
@@ -139,12 +146,30 @@ def open_to_regions(regions: list[str]) -> ColumnElement[bool]:
     )
 
 
+# How a list of needs may be sorted: by kind and title, the nearest deadline first, or newest first.
+NEED_ORDERS = {
+    "kind": (col(Need.kind), col(Need.title), col(Need.id)),
+    "title": (col(Need.title), col(Need.id)),
+    "deadline": (col(Need.deadline).is_(None), col(Need.deadline), col(Need.title), col(Need.id)),
+    "newest": (col(Need.created_at).desc(), col(Need.id).desc()),
+}
+
+
 def list_needs(
-    *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, **filters: Any
+    *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, order: str = "kind",
+    regions: list[str] | None = None, deadline_open: bool | None = None, **filters: Any,
 ) -> tuple[list[Need], int]:
+    """``regions``: open to one of these; ``deadline_open``: True for needs whose deadline has not
+    passed (or that have none), False for those past it."""
     conditions = filter_conditions(include_staff_only=caller.is_staff, **filters)
+    if regions:
+        conditions.append(open_to_regions(regions))
+    if deadline_open is True:
+        conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
+    elif deadline_open is False:
+        conditions.append(col(Need.deadline) < date.today())
     count = session.exec(select(func.count()).select_from(Need).where(*conditions)).one()
-    ordered = select(Need).where(*conditions).order_by(col(Need.kind), col(Need.title), col(Need.id))
+    ordered = select(Need).where(*conditions).order_by(*NEED_ORDERS[order])
     needs = session.exec(ordered.offset(offset).limit(limit)).all()
     return list(needs), count
 
@@ -158,6 +183,7 @@ def _out(need: Need, owner: Organisation | None) -> NeedOut:
     return NeedOut(
         **need.model_dump(),
         owner=organisation_out(owner) if owner else None,
+        closed=is_closed(need),
     )
 
 

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, tuple_
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -42,58 +42,47 @@ _MATCHES = _MATCH_TABLE.c
 
 
 @cache
-def _match_insert(dialect: str, update_scores: bool) -> Insert:
-    """The statement that inserts match rows, built once per dialect and mode: executed with a list
-    of rows (executemany), its compiled form is reused by every request."""
+def _match_insert(dialect: str) -> Insert:
+    """The statement that opens a match record unless the pair has one, built once per dialect."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(_MATCH_TABLE)
-    if update_scores:
-        return statement.on_conflict_do_update(
-            index_elements=["company_id", "need_id"],
-            set_={"last_score": func.coalesce(statement.excluded.last_score, _MATCHES.last_score)},
-        )
-    return statement.on_conflict_do_nothing(index_elements=["company_id", "need_id"])
+    return insert(_MATCH_TABLE).on_conflict_do_nothing(index_elements=["company_id", "need_id"])
 
 
-def ensure_matches(
-    session: Session, pairs: Iterable[tuple[int, int, float | None]], *, update_scores: bool = False
-) -> int | None:
-    """Creates a `new` match for every (company, need, score) pair that has none; returns how many
-    rows it wrote (None where the driver does not say).
+_SCORE_UPDATE = (
+    update(_MATCH_TABLE)
+    .where(_MATCHES.company_id == bindparam("pair_company_id"), _MATCHES.need_id == bindparam("pair_need_id"))
+    .values(last_score=bindparam("score"))
+)
 
-    Looking at matches only inserts pairs not seen before (no write once they exist, so reads stay
-    cheap); a weekly list also refreshes ``last_score`` (``update_scores``).
-    """
-    best: dict[tuple[int, int], float | None] = {}
-    for company_id, need_id, score in pairs:  # one row per pair: PostgreSQL refuses duplicates in one insert
-        known = best.get((company_id, need_id))
-        best[(company_id, need_id)] = score if known is None or (score is not None and score > known) else known
-    now = utcnow()
-    rows = [
-        {"company_id": c, "need_id": n, "last_score": s, "status": PipelineStatus.new, "created_at": now,
-         "updated_at": now}
-        for (c, n), s in best.items()
-    ]
-    if not rows:
-        return 0
-    connection = session.connection()
-    written = connection.execute(_match_insert(connection.dialect.name, update_scores), rows).rowcount
-    return written if written is not None and written >= 0 else None
+
+def refresh_scores(session: Session, scored_pairs: Iterable[tuple[int, int, float]]) -> None:
+    """Sets ``last_score`` of the pairs that already have a match record; opens none (a list that
+    shows a pair is not work done on it)."""
+    rows = [{"pair_company_id": c, "pair_need_id": n, "score": s} for c, n, s in scored_pairs]
+    if rows:
+        session.connection().execute(_SCORE_UPDATE, rows)
 
 
 def get(session: Session, company_id: int, need_id: int) -> Match:
     match = session.exec(select(Match).where(Match.company_id == company_id, Match.need_id == need_id)).first()
     if match is None:
-        raise NotFound(f"no match between company {company_id} and need {need_id}: look at the need's matches first")
+        raise NotFound(f"no match between company {company_id} and need {need_id}: nobody has worked on it yet",
+                       code="match_not_found")
     return match
 
 
-def get_or_create(session: Session, company_id: int, need_id: int) -> Match:
+def get_or_create(session: Session, company_id: int, need_id: int, *, score: float | None = None) -> Match:
+    """The pair's match record, opened now when this is the first action on it (triage, a note, an
+    owner, feedback, consent): looking at matches opens none."""
     if session.get(Company, company_id) is None:
-        raise NotFound(f"no company with id {company_id}")
+        raise NotFound(f"no company with id {company_id}", code="company_not_found")
     if session.get(Need, need_id) is None:
-        raise NotFound(f"no need with id {need_id}")
-    ensure_matches(session, [(company_id, need_id, None)])
+        raise NotFound(f"no need with id {need_id}", code="need_not_found")
+    now = utcnow()
+    row = {"company_id": company_id, "need_id": need_id, "last_score": score, "status": PipelineStatus.new,
+           "created_at": now, "updated_at": now}
+    connection = session.connection()
+    connection.execute(_match_insert(connection.dialect.name), [row])
     return get(session, company_id, need_id)
 
 
@@ -115,17 +104,21 @@ def change(
         if status not in allowed:
             raise InvalidInput(
                 f"a match in status {match.status.value!r} cannot move to {status.value!r}; allowed: "
-                + (", ".join(allowed) if allowed else f"none ({match.status} is final)")
+                + (", ".join(allowed) if allowed else f"none ({match.status} is final)"),
+                code="transition_not_allowed",
+                params={"from_status": match.status.value, "to_status": status.value, "allowed": list(allowed)},
             )
         reason = (note or "").strip()
         if status in NEEDS_REASON and not reason:
-            raise InvalidInput(f"moving a match to {status.value!r} needs a note with the reason")
+            raise InvalidInput(f"moving a match to {status.value!r} needs a note with the reason",
+                               code="reason_required", params={"to_status": status.value})
         if status in NEEDS_CONSENT and not has_consent(session, match):
             raise InvalidInput(
                 "the company has not consented to this introduction"
                 + (" (it withdrew its consent)" if match.consent_withdrawn else "")
                 + ": it consents with its edit token at "
-                f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent"
+                f"POST /api/v1/companies/{match.company_id}/introductions/{match.need_id}/consent",
+                code="consent_missing",
             )
         record_event(session, caller, match, MatchEventKind.status, from_status=match.status, to_status=status,
                      note=note or "", visibility=note_visibility)
@@ -137,7 +130,7 @@ def change(
     if owner_given:
         owner = session.get(User, owner_user_id) if owner_user_id is not None else None
         if owner_user_id is not None and owner is None:
-            raise InvalidInput(f"owner user {owner_user_id} does not exist")
+            raise InvalidInput(f"owner user {owner_user_id} does not exist", code="owner_unknown")
         match.owner_user_id = owner.id if owner else None
         match.owner_organisation_id = owner.organisation_id if owner else None
         owner_note = f"owner: user {owner_user_id}" if owner else "owner removed"
@@ -188,8 +181,6 @@ _STATUSES_FOR_COMPANY = sa_select(_MATCHES.need_id, _MATCHES.status).where(
     _MATCHES.company_id == bindparam("company_id"),
     _MATCHES.need_id.in_(bindparam("need_ids", expanding=True)),
 )
-_STATUSES_OF_PAIRS = sa_select(_MATCHES.company_id, _MATCHES.need_id, _MATCHES.status).where(
-    tuple_(_MATCHES.company_id, _MATCHES.need_id).in_(bindparam("pairs", expanding=True)))
 
 
 def statuses_for_need(session: Session, need_id: int, company_ids: list[int]) -> dict[int, PipelineStatus]:
@@ -206,14 +197,6 @@ def statuses_for_company(session: Session, company_id: int, need_ids: list[int])
         return {}
     parameters = {"company_id": company_id, "need_ids": need_ids}
     return dict(session.connection().execute(_STATUSES_FOR_COMPANY, parameters).all())
-
-
-def statuses_of_pairs(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], PipelineStatus]:
-    """The pipeline status of each of these (company id, need id) pairs that has a match record."""
-    if not pairs:
-        return {}
-    rows = session.connection().execute(_STATUSES_OF_PAIRS, {"pairs": pairs})
-    return {(company_id, need_id): status for company_id, need_id, status in rows}
 
 
 def consent_to_introduction(session: Session, caller: Caller, company: Company, need: Need) -> Match:
@@ -279,6 +262,21 @@ def record_event(
     """Keeps a change to the match as an event (who, when, what; the note for staff unless shared)."""
     session.add(MatchEvent(match_id=id_of(match), actor=caller.label, kind=kind, from_status=from_status,
                            to_status=to_status, note=note, visibility=visibility))
+
+
+def shared_notes(session: Session, company_id: int) -> dict[int, list[MatchEvent]]:
+    """The notes staff shared with a company, per need, oldest first."""
+    rows = session.exec(
+        select(Match.need_id, MatchEvent)
+        .join(MatchEvent, col(MatchEvent.match_id) == Match.id)
+        .where(Match.company_id == company_id, MatchEvent.kind == MatchEventKind.note,
+               MatchEvent.visibility == NoteVisibility.shared)
+        .order_by(col(MatchEvent.id))
+    ).all()
+    notes: dict[int, list[MatchEvent]] = {}
+    for need_id, event in rows:
+        notes.setdefault(need_id, []).append(event)
+    return notes
 
 
 # --- what the company itself reads of its matches ----------------------------------------------

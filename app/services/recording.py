@@ -1,8 +1,8 @@
 """What showing a list of matches records, written off the request path and never lost.
 
-A list of matches records what showing it means: a `new` match record for every pair seen for
-the first time, and an audit line for every contact detail released (match_views.MatchPage).
-The match endpoints do not wait for the database to write them: each answer's record is
+A list of matches records an audit line for every contact detail it releases
+(match_views.MatchPage). The match endpoints do not wait for the database to write them: each
+answer's record is
 appended to this process's journal first, a file of JSON lines in ``<data_dir>/journal/`` (one
 ``write`` of a line, no fsync: it survives the process being killed, as a committed SQLite
 transaction in WAL mode with ``synchronous=NORMAL`` does; a power cut can lose the last moments
@@ -30,36 +30,26 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.core.db import new_session
-from app.models import AuditEvent, Company, Need, WriteJournal
-from app.services import pipeline
+from app.models import AuditEvent, WriteJournal
 
 logger = logging.getLogger(__name__)
 
 Entry = dict[str, Any]
-# An entry: {"actor": …, "at": ISO time, "opened": [[company id, need id, score], …],
-#            "reads": [[company id, detail], …]}
+# An entry: {"actor": …, "at": ISO time, "reads": [[company id, detail], …]}
 MAX_BATCH = 2_000  # entries in one transaction at most
 ROTATE_BYTES = 8 * 2**20  # a journal this long, all committed, is replaced by a new file
 
 
-def page_entry(actor: str, opened: list[tuple[int, int, float | None]], reads: list[tuple[int, str]]) -> Entry:
-    return {"actor": actor, "at": datetime.now(UTC).isoformat(), "opened": opened, "reads": reads}
+def page_entry(actor: str, reads: list[tuple[int, str]]) -> Entry:
+    """An entry of the audit lines of the contact details (company id, detail) one answer released."""
+    return {"actor": actor, "at": datetime.now(UTC).isoformat(), "reads": reads}
 
 
 def commit_entries(session: Session, entries: list[Entry]) -> None:
-    """The match records and audit lines of these entries, in ``session``'s transaction. Pairs
-    of a company or need erased since are left out; a pair with a record already keeps it."""
-    pairs = [(int(c), int(n), s) for entry in entries for c, n, s in entry["opened"]]
-    if pairs:
-        companies = {c for c, _, _ in pairs}
-        needs = {n for _, n, _ in pairs}
-        existing_companies = set(session.exec(select(Company.id).where(col(Company.id).in_(companies))).all())
-        existing_needs = set(session.exec(select(Need.id).where(col(Need.id).in_(needs))).all())
-        pipeline.ensure_matches(session, [(c, n, s) for c, n, s in pairs
-                                          if c in existing_companies and n in existing_needs])
+    """The audit lines of these entries, in ``session``'s transaction."""
     audit_rows = [
         {"at": datetime.fromisoformat(entry["at"]), "actor": entry["actor"], "action": "read_contact",
          "subject_type": "company", "subject_id": int(company_id), "detail": str(detail)[:500]}

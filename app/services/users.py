@@ -121,6 +121,12 @@ def first_admin(*, session: Session) -> User | None:
     return session.exec(select(User).where(User.role == Role.admin).order_by(col(User.id))).first()
 
 
+def staff(*, session: Session) -> list[User]:
+    """Every active user with a staff role, by name: who can own a match."""
+    users = session.exec(select(User).where(col(User.is_active).is_(True))).all()
+    return sorted((u for u in users if u.role in Role.__members__), key=lambda u: (u.full_name or u.username).lower())
+
+
 def organisations(*, session: Session) -> list[Organisation]:
     """Every organisation, by name."""
     return list(session.exec(select(Organisation).order_by(Organisation.name)).all())

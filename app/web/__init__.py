@@ -1,17 +1,35 @@
-"""The web interface under /ui/: server-rendered pages (Jinja2) with htmx 2 served from ./static.
+"""The web interface: the front page at / and the pages under /ui/ (Jinja2) with htmx 2 served from
+./static.
 
-``router`` holds every page; ``STATIC_DIR`` is mounted at /ui/static by ``app.main``.
+``router`` holds every page; ``STATIC_DIR`` is mounted at /ui/static by ``app.main``;
+``wants_html`` and ``status_page`` give the front page and /ui/ their HTML error pages.
 """
 
 from fastapi import APIRouter
 
-from app.web import introductions, pages, pipeline, register
+from app.web import (
+    cases,
+    company,
+    dashboard,
+    front,
+    inbox,
+    introductions,
+    lists,
+    loket,
+    matches,
+    need,
+    pages,
+    pipeline,
+    recovery,
+    register,
+    weekly,
+)
+from app.web.routing import status_page, wants_html
 from app.web.templating import STATIC_DIR
 
 router = APIRouter()
-router.include_router(pages.router)
-router.include_router(register.router)
-router.include_router(pipeline.router)
-router.include_router(introductions.router)
+for module in (front, pages, register, recovery, company, need, lists, inbox, matches, pipeline, weekly, dashboard,
+               introductions, loket, cases):
+    router.include_router(module.router)
 
-__all__ = ["STATIC_DIR", "router"]
+__all__ = ["STATIC_DIR", "router", "status_page", "wants_html"]

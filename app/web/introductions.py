@@ -25,9 +25,7 @@ def _own_company_and_need(
     if caller.user is None and caller.company_id is None:
         raise LoginRequired()
     if not caller.owns(company_id):
-        raise Forbidden(
-            "alleen het bedrijf zelf (via zijn bewerkingslink) geeft toestemming voor een introductie"
-        )
+        raise Forbidden("only the company itself (its edit link) consents to an introduction", code="consent_forbidden")
     company = company_service.get(session=db, company_id=company_id)
     need = need_service.get(session=db, caller=caller, need_id=need_id)
     return caller, company, need

@@ -11,18 +11,21 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.core import text
-from app.core.errors import Conflict
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.deps import SessionDep, SettingsDep, registration_limit
 from app.domain import DefenceExperience
 from app.schemas import CompanyCreate
 from app.services import companies as company_service
-from app.services import registration
+from app.services import edit_links, registration
 from app.services.access import Caller
 from app.taxonomy import get_taxonomy
-from app.web.routing import HtmlRoute, render
+from app.web import messages
+from app.web.routing import HtmlRoute, flash, render
 from app.web.session import CsrfDep, VisitorDep, WebSessionDep
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
+
+HANDOVER = "handover"  # the session's key for the edit link an adviser may still e-mail to the company
 
 TEXT_FIELDS = (
     "name",
@@ -182,19 +185,22 @@ def register(
         company, edit_token = company_service.register(session=db, caller=caller, company_in=company_in)
     except Conflict as error:
         return render(
-            request, "register.html", form_context(values, {"kvk_number": error.detail}), status_code=409
+            request, "register.html", form_context(values, {"kvk_number": messages.for_error(error)}), status_code=409
         )
     db.commit()
     # Post/redirect/get: the edit link waits in the session for exactly one showing, so reloading the
     # confirmation neither registers twice nor shows the link again.
-    web_session.data["registered"] = {
-        "id": company.id,
-        "name": company.name,
-        "token": edit_token,
-        "on_behalf": caller.is_desk,
-    }
+    registered = {"id": company.id, "name": company.name, "token": edit_token, "on_behalf": caller.is_desk}
+    web_session.data["registered"] = registered
+    if caller.is_desk:
+        # The adviser stays logged in as themselves and may e-mail the link to the company once.
+        web_session.data[HANDOVER] = registered
     web_session.changed = True
     return RedirectResponse("/ui/aangemeld", status_code=303)
+
+
+def edit_link_for(request: Request, company_id: int, token: str) -> str:
+    return str(request.url_for("company_page", company_id=company_id).include_query_params(token=token))
 
 
 @router.get("/aangemeld")
@@ -205,7 +211,21 @@ def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep
     web_session.changed = True
     if shown.get("received"):
         return render(request, "registered.html", {"shown": None, "received": registration.RECEIVED})
-    edit_link = str(
-        request.url_for("company_page", company_id=shown["id"]).include_query_params(token=shown["token"])
-    )
+    edit_link = edit_link_for(request, shown["id"], shown["token"])
     return render(request, "registered.html", {"shown": shown, "edit_link": edit_link})
+
+
+@router.post("/aangemeld/mailen", dependencies=[CsrfDep])
+def mail_edit_link(request: Request, db: SessionDep, visitor: VisitorDep, web_session: WebSessionDep) -> Response:
+    """The adviser e-mails the edit link of the company they just registered to its contact address."""
+    if not visitor.caller.is_desk:
+        raise Forbidden("only advisers and admins hand over an edit link", code="desk_only")
+    handover = web_session.data.pop(HANDOVER, None)
+    web_session.changed = True
+    if handover is None:
+        raise NotFound("no edit link to send", code="handover_gone")
+    company = company_service.get(session=db, company_id=handover["id"])
+    edit_links.send_handover(db, visitor.caller, company, handover["token"])
+    db.commit()
+    flash(request, f"De bewerkingslink is gemaild naar {company.contact_email}.")
+    return RedirectResponse(f"/ui/bedrijf/{company.id}", status_code=303)

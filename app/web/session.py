@@ -2,7 +2,8 @@
 
 The cookie holds ids only (a user id with the user's session version, or the id of a company that
 opened its edit link) and the session's CSRF token; raising the user's session version ends it. It
-is signed with the settings' ``secret_key`` and expires with the login lifetime. The JSON API does not read it: the API keeps its bearer tokens.
+is signed with the settings' ``secret_key`` and expires with the login lifetime. The JSON API
+does not read it: the API keeps its bearer tokens.
 """
 
 import hmac
@@ -20,6 +21,7 @@ from app.services import users as user_service
 from app.services.access import Caller
 
 COOKIE_NAME = "kk_session"
+COOKIE_PATH = "/"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _SALT = "koppelkans-web-session"
@@ -112,18 +114,21 @@ def load_session(request: Request) -> WebSession:
 
 
 def save_session(request: Request, response: Response) -> None:
-    """Writes the cookie when the session changed: HttpOnly, SameSite=Lax, Secure over https."""
+    """Writes the cookie when the session changed: HttpOnly, SameSite=Lax, Secure over https, for the
+    whole site (the front page at / shows who is logged in too)."""
     web_session = getattr(request.state, "web_session", None)
     if web_session is None or not web_session.changed:
         return
+    # A cookie of the same name scoped to /ui alone would be sent first there and shadow this one.
+    response.delete_cookie(COOKIE_NAME, path="/ui", httponly=True, samesite="lax")
     if web_session.cleared and not web_session.data:
-        response.delete_cookie(COOKIE_NAME, path="/ui", httponly=True, samesite="lax")
+        response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="lax")
         return
     response.set_cookie(
         COOKIE_NAME,
         _serializer().dumps(web_session.data),
         max_age=_max_age_seconds(),
-        path="/ui",
+        path=COOKIE_PATH,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",

@@ -4,68 +4,31 @@ helpers the templates share (highlighting shared terms in a quote, signal shares
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
-from app.domain import (
-    CompanyStatus,
-    DefenceExperience,
-    ListLineChange,
-    NeedStatus,
-    PipelineStatus,
-    Role,
-    Visibility,
-)
+from app import labels
+from app.domain import CompanyStatus, DefenceExperience, ListLineChange, NeedStatus, PipelineStatus, Role, Visibility
 from app.matching.explain import Explanation
+from app.services.fit import fit_of
 from app.taxonomy import VocabularyEntry, get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-# The Dutch label of every member of the domain's enums (tests/web/test_labels.py checks each has one).
-DEFENCE_EXPERIENCE_LABELS: dict[DefenceExperience, str] = {
-    DefenceExperience.none: "Nooit met Defensie gewerkt",
-    DefenceExperience.indirect: "Indirect (via een keten of hoofdaannemer)",
-    DefenceExperience.supplier: "Leverancier van Defensie",
-}
-ROLE_LABELS: dict[Role, str] = {
-    Role.admin: "beheerder", Role.adviser: "adviseur", Role.scout: "scout", Role.regioteam: "Regioteam",
-}
+# The Dutch label of every member of the domain's enums (app/labels.py; tests/web/test_labels.py checks each).
+DEFENCE_EXPERIENCE_LABELS: dict[DefenceExperience, str] = labels.DEFENCE_EXPERIENCE
+ROLE_LABELS: dict[Role, str] = labels.ROLES
 SIGNAL_LABELS = {
     "bm25": "Woorden (BM25)",
     "dense": "Betekenis (Engels model)",
     "multilingual": "Betekenis (meertalig)",
 }
-PIPELINE_LABELS: dict[PipelineStatus, str] = {
-    PipelineStatus.new: "Nieuw",
-    PipelineStatus.triaged: "Beoordeeld",
-    PipelineStatus.intro_proposed: "Introductie voorgesteld",
-    PipelineStatus.consented: "Toestemming gegeven",
-    PipelineStatus.introduced: "Geïntroduceerd",
-    PipelineStatus.meeting: "Gesprek",
-    PipelineStatus.pilot: "Pilot",
-    PipelineStatus.subsidy_applied: "Subsidie aangevraagd",
-    PipelineStatus.won: "Gewonnen",
-    PipelineStatus.lost: "Verloren",
-    PipelineStatus.parked: "Geparkeerd",
-}
-CHANGE_LABELS: dict[ListLineChange, str] = {
-    ListLineChange.new: "nieuw",
-    ListLineChange.changed: "gewijzigd",
-    ListLineChange.unchanged: "ongewijzigd",
-    ListLineChange.gone: "vervallen",
-}
-# Companies' and needs' statuses share one lookup: their members' values differ.
-STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = {
-    CompanyStatus.pending: "in behandeling",
-    CompanyStatus.active: "actief",
-    CompanyStatus.archived: "gearchiveerd",
-    NeedStatus.open: "open",
-    NeedStatus.closed: "gesloten",
-}
+PIPELINE_LABELS: dict[PipelineStatus, str] = labels.PIPELINE
+CHANGE_LABELS: dict[ListLineChange, str] = labels.CHANGE
+STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = labels.STATUS
 
 
 def _labels(entries: Iterable[VocabularyEntry]) -> dict[str, str]:
@@ -81,7 +44,12 @@ def sector_label(slug: str) -> str:
 
 
 def kind_label(slug: str) -> str:
-    return _labels(get_taxonomy().need_kinds).get(slug, slug)
+    return labels.need_kind(slug)
+
+
+def fit_label(score: float | None) -> str:
+    """The band of a score in words: sterk, redelijk or zwak."""
+    return labels.FIT[fit_of(score)]
 
 
 def highlight(text: str, terms: Sequence[str] | None) -> Markup:
@@ -119,31 +87,6 @@ def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]
     return shares
 
 
-def bar_chart(
-    rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170
-) -> dict[str, Any]:
-    """Geometry for a horizontal SVG bar chart (drawn by the template, no inline styles)."""
-    largest = max((count for _, count in rows), default=0) or 1
-    room = width - label_width - 50
-    bars = []
-    for index, (label, count) in enumerate(rows):
-        bars.append(
-            {
-                "label": label,
-                "count": count,
-                "y": index * (bar_height + 8),
-                "width": max(1, round(room * count / largest)) if count else 0,
-            }
-        )
-    return {
-        "bars": bars,
-        "width": width,
-        "height": max(1, len(rows)) * (bar_height + 8),
-        "bar_height": bar_height,
-        "label_width": label_width,
-    }
-
-
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -160,7 +103,7 @@ def _environment() -> Environment:
         change_labels=CHANGE_LABELS,
         Visibility=Visibility,
         signal_shares=signal_shares,
-        bar_chart=bar_chart,
+        fit_label=fit_label,
         taxonomy=get_taxonomy,
     )
     return env

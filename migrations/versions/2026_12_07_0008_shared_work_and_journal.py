@@ -1,7 +1,7 @@
 """Work shared by several worker processes: the journal of page records, rate counters, leases and the precompute's kept companies.
 
 Revision ID: 0008
-Revises: 0004c
+Revises: 0005
 Create Date: 2026-12-07 06:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = '0008'
-down_revision: str | None = '0004c'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

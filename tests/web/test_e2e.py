@@ -1,294 +1,259 @@
-"""The web interface in a real browser: Debian's Chromium driven by Playwright against the real
-server (uvicorn on a free loopback port, in a thread of this process so it can use a small
-deterministic matching engine), on its own data directory migrated from scratch."""
+"""The web interface in a real browser (Debian's Chromium with Playwright, tests/web/browser.py): each
+journey of a company, an adviser, a scout and the Regioteam, against the real server and a real SMTP
+server, on a data directory of its own migrated from nothing."""
 
-import os
-import socket
-import subprocess
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
+import io
+import re
+import zipfile
+from datetime import date
 
 import httpx
 import pytest
 from sqlmodel import Session
 
-from app.core.config import get_settings
 from app.core.db import get_engine
-from app.services.matching import MatchingState
-from tests.factories import bearer, company_payload, edit_link_from_mail, make_user, need_payload
-from tests.web.conftest import PASSWORD, make_engine
+from app.services import match_lists
+from tests.factories import bearer, company_payload, make_user, need_payload
+from tests.web.conftest import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-REPO = Path(__file__).resolve().parents[2]
 NIGHT_VISION = "Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen en infanterie."
 
 
-def chromium_available() -> bool:
-    if not CHROMIUM.exists():  # `make test` installs it first; try once more when run on its own
-        subprocess.run([str(REPO / "scripts" / "install-browser.sh")], check=False, capture_output=True)
-    return CHROMIUM.exists()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not chromium_available():
-        pytest.skip("/usr/bin/chromium is missing and scripts/install-browser.sh could not install it")
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed"
-    )
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def own_data_dir(tmp_path_factory) -> Iterator[Path]:
-    """A data directory of its own for the server, migrated from nothing; the suite's is restored after."""
-    data_dir = tmp_path_factory.mktemp("e2e-data")
-    previous = os.environ.get("KOPPELKANS_DATA_DIR")
-    os.environ["KOPPELKANS_DATA_DIR"] = str(data_dir)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    from app import migrate
-
-    migrate.upgrade()
-    yield data_dir
-    get_engine().dispose()
-    if previous is None:
-        os.environ.pop("KOPPELKANS_DATA_DIR", None)
-    else:
-        os.environ["KOPPELKANS_DATA_DIR"] = previous
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def server(own_data_dir, tmp_path) -> Iterator[str]:
-    import uvicorn
-
-    from app.main import create_app
-
-    app = create_app(matching_state=MatchingState.ready_with(make_engine(tmp_path / "matching")))
-    port = free_port()
-    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uvicorn_server.run, name="e2e-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uvicorn_server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("KOPPELKANS_SCREENSHOT_DIR", tmp_path / "screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(
-        base_url=server, accept_downloads=True, viewport={"width": 1280, "height": 900}
-    )
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    csp_violations: list[str] = []
-    tab.on(
-        "console",
-        lambda message: (
-            csp_violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield tab
-    context.close()
-    assert not csp_violations, f"the page broke its own Content-Security-Policy: {csp_violations}"
-
-
-def test_company_registers_with_a_bad_field_then_a_fixed_one(page, screenshots):
-    page.goto("/ui/aanmelden")
-    page.get_by_label("Bedrijfsnaam").fill("Noordlicht Optiek")
-    page.get_by_label("KvK-nummer").fill("1234")
-    page.get_by_label("Gemeente").fill("Emmen")
-    page.get_by_label("Wat doet uw bedrijf?").fill(
-        "Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's."
-    )
-    page.get_by_label("Sensoren").check()
-    page.get_by_label("E-mailadres").fill("info@noordlicht.example.org")
-    page.get_by_label("Ik geef toestemming om dit profiel op te slaan en te koppelen").check()
-    page.get_by_role("button", name="Aanmelden").click()
-
-    kvk = page.locator("#kvk_number")
-    error = page.locator("#kvk_number-fout")
-    assert "precies 8 cijfers" in error.inner_text()
-    assert kvk.get_attribute("aria-invalid") == "true"
-    assert "kvk_number-fout" in kvk.get_attribute("aria-describedby")
-    assert page.locator(".error-summary").is_visible()
-    # what was typed is kept
-    assert page.locator("#name").input_value() == "Noordlicht Optiek"
-    assert page.get_by_label("Sensoren").is_checked()
-    assert page.get_by_label("Ik geef toestemming om dit profiel op te slaan en te koppelen").is_checked()
-    page.screenshot(path=str(screenshots / "registration-error.png"), full_page=True)
-
-    kvk.fill("12345678")
-    page.get_by_role("button", name="Aanmelden").click()
-    assert "Aanmelding ontvangen" in page.locator("h1").inner_text()
-    assert "kk_edit_" not in page.content()  # the edit link comes by e-mail only
-    company_id, token = edit_link_from_mail("12345678")
-    page.goto(f"/ui/bedrijf/{company_id}?token={token}")
-    assert page.locator("h1").inner_text() == "Noordlicht Optiek"
-    assert "info@noordlicht.example.org" in page.content()  # its own contact details
-    assert "token=" not in page.url  # the token left the address bar
-
-
-def seed_through_the_api(server: str) -> dict:
+def staff(role: str, username: str) -> str:
+    """A staff member who logs in with PASSWORD; returns an API token of theirs."""
     with Session(get_engine()) as db:
-        make_user(db, role="adviser", username="anne", password=PASSWORD)
-        _user, token = make_user(db, role="admin")
-    with httpx.Client(base_url=server) as api:
-        optics = api.post(
-            "/api/v1/companies",
-            headers=bearer(token),
-            json=company_payload(
-                name="Noordlicht Optiek",
-                municipality="Noordenveld",
-                nld_areas=["sensoren"],
-                defence_experience="none",
-                description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.",
-            ),
-        )
-        api.post(
-            "/api/v1/companies",
-            headers=bearer(token),
-            json=company_payload(
-                name="Emmer Optronics",
-                municipality="Emmen",
-                nld_areas=["sensoren"],
-                defence_experience="supplier",
-                description="Warmtebeeldcamera's en nachtzicht voor Defensie, al jaren leverancier.",
-            ),
-        )
-        api.post(
-            "/api/v1/companies",
-            headers=bearer(token),
-            json=company_payload(
-                name="Veenstra Composiet",
-                municipality="Emmen",
-                nld_areas=["slimme-materialen"],
-                description="Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen.",
-            ),
-        )
-        need = api.post(
-            "/api/v1/needs",
-            headers=bearer(token),
-            json=need_payload(
-                title="Nachtzicht voor voertuigen", description=NIGHT_VISION, nld_areas=["sensoren"]
-            ),
-        )
-        api.post(
-            "/api/v1/needs",
-            headers=bearer(token),
-            json=need_payload(
-                title="Composieten voor drones",
-                description="Lichtgewicht composieten voor drones en voertuigen.",
-            ),
-        )
-    assert optics.status_code == 201 and need.status_code == 201
+        return make_user(db, role=role, username=username, password=PASSWORD)[1]
+
+
+def seed(server: str, token: str) -> dict:
+    """Companies and needs through the API, as an adviser."""
+    with httpx.Client(base_url=server, headers=bearer(token)) as api:
+        optics = api.post("/api/v1/companies", json=company_payload(
+            name="Noordlicht Optiek", municipality="Noordenveld", nld_areas=["sensoren"], defence_experience="none",
+            description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen."))
+        api.post("/api/v1/companies", json=company_payload(
+            name="Emmer Optronics", municipality="Emmen", nld_areas=["sensoren"], defence_experience="supplier",
+            description="Warmtebeeldcamera's en nachtzicht voor Defensie, al jaren leverancier."))
+        need = api.post("/api/v1/needs", json=need_payload(
+            title="Nachtzicht voor voertuigen", description=NIGHT_VISION, nld_areas=["sensoren"]))
+        api.post("/api/v1/needs", json=need_payload(
+            title="Composieten voor drones", description="Lichtgewicht composieten voor drones en voertuigen."))
+    assert optics.status_code == 201 and need.status_code == 201, (optics.text, need.text)
     return {"company": optics.json(), "need": need.json()}
 
 
-def test_adviser_searches_opens_a_company_moves_its_match_and_downloads_the_weekly_csv(
-    page, server, screenshots
+def log_in(tab, username: str, then: str | None = None) -> None:
+    """Logs in through the form and waits for the page it lands on (``then``: a URL pattern)."""
+    tab.goto("/ui/inloggen")
+    tab.get_by_label("Gebruikersnaam").fill(username)
+    tab.get_by_label("Wachtwoord").fill(PASSWORD)
+    tab.get_by_role("button", name="Inloggen").click()
+    tab.wait_for_url(then or (lambda url: "/ui/inloggen" not in url))
+    assert "Uitloggen" in tab.locator("header").inner_text()
+
+
+def fill_registration(tab, *, name: str, kvk: str, email: str) -> None:
+    tab.goto("/ui/aanmelden")
+    tab.get_by_label("Bedrijfsnaam").fill(name)
+    tab.get_by_label("KvK-nummer").fill(kvk)
+    tab.get_by_label("Gemeente").fill("Emmen")
+    tab.get_by_label("Wat doet uw bedrijf?").fill(
+        "Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.")
+    tab.get_by_label("Sensoren", exact=True).check()
+    tab.get_by_label("E-mailadres").fill(email)
+    tab.get_by_label("Defensie-partijen (scouts, Regioteam Defensie) mogen onze contactgegevens zien").check()
+    tab.get_by_label("Ik geef toestemming om dit profiel op te slaan en te koppelen").check()
+    tab.get_by_role("button", name="Aanmelden").click()
+
+
+def mail_to(smtp, address: str, subject: str, timeout: float = 15.0):
+    """The first message the test SMTP server received for ``address`` with ``subject``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in smtp.messages:
+            if message["To"] == address and message["Subject"] == subject:
+                return message
+        time.sleep(0.1)
+    raise AssertionError(f"no mail '{subject}' for {address}: {[m['Subject'] for m in smtp.messages]}")
+
+
+def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_and_withdraws_consent(tab_for, smtp, screenshots):
+    tab = tab_for()
+    fill_registration(tab, name="Noordlicht Optiek", kvk="1234", email="info@noordlicht.example.org")
+    assert "precies 8 cijfers" in tab.locator("#kvk_number-fout").inner_text()
+    assert tab.locator("#kvk_number").get_attribute("aria-invalid") == "true"
+    tab.locator("#kvk_number").fill("12345678")
+    tab.get_by_role("button", name="Aanmelden").click()
+    assert "Aanmelding ontvangen" in tab.locator("h1").inner_text()  # the edit link comes by e-mail
+    first = mail_to(smtp, "info@noordlicht.example.org", "Uw aanmelding bij Koppelkans")
+    assert "/ui/bedrijf/" in first.get_content()
+
+    lost = tab_for()  # another browser, and the first e-mail is gone
+    lost.goto("/")
+    lost.get_by_role("link", name="Vraag een nieuwe aan").click()
+    lost.get_by_label("KvK-nummer of e-mailadres").fill("12345678")
+    lost.get_by_role("button", name="Stuur mij een link").click()
+    assert "sturen wij binnen enkele minuten een e-mail" in lost.content()
+    message = mail_to(smtp, "info@noordlicht.example.org", "Uw link naar Koppelkans")
+    link = re.search(r"http://[^/\s]+(/ui/bedrijf/\d+\?token=\S+)", message.get_content()).group(1)
+    lost.goto(link)
+    assert lost.locator("h1").inner_text() == "Noordlicht Optiek"
+    assert "token=" not in lost.url  # the token left the address bar
+
+    lost.get_by_role("link", name="Profiel wijzigen").click()
+    lost.get_by_label("Wat doet uw bedrijf?").fill("Wij maken warmtebeeldcamera's en lasersensoren voor drones.")
+    lost.get_by_label("Aantal medewerkers").fill("25")
+    lost.get_by_role("button", name="Opslaan").click()
+    assert "Het profiel is opgeslagen." in lost.locator(".notice-success").inner_text()
+    assert "lasersensoren voor drones" in lost.locator(".description").inner_text()
+
+    consent = lost.locator("#toestemming")
+    assert "toegestaan" in consent.inner_text() and "niet toegestaan" not in consent.inner_text()
+    consent.get_by_role("button", name="Toestemming intrekken").click()
+    assert "niet toegestaan" in lost.locator("#toestemming").inner_text()
+    lost.screenshot(path=str(screenshots / "company-self-service.png"), full_page=True)
+
+
+def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_and_introduces(
+    tab_for, server, smtp, screenshots
 ):
-    seeded = seed_through_the_api(server)
+    token = staff("adviser", "anne")
+    seed(server, token)
+    tab = tab_for()
+    log_in(tab, "anne", "**/ui/inbox")
+    fill_registration(tab, name="Drentse Nachtoptiek", kvk="87650001", email="info@nachtoptiek.example.org")
+    assert "Drentse Nachtoptiek is aangemeld" in tab.locator("h1").inner_text()
+    assert "Uitloggen (anne)" in tab.locator("header").inner_text()  # still the adviser
+    tab.get_by_role("button", name="Mail de link naar het bedrijf").click()
+    assert "gemaild naar info@nachtoptiek.example.org" in tab.locator(".notice-success").inner_text()
+    assert "Uitloggen (anne)" in tab.locator("header").inner_text()
+    handover = mail_to(smtp, "info@nachtoptiek.example.org", "Uw bedrijf is aangemeld bij Koppelkans")
+    edit_link = re.search(r"http://[^/\s]+(/ui/bedrijf/\d+\?token=\S+)", handover.get_content()).group(1)
 
-    page.goto("/ui/zoeken")  # staff pages send anonymous visitors to the login page and back
-    assert "/ui/inloggen" in page.url
-    page.get_by_label("Gebruikersnaam").fill("anne")
-    page.get_by_label("Wachtwoord").fill(PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
-    page.wait_for_url("**/ui/zoeken")
+    tab.get_by_role("link", name="Mijn koppelingen").click()
+    suggestion = tab.locator(".suggestion", has_text="Drentse Nachtoptiek").filter(
+        has_text="Nachtzicht voor voertuigen")
+    suggestion.get_by_role("button", name="Oppakken").click()
+    done = tab.locator(".suggestion-done")
+    assert "met u als eigenaar" in done.inner_text()
+    assert tab.evaluate("document.activeElement.getAttribute('role')") == "status"  # focus follows the answer
+    done.get_by_role("link", name="Naar de koppeling").click()
+    assert "Beoordeeld" in tab.locator(".summary-facts").inner_text()
 
-    page.get_by_label("Zoekterm of beschrijving").fill("warmtebeeldcamera nachtzicht")
-    page.get_by_role("button", name="Zoeken").click()  # htmx swaps the results in
-    results = page.locator("#resultaten")
-    results.get_by_role("link", name="Noordlicht Optiek").wait_for()
-    assert "Nachtzicht voor voertuigen" in results.inner_text()
-    assert "q=warmtebeeldcamera" in page.url
-    page.screenshot(path=str(screenshots / "search.png"), full_page=True)
+    tab.get_by_label("Notitie", exact=True).fill("Intern: eerst de prijsstelling navragen")
+    tab.get_by_role("button", name="Notitie opslaan").click()  # internal is the default
+    assert "De interne notitie is opgeslagen." in tab.locator(".notice-success").inner_text()
+    tab.get_by_label("Notitie", exact=True).fill("Wij bellen u deze week over een kennismaking.")
+    tab.get_by_label("Ook het bedrijf, op zijn bedrijfspagina").check()
+    tab.get_by_role("button", name="Notitie opslaan").click()
+    for step in ("Introductie voorgesteld", "Toestemming gegeven", "Geïntroduceerd"):
+        tab.get_by_label("Naar status").select_option(label=step)
+        tab.get_by_role("button", name="Status wijzigen").click()
+        assert step in tab.locator(".summary-facts").inner_text()
+    timeline = tab.locator(".timeline").inner_text()
+    assert "Intern: eerst de prijsstelling navragen" in timeline and "naar ‘Geïntroduceerd’" in timeline
+    tab.screenshot(path=str(screenshots / "match-timeline.png"), full_page=True)
 
-    results.get_by_role("link", name="Noordlicht Optiek").click()
-    page.wait_for_url(f"**/ui/bedrijf/{seeded['company']['id']}")
-    first_match = page.locator(".match").first
-    assert "Nachtzicht voor voertuigen" in first_match.inner_text()
-    why = first_match.locator(".why").inner_text()
-    assert "Uit het bedrijfsprofiel" in why and "Uit de behoefte" in why
-    assert "Gedeelde termen" in why and "Gedeelde NLD-gebieden" in why and "Aandeel per signaal" in why
-    assert first_match.locator("mark").count() > 0
-    assert "Pipeline: Nieuw" in first_match.inner_text()
-    page.screenshot(path=str(screenshots / "company-page.png"), full_page=True)
+    company = tab_for()
+    company.goto(edit_link)
+    assert company.locator("h1").inner_text() == "Drentse Nachtoptiek"
+    assert "Wij bellen u deze week" in company.locator("#kop-berichten + *").inner_text() or \
+        "Wij bellen u deze week" in company.content()
+    assert "prijsstelling" not in company.content()  # an internal note never reaches the company
+    with company.expect_download() as exported:
+        company.get_by_role("link", name="Mijn gegevens downloaden").click()
+    data = exported.value.path().read_text()
+    assert "Wij bellen u deze week" in data and "prijsstelling" not in data and "(adviser)" not in data
 
-    # scouting on the need page: htmx replaces the list when the toggle changes
-    page.goto(f"/ui/behoefte/{seeded['need']['id']}")
-    matches = page.locator("#koppelingen")
+
+def test_a_scout_scouts_a_need(tab_for, server, screenshots):
+    seeded = seed(server, staff("adviser", "anne"))
+    staff("scout", "sven")
+    tab = tab_for()
+    log_in(tab, "sven", "**/ui/inbox")
+    tab.get_by_role("link", name="Behoeften").first.click()
+    tab.get_by_role("link", name="Nachtzicht voor voertuigen").click()
+    matches = tab.locator("#koppelingen")
     assert "Emmer Optronics" in matches.inner_text()
-    page.get_by_label("Nooit met Defensie gewerkt").check()
+    tab.get_by_label("Nooit met Defensie gewerkt").check()
     matches.get_by_role("link", name="Emmer Optronics").wait_for(state="detached")
     assert "Noordlicht Optiek" in matches.inner_text()
-    assert "nieuw_voor_defensie=true" in page.url  # the filtered view has its own address
-    page.screenshot(path=str(screenshots / "need-page-scouting.png"), full_page=True)
+    assert "nieuw_voor_defensie=true" in tab.url
+    assert seeded["company"]["contact"]["email"] not in matches.inner_text()  # no consent to Defence contact
+    tab.screenshot(path=str(screenshots / "need-scouting.png"), full_page=True)
 
-    # the pipeline: move the match from "Nieuw" to "Beoordeeld" with a note
-    page.goto("/ui/pipeline")
-    new_column = page.locator("section.board-column", has=page.locator("#kolom-new"))
-    card = new_column.locator(".board-card", has_text="Noordlicht Optiek").filter(
-        has_text="Nachtzicht voor voertuigen"
-    )
-    card.get_by_text("Status wijzigen").click()
+
+def xlsx_strings(content: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(content)) as workbook:
+        return workbook.read("xl/sharedStrings.xml").decode()
+
+
+def test_the_regioteam_opens_the_weekly_list_filters_it_and_downloads_it_in_dutch(
+    tab_for, server, screenshots
+):
+    seed(server, staff("adviser", "anne"))
+    staff("regioteam", "rita")
+    with httpx.Client(base_url=server) as anonymous:
+        assert anonymous.get("/ui/weeklijst", follow_redirects=False).status_code == 303
+    build_week_through_an_admin(tab_for)
+    tab = tab_for()
+    log_in(tab, "rita", "**/ui/weeklijst")  # the Regioteam lands on the weekly list
+    week = match_lists.current_week(date.today())
+    assert f"Weeklijst {week}" in tab.locator("h1").inner_text()
+    assert tab.get_by_role("button", name=re.compile("nu maken")).count() == 0  # only admins build by hand
+    tab.get_by_label("Groeperen").select_option(label="Per bedrijf")
+    tab.get_by_label("Regio van het bedrijf").select_option("Zuidoost-Drenthe")
+    tab.get_by_label("Hoe passend").select_option(label="Alle, ook zwak")
+    tab.get_by_role("button", name="Filteren").click()
+    groups = tab.locator(".weekly-group")
+    assert "Emmer Optronics" in groups.first.inner_text()
+    assert "Noordlicht Optiek" not in tab.locator("main").inner_text()
+    with tab.expect_download() as csv_download:
+        tab.get_by_role("link", name="Download CSV").click()
+    csv_text = csv_download.value.path().read_text(encoding="utf-8-sig")
+    assert "Emmer Optronics" in csv_text and "Leverancier van Defensie" in csv_text and "Defensiebehoefte" in csv_text
+    assert "supplier" not in csv_text and "defence_need" not in csv_text and "Noordlicht" not in csv_text
+    with tab.expect_download() as xlsx_download:
+        tab.get_by_role("link", name="Download Excel (XLSX)").click()
+    strings = xlsx_strings(xlsx_download.value.path().read_bytes())
+    assert "Leverancier van Defensie" in strings and "nieuw" in strings and "supplier" not in strings
+    tab.screenshot(path=str(screenshots / "weekly-list.png"), full_page=True)
+
+
+def build_week_through_an_admin(tab_for) -> None:
+    staff("admin", "ada")
+    tab = tab_for()
+    log_in(tab, "ada", "**/ui/inbox")
+    tab.goto("/ui/weeklijst")
+    tab.get_by_role("button", name=re.compile("nu maken")).click()
+    tab.get_by_role("link", name="Download CSV").wait_for()
+
+
+def test_the_board_keeps_keyboard_focus_on_the_moved_card(tab_for, server):
+    token = staff("adviser", "anne")
+    seeded = seed(server, token)
+    company, need = seeded["company"], seeded["need"]
+    with httpx.Client(base_url=server, headers=bearer(token)) as api:
+        assert api.patch(f"/api/v1/matches/{company['id']}/{need['id']}", json={"note": "oppakken"}).status_code == 200
+    tab = tab_for()
+    log_in(tab, "anne", "**/ui/inbox")
+    tab.goto("/ui/pipeline")
+    card = tab.locator("#kolom-new-sectie .board-card", has_text="Noordlicht Optiek")
+    card.locator("summary").focus()
+    tab.keyboard.press("Enter")  # opens the move form
+    card.get_by_label("Naar status").focus()
     card.get_by_label("Naar status").select_option("triaged")
-    card.get_by_label("Notitie").fill("Sterke kandidaat, bellen na de beurs")
-    card.get_by_role("button", name="Verplaatsen").click()
-    triaged = page.locator("section.board-column", has=page.locator("#kolom-triaged"))
-    triaged.locator(".board-card", has_text="Noordlicht Optiek").wait_for()
-    page.screenshot(path=str(screenshots / "pipeline.png"), full_page=True)
-
-    # the weekly list: build this week's and download the CSV
-    page.goto("/ui/weeklijst")
-    page.get_by_role("button", name="nu opbouwen").click()
-    page.get_by_role("link", name="Download CSV").wait_for()
-    with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download CSV").click()
-    download = download_info.value
-    target = screenshots / download.suggested_filename
-    download.save_as(str(target))
-    page.screenshot(path=str(screenshots / "weekly-list.png"), full_page=True)
-    content = target.read_bytes()
-    assert content.startswith("\ufeff".encode()) and b";" in content.splitlines()[0]
-    assert b"Noordlicht Optiek" in content
-    page.goto("/ui/dashboard")
-    assert page.locator("svg.chart").count() == 3
-    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+    card.get_by_label("Notitie").focus()
+    tab.keyboard.type("Past goed")
+    card.get_by_role("button", name="Verplaatsen").focus()
+    tab.keyboard.press("Enter")
+    moved = tab.locator("#kolom-triaged-sectie .board-card", has_text="Noordlicht Optiek")
+    moved.wait_for()
+    focused = tab.evaluate("document.activeElement.closest('.board-card')?.innerText || ''")
+    assert "Noordlicht Optiek" in focused and tab.evaluate(
+        "document.activeElement.closest('section').id") == "kolom-triaged-sectie"
+    assert "Verplaatst naar Beoordeeld" in tab.locator("#bord-melding").inner_text()

@@ -25,7 +25,7 @@ def add_need(client: TestClient, session, **overrides) -> dict:
 
 
 def test_staff_pages_redirect_anonymous_visitors_to_the_login_page(web):
-    for path in ("/ui/zoeken?q=drones", "/ui/behoefte/1", "/ui/bedrijf/1"):
+    for path in ("/ui/zoeken?q=drones", "/ui/bedrijf/1", "/ui/bedrijven", "/ui/inbox"):
         response = web.get(path, follow_redirects=False)
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/ui/inloggen?next=/ui/")

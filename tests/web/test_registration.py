@@ -8,8 +8,15 @@ import re
 from sqlmodel import select
 
 from app.core.config import get_settings
-from app.models import Company
-from tests.factories import company_payload, edit_link_from_mail, mails_about, next_kvk
+from app.models import Company, OutboxMail
+from tests.factories import (
+    company_payload,
+    edit_link_from_mail,
+    mails_about,
+    mails_to,
+    next_kvk,
+    register_company,
+)
 from tests.web.conftest import csrf_from, log_in
 
 
@@ -101,7 +108,8 @@ def test_an_adviser_sees_a_duplicate_kvk_number_beside_the_kvk_field(web, people
     assert log_in(web, people["adviser"]).status_code == 303
     response = submit(web)
     assert response.status_code == 409
-    assert re.search(r'id="kvk_number-fout">.*already registered', response.text, re.S)
+    assert re.search(r'id="kvk_number-fout">.*Er is al een bedrijf aangemeld met dit KvK-nummer', response.text, re.S)
+    assert "already registered" not in response.text
 
 
 def test_registration_without_the_csrf_token_is_refused(web, session):
@@ -117,11 +125,34 @@ def test_markup_in_the_form_is_shown_as_text(web):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
 
 
-def test_an_adviser_registers_on_the_company_s_behalf(web, people, session):
+def test_an_adviser_registers_on_the_company_s_behalf_stays_logged_in_and_mails_the_link(web, people, session):
     assert log_in(web, people["adviser"]).status_code == 303
     assert submit(web).status_code == 303
-    assert "Met deze link bekijkt het bedrijf" in web.get("/ui/aangemeld").text
-    assert session.exec(select(Company.source)).one() == "adviser"
+    shown = web.get("/ui/aangemeld").text
+    assert "Geef de link hieronder aan het bedrijf" in shown and 'data-copy="bewerkingslink"' in shown
+    company = session.exec(select(Company)).one()
+    assert company.source == "adviser"
+    assert f'<a class="button button-secondary" href="/ui/bedrijf/{company.id}">Naar het bedrijfsprofiel' in shown
+    assert "Uitloggen (web-adviser)" in web.get("/ui/zoeken").text  # still the adviser
+    mailed = web.post("/ui/aangemeld/mailen", data={"csrf_token": csrf_from(shown)}, follow_redirects=False)
+    assert mailed.status_code == 303 and mailed.headers["location"] == f"/ui/bedrijf/{company.id}"
+    [queued] = session.exec(select(OutboxMail).where(OutboxMail.purpose == "edit_link_handover")).all()
+    assert queued.company_id == company.id
+    handover = mails_to("info@veenstra.example.org", "Uw bedrijf is aangemeld bij Koppelkans")[-1]
+    body = handover.get_content()
+    assert f"/ui/bedrijf/{company.id}?token=kk_edit_" in body and company.name in body
+    page = web.get(f"/ui/bedrijf/{company.id}")
+    assert "De bewerkingslink is gemaild naar info@veenstra.example.org" in page.text
+    assert "Uitloggen (web-adviser)" in page.text
+    again = web.post("/ui/aangemeld/mailen", data={"csrf_token": csrf_from(shown)})
+    assert again.status_code == 404 and "al verstuurd" in again.text  # once
+
+
+def test_an_adviser_who_opens_an_edit_link_stays_logged_in(web, people, session):
+    company = register_company(web)
+    assert log_in(web, people["adviser"]).status_code == 303
+    opened = web.get(f"/ui/bedrijf/{company['id']}", params={"token": company["edit_token"]})
+    assert opened.status_code == 200 and "Uitloggen (web-adviser)" in opened.text
 
 
 def test_the_form_shares_the_api_rate_limit(web):

@@ -1,0 +1,93 @@
+"""Every page, as every kind of visitor sees it, on a phone 390 px wide in Chromium: no horizontal
+scrolling, no console errors (a CSP violation is one), and no axe-core violations."""
+
+import re
+
+import httpx
+import pytest
+
+from tests.factories import bearer, company_payload, need_payload
+from tests.web.browser import PHONE, axe_violations, horizontal_overflow
+from tests.web.test_e2e import NIGHT_VISION, log_in, staff
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]
+
+PUBLIC = ["/", "/ui/behoeften", "/ui/behoefte/{need}", "/ui/aanmelden", "/ui/inloggen", "/ui/link-kwijt",
+          "/ui/aangemeld", "/ui/bestaat-niet"]
+COMPANY = ["/", "/ui/bedrijf/{company}", "/ui/bedrijf/{company}/wijzigen", "/ui/bedrijf/{company}/verwijderen",
+           "/ui/behoeften", "/ui/behoefte/{need}"]
+STAFF = ["/ui/inbox", "/ui/zoeken?q=warmtebeeld+nachtzicht", "/ui/bedrijven", "/ui/bedrijf/{company}",
+         "/ui/behoeften?soort=defence_need", "/ui/behoefte/{need}", "/ui/koppeling/{company}/{need}",
+         "/ui/pipeline", "/ui/pipeline?status=triaged", "/ui/dashboard", "/ui/bestaat-niet"]
+DESK = [*STAFF, "/ui/bedrijf/{company}/wijzigen", "/ui/aanmelden", "/ui/weeklijst",
+        "/ui/weeklijst?groep=bedrijf&passend=alle"]
+PAGES = {
+    "anonymous": PUBLIC,
+    "company": COMPANY,
+    "adviser": DESK,
+    "admin": DESK,
+    "scout": [*STAFF, "/ui/weeklijst"],  # the weekly list answers scouts with its 403 page
+    "regioteam": [*STAFF, "/ui/weeklijst", "/ui/weeklijst?groep=bedrijf&passend=alle"],
+}
+
+
+def seed_a_working_pipeline(server: str) -> dict:
+    """Companies, needs, a few worked matches (one of them with a long note) and this week's list."""
+    token = staff("adviser", "anne")
+    with httpx.Client(base_url=server, headers=bearer(token)) as api:
+        company = api.post("/api/v1/companies", json=company_payload(
+            name="Noordlicht Optiek en Warmtebeeldtechniek Zuidoost-Drenthe", municipality="Emmen",
+            nld_areas=["sensoren"], description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's.",
+            website="https://www.noordlicht-optiek-en-warmtebeeldtechniek.example.org/producten/nachtzicht")).json()
+        others = [api.post("/api/v1/companies", json=company_payload(
+            name=f"Optiekbedrijf {n}", municipality="Assen", description=NIGHT_VISION)).json() for n in range(3)]
+        need = api.post("/api/v1/needs", json=need_payload(
+            title="Nachtzicht en warmtebeeld voor voertuigen van de landmacht", description=NIGHT_VISION,
+            nld_areas=["sensoren"])).json()
+        for other in others:
+            api.patch(f"/api/v1/matches/{other['id']}/{need['id']}", json={"status": "triaged"})
+        api.patch(f"/api/v1/matches/{company['id']}/{need['id']}", json={
+            "status": "triaged", "note": "Eerst bellen over levertijden; " + "zeer lange notitie " * 20})
+    return {"company": company, "need": need, "token": token}
+
+
+def build_this_week(server: str, tab_for) -> None:
+    staff("admin", "ada")
+    tab = tab_for()
+    log_in(tab, "ada", "**/ui/inbox")
+    tab.goto("/ui/weeklijst")
+    tab.get_by_role("button", name=re.compile("nu maken")).click()
+    tab.get_by_role("link", name="Download CSV").wait_for()
+    tab.context.close()
+
+
+def check(tab, path: str) -> list[str]:
+    tab.goto(path)
+    problems = []
+    if "/ui/inloggen" in tab.url and "inloggen" not in path:
+        return [f"{path}: sent to the login page"]
+    overflow = horizontal_overflow(tab)
+    if overflow > 0:
+        problems.append(f"{path}: {overflow} px wider than the phone")
+    problems += [f"{path}: axe {violation}" for violation in axe_violations(tab)]
+    return problems
+
+
+@pytest.mark.parametrize("visitor", list(PAGES))
+def test_every_page_fits_a_phone_and_passes_axe(visitor, tab_for, server):
+    seeded = seed_a_working_pipeline(server)
+    build_this_week(server, tab_for)
+    ids = {"company": seeded["company"]["id"], "need": seeded["need"]["id"]}
+    tab = tab_for(PHONE)
+    if visitor == "company":
+        tab.goto(f"/ui/bedrijf/{ids['company']}?token={seeded['company']['edit_token']}")
+    elif visitor != "anonymous":
+        username = {"adviser": "anne", "admin": "ada"}.get(visitor)
+        if username is None:
+            username = f"wie-{visitor}"
+            staff(visitor, username)
+        log_in(tab, username)
+    problems = []
+    for path in PAGES[visitor]:
+        problems += check(tab, path.format(**ids))
+    assert not problems, "\n".join(problems)
