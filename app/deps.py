@@ -12,11 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from app.core.config import Settings, get_settings
 from app.core.db import new_session, read
 from app.core.errors import Forbidden, TooManyRequests, Unauthorized
-from app.core.ratelimit import RateLimiter
 from app.matching.engine import MatchEngine
 from app.models import Company, CompanyRecord
 from app.schemas import MAX_ID
 from app.services import companies as company_service
+from app.services import rate_limits
 from app.services import users as user_service
 from app.services.access import Caller
 from app.services.matching import MatchingState
@@ -185,7 +185,7 @@ JournalDep = Annotated[RecordJournal, Depends(get_journal)]
 class RateLimit:
     """Limits anonymous callers per client address; staff with a valid bearer token are not limited.
 
-    Each application keeps its own counters (on ``app.state``), so a fresh app starts with fresh limits.
+    The counters are in the database, shared by every worker process (services/rate_limits.py).
     """
 
     def __init__(self, name: str, limit_setting: str) -> None:
@@ -195,13 +195,9 @@ class RateLimit:
     def __call__(self, request: Request, caller: CallerDep, settings: SettingsDep) -> None:
         if caller.is_staff:
             return
-        limit = getattr(settings, self.limit_setting)
-        limiters = request.app.state.__dict__.setdefault("rate_limiters", {})
-        limiter = limiters.get(self.name)
-        if limiter is None or limiter.limit != limit:
-            limiter = limiters[self.name] = RateLimiter(limit, settings.rate_limit_window_seconds)
         client = request.client.host if request.client else "unknown"
-        retry_after = limiter.hit(client)
+        retry_after = rate_limits.hit(limiter=self.name, client=client, limit=getattr(settings, self.limit_setting),
+                                      window_seconds=settings.rate_limit_window_seconds)
         if retry_after:
             raise TooManyRequests(
                 f"too many {self.name} requests from this address: retry in {retry_after} s", retry_after

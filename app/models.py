@@ -503,7 +503,7 @@ class WriteJournal(SQLModel, table=True):
 
 class RateCounter(SQLModel, table=True):
     """Requests per client and fixed window of one rate limit, shared by every worker process
-    (app/core/ratelimit.py). The client is a hash of its address, never the address itself."""
+    (app/services/rate_limits.py). The client is a hash of its address, never the address itself."""
 
     __tablename__ = "rate_counter"
 
