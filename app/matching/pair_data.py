@@ -27,7 +27,7 @@ from app.matching.segment import Segment
 from app.matching.store import StoredDocument
 
 # Change when anything computed here changes: saved tables of another version are recomputed.
-PAIR_DATA_VERSION = 5
+PAIR_DATA_VERSION = 6
 CONTEXT_POOL = 50
 EVIDENCE_COLUMNS = ("dense", "multilingual", "bm25", "bm25_fraction", "conditions")
 
@@ -234,17 +234,24 @@ def dataset_fingerprint(dataset: Dataset, engine: MatchEngine) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def cached_table(name: str, dataset: Dataset, data_dir: Path, progress: bool = False) -> PairTable:
+def cached_table(
+    name: str, dataset: Dataset, data_dir: Path, progress: bool = False
+) -> tuple[PairTable, dict[str, object]]:
     """The set's PairTable from `data_dir` when it is of this very set and these encoders,
-    else built (and saved there)."""
+    else built (and saved there); with what it was made from (for an artifact's provenance)."""
     engine = evaluation_engine(data_dir)
     try:
-        path = Path(data_dir) / f"pairs-{name}-{dataset_fingerprint(dataset, engine)}.npz"
+        fingerprint = dataset_fingerprint(dataset, engine)
+        made_from: dict[str, object] = {
+            "fingerprint": fingerprint, "pair_data_version": PAIR_DATA_VERSION,
+            "encoders": {name: enc.model_id for name, enc in sorted(engine.encoders.items())},
+        }
+        path = Path(data_dir) / f"pairs-{name}-{fingerprint}.npz"
         if path.exists():
-            return PairTable.load(path)
+            return PairTable.load(path), made_from
         table = build_table(dataset, engine, progress=progress)
         table.save(path)
-        return table
+        return table, made_from
     finally:
         engine.close()
 

@@ -28,21 +28,24 @@ import numpy as np
 
 from app.matching.lexical import CorpusStatistics
 
-# Language condition of a pair: both texts in one known language, two different known
-# languages, or at least one text whose language is not known (a one-line profile).
-SAME_LANGUAGE, CROSS_LANGUAGE, UNKNOWN_LANGUAGE = 0, 1, 2
-CONDITION_NAMES = ("same", "cross", "unknown")
+# Language condition of a pair (need language × company language): both texts Dutch, both
+# English, one of each, or at least one text whose language is not known (a one-line
+# profile). Both directions across languages share one condition: the development data hold
+# too few pairs of each to tell them apart.
+DUTCH, ENGLISH, CROSS_LANGUAGE, UNKNOWN_LANGUAGE = 0, 1, 2, 3
+CONDITION_NAMES = ("nl-nl", "en-en", "cross", "unknown")
 
 
 def pair_conditions(query_language: str, document_languages: np.ndarray) -> np.ndarray:
-    """SAME/CROSS/UNKNOWN_LANGUAGE per document for a query of `query_language`."""
+    """The condition code of each document's pair with a query of `query_language`."""
     document_languages = np.asarray(document_languages)
     conditions = np.full(len(document_languages), UNKNOWN_LANGUAGE, dtype=np.int8)
-    if query_language == "unknown":
+    if query_language not in ("nl", "en"):
         return conditions
-    known = document_languages != "unknown"
-    conditions[known & (document_languages == query_language)] = SAME_LANGUAGE
-    conditions[known & (document_languages != query_language)] = CROSS_LANGUAGE
+    known = np.isin(document_languages, ("nl", "en"))
+    same = known & (document_languages == query_language)
+    conditions[same] = DUTCH if query_language == "nl" else ENGLISH
+    conditions[known & ~same] = CROSS_LANGUAGE
     return conditions
 
 
@@ -71,7 +74,7 @@ class PairEvidence:
     multilingual: np.ndarray  # (n,)
     bm25: np.ndarray  # (n,) best passage-pair BM25
     bm25_fraction: np.ndarray  # (n,) best BM25 / query passage mass, 0–1
-    conditions: np.ndarray  # (n,) SAME/CROSS/UNKNOWN_LANGUAGE
+    conditions: np.ndarray  # (n,) condition codes (CONDITION_NAMES)
 
     def __len__(self) -> int:
         return len(self.bm25)

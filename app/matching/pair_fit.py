@@ -17,6 +17,7 @@ same within its source, so 472 CORDIS topics do not drown 32 development queries
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -222,8 +223,9 @@ def fit(pairs: TrainingPairs, provenance: Mapping[str, object], l2_grid: Sequenc
         metrics = group_metrics(pairs, probabilities, probabilities)
         results.append((objective(metrics), l2, metrics))
     best_objective, best_l2, best_metrics = max(results, key=lambda r: (r[0], -r[1]))
-    digest = hashlib.sha256(repr(sorted(pairs.group_keys.tolist())).encode("utf-8")).hexdigest()[:8]
     model = fit_once(pairs, best_l2, bands)
+    numbers = json.dumps([model.weights, model.calibration, sorted(pairs.group_keys.tolist())], sort_keys=True)
+    digest = hashlib.sha256(numbers.encode("utf-8")).hexdigest()[:8]
     sources = {str(s): int((pairs.group_sources == s).sum()) for s in np.unique(pairs.group_sources)}
     return PairModel(
         model.weights, model.calibration, bands, f"{date.today().isoformat()}.{digest}",

@@ -7,8 +7,9 @@ candidates of a list, so a pair shows one score wherever it is listed. Two steps
    the condition's offset. Every signal weight is ≥ 0 (more evidence never lowers a pair);
    the offsets put pairs of different conditions (a Dutch and an English company in one
    list) on one scale.
-   - same language and unknown language: USE and MiniLM cosines, the BM25 fraction of the
-     query's IDF mass, and log(1 + BM25);
+   - both Dutch, both English, unknown language: USE and MiniLM cosines, the BM25 fraction of
+     the query's IDF mass, and log(1 + BM25) (MiniLM reads English only, so its weight for two
+     Dutch texts differs from its weight for two English ones);
    - across languages: the two cosines and the BM25 fraction only: there raw BM25 counts
      chance stems two languages share, while a rare shared name still shows in the fraction.
 2. P(relevant) = σ(slope × score + context × need_context + intercept), fitted on the pairs
@@ -44,7 +45,8 @@ CONTEXT_RANK = 10
 # The columns of a pair's feature row; a condition reads the ones listed for it.
 FEATURES = ("multilingual", "dense", "bm25_fraction", "bm25_log")
 CONDITION_FEATURES: dict[str, tuple[str, ...]] = {
-    "same": FEATURES,
+    "nl-nl": FEATURES,
+    "en-en": FEATURES,
     "cross": ("multilingual", "dense", "bm25_fraction"),
     "unknown": FEATURES,
 }
