@@ -46,7 +46,8 @@ clean:
 	rm -rf $(VENV) data
 
 # The benchmark (a script, not a test): `make bench` runs 1k, 10k and 100k companies (long);
-# BENCH_ARGS="--scales 1000,10000 --quick" for a first look. Results: bench-results/latest.json.
+# BENCH_ARGS="--scales 1000,10000 --quick" for a first look. Results: bench-results/latest.json, and
+# their table in docs/performance.md (scripts/perf_table.py writes it there).
 BENCH_ARGS ?=
 .PHONY: bench
 bench: install

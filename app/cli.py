@@ -5,16 +5,16 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from sqlmodel import select
+from sqlmodel import Session
 
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import KoppelkansError
+from app.domain import Role
 from app.models import User
-from app.schemas import Role
 
 app = typer.Typer(help="Koppelkans: matchmaking between MKB companies and defence needs and programmes.",
                   no_args_is_help=True)
@@ -27,7 +27,7 @@ SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 ADMIN_PASSWORD_FILE = "admin-password.txt"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)
 
@@ -41,8 +41,10 @@ def serve(
     """Serve the API and web interface (never seeds or migrates by itself)."""
     import uvicorn
 
-    get_settings()  # fail fast on bad configuration
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+    settings = get_settings()  # fail fast on bad configuration
+    # Forwarded headers only from KOPPELKANS_TRUSTED_PROXIES (none by default): a client that sends
+    # X-Forwarded-For itself must not choose the address its rate limits are counted by.
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, **settings.proxy_options)  # type: ignore[arg-type]
 
 
 @db_app.command("upgrade")
@@ -69,7 +71,7 @@ def users_create(
     try:
         with session_scope() as session:
             user = user_service.create_user(
-                session=session, username=name, role=role.value, full_name=full_name,
+                session=session, username=name, role=role, full_name=full_name,
                 organisation_slug=org, password=chosen_password,
             )
             token, _ = user_service.issue_token(session=session, user=user, name="cli")
@@ -86,10 +88,10 @@ def users_ensure_admin() -> None:
 
     password_file = get_settings().data_dir / ADMIN_PASSWORD_FILE
     with session_scope() as session:
-        admin = session.exec(select(User).where(User.role == "admin")).first()
+        admin = user_service.first_admin(session=session)
         if admin is None:
             password = secrets.token_urlsafe(12)
-            admin = user_service.create_user(session=session, username="admin", role="admin",
+            admin = user_service.create_user(session=session, username="admin", role=Role.admin,
                                              full_name="Beheerder", password=password)
             password_file.parent.mkdir(parents=True, exist_ok=True)
             password_file.write_text(password + "\n", encoding="utf-8")
@@ -108,11 +110,51 @@ def users_set_password(name: Annotated[str, typer.Argument(help="Username")]) ->
 
     password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with session_scope() as session:
-        user = session.exec(select(User).where(User.username == name)).first()
+        user = user_service.by_username(session=session, username=name)
         if user is None:
             _fail(f"no user named {name!r}")
         user_service.set_password(session=session, user=user, password=password)
-    typer.echo(f"password of {name!r} changed")
+    typer.echo(f"password of {name!r} changed; every session and token issued before ended")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """End every web session and bearer token of a user (a lost laptop, a leaked token); they log in again."""
+    from app.services import users as user_service
+
+    with session_scope() as session:
+        user_service.end_sessions(session=session, user=_user_named(session, name))
+    typer.echo(f"every session and token of {name!r} ended")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """Block a user: no login, and every session and token ends."""
+    _set_active(name, active=False)
+    typer.echo(f"user {name!r} disabled; every session and token ended")
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument(help="Username")]) -> None:
+    """Let a disabled user log in again (its old sessions and tokens stay ended)."""
+    _set_active(name, active=True)
+    typer.echo(f"user {name!r} enabled")
+
+
+def _set_active(name: str, *, active: bool) -> None:
+    from app.services import users as user_service
+
+    with session_scope() as session:
+        user_service.set_active(session=session, user=_user_named(session, name), active=active)
+
+
+def _user_named(session: Session, name: str) -> User:
+    from app.services import users as user_service
+
+    user = user_service.by_username(session=session, username=name)
+    if user is None:
+        _fail(f"no user named {name!r}")
+    return user
 
 
 @app.command()
@@ -140,7 +182,8 @@ def reindex(
     from sqlmodel import Session
 
     from app.core.db import get_engine
-    from app.services.matching import build_engine, documents_from_database
+    from app.services.matchable import documents_from_database
+    from app.services.matching import build_engine
 
     settings = get_settings()
     engine = build_engine(settings)
@@ -214,7 +257,8 @@ def import_companies(
             for problem in report.problems[:50]:
                 typer.echo(problem, err=True)
             more = len(report.problems) - 50
-            _fail(f"nothing imported: {len(report.problems)} problem(s)" + (f", {more} more not shown" if more > 0 else ""))
+            not_shown = f", {more} more not shown" if more > 0 else ""
+            _fail(f"nothing imported: {len(report.problems)} problem(s){not_shown}")
     typer.echo(f"imported {report.created} companies")
     if index:
         reindex(fresh=False)
@@ -227,18 +271,14 @@ app.add_typer(companies_app, name="companies")
 @companies_app.command("edit-token")
 def companies_edit_token(company_id: Annotated[int, typer.Argument(help="The company's id")]) -> None:
     """Issue a new edit token for a company (the old one stops working); printed once as the last line."""
-    from app.core.security import hash_token, new_token
-    from app.models import Company
-    from app.services import audit
+    from app.services import companies as company_service
 
-    token = new_token("edit")
-    with session_scope() as session:
-        company = session.get(Company, company_id)
-        if company is None:
-            _fail(f"no company with id {company_id}")
-        company.edit_token_hash = hash_token(token)
-        session.add(company)
-        audit.record(session, "cli", "issue_edit_token", "company", company_id)
+    try:
+        with session_scope() as session:
+            company = company_service.get(session=session, company_id=company_id)
+            token = company_service.issue_edit_token(session=session, company=company, actor="cli")
+    except KoppelkansError as error:
+        _fail(error.detail)
     typer.echo(f"new edit token for company {company_id} (shown once):", err=True)
     typer.echo(token)
 
@@ -256,7 +296,8 @@ def weekly_list(
 
     from app.core.db import get_engine
     from app.services import match_lists
-    from app.services.matching import build_engine, documents_from_database
+    from app.services.matchable import documents_from_database
+    from app.services.matching import build_engine
 
     chosen = week or match_lists.current_week()
     try:
@@ -271,6 +312,23 @@ def weekly_list(
         lines = len(json.loads(match_list.content)["lines"])
     engine.close()
     typer.echo(f"week {chosen}: {'built' if built else 'already built, unchanged'} ({lines} lines)")
+
+
+mail_app = typer.Typer(help="Queued e-mail.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("send")
+def mail_send() -> None:
+    """Send every queued message that is due (SMTP with KOPPELKANS_SMTP_URL, else .eml files in the
+    outbox folder); failed tries wait and are retried by a later run. Run it from cron when no web
+    app runs, or after a job that queued mail."""
+    from app.services import mail
+
+    report = mail.send_due()
+    typer.echo(f"mail: {report}")
+    if report.given_up:
+        raise typer.Exit(code=1)
 
 
 def _safe_url() -> str:

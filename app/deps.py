@@ -15,7 +15,7 @@ from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimiter
 from app.core.writer import BatchWriter
 from app.matching.engine import MatchEngine
-from app.models import Company
+from app.models import Company, CompanyRecord
 from app.schemas import MAX_ID
 from app.services import companies as company_service
 from app.services import users as user_service
@@ -93,7 +93,7 @@ async def require_list_reader(caller: CallerDep) -> Caller:
     """Weekly lists: the Regioteam and the provincial desk."""
     if caller.user is None:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
-    if caller.user.role not in ("regioteam", "adviser", "admin"):
+    if not caller.reads_weekly_lists:
         raise Forbidden("weekly match lists are for the Regioteam, advisers and admins")
     return caller
 
@@ -114,12 +114,21 @@ def valid_company(company_id: CompanyId, session: SessionDep) -> Company:
 CompanyDep = Annotated[Company, Depends(valid_company)]
 
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[!-~]+$",
+        description="A key of your own (e.g. a UUID) for this one request: sending the request again with it "
+        "within 24 hours gets the first answer again instead of a second record",
+    ),
+]
+
 EditTokenHeader = Annotated[
     str | None, Header(description="The company's own edit token, from its registration", max_length=200)
 ]
 
 
-def caller_for_company(company: Company, caller: Caller, x_edit_token: str | None) -> Caller:
+def caller_for_company(company: CompanyRecord, caller: Caller, x_edit_token: str | None) -> Caller:
     """The caller, recognised as the company itself when its edit token is sent; 401 without any credentials."""
     if x_edit_token is not None:
         if not company_service.check_edit_token(company, x_edit_token):
@@ -163,7 +172,8 @@ EngineDep = Annotated[MatchEngine, Depends(ready_engine)]
 
 async def get_writer(request: Request) -> BatchWriter:
     """The application's batch writer (app/core/writer.py)."""
-    return request.app.state.writer
+    writer: BatchWriter = request.app.state.writer
+    return writer
 
 
 WriterDep = Annotated[BatchWriter, Depends(get_writer)]
@@ -190,7 +200,9 @@ class RateLimit:
         client = request.client.host if request.client else "unknown"
         retry_after = limiter.hit(client)
         if retry_after:
-            raise TooManyRequests(f"too many {self.name} requests from this address: retry in {retry_after} s", retry_after)
+            raise TooManyRequests(
+                f"too many {self.name} requests from this address: retry in {retry_after} s", retry_after
+            )
 
 
 registration_limit = RateLimit("registration", "registration_rate_limit")

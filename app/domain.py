@@ -15,6 +15,15 @@ class Role(StrEnum):
     regioteam = "regioteam"
 
 
+class OrganisationKind(StrEnum):
+    intermediary = "intermediary"
+    defence = "defence"
+    government = "government"
+    knowledge = "knowledge"
+    network = "network"
+    eu = "eu"
+
+
 class DefenceExperience(StrEnum):
     none = "none"
     indirect = "indirect"
@@ -54,6 +63,8 @@ class Visibility(StrEnum):
 
 
 class PipelineStatus(StrEnum):
+    """Where a match stands, in the order the board shows them (transitions: app/services/pipeline.py)."""
+
     new = "new"
     triaged = "triaged"
     intro_proposed = "intro_proposed"
@@ -62,9 +73,9 @@ class PipelineStatus(StrEnum):
     meeting = "meeting"
     pilot = "pilot"
     subsidy_applied = "subsidy_applied"
+    parked = "parked"
     won = "won"
     lost = "lost"
-    parked = "parked"
 
 
 class MatchEventKind(StrEnum):
@@ -75,11 +86,37 @@ class MatchEventKind(StrEnum):
     consent = "consent"
 
 
+class ListLineChange(StrEnum):
+    """How a line of a weekly match list differs from the week before."""
+
+    new = "new"
+    changed = "changed"
+    unchanged = "unchanged"
+    gone = "gone"
+
+
 class NoteVisibility(StrEnum):
     """Who reads a note on a match: staff only, or the company too."""
 
     internal = "internal"
     shared = "shared"
+
+
+class FeedbackScope(StrEnum):
+    """Whom a "not relevant" hides a match from: the feedback giver's organisation, or everyone (admins)."""
+
+    organisation = "organisation"
+    everyone = "everyone"
+
+
+class MailStatus(StrEnum):
+    """Where a queued e-mail stands: waiting (again, after a failed try), being sent by one sender,
+    delivered, or given up after its last try."""
+
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
 
 
 class Fit(StrEnum):

@@ -1,14 +1,19 @@
 """The FastAPI application: routers, error rendering, security headers and body limits."""
 
+import logging
+import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 from threadpoolctl import threadpool_limits
 
@@ -17,12 +22,17 @@ from app.core.config import get_settings
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.core.logging import install_redaction
 from app.core.memory import limit_allocation_arenas
+from app.core.text import refuse_control_characters_in_parameters
 from app.core.writer import BatchWriter
 from app.openapi_errors import document_error_responses
 from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
+from app.services import mail
 from app.services.matching import MatchingState
 
+logger = logging.getLogger(__name__)
+
 API_PREFIX = "/api/v1"
+OPENAPI_URL = "/openapi.json"
 THREADS = 200
 
 SECURITY_HEADERS = {
@@ -46,7 +56,13 @@ class BodyTooLarge(Exception):
 
 
 class LimitsAndHeaders:
-    """Adds the security headers to every answer, and caps the request body.
+    """Adds the security headers to every answer, answers an unexpected error with a JSON 500,
+    keeps API answers out of caches, and caps the request body.
+
+    An error no handler knows (a bug, a database gone away) is logged with a reference and answered
+    ``{"detail": …}`` with the security headers, here, inside Starlette's outermost error middleware
+    (whose plain-text 500 would carry neither). API answers may carry contact details, so they get
+    ``Cache-Control: no-store`` unless the route chose otherwise.
 
     A declared body over the limit is refused before anything reads it. The body's bytes are also
     counted as they arrive, so a chunked upload (no Content-Length) is capped as well: past the
@@ -56,10 +72,10 @@ class LimitsAndHeaders:
     a match itself under load.
     """
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -67,14 +83,18 @@ class LimitsAndHeaders:
         received = 0
         exceeded = started = False
 
-        async def send_with_headers(message) -> None:
+        api = scope["path"].startswith(API_PREFIX)
+
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
@@ -84,7 +104,7 @@ class LimitsAndHeaders:
                     raise BodyTooLarge
             return message
 
-        async def send_or_refuse(message) -> None:
+        async def send_or_refuse(message: Message) -> None:
             nonlocal started
             if not exceeded:
                 started = True
@@ -102,6 +122,18 @@ class LimitsAndHeaders:
         except BodyTooLarge:
             if not started:
                 await _too_large(max_bytes)(scope, receive, send_with_headers)
+        except Exception:
+            if started:  # the answer is under way: nothing else can be sent
+                raise
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("unexpected error on %s %s (reference %s)", scope.get("method"), scope["path"], reference)
+            started = True
+            await _server_error(reference)(scope, receive, send_with_headers)
+
+
+def _server_error(reference: str) -> JSONResponse:
+    detail = f"internal error: the request was not completed (reference {reference}); try again later"
+    return JSONResponse(status_code=500, content={"detail": detail})
 
 
 def _too_large(max_bytes: int) -> JSONResponse:
@@ -110,7 +142,7 @@ def _too_large(max_bytes: int) -> JSONResponse:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI):
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()  # refuses to start with a placeholder secret in production
     install_redaction()  # the company's edit link carries its token in the query string
     # Routes and the session dependency are sync and run in a thread pool; a request's commit (the
@@ -131,19 +163,26 @@ async def lifespan(app: FastAPI):
         state.start_in_background(settings)
     if state is not None:
         app.state.matching_readiness = state.readiness
+        state.follow_commits()  # every company or need committed reaches the index at once
+    mail.sender.start()  # sends what requests queued, after their commits (app/services/mail.py)
     yield
     app.state.writer.close()  # commits what requests handed over
+    mail.sender.stop()
     if state is not None:
         state.close()
 
 
 def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     """The application; tests pass a ready ``matching_state`` with a small deterministic engine."""
+    install_redaction()  # personal data and secrets never reach a log line
     app = FastAPI(
         title="Koppelkans",
+        # A control character in any query or path parameter: 422 naming it (app/core/text.py).
+        dependencies=[Depends(refuse_control_characters_in_parameters)],
         summary="Matches MKB companies in Drenthe and the north to defence needs, NLD areas and innovation programmes.",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url=OPENAPI_URL,
         docs_url=None,
         redoc_url=None,
     )
@@ -153,7 +192,7 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
         page = get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=OPENAPI_URL,
             title="Koppelkans API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
@@ -178,6 +217,13 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         if error.status_code == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(status_code=error.status_code, content={"detail": error.detail}, headers=headers)
+
+    @app.exception_handler(DataError)
+    async def render_refused_value(_request: Request, _error: DataError) -> JSONResponse:
+        # What validation let through and the database refuses: a client's mistake, not a server error.
+        detail = ("a value could not be stored: it is too long or too large for its field, or holds characters "
+                  "the database refuses; check the values sent")
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(RequestValidationError)
     async def render_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -4,20 +4,43 @@ The request and response shapes live in ``app/schemas.py``; list fields (sectors
 are JSON arrays of taxonomy slugs so SQLite and PostgreSQL store them alike.
 """
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar, Union
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
     DateTime,
+    Dialect,
     ForeignKey,
     Integer,
     MetaData,
+    Row,
+    String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
+
+from app.domain import (
+    CompanySource,
+    CompanyStatus,
+    DefenceExperience,
+    MailStatus,
+    MatchEventKind,
+    NeedKind,
+    NeedStatus,
+    NoteVisibility,
+    OrganisationKind,
+    PipelineStatus,
+    Role,
+    Visibility,
+)
 
 # Explicit constraint names, so migrations are the same on SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -34,11 +57,64 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _timestamp(**kwargs) -> datetime:
+# A company or need as a table object, or as a row of its columns: reads that answer a request and
+# change nothing load rows, which the session does not track.
+CompanyRecord = Union["Company", Row[Any]]
+NeedRecord = Union["Need", Row[Any]]
+
+
+class Stored(Protocol):
+    """A record of any table: its id is set once the session flushes it."""
+
+    id: int | None
+
+
+def stored_ids(ids: Iterable[int | None]) -> list[int]:
+    """Ids read from a primary-key column: never null, though the tables type them optional."""
+    return [found for found in ids if found is not None]
+
+
+def id_of(record: Stored | Row[Any]) -> int:
+    """The database id of a stored record (or of a row of its columns). The tables type ``id``
+    optional because a new record gets it only when the session flushes; past that point this
+    gives it as an ``int``."""
+    found: int | None = record.id
+    if found is None:
+        raise ValueError(f"{type(record).__name__} has no id yet: flush the session first")
+    return found
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StoredEnum(TypeDecorator[E]):
+    """A member of one of the domain's StrEnums, stored as its plain string (VARCHAR): a new member
+    needs no migration. A value outside the enum is refused before it reaches the database, and
+    values read back are members again."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+def _enum(enum: type[E], length: int, **kwargs: Any) -> Any:
+    return Field(sa_type=StoredEnum(enum, length), **kwargs)
+
+
+def _timestamp(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
 
 
-def _json_list() -> list:
+def _json_list() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
@@ -46,7 +122,7 @@ class Organisation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=100, unique=True)
     name: str = Field(max_length=200)
-    kind: str = Field(default="intermediary", max_length=30)
+    kind: OrganisationKind = _enum(OrganisationKind, 30, default=OrganisationKind.intermediary)
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     url: str | None = Field(default=None, max_length=1000)
     source_ref: str | None = Field(default=None, max_length=300)
@@ -56,12 +132,15 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=100, unique=True)
     full_name: str = Field(default="", max_length=200)
-    role: str = Field(max_length=20)  # admin | adviser | scout | regioteam
+    role: Role = _enum(Role, 20)
     organisation_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
     )
     password_hash: str | None = Field(default=None, max_length=200)
     is_active: bool = True
+    # Raised to end every session cookie and token issued before (logout everywhere, a new
+    # password, disabling the user, `koppelkans users revoke`); each one carries the version it got.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _timestamp()
 
 
@@ -77,6 +156,7 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked: bool = False
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # its user's, when issued
 
 
 class Company(SQLModel, table=True):
@@ -91,15 +171,15 @@ class Company(SQLModel, table=True):
     sectors: list[str] = _json_list()
     nld_areas: list[str] = _json_list()
     capabilities: list[str] = _json_list()
-    defence_experience: str = Field(default="none", max_length=20, index=True)  # none | indirect | supplier
+    defence_experience: DefenceExperience = _enum(DefenceExperience, 20, default=DefenceExperience.none, index=True)
     # Personal data: shown only to those entitled to it (see app/services/visibility.py).
     contact_name: str | None = Field(default=None, max_length=200)
     contact_email: str | None = Field(default=None, max_length=320)
     contact_phone: str | None = Field(default=None, max_length=40)
     consent_matching: bool = True
     consent_defence_contact: bool = False
-    status: str = Field(default="active", max_length=20, index=True)  # pending | active | archived
-    source: str = Field(default="self", max_length=20)  # self | adviser | seed
+    status: CompanyStatus = _enum(CompanyStatus, 20, default=CompanyStatus.active, index=True)
+    source: CompanySource = _enum(CompanySource, 20, default=CompanySource.self)
     source_ref: str | None = Field(default=None, max_length=300)
     edit_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     registered_by_user_id: int | None = Field(
@@ -114,7 +194,7 @@ class Need(SQLModel, table=True):
     slug: str | None = Field(default=None, max_length=100, unique=True)
     title: str = Field(max_length=300)
     description: str = Field(sa_column=Column(Text, nullable=False))
-    kind: str = Field(max_length=20, index=True)  # defence_need | programme | call | challenge | cluster
+    kind: NeedKind = _enum(NeedKind, 20, index=True)
     owner_organisation_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
     )
@@ -125,8 +205,8 @@ class Need(SQLModel, table=True):
     budget_eur: int | None = Field(default=None, sa_type=BigInteger)
     budget_note: str | None = Field(default=None, max_length=300)
     url: str | None = Field(default=None, max_length=1000)
-    status: str = Field(default="open", max_length=10, index=True)  # open | closed
-    visibility: str = Field(default="public", max_length=10)  # public | staff
+    status: NeedStatus = _enum(NeedStatus, 10, default=NeedStatus.open, index=True)
+    visibility: Visibility = _enum(Visibility, 10, default=Visibility.public)
     source_ref: str | None = Field(default=None, max_length=300)
     created_by_user_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
@@ -156,8 +236,10 @@ class Match(SQLModel, table=True):
     company_id: int = Field(
         sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=False, index=True)
     )
-    need_id: int = Field(sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True))
-    status: str = Field(default="new", max_length=20, index=True)
+    need_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    status: PipelineStatus = _enum(PipelineStatus, 20, default=PipelineStatus.new, index=True)
     owner_user_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
     )
@@ -165,9 +247,14 @@ class Match(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
     )
     last_score: float | None = None
-    relevant: bool | None = None  # staff feedback; False keeps the pair out of lists and match results
+    # An admin's feedback for everyone; False keeps the pair out of lists and match results. An
+    # organisation's own "not relevant" is a MatchDismissal.
+    relevant: bool | None = None
     feedback_reason: str | None = Field(default=None, max_length=500)
     closing_reason: str | None = Field(default=None, max_length=500)  # why lost or parked
+    # The company withdrew its consent to this introduction: no `consented` or `introduced` until it
+    # consents again, even with its general consent to Defence contact.
+    consent_withdrawn: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -176,13 +263,42 @@ class MatchEvent(SQLModel, table=True):
     """Every change to a match: who, when, from which status to which, with the note."""
 
     id: int | None = Field(default=None, primary_key=True)
-    match_id: int = Field(sa_column=Column(Integer, ForeignKey("match.id", ondelete="CASCADE"), nullable=False, index=True))
+    match_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("match.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     at: datetime = _timestamp(index=True)
     actor: str = Field(max_length=100)
-    kind: str = Field(max_length=20)  # status | note | owner | feedback | consent
-    from_status: str | None = Field(default=None, max_length=20)
-    to_status: str | None = Field(default=None, max_length=20)
+    kind: MatchEventKind = _enum(MatchEventKind, 20)
+    from_status: PipelineStatus | None = _enum(PipelineStatus, 20, default=None)
+    to_status: PipelineStatus | None = _enum(PipelineStatus, 20, default=None)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # internal: staff only; shared: the company reads it too (its export, its answers).
+    visibility: NoteVisibility = _enum(NoteVisibility, 10, default=NoteVisibility.internal,
+                                       sa_column_kwargs={"server_default": NoteVisibility.internal.value})
+
+
+class MatchDismissal(SQLModel, table=True):
+    """An organisation's "not relevant" for a company–need pair: hidden from that organisation's
+    people only (an admin's feedback for everyone is ``Match.relevant``)."""
+
+    __tablename__ = "match_dismissal"
+    __table_args__ = (UniqueConstraint("company_id", "need_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), nullable=False)
+    )
+    need_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    organisation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    reason: str = Field(default="", max_length=500)
+    at: datetime = _timestamp()
 
 
 class IntroductionConsent(SQLModel, table=True):
@@ -210,7 +326,7 @@ class MatchList(SQLModel, table=True):
 class IndexChange(SQLModel, table=True):
     """A company or need write the matching index must follow, numbered in commit order.
 
-    Written in the same transaction as the write itself (a flush hook in app/services/matching.py),
+    Written in the same transaction as the write itself (a flush hook in app/services/change_log.py),
     so every worker process can catch its own index up with writes made through the others.
     """
 
@@ -220,3 +336,51 @@ class IndexChange(SQLModel, table=True):
     side: str = Field(max_length=10)  # company | need
     record_id: int
     at: datetime = _timestamp()
+
+
+class OutboxMail(SQLModel, table=True):
+    """An e-mail queued in the transaction that decided to send it, sent after that commits.
+
+    Once sent (or given up) the address, subject and body are emptied: the row keeps only what was
+    sent to which company, and when. Erasing the company deletes its mail (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "outbox_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=40)  # e.g. registration, registration_attempt, edit_link
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    )
+    to_address: str = Field(default="", max_length=320)
+    subject: str = Field(default="", max_length=300)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: MailStatus = _enum(MailStatus, 10, default=MailStatus.queued)
+    attempts: int = 0
+    next_attempt_at: datetime = _timestamp(index=True)
+    claimed_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_error: str = Field(default="", max_length=200)  # the error's kind and SMTP code, never an address
+    created_at: datetime = _timestamp()
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A create request sent with an ``Idempotency-Key``: the same key within a day gets the same answer.
+
+    Holds hashes, the status and the id of what was created, never the request's or the answer's
+    content; the answer is read again from that record (and goes with it when it is erased).
+    """
+
+    __tablename__ = "idempotent_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)  # sha256 of the operation, the caller and the key
+    request_hash: str = Field(max_length=64)  # sha256 of the validated body
+    status_code: int
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    )
+    need_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), index=True)
+    )
+    created_at: datetime = _timestamp(index=True)

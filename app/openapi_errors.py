@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 
 from app.deps import RateLimit, company_caller, get_caller, require_desk, require_list_reader, require_staff
 
+Responses = dict[int | str, dict[str, Any]]  # an endpoint's documented answers by status, as FastAPI takes them
 REF = "#/components/schemas/"
 ERROR_SCHEMA = {
     "title": "Error",
@@ -27,7 +28,7 @@ ERROR_SCHEMA = {
 }
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": REF + "Error"}}}
 # For an endpoint that checks its caller's role or edit token in its own body, not in a dependency.
-FORBIDDEN = {403: {"description": "Logged in, but this role or edit token may not do this"}}
+FORBIDDEN: Responses = {403: {"description": "Logged in, but this role or edit token may not do this"}}
 
 
 class Endpoint(NamedTuple):
@@ -45,8 +46,11 @@ def api_endpoints(app: FastAPI) -> Iterator[Endpoint]:
         route = getattr(context, "original_route", context)
         if not isinstance(route, APIRoute):
             continue
-        for method in sorted(context.methods or ()):
-            yield Endpoint(method, context.path_format, route)
+        # A route context (newer FastAPI) or the route itself: both have the prefixed path and methods.
+        methods: set[str] = getattr(context, "methods", None) or set()
+        path_format: str = getattr(context, "path_format", None) or route.path_format
+        for method in sorted(methods):
+            yield Endpoint(method, path_format, route)
 
 
 def _dependants(dependant: Dependant) -> list[Dependant]:
@@ -56,11 +60,11 @@ def _dependants(dependant: Dependant) -> list[Dependant]:
     return found
 
 
-def error_responses(route: APIRoute) -> dict[int, dict[str, Any]]:
+def error_responses(route: APIRoute) -> Responses:
     """The error statuses ``route`` can answer besides 422, each with a description."""
     dependants = _dependants(route.dependant)
     calls = [d.call for d in dependants]
-    errors: dict[int, dict[str, Any]] = {}
+    errors: Responses = {}
     if get_caller in calls:
         errors[401] = {
             "description": "Not logged in, or the bearer token is unknown, revoked or expired",

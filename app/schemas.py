@@ -15,19 +15,25 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
-from app.domain import (  # noqa: F401  (re-exported: the API's enums are the domain's)
-    CompanyStatus,
-    DefenceExperience,
-    NeedKind,
-    NeedStatus,
-    PipelineStatus,
-    Role,
-    Visibility,
-)
-from app.taxonomy import get_taxonomy
+from app.core.text import clean_value
+
+# Re-exported ("X as X"): the API's enums are the domain's.
+from app.domain import CompanySource as CompanySource
+from app.domain import CompanyStatus as CompanyStatus
+from app.domain import DefenceExperience as DefenceExperience
+from app.domain import FeedbackScope as FeedbackScope
+from app.domain import MatchEventKind as MatchEventKind
+from app.domain import NeedKind as NeedKind
+from app.domain import NeedStatus as NeedStatus
+from app.domain import NoteVisibility as NoteVisibility
+from app.domain import PipelineStatus as PipelineStatus
+from app.domain import Role as Role
+from app.domain import Visibility as Visibility
+from app.taxonomy import VocabularyEntry, get_taxonomy
 
 NldArea = Literal["intelligente-systemen", "sensoren", "slimme-materialen", "ruimtetechnologie", "quantumtechnologie"]
 
@@ -40,7 +46,7 @@ UtcDatetime = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo else v.
 MAX_ID = 2_147_483_647
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
-KVK_PATTERN = re.compile(r"^\d{8}$")
+KVK_PATTERN = re.compile(r"^[0-9]{8}$")  # ASCII digits only: \d also takes full-width and Arabic-Indic ones
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -51,11 +57,23 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, p
 Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")]
 
 
+class Input(BaseModel):
+    """A request body: unknown fields are refused, and so is any text with a control character
+    (app/core/text.py), in every field, named in the 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_control_characters(cls, value: object, info: ValidationInfo) -> object:
+        return clean_value(value, info.field_name or "this field")
+
+
 def check_kvk(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip().replace(" ", "")
-    if not KVK_PATTERN.match(value):
+    value = value.strip().replace(" ", "").replace(".", "")
+    if not KVK_PATTERN.fullmatch(value):
         raise ValueError("kvk_number must be exactly 8 digits, e.g. 12345678")
     return value
 
@@ -91,6 +109,18 @@ def check_regions(values: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(values))
 
 
+def check_region(value: str | None) -> str | None:
+    if value:
+        check_regions([value])
+    return value
+
+
+def check_sector(value: str | None) -> str | None:
+    if value:
+        check_sectors([value])
+    return value
+
+
 def check_phone(value: str | None) -> str | None:
     if value is None or value.strip() == "":
         return None
@@ -106,10 +136,8 @@ def dedupe(values: list[str] | None) -> list[str] | None:
 # --- companies -------------------------------------------------------------------------------
 
 
-class CompanyFields(BaseModel):
+class CompanyFields(Input):
     """The profile fields a company or an adviser may set."""
-
-    model_config = ConfigDict(extra="forbid")
 
     website: Website | None = None
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -147,10 +175,8 @@ class CompanyCreate(CompanyFields):
         return value
 
 
-class CompanyUpdate(BaseModel):
+class CompanyUpdate(Input):
     """Every field optional; only the fields sent are changed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
     kvk_number: str | None = None
@@ -204,7 +230,7 @@ class CompanyOut(BaseModel):
     capabilities: list[str]
     defence_experience: DefenceExperience
     status: CompanyStatus
-    source: str
+    source: CompanySource
     source_ref: str | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -213,7 +239,15 @@ class CompanyOut(BaseModel):
 
 
 class CompanyRegistered(CompanyOut):
-    edit_token: str = Field(description="Shown once: send it as header X-Edit-Token to read, change or erase the profile")
+    edit_token: str = Field(
+        description="Shown once: send it as header X-Edit-Token to read, change or erase the profile"
+    )
+
+
+class RegistrationReceived(BaseModel):
+    """What an anonymous registration is told, whether its KvK number was new or known."""
+
+    message: str = Field(description="In Dutch: the next step comes by e-mail to the company's contact address")
 
 
 class CompaniesOut(BaseModel):
@@ -224,9 +258,7 @@ class CompaniesOut(BaseModel):
 # --- needs -----------------------------------------------------------------------------------
 
 
-class NeedFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NeedFields(Input):
     owner_organisation_id: DbId | None = None
     nld_areas: list[NldArea] = Field(default_factory=list, max_length=5)
     sectors: list[str] = Field(default_factory=list, max_length=20)
@@ -249,9 +281,7 @@ class NeedCreate(NeedFields):
     kind: NeedKind
 
 
-class NeedUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NeedUpdate(Input):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = None
     description: NeedDescription | None = None
     kind: NeedKind | None = None
@@ -320,136 +350,15 @@ class UserOut(BaseModel):
     organisation: OrganisationRef | None
 
 
-class TaxonomyOut(BaseModel):
-    nld_areas: list[dict]
-    sectors: list[dict]
-    need_kinds: list[dict]
-    regions: list[str]
-    municipalities: list[dict]
-
-
-# --- matching --------------------------------------------------------------------------------
-
-
-class CompanyMatch(BaseModel):
-    company: CompanyOut
-    score: float
-    explanation: dict = Field(description="Best passage of each side, shared terms and tags, each signal's share")
-    pipeline_status: str | None = Field(default=None, description="Where this pair stands in the pipeline")
-
-
-class NeedMatch(BaseModel):
-    need: NeedOut
-    score: float
-    explanation: dict
-    pipeline_status: str | None = None
-
-
-class CompanyMatches(BaseModel):
-    items: list[CompanyMatch]
-
-
-class NeedMatches(BaseModel):
-    items: list[NeedMatch]
-
-
-class SearchFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    region: str | None = Field(default=None, max_length=100)
-    municipality: str | None = Field(default=None, max_length=100)
-    nld_area: NldArea | None = None
-    sector: str | None = Field(default=None, max_length=100)
-    defence_experience: DefenceExperience | None = None
-    kind: NeedKind | None = None
-    include_closed: bool = False
-
-    _regions = field_validator("region")(lambda v: check_regions([v])[0] if v else v)
-    _sector = field_validator("sector")(lambda v: check_sectors([v])[0] if v else v)
-
-
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
-    target: Literal["companies", "needs"]
-    limit: int = Field(default=10, ge=1, le=100)
-    filters: SearchFilters = Field(default_factory=SearchFilters)
-
-
-# --- pipeline and lists ----------------------------------------------------------------------
-
-
-class MatchChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: PipelineStatus | None = None
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
-    owner_user_id: DbId | None = Field(default=None, description="The user who owns the match; null removes the owner")
-
-
-class MatchFeedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    relevant: bool
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-
-
-class CompanyRef(BaseModel):
-    id: int
+class MunicipalityOut(BaseModel):
     name: str
-    municipality: str | None
-    defence_experience: str
+    province: str
+    regions: list[str]
 
 
-class NeedRef(BaseModel):
-    id: int
-    title: str
-    kind: str
-
-
-class MatchEventOut(BaseModel):
-    at: UtcDatetime
-    actor: str
-    kind: str
-    from_status: str | None
-    to_status: str | None
-    note: str
-
-
-class MatchOut(BaseModel):
-    company: CompanyRef
-    need: NeedRef
-    status: PipelineStatus
-    allowed_next: list[str]
-    owner_user_id: int | None
-    owner_organisation_id: int | None
-    last_score: float | None
-    relevant: bool | None
-    feedback_reason: str | None
-    closing_reason: str | None
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
-
-
-class MatchDetail(MatchOut):
-    events: list[MatchEventOut]
-
-
-class MatchesOut(BaseModel):
-    data: list[MatchOut]
-    count: int
-
-
-class MatchListWeek(BaseModel):
-    week: str
-    built_at: UtcDatetime
-    lines: int
-
-
-class Dashboard(BaseModel):
-    matches_total: int
-    matches_by_status: dict[str, int]
-    matches_by_nld_area: dict[str, int]
-    matches_by_sub_region: dict[str, int]
-    introductions_per_month: dict[str, int]
+class TaxonomyOut(BaseModel):
+    nld_areas: list[VocabularyEntry]
+    sectors: list[VocabularyEntry]
+    need_kinds: list[VocabularyEntry]
+    regions: list[str]
+    municipalities: list[MunicipalityOut]

@@ -7,8 +7,10 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NotRequired
 
 import yaml
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -20,11 +22,21 @@ class Municipality:
     regions: tuple[str, ...]  # Drenthe sub-regions (zero, one or two), then the province, then Noord-Nederland
 
 
+class VocabularyEntry(TypedDict):
+    """One NLD area, sector or need kind of app/data/taxonomy.yaml."""
+
+    slug: str
+    nl: str  # the Dutch label
+    en: str  # the English label
+    source: NotRequired[str]  # where the documents name it
+    aliases: NotRequired[list[str]]  # other names it goes by
+
+
 @dataclass(frozen=True)
 class Taxonomy:
-    nld_areas: tuple[dict, ...]
-    sectors: tuple[dict, ...]
-    need_kinds: tuple[dict, ...]
+    nld_areas: tuple[VocabularyEntry, ...]
+    sectors: tuple[VocabularyEntry, ...]
+    need_kinds: tuple[VocabularyEntry, ...]
     municipalities: dict[str, Municipality]  # keyed by lower-cased name
 
     @property

@@ -16,7 +16,13 @@ that scale's alone:
 Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
 
 How vectors are made at scale is explained in bench_corpus.py (real vectors of a sentence
-pool, combined per passage). Results: a table on stdout and bench-results/latest.json.
+pool, combined per passage). Results: a table on stdout and in docs/performance.md
+(scripts/perf_table.py), and bench-results/latest.json.
+
+`--synthetic` measures the engine alone instead, without any model: the same profiles with
+vectors seeded by their text (bench_corpus.SeededRandomEncoder); per scale the first build, one
+upsert, a save and free-text matches with and without a filter. Results: a table on stdout and
+bench-results/synthetic.json.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_corpus as corpus  # noqa: E402
 import bench_http  # noqa: E402
+import perf_table  # noqa: E402
 
 RESULTS = ROOT / "bench-results"
 SENTENCE_CACHE = RESULTS / "sentence-vectors.sqlite"
@@ -427,118 +434,50 @@ def measure_ingest(args) -> dict:
         subprocess.run([*cli, "import", str(path)], env=env, check=True, capture_output=True, cwd=ROOT)
         seconds = time.perf_counter() - started
         result["import_command_profiles_per_s"] = count / seconds
-        result["import_command_note"] = "whole command: process start, model load, database insert, encoding, index save"
+        result["import_command_note"] = ("whole command: process start, model load, database insert, encoding, "
+                                         "index save")
     return result
 
 
-def table(report: dict) -> str:
-    """One row per scale and metric; with several vector stores, one value column per store."""
-    scales = report.get("scales", [])
-    stores = list(dict.fromkeys(s.get("vector_store", "faiss") for s in scales)) or ["faiss"]
-    cells: dict[tuple[str, str], dict] = {}  # (scale, metric) → target, and per store (value, met)
-    store = stores[0]
+SYNTHETIC_QUERIES = ("radar en antennes voor schepen", "drones met sensoren", "textiel en coating")
 
-    def row(scale, metric, value, target="", met=None):
-        cells.setdefault((scale, metric), {"target": target})[store] = (value, met)
 
-    for scale in scales:
-        store = scale.get("vector_store", "faiss")
-        n = f"{scale['companies']:,}"
-        row(n, "index build / save / load (s)",
-            f"{scale['index_build_s']:.1f} / {scale['index_save_s']:.1f} / {scale['index_load_s']:.1f}")
-        if "need_word_forms_s" in scale:
-            row(n, "every need's word forms read for explanations (s)", f"{scale['need_word_forms_s']:.1f}")
-        for label in ("need_to_companies", "company_to_needs"):
-            m = scale[label]
-            is_100k = scale["companies"] >= 100_000
-            row(n, f"{label} p50/p95/p99 (ms)", f"{m['p50']:.1f} / {m['p95']:.1f} / {m['p99']:.1f}",
-                "p99 ≤ 5" if is_100k else "", m["p99"] <= 5 if is_100k else None)
-            a = m["exact_anchor"]
-            row(n, f"{label} exact anchor p50/p99 (ms)", f"{a['p50']:.1f} / {a['p99']:.1f}")
-            row(n, f"{label} recall@10 vs exact", f"{m['recall_at_10_vs_exact']:.3f}", "≥ 0.98",
-                m["recall_at_10_vs_exact"] >= 0.98)
-            if "asked_again" in m:
-                again = m["asked_again"]
-                row(n, f"{label} asked again p50/p99 (ms)", f"{again['p50']:.2f} / {again['p99']:.2f}")
-        if "need_to_companies_precomputed" in scale:
-            m = scale["need_to_companies_precomputed"]
-            is_100k = scale["companies"] >= 100_000
-            row(n, "need_to_companies precomputed: precompute (s) / kept (MB)",
-                f"{m['precompute_s']:.1f} / {m['kept_mb']:.1f}")
-            row(n, f"need_to_companies precomputed, {m['delta_documents']} writes in delta, p50/p95/p99 (ms)",
-                f"{m['p50']:.2f} / {m['p95']:.2f} / {m['p99']:.2f}",
-                "p99 ≤ 5" if is_100k else "", m["p99"] <= 5 if is_100k else None)
-            again = m["asked_again"]
-            row(n, "need_to_companies precomputed, asked again p50/p99 (ms)",
-                f"{again['p50']:.2f} / {again['p99']:.2f}")
-            if "big_delta" in m:
-                big = m["big_delta"]
-                row(n, f"need_to_companies precomputed, {big['delta_documents']} writes in delta, "
-                    "p50/p95/p99 (ms)",
-                    f"{big['p50']:.2f} / {big['p95']:.2f} / {big['p99']:.2f}")
-            row(n, "need_to_companies precomputed recall@10 vs exact", f"{m['recall_at_10_vs_exact']:.3f}",
-                "≥ 0.98",
-                m["recall_at_10_vs_exact"] >= 0.98)
-        if "ann_vector_recall" in scale:
-            row(n, "ANN vector recall@10 vs flat", json.dumps(scale["ann_vector_recall"]))
-        f = scale["free_text"]
-        row(n, "free text p50/p95 (ms, encoding incl.)", f"{f['p50']:.1f} / {f['p95']:.1f}", "p50 ≤ 60",
-            f["p50"] <= 60)
-        w = scale["writes"]
-        row(n, "one upsert p50/p95 (ms)", f"{w['upsert']['p50']:.1f} / {w['upsert']['p95']:.1f}")
-        row(n, "search during writes p50/p99 (ms), errors",
-            f"{w['search_during_writes']['p50']:.1f} / {w['search_during_writes']['p99']:.1f}, {w['errors']}",
-            "0 errors", w["errors"] == 0)
-        if "merge_s" in scale.get("background_merge", {}):
-            b = scale["background_merge"]
-            during = b["during_merge"]
-            row(n, f"background merge: the write that starts it (ms; delta {b['delta_documents']} documents) "
-                "/ merge incl. the needs' candidates (s)", f"{b['crossing_write_ms']:.0f} / {b['merge_s']:.0f}")
-            for label in ("need_to_companies", "company_to_needs_first_ask", "upsert"):
-                m = during[label]
-                row(n, f"during the merge: {label} p50/p99 (ms)", f"{m['p50']:.1f} / {m['p99']:.1f}")
-            row(n, "during the merge: errors", f"{during['errors']}", "0", during["errors"] == 0)
-            after = b["after_merge"]
-            row(n, "need_to_companies right after the merge p50/p95/p99 (ms); recall@10",
-                f"{after['p50']:.2f} / {after['p95']:.2f} / {after['p99']:.2f}; {after['recall_at_10_vs_exact']:.3f}",
-                "p99 ≤ 5, ≥ 0.98", after["p99"] <= 5 and after["recall_at_10_vs_exact"] >= 0.98)
-        wl = scale["weekly_list"]
-        label = "weekly list (s)" + (" extrapolated" if wl["extrapolated"] else "")
-        big = scale["companies"] >= 50_000
-        row(n, label, f"{wl['seconds']:.1f}", "≤ 60 at 50k" if big else "", wl["seconds"] <= 60 if big else None)
-        is_100k = scale["companies"] >= 100_000
-        # The target is the serving process's (HTTP rows below); this one builds the index too.
-        row(n, "peak RSS of the bench process, index build incl. (MB)", f"{scale['peak_rss_mb']:.0f}")
-        for key, value in scale.get("http", {}).items():
-            if key.endswith("rps"):
-                row(n, f"HTTP {key} (one worker, {scale['http']['concurrency']} connections)", f"{value:.0f}",
-                    "≥ 300", value >= 300)
-            elif isinstance(value, dict) and "p50" in value:
-                row(n, f"HTTP {key} p50/p99 (ms)", f"{value['p50']:.1f} / {value['p99']:.1f}")
-            elif key.endswith("cpu_ms_per_request"):
-                row(n, f"HTTP {key}", f"{value:.1f}")
-            elif key == "errors":
-                row(n, "HTTP errors (non-2xx and socket errors)", f"{value}", "0", value == 0)
-            elif key in ("server_rss_mb", "server_peak_rss_mb"):
-                row(n, f"HTTP {key}", f"{value}", "≤ 2048 at 100k" if is_100k else "",
-                    value <= 2048 if is_100k else None)
-            elif key in ("server_ready_s", "server_precompute_s", "server_restart_ready_s",
-                         "server_restart_precompute_s"):
-                row(n, f"HTTP {key}", f"{value}")
-    store = stores[0]
-    ingest = report.get("ingest")
-    if ingest:
-        row("ingest", f"engine, real encoders (profiles/s, {ingest['mean_chars']:.0f} chars)",
-            f"{ingest['engine_profiles_per_s']:.1f}", "≥ 30", ingest["engine_profiles_per_s"] >= 30)
-        row("ingest", "`koppelkans import` command (profiles/s)", f"{ingest['import_command_profiles_per_s']:.1f}")
+def measure_synthetic(companies: int) -> dict:
+    """The engine's own work at one scale, with seeded random vectors (see the module docstring)."""
+    from app.matching.engine import MatchEngine
 
-    lines = [f"| scale | metric | {' | '.join(stores) if len(stores) > 1 else 'value'} | target | met |",
-             "|---|---|" + "---|" * len(stores) + "---|---|"]
-    for (scale, metric), cell in cells.items():
-        values = " | ".join(cell.get(s, ("", None))[0] for s in stores)
-        marks = [cell[s][1] for s in stores if s in cell and cell[s][1] is not None]
-        met = " / ".join("yes" if m else "no" for m in marks)
-        lines.append(f"| {scale} | {metric} | {values} | {cell['target']} | {met} |")
+    rng = np.random.default_rng(7)
+    pools = corpus.sentence_pools(rng)
+    docs = [corpus.company_document(i, corpus.company_record(i, pools, rng)) for i in range(1, companies + 1)]
+    result: dict = {"companies": companies}
+    with tempfile.TemporaryDirectory(dir=RESULTS) as folder:
+        engine = MatchEngine(Path(folder), corpus.SeededRandomEncoder(384, "dense"),
+                             corpus.SeededRandomEncoder(512, "multilingual"))
+        started = time.perf_counter()
+        engine.sync("company", docs)
+        result["build_s"] = time.perf_counter() - started
+        result["upsert_ms"] = timed_upsert(engine, edited(docs[0], " Ook radar en antennes voor schepen."))
+        started = time.perf_counter()
+        engine.save()
+        result["save_s"] = time.perf_counter() - started
+        a_third = frozenset(range(1, companies + 1, 3))
+        for label, allowed in (("free_text", None), ("free_text_a_third_allowed", a_third)):
+            timings = []
+            for query in SYNTHETIC_QUERIES * 3:
+                started = time.perf_counter()
+                engine.match(query, target="company", allowed_ids=allowed, limit=10)
+                timings.append((time.perf_counter() - started) * 1000)
+            result[label] = percentiles(timings)
+        engine.close()
+    return result
+
+
+def synthetic_table(results: list[dict]) -> str:
+    lines = ["| companies | build (s) | one upsert (ms) | save (s) | free text p50 (ms) | a third allowed p50 (ms) |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['companies']:,} | {r['build_s']:.1f} | {r['upsert_ms']:.0f} | {r['save_s']:.1f} | "
+                     f"{r['free_text']['p50']:.1f} | {r['free_text_a_third_allowed']['p50']:.1f} |")
     return "\n".join(lines)
 
 
@@ -549,7 +488,9 @@ def main() -> None:
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest measurement")
     parser.add_argument("--no-http", action="store_true", help="skip the match endpoints through HTTP")
     parser.add_argument("--http-seconds", type=float, help="load per HTTP endpoint (default 20 s, 10 s quick)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="the engine alone, without models: build, one upsert, save and free-text matches")
+    parser.add_argument("--out", type=Path, help="default bench-results/latest.json (synthetic.json)")
     parser.add_argument("--vector-store", default="faiss",
                         help="vector stores to measure side by side, comma-separated: faiss, pgvector")
     parser.add_argument("--postgres-url", default=os.environ.get("KOPPELKANS_TEST_POSTGRES_URL", ""),
@@ -569,7 +510,19 @@ def main() -> None:
     args.weekly_sample = 50 if args.quick else 200
     args.ingest_profiles = 40 if args.quick else 120
     args.http_seconds = args.http_seconds or (10 if args.quick else 20)
+    args.out = args.out or RESULTS / ("synthetic.json" if args.synthetic else "latest.json")
     RESULTS.mkdir(exist_ok=True)
+
+    if args.synthetic:
+        results = []
+        for companies in [int(s) for s in args.scales.split(",") if s]:
+            print(f"--- {companies:,} companies, seeded random vectors", flush=True)
+            results.append(measure_synthetic(companies))
+            args.out.write_text(json.dumps({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "scales": results},
+                                           indent=1))
+        print(synthetic_table(results))
+        print(f"\nwritten to {args.out}")
+        return
 
     if args.one_scale:
         result = run_scale(args.one_scale, args)
@@ -577,7 +530,7 @@ def main() -> None:
         return
 
     report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "targets": TARGETS,
-                    "machine": {"cpus": os.cpu_count()}, "scales": []}
+                    "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}, "scales": []}
     for companies in [int(s) for s in args.scales.split(",") if s]:
         for store in stores:
             print(f"--- {companies:,} companies × {NEEDS:,} needs, vector store {store}", flush=True)
@@ -596,9 +549,11 @@ def main() -> None:
         print("--- ingest with the real encoders", flush=True)
         report["ingest"] = measure_ingest(args)
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    report["machine"]["load_average_at_end"] = os.getloadavg()[0]
     args.out.write_text(json.dumps(report, indent=1))
-    print(table(report))
-    print(f"\nwritten to {args.out}")
+    print(perf_table.render(report))
+    perf_table.update_document(perf_table.DOCUMENT, report)
+    print(f"\nwritten to {args.out}; the table is in {perf_table.DOCUMENT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

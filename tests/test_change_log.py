@@ -8,7 +8,9 @@ from sqlmodel import Session, select
 
 from app.models import Company, IndexChange, Need
 from app.services import change_log
-from app.services.matching import MatchingState, documents_from_database, latest_change
+from app.services.change_log import latest_change
+from app.services.matchable import documents_from_database
+from app.services.matching import MatchingState
 from tests.factories import next_kvk
 from tests.matching.factories import make_engine
 

@@ -26,7 +26,8 @@ def test_users_create_prints_a_working_token_last(client):
 def test_import_writes_nothing_when_a_record_is_invalid(tmp_path, session):
     file = tmp_path / "bedrijven.csv"
     file.write_text(CSV_HEADER
-                    + "Alfa Metaal;20000001;Emmen;Plaatbewerking en lassen van staalconstructies.;a@alfa.example.org;ja;maakindustrie;\n"
+                    + "Alfa Metaal;20000001;Emmen;Plaatbewerking en lassen van staalconstructies.;"
+                    + "a@alfa.example.org;ja;maakindustrie;\n"
                     + "Beta Sensor;2000;Atlantis;Sensoren.;geen-mail;nee;;telepathie\n", encoding="utf-8")
     result = runner.invoke(app, ["import", str(file), "--no-index"])
     assert result.exit_code == 1
@@ -39,7 +40,8 @@ def test_import_writes_nothing_when_a_record_is_invalid(tmp_path, session):
 def test_import_csv_and_jsonl(tmp_path, session):
     csv_file = tmp_path / "bedrijven.csv"
     csv_file.write_text(CSV_HEADER
-                        + "Alfa Metaal;20000001;Emmen;Plaatbewerking en lassen van staalconstructies.;a@alfa.example.org;ja;maakindustrie;slimme-materialen|sensoren\n",
+                        + "Alfa Metaal;20000001;Emmen;Plaatbewerking en lassen van staalconstructies.;"
+                        + "a@alfa.example.org;ja;maakindustrie;slimme-materialen|sensoren\n",
                         encoding="utf-8")
     assert runner.invoke(app, ["import", str(csv_file), "--no-index"]).exit_code == 0
     jsonl = tmp_path / "bedrijven.jsonl"

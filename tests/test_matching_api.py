@@ -41,7 +41,8 @@ def seed_pair(client, staff_tokens):
     frames = register_company(client, name="Emmer Composiet", municipality="Emmen",
                       description="Composieten frames voor drones, lichtgewicht en sterk, uit eigen autoclaaf.",
                       defence_experience="supplier", nld_areas=["slimme-materialen"])
-    need = create_need(client, staff_tokens["adviser"], title="Nachtzicht", description=NIGHT_VISION, nld_areas=["sensoren"])
+    need = create_need(client, staff_tokens["adviser"], title="Nachtzicht", description=NIGHT_VISION,
+                       nld_areas=["sensoren"])
     return optics, frames, need
 
 
@@ -68,9 +69,12 @@ def test_need_finds_the_company_that_fits_and_explains_why(mclient, staff_tokens
 def test_erased_company_disappears_from_every_result(mclient, staff_tokens):
     optics, _frames, need = seed_pair(mclient, staff_tokens)
     headers = bearer(staff_tokens["adviser"])
-    assert mclient.delete(f"/api/v1/companies/{optics['id']}", headers={"X-Edit-Token": optics["edit_token"]}).status_code == 204
-    assert "Noordlicht Optiek" not in company_names(mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=headers))
-    search = mclient.post("/api/v1/search", json={"text": "nachtzicht warmtebeeld", "target": "companies"}, headers=headers)
+    own = {"X-Edit-Token": optics["edit_token"]}
+    assert mclient.delete(f"/api/v1/companies/{optics['id']}", headers=own).status_code == 204
+    matches = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=headers)
+    assert "Noordlicht Optiek" not in company_names(matches)
+    search = mclient.post("/api/v1/search", json={"text": "nachtzicht warmtebeeld", "target": "companies"},
+                          headers=headers)
     assert "Noordlicht Optiek" not in company_names(search)
 
 
@@ -78,27 +82,31 @@ def test_changed_description_changes_matches_without_restart(mclient, staff_toke
     optics, frames, need = seed_pair(mclient, staff_tokens)
     headers = bearer(staff_tokens["adviser"])
     drone_need = create_need(mclient, staff_tokens["adviser"], title="Drones", description=DRONES)
-    assert company_names(mclient.get(f"/api/v1/needs/{drone_need['id']}/matches", headers=headers))[0] == "Emmer Composiet"
+    drone_matches = f"/api/v1/needs/{drone_need['id']}/matches"
+    assert company_names(mclient.get(drone_matches, headers=headers))[0] == "Emmer Composiet"
     mclient.patch(f"/api/v1/companies/{optics['id']}", headers={"X-Edit-Token": optics["edit_token"]},
                   json={"description": "Lichtgewicht composieten frames voor drones en onbemande luchtvaartuigen."})
-    assert company_names(mclient.get(f"/api/v1/needs/{drone_need['id']}/matches", headers=headers))[0] == "Noordlicht Optiek"
+    assert company_names(mclient.get(drone_matches, headers=headers))[0] == "Noordlicht Optiek"
 
 
 def test_filters_are_honoured(mclient, staff_tokens):
     _optics, _frames, need = seed_pair(mclient, staff_tokens)
     headers = bearer(staff_tokens["adviser"])
     url = f"/api/v1/needs/{need['id']}/matches"
-    assert company_names(mclient.get(url, params={"defence_experience": "supplier"}, headers=headers)) == ["Emmer Composiet"]
-    assert company_names(mclient.get(url, params={"region": "Zuidoost-Drenthe"}, headers=headers)) == ["Emmer Composiet"]
+    suppliers = mclient.get(url, params={"defence_experience": "supplier"}, headers=headers)
+    assert company_names(suppliers) == ["Emmer Composiet"]
+    in_region = mclient.get(url, params={"region": "Zuidoost-Drenthe"}, headers=headers)
+    assert company_names(in_region) == ["Emmer Composiet"]
     assert company_names(mclient.get(url, params={"nld_area": "sensoren"}, headers=headers)) == ["Noordlicht Optiek"]
     assert mclient.get(url, params={"limit": 1}, headers=headers).json()["items"].__len__() == 1
 
 
 def test_company_sees_its_public_open_needs_only(mclient, staff_tokens):
     optics, frames, need = seed_pair(mclient, staff_tokens)
-    create_need(mclient, staff_tokens["adviser"], title="Intern: nachtzicht", description=NIGHT_VISION, visibility="staff")
-    create_need(mclient, staff_tokens["adviser"], title="Gesloten: nachtzicht", description=NIGHT_VISION, status="closed")
-    create_need(mclient, staff_tokens["adviser"], title="Verlopen: nachtzicht", description=NIGHT_VISION, deadline="2020-01-01")
+    adviser = staff_tokens["adviser"]
+    create_need(mclient, adviser, title="Intern: nachtzicht", description=NIGHT_VISION, visibility="staff")
+    create_need(mclient, adviser, title="Gesloten: nachtzicht", description=NIGHT_VISION, status="closed")
+    create_need(mclient, adviser, title="Verlopen: nachtzicht", description=NIGHT_VISION, deadline="2020-01-01")
     create_need(mclient, staff_tokens["adviser"], title="Alleen Groningen: nachtzicht", description=NIGHT_VISION,
              eligible_regions=["Groningen"])
     own = mclient.get(f"/api/v1/companies/{optics['id']}/matches", headers={"X-Edit-Token": optics["edit_token"]})
@@ -115,7 +123,8 @@ def test_company_sees_its_public_open_needs_only(mclient, staff_tokens):
 
 def test_kind_filter_on_company_matches(mclient, staff_tokens):
     optics, _frames, _need = seed_pair(mclient, staff_tokens)
-    create_need(mclient, staff_tokens["adviser"], title="Voucher nachtzicht", kind="programme", description=NIGHT_VISION)
+    create_need(mclient, staff_tokens["adviser"], title="Voucher nachtzicht", kind="programme",
+                description=NIGHT_VISION)
     response = mclient.get(f"/api/v1/companies/{optics['id']}/matches", params={"kind": "programme"},
                            headers=bearer(staff_tokens["adviser"]))
     assert [item["need"]["kind"] for item in response.json()["items"]] == ["programme"]
@@ -256,3 +265,28 @@ def test_a_registration_that_starts_a_merge_is_answered_and_matched_before_the_m
         assert len(engine.snapshot("company").delta.document_ids) == 0
         response = client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"]))
         assert set(company_names(response)[:2]) == {"Noordlicht Optiek", "Veenkoloniale Optiek"}
+
+
+def test_openapi_describes_the_explanation_and_every_answer_follows_it(mclient, staff_tokens):
+    components = mclient.get("/openapi.json").json()["components"]["schemas"]
+    for answer in ("CompanyMatch", "NeedMatch"):
+        assert components[answer]["properties"]["explanation"]["$ref"] == "#/components/schemas/Explanation"
+    explanation_schema = components["Explanation"]
+    fields = {"query_passage", "match_passage", "shared_terms", "shared_nld_areas", "shared_sectors", "signals",
+              "structured_bonus", "languages"}
+    assert set(explanation_schema["properties"]) == set(explanation_schema["required"]) == fields
+    assert explanation_schema["properties"]["query_passage"]["$ref"] == "#/components/schemas/Quote"
+    assert set(components["Quote"]["properties"]) == {"text", "start", "end"}
+    assert explanation_schema["properties"]["signals"]["additionalProperties"]["$ref"] == (
+        "#/components/schemas/SignalShare")
+
+    optics, _frames, need = seed_pair(mclient, staff_tokens)
+    headers = bearer(staff_tokens["adviser"])
+    company_answer = mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=headers).json()["items"][0]
+    need_answer = mclient.get(f"/api/v1/companies/{optics['id']}/matches", headers=headers).json()["items"][0]
+    for explanation in (company_answer["explanation"], need_answer["explanation"]):
+        assert set(explanation) == fields
+        assert set(explanation["query_passage"]) == set(explanation["match_passage"]) == {"text", "start", "end"}
+        assert set(explanation["signals"]) == {"bm25", "dense", "multilingual"}
+        assert all(set(share) == {"contribution", "used"} for share in explanation["signals"].values())
+        assert set(explanation["languages"]) == {"query", "match"}

@@ -129,10 +129,11 @@ def test_scout_sees_contact_details_only_after_consent_and_it_is_audited(mclient
 
 
 def test_not_relevant_feedback_keeps_a_match_out_of_results_and_lists(mclient, staff_tokens, pair, state, session):
+    """An admin's feedback counts for everyone (an organisation's own: tests/security/test_need_ownership.py)."""
     company, need = pair
-    adviser = bearer(staff_tokens["adviser"])
+    admin, adviser = bearer(staff_tokens["admin"]), bearer(staff_tokens["adviser"])
     feedback = mclient.post(f"/api/v1/matches/{company['id']}/{need['id']}/feedback",
-                            json={"relevant": False, "reason": "Levert alleen civiel"}, headers=adviser)
+                            json={"relevant": False, "reason": "Levert alleen civiel"}, headers=admin)
     assert feedback.status_code == 200 and feedback.json()["relevant"] is False
     assert mclient.get(f"/api/v1/needs/{need['id']}/matches", headers=adviser).json()["items"] == []
     match_list, _ = match_lists.build(session, state.engine, "2026-W48")

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,26 @@ class Settings(BaseSettings):
     registration_rate_limit: int = 10
     login_rate_limit: int = 20
     rate_limit_window_seconds: int = 60
+
+    # E-mail. Without an SMTP server every message is written as an .eml file to <data_dir>/outbox/
+    # (its path is logged, never the address). With one, it is sent there:
+    # smtp://host:25 (plain), smtp+starttls://host:587 (STARTTLS), smtps://host:465 (TLS from the
+    # start), each optionally with user:password@ before the host (percent-encode special characters).
+    # Mail is queued in the database and sent after the transaction that queued it commits, by a
+    # background sender in the web app or by `koppelkans mail send` (cron), with retries.
+    smtp_url: str = ""
+    # The sender of every message.
+    mail_from: str = "Koppelkans <noreply@koppelkans.invalid>"
+    # Where people reach the web interface: links in e-mails (edit links) start with it.
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed: a comma-separated
+    # list of addresses or networks (e.g. "127.0.0.1" for nginx on the same host, "10.0.0.0/8").
+    # Empty (the default): no proxy is trusted and every client is counted by its own address, so
+    # nobody escapes the rate limits by sending such a header. Set it only to the proxy's own
+    # address, and let the proxy overwrite the header (nginx: proxy_set_header X-Forwarded-For
+    # $remote_addr), or a client could still choose its address.
+    trusted_proxies: str = ""
 
     # Lifetime of a token issued by password login.
     login_token_hours: int = 12
@@ -80,6 +101,22 @@ class Settings(BaseSettings):
             f"not {value!r}"
         )
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _known_smtp_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and value.split("://", 1)[0] not in SMTP_SCHEMES:
+            raise ValueError(
+                "KOPPELKANS_SMTP_URL must start with smtp://, smtp+starttls:// or smtps:// "
+                "(e.g. smtp+starttls://user:password@mail.example.org:587), or be empty for the outbox folder"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_without_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
     @field_validator("model_cache_dir", mode="before")
     @classmethod
     def _empty_cache_dir_is_default(cls, value: object) -> object:
@@ -113,6 +150,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'koppelkans.db').resolve()}"
+
+    @property
+    def proxy_options(self) -> dict[str, bool | str]:
+        """uvicorn's options for forwarded headers: believed only from ``trusted_proxies``."""
+        trusted = ",".join(part.strip() for part in self.trusted_proxies.split(",") if part.strip())
+        if not trusted:
+            return {"proxy_headers": False}
+        return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where messages are written as .eml files when no SMTP server is set."""
+        return self.data_dir / "outbox"
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,10 +1,15 @@
 """Database engine and sessions.
 
 SQLite runs in WAL mode with a busy timeout so the web workers and the CLI can share one file;
-PostgreSQL is selected by ``KOPPELKANS_DATABASE_URL``.
+PostgreSQL is selected by ``KOPPELKANS_DATABASE_URL``. Statements' values never appear in an
+error's message (``hide_parameters``): they are personal data. SQLite overwrites deleted
+content (``secure_delete``), and ``forget_erased_pages`` moves the write-ahead log into the
+database file after an erasure, so an erased company's text is in no file of the data folder.
 """
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,27 +18,58 @@ from typing import TypeVar
 import anyio
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import Session, create_engine
 
 from app.core.config import get_settings
 
+logger = logging.getLogger(__name__)
 
-def _configure_sqlite(dbapi_connection, _record) -> None:
+
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=True)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+
+
+CHECKPOINT_TRIES = 3
+CHECKPOINT_WAIT_MS = 2000  # per try, for readers of older pages to finish
+
+
+def forget_erased_pages(engine: Engine | None = None) -> bool:
+    """SQLite: copy the write-ahead log into the database file and empty it (its frames still hold
+    the pages as they were before an erasure; the database file's own copies were overwritten,
+    ``secure_delete``). Waits a little for readers of older pages; True when the log is empty.
+    Other databases: nothing to do (True)."""
+    engine = engine or get_engine()
+    if engine.dialect.name != "sqlite":
+        return True
+    for attempt in range(CHECKPOINT_TRIES):
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            try:
+                busy, _log_frames, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            finally:
+                connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+        if not busy:
+            return True
+        time.sleep(0.05 * (attempt + 1))
+    logger.warning("the write-ahead log could not be emptied after an erasure: a reader held it; "
+                   "SQLite empties it at its next checkpoint")
+    return False
 
 
 @lru_cache
@@ -64,21 +100,23 @@ def session_scope() -> Iterator[Session]:
 # --- reads made on the event loop ----------------------------------------------------------
 
 T = TypeVar("T")
+ConnectionConfigurer = Callable[[DBAPIConnection, ConnectionPoolEntry], None]
 _loop_engines: dict[tuple[Engine, str, int], Engine] = {}
 
 
-def _configure_loop_reader(dbapi_connection, _record) -> None:
+def _configure_loop_reader(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA query_only=ON")  # a write through this connection fails instead of waiting
     cursor.close()
 
 
-def _configure_loop_writer(dbapi_connection, _record) -> None:
+def _configure_loop_writer(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")  # the lock is taken now or not at all: the loop never waits
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -94,14 +132,15 @@ def loop_writer() -> Engine | None:
     return _loop_connection("writer", _configure_loop_writer)
 
 
-def _loop_connection(kind: str, configure) -> Engine | None:
+def _loop_connection(kind: str, configure: ConnectionConfigurer) -> Engine | None:
     engine = get_engine()
     if engine.dialect.name != "sqlite":
         return None
     key = (engine, kind, threading.get_ident())
     found = _loop_engines.get(key)
     if found is None:
-        found = create_engine(engine.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        found = create_engine(engine.url, poolclass=StaticPool, connect_args={"check_same_thread": False},
+                              hide_parameters=True)
         event.listen(found, "connect", configure)
         _loop_engines[key] = found
     return found

@@ -19,7 +19,7 @@ M_ARENA_MAX = -8  # mallopt parameter, from glibc's malloc.h
 SERVER_ARENAS = 2
 
 
-def _glibc():
+def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

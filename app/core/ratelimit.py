@@ -7,10 +7,11 @@ import math
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 
 class RateLimiter:
-    def __init__(self, limit: int, window_seconds: float, clock=time.monotonic) -> None:
+    def __init__(self, limit: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.window_seconds = window_seconds
         self._clock = clock
@@ -25,7 +26,7 @@ class RateLimiter:
             while hits and hits[0] <= now - self.window_seconds:
                 hits.popleft()
             if len(hits) >= self.limit:
-                return max(1, math.ceil(hits[0] + self.window_seconds - now))
+                return max(1, int(math.ceil(hits[0] + self.window_seconds - now)))
             hits.append(now)
             if len(self._hits) > 100_000:  # forget idle clients so memory stays bounded
                 self._forget_idle(now)

@@ -35,11 +35,14 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BATCH = 256  # writes in one transaction of the writer thread at most
 
+# A queued write: the work, the loop of the request that waits for it, and the future it waits on.
+QueuedWrite = tuple[Callable[[Session], Any], asyncio.AbstractEventLoop, asyncio.Future[Any]]
+
 
 class BatchWriter:
     def __init__(self, session_factory: Callable[[], Session] = new_session) -> None:
         self._session_factory = session_factory
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[QueuedWrite | None] = queue.SimpleQueue()  # None: stop
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.on_loop = self.batches = 0  # writes made on the loop, transactions of the thread (for tests)
@@ -59,7 +62,7 @@ class BatchWriter:
                     raise
         self._ensure_started()
         loop = asyncio.get_running_loop()
-        done: asyncio.Future = loop.create_future()
+        done: asyncio.Future[T] = loop.create_future()
         self._queue.put((work, loop, done))
         return await done
 
@@ -91,7 +94,7 @@ class BatchWriter:
             if items:
                 self._commit(items)
 
-    def _commit(self, items: list[tuple]) -> None:
+    def _commit(self, items: list[QueuedWrite]) -> None:
         try:
             outcomes = [(True, result) for result in self._transaction([work for work, _, _ in items])]
         except Exception:
@@ -119,7 +122,7 @@ def _lock_taken(error: OperationalError) -> bool:
     return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
-def _settle(done: asyncio.Future, outcome: tuple[bool, Any]) -> None:
+def _settle(done: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
     if done.cancelled():  # the client went away; its writes are committed all the same
         return
     succeeded, value = outcome

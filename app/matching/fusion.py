@@ -126,7 +126,8 @@ def document_scores(candidates: CandidateScores, second_passage_share: float) ->
     """Raw per-signal document scores: best passage plus a share of the second best."""
     if not second_passage_share:
         return candidates.best
-    return candidates.best + second_passage_share * np.nan_to_num(candidates.second)
+    scores: np.ndarray = candidates.best + second_passage_share * np.nan_to_num(candidates.second)
+    return scores
 
 
 # Cosine scores are scaled from the score of this many-th best candidate, not from the worst:
@@ -173,7 +174,7 @@ def normalise_per_query(raw: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] |
     values = np.asarray(raw, dtype=np.float32)
     values = np.where(np.isnan(values), np.float32(0.0), values)
     has_spread = spread > 1e-9
-    normalised = np.clip((values - low) / np.where(has_spread, spread, np.float32(1.0)), 0.0, 1.0)
+    normalised: np.ndarray = np.clip((values - low) / np.where(has_spread, spread, np.float32(1.0)), 0.0, 1.0)
     for column in np.flatnonzero(~has_spread):
         normalised[:, column] = values[:, column] > 0
     return normalised
@@ -190,7 +191,7 @@ def row_sums(matrix: np.ndarray) -> np.ndarray:
 
 def visibility(candidates: CandidateScores) -> np.ndarray:
     """(n, 3) booleans: can each signal judge each pair at all?"""
-    visible = np.isfinite(candidates.best)
+    visible: np.ndarray = np.isfinite(candidates.best)
     if not candidates.dense_cross_lingual:
         visible[:, DENSE] &= candidates.conditions != CROSS_LANGUAGE
     overlap = candidates.best[:, BM25] > 0  # NaN: BM25 not available
@@ -199,10 +200,11 @@ def visibility(candidates: CandidateScores) -> np.ndarray:
 
 
 def structured_bonus(candidates: CandidateScores, weights: FusionWeights) -> np.ndarray:
-    return (
+    bonus: np.ndarray = (
         weights.shared_nld_bonus * np.minimum(candidates.shared_nld_areas, MAX_COUNTED_SHARED)
         + weights.shared_sector_bonus * np.minimum(candidates.shared_sectors, MAX_COUNTED_SHARED)
     ).astype(np.float32)
+    return bonus
 
 
 def _mean_shares(pair_weights: np.ndarray, counted: np.ndarray) -> np.ndarray:
@@ -213,7 +215,8 @@ def _mean_shares(pair_weights: np.ndarray, counted: np.ndarray) -> np.ndarray:
     unweighted = (pair_weights.sum(axis=1) == 0) & counted.any(axis=1)
     pair_weights[unweighted] = counted[unweighted]
     weight_sums = pair_weights.sum(axis=1, keepdims=True)
-    return np.divide(pair_weights, weight_sums, out=np.zeros_like(pair_weights), where=weight_sums > 0)
+    shares: np.ndarray = np.divide(pair_weights, weight_sums, out=np.zeros_like(pair_weights), where=weight_sums > 0)
+    return shares
 
 
 _PATTERNS = np.array([[(code >> signal) & 1 for signal in range(len(SIGNALS))] for code in range(8)], bool)
@@ -267,7 +270,8 @@ def single_signal_scores(
     candidates: CandidateScores, signal: int, second_passage_share: float = 0.0
 ) -> np.ndarray:
     """One signal alone, as the baseline rankings of the evaluation use it."""
-    return np.nan_to_num(document_scores(candidates, second_passage_share)[:, signal], nan=-np.inf)
+    scores: np.ndarray = np.nan_to_num(document_scores(candidates, second_passage_share)[:, signal], nan=-np.inf)
+    return scores
 
 
 def top_order(scores: np.ndarray, document_ids: np.ndarray, limit: int) -> np.ndarray:

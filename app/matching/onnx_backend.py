@@ -20,11 +20,15 @@ import hashlib
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported where it runs: importing it takes seconds
+    import torch
 
 # How the dense model runs (encoders.SentenceTransformerEncoder); "torch-bf16" is bf16_backend.py.
 Backend = Literal["torch", "torch-bf16", "onnx", "onnx-int8"]
@@ -34,7 +38,7 @@ EXPORT_VERSION = 2
 ONNX_OPSET = 17
 
 
-def weights_digest(module) -> str:
+def weights_digest(module: torch.nn.Module) -> str:
     """SHA-256 over a torch module's parameter names, shapes and bytes: the model's identity."""
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
@@ -43,7 +47,7 @@ def weights_digest(module) -> str:
     return digest.hexdigest()
 
 
-def _export_key(transformer, input_names: list[str], quantise: bool) -> str:
+def _export_key(transformer: torch.nn.Module, input_names: list[str], quantise: bool) -> str:
     parts = [
         weights_digest(transformer),
         ",".join(input_names),
@@ -56,17 +60,20 @@ def _export_key(transformer, input_names: list[str], quantise: bool) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
-def _export(transformer, sample: dict, input_names: list[str], target: Path) -> None:
+def _export(
+    transformer: torch.nn.Module, sample: Mapping[str, torch.Tensor], input_names: list[str], target: Path
+) -> None:
     """Write the transformer's last hidden state as an ONNX graph with dynamic batch and length."""
     import torch
 
     class LastHiddenState(torch.nn.Module):
-        def __init__(self, model) -> None:
+        def __init__(self, model: torch.nn.Module) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, *inputs):
-            return self.model(**dict(zip(input_names, inputs, strict=True))).last_hidden_state
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            hidden: torch.Tensor = self.model(**dict(zip(input_names, inputs, strict=True))).last_hidden_state
+            return hidden
 
     dynamic = {name: {0: "batch", 1: "tokens"} for name in [*input_names, "last_hidden_state"]}
     # The tracer warns about Python conditions it freezes; none depends on batch or length here.
@@ -84,7 +91,9 @@ def _export(transformer, sample: dict, input_names: list[str], target: Path) -> 
         )
 
 
-def cached_onnx_file(transformer, sample: dict, cache_dir: Path, *, quantise: bool = True) -> Path:
+def cached_onnx_file(
+    transformer: torch.nn.Module, sample: Mapping[str, torch.Tensor], cache_dir: Path, *, quantise: bool = True
+) -> Path:
     """The ONNX file of `transformer` (int8 unless `quantise` is false), exported on first use.
 
     `sample` is a tokenised batch: its keys are the graph's inputs, its tensors the example
@@ -157,7 +166,7 @@ class OnnxTransformer:
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self._session.get_inputs()]
 
-    def token_embeddings(self, features: dict):
+    def token_embeddings(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
         import torch
 
         feed = {name: features[name].numpy().astype(np.int64) for name in self.input_names}

@@ -10,29 +10,37 @@ plus `<side>.main.live.npy` (which main documents are still live), `<side>.main.
 (its BM25 postings, so that loading does not build them) and `<side>.main.kept.npz` (the
 candidates the precompute found in that main segment, per stored query). The manifest
 names the encoders and text rules the files were made with; a mismatch makes the folder stale.
+An erased document keeps its row in a main segment's files until the merge, without its text
+(scrub.py): when saved, and in the saved folder right after the erasure (forget_documents).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from app.matching.ann import HnswPassageSearch
+from app.matching import scrub
+from app.matching.ann import AnnFactory, HnswPassageSearch, PassageSearch
+from app.matching.encoders import Encoder
 from app.matching.index import read_folder, write_folder_atomically
-from app.matching.lexical import LexicalIndex
+from app.matching.lexical import CorpusStatistics, LexicalIndex
 from app.matching.ranking import SegmentCandidates
 from app.matching.segment import ANN_MIN_PASSAGES, Segment
 from app.matching.store import (
     SIDES,
+    Side,
     SideSnapshot,
     StoredDocument,
     document_from_json,
     documents_to_json,
+    side_named,
     tokenized,
 )
 
@@ -44,50 +52,60 @@ class KeptQuery:
     """Whose candidates in a main segment were kept: a stored query by side, id and content
     hash, searched with candidate pool `pool` (materialised.py; unfiltered queries only)."""
 
-    side: str
+    side: Side
     id: int
     content_hash: str
     pool: int
 
 
-KeptCandidates = Sequence[tuple[KeptQuery, SegmentCandidates]]
+class KeptEntry(NamedTuple):
+    query: KeptQuery
+    candidates: SegmentCandidates  # in the main segment saved beside them
+
+
+KeptCandidates = Sequence[KeptEntry]
 
 
 @dataclass
 class Loaded:
-    snapshots: dict[str, SideSnapshot]
-    kept: dict[str, KeptCandidates]  # target side → the candidates kept in its main segment
+    snapshots: dict[Side, SideSnapshot]
+    kept: dict[Side, KeptCandidates]  # target side → the candidates kept in its main segment
 
 
 def save(
-    target: Path, snapshots: Mapping[str, SideSnapshot], manifest: dict, counts: dict,
-    kept: Mapping[str, KeptCandidates] | None = None,
+    target: Path, snapshots: Mapping[Side, SideSnapshot], manifest: Mapping[str, Any],
+    counts: Mapping[str, Mapping[str, int]], kept: Mapping[Side, KeptCandidates] | None = None,
 ) -> None:
     files: dict[str, Callable[[Path], None]] = {}
     for side, entries in (kept or {}).items():
         if entries:
-            files[f"{side}.main.kept.npz"] = lambda path, e=entries: _write_kept(path, e)
+            files[f"{side}.main.kept.npz"] = partial(_write_kept, entries=entries)
     for side, snapshot in snapshots.items():
         for name, segment in (("main", snapshot.main), ("delta", snapshot.delta)):
-            files[f"{side}.{name}.documents.jsonl"] = lambda path, s=segment: _write_documents(path, s)
+            live = snapshot.main_live if name == "main" else None
+            files[f"{side}.{name}.documents.jsonl"] = partial(_write_documents, segment=segment, live=live)
             for signal, vectors in segment.vectors.items():
-                files[f"{side}.{name}.{signal}.npy"] = lambda path, v=vectors: _write_array(path, v)
+                files[f"{side}.{name}.{signal}.npy"] = partial(_write_array, array=vectors)
             for signal, index in segment.ann.items():
                 if isinstance(index, HnswPassageSearch):
                     files[f"{side}.{name}.{signal}.hnsw"] = index.write
-        files[f"{side}.main.live.npy"] = lambda path, live=snapshot.main_live: _write_array(path, live)
-        lexical = snapshot.main.lexical
-        files[f"{side}.main.lexical.npz"] = lambda path, index=lexical: _write_lexical(path, index)
+        files[f"{side}.main.live.npy"] = partial(_write_array, array=snapshot.main_live)
+        dead_passages = ~snapshot.main_live[snapshot.main.passage_rows]
+        files[f"{side}.main.lexical.npz"] = partial(_write_lexical, lexical=snapshot.main.lexical,
+                                                    dead_passages=dead_passages)
     write_folder_atomically(target, files, {**manifest, "counts": counts})
 
 
-def _write_documents(path: Path, segment: Segment) -> None:
+def _write_documents(path: Path, segment: Segment, live: np.ndarray | None = None) -> None:
+    """A document a line; a row no longer `live` (erased or replaced) without its text (scrub.py)."""
     with path.open("w", encoding="utf-8") as handle:
-        for row in documents_to_json(segment):
+        for number, row in enumerate(documents_to_json(segment)):
+            if live is not None and not live[number]:
+                row = scrub.emptied_row(row)
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _read_documents(path: Path, side: str) -> list[StoredDocument]:
+def _read_documents(path: Path, side: Side) -> list[StoredDocument]:
     with path.open(encoding="utf-8") as handle:
         return [document_from_json(side, json.loads(line)) for line in handle if line.strip()]
 
@@ -96,14 +114,14 @@ def _write_kept(path: Path, entries: KeptCandidates) -> None:
     with path.open("wb") as handle:
         np.savez(
             handle,
-            side=np.array([q.side for q, _ in entries]),
-            id=np.array([q.id for q, _ in entries], dtype=np.int64),
-            content_hash=np.array([q.content_hash for q, _ in entries]),
-            pool=np.array([q.pool for q, _ in entries], dtype=np.int64),
-            count=np.array([len(c.rows) for _, c in entries], dtype=np.int64),
-            rows=np.concatenate([c.rows for _, c in entries]),
-            best=np.concatenate([c.best for _, c in entries]),
-            second=np.concatenate([c.second for _, c in entries]),
+            side=np.array([e.query.side for e in entries]),
+            id=np.array([e.query.id for e in entries], dtype=np.int64),
+            content_hash=np.array([e.query.content_hash for e in entries]),
+            pool=np.array([e.query.pool for e in entries], dtype=np.int64),
+            count=np.array([len(e.candidates.rows) for e in entries], dtype=np.int64),
+            rows=np.concatenate([e.candidates.rows for e in entries]),
+            best=np.concatenate([e.candidates.best for e in entries]),
+            second=np.concatenate([e.candidates.second for e in entries]),
         )
 
 
@@ -126,22 +144,32 @@ def _kept_from_file(path: Path, main: Segment) -> KeptCandidates:
         if (len(ends) and ends[-1] != len(rows)) or (len(rows) and rows.max() >= len(main.document_ids)):
             raise ValueError(f"{path.name} does not fit its main segment")
         return [
-            (KeptQuery(str(side), int(id_), str(content_hash), int(pool)),
-             SegmentCandidates(main, rows[end - count:end], best[end - count:end], second[end - count:end]))
+            KeptEntry(KeptQuery(side_named(str(side)), int(id_), str(content_hash), int(pool)),
+                      SegmentCandidates(main, rows[end - count:end], best[end - count:end], second[end - count:end]))
             for side, id_, content_hash, pool, count, end in zip(
                 saved["side"], saved["id"], saved["content_hash"], saved["pool"], saved["count"], ends,
                 strict=True)
         ]
 
 
-def _write_lexical(path: Path, lexical: LexicalIndex) -> None:
+def _write_lexical(path: Path, lexical: LexicalIndex, dead_passages: np.ndarray) -> None:
+    arrays: dict[str, Any] = lexical.saved()
+    if dead_passages.any():  # the stems of erased or replaced documents are not saved
+        arrays = scrub.without_passages(arrays, dead_passages)
     with path.open("wb") as handle:
-        np.savez(handle, **lexical.saved())
+        np.savez(handle, **arrays)
+
+
+def forget_documents(target: Path, side: str, ids: Collection[int]) -> int:
+    """Right after documents were erased: their text out of the saved folder (scrub.py), at once
+    rather than at the next save; returns how many saved rows were emptied."""
+    retired = target.with_name(f".{target.name}-retired")
+    return sum(scrub.forget_documents(folder, side, ids) for folder in (target, retired) if folder.is_dir())
 
 
 def _read_lexical(path: Path, passages: int) -> LexicalIndex | None:
     """The main segment's saved BM25 postings; None when the file is missing or unreadable (the
-    postings are then built from the documents' stems, as before they were saved)."""
+    postings are then built from the documents' stems)."""
     if not path.is_file():
         return None
     try:
@@ -159,7 +187,8 @@ def _read_lexical(path: Path, passages: int) -> LexicalIndex | None:
 
 def _saved_shape(path: Path) -> tuple[int, ...]:
     """The shape of a saved array, without reading its data (memory-mapped, never touched)."""
-    return np.load(path, mmap_mode="r").shape
+    shape: tuple[int, ...] = np.load(path, mmap_mode="r").shape
+    return shape
 
 
 def _write_array(path: Path, array: np.ndarray) -> None:
@@ -168,8 +197,8 @@ def _write_array(path: Path, array: np.ndarray) -> None:
 
 
 def load(
-    target: Path, manifest: dict, encoders: Mapping, ann_factory=None, *,
-    ann_min_passages: int = ANN_MIN_PASSAGES,
+    target: Path, manifest: Mapping[str, Any], encoders: Mapping[str, Encoder], ann_factory: AnnFactory | None = None,
+    *, ann_min_passages: int = ANN_MIN_PASSAGES,
 ) -> Loaded | None:
     """The saved snapshots and kept candidates, or None when the folder is missing, stale or
     unreadable.
@@ -182,11 +211,12 @@ def load(
         logger.info("no usable saved index in %s: building from scratch", target)
         return None
     try:
-        snapshots, kept = {}, {}
+        snapshots: dict[Side, SideSnapshot] = {}
+        kept: dict[Side, KeptCandidates] = {}
         for side in SIDES:
-            ann = {"ann_factory": ann_factory, "ann_min_passages": ann_min_passages}
-            main = _load_segment(folder.path, side, "main", encoders, None, **ann)
-            delta = _load_segment(folder.path, side, "delta", encoders, main.lexical.statistics, **ann)
+            ann = _AnnSettings(ann_factory, ann_min_passages)
+            main = _load_segment(folder.path, side, "main", encoders, None, ann)
+            delta = _load_segment(folder.path, side, "delta", encoders, main.lexical.statistics, ann)
             live = np.load(folder.path / f"{side}.main.live.npy")
             if live.shape != main.document_ids.shape:
                 raise ValueError(f"{side}: live mask does not fit the main segment")
@@ -198,25 +228,33 @@ def load(
     return Loaded(snapshots, kept)
 
 
+class _AnnSettings(NamedTuple):
+    factory: AnnFactory | None
+    min_passages: int
+
+
 def _load_segment(
-    folder: Path, side: str, name: str, encoders: Mapping, statistics, *, ann_factory, ann_min_passages: int
+    folder: Path, side: Side, name: str, encoders: Mapping[str, Encoder], statistics: CorpusStatistics | None,
+    ann: _AnnSettings,
 ) -> Segment:
     documents = _read_documents(folder / f"{side}.{name}.documents.jsonl", side)
-    vectors, graphs = {}, {}
+    vectors: dict[str, np.ndarray] = {}
+    graphs: dict[str, PassageSearch] = {}
     for signal, encoder in encoders.items():
         path = folder / f"{side}.{name}.{signal}.npy"
         shape = _saved_shape(path)
         if len(shape) != 2 or shape[1] != encoder.dim:
             raise ValueError(f"{side}.{name}.{signal}: vectors of the wrong shape {shape}")
         graph_path = folder / f"{side}.{name}.{signal}.hnsw"
-        if ann_factory is None and graph_path.exists():  # FAISS: the saved graph holds the vectors
-            graphs[signal] = HnswPassageSearch.read(graph_path, shape[1], shape[0])
-            vectors[signal] = graphs[signal].stored_vectors()  # not read a second time from the .npy
+        if ann.factory is None and graph_path.exists():  # FAISS: the saved graph holds the vectors
+            graph = HnswPassageSearch.read(graph_path, shape[1], shape[0])
+            graphs[signal] = graph
+            vectors[signal] = graph.stored_vectors()  # not read a second time from the .npy
         else:
             vectors[signal] = np.load(path)
     # Saved without a graph, or another vector store is configured: the factory builds (or, for
     # pgvector, finds) the main segment's index now.
-    lexical = None
+    lexical: LexicalIndex | None = None
     if name == "main":  # the delta's postings are weighted with the main segment's statistics
         lexical = _read_lexical(folder / f"{side}.main.lexical.npz", sum(len(d.passages) for d in documents))
     if lexical is None and any(d.passage_tokens is None for d in documents):
@@ -227,5 +265,5 @@ def _load_segment(
             for d in documents
         ]
     return Segment.build(documents, vectors, statistics=statistics, with_ann=name == "main",
-                         ann_factory=ann_factory, ann_min_passages=ann_min_passages, lexical=lexical,
+                         ann_factory=ann.factory, ann_min_passages=ann.min_passages, lexical=lexical,
                          ann=graphs)

@@ -104,7 +104,7 @@ class PgvectorStore:
                 with connection.transaction():
                     connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (BUILDING, _lock_key(name)))
                     found = connection.execute("SELECT to_regclass(%s)", [f"{self.schema}.{name}"]).fetchone()
-                    if found[0] is None:
+                    if found is None or found[0] is None:
                         self._create_table(connection, name, vectors)
             except BaseException:
                 if not connection.broken:
@@ -169,7 +169,8 @@ class PgvectorStore:
             if name in self._held:
                 continue
             key = _lock_key(name)
-            if connection.execute("SELECT pg_try_advisory_lock(%s, %s)", (IN_USE, key)).fetchone()[0]:
+            locked = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", (IN_USE, key)).fetchone()
+            if locked is not None and locked[0]:
                 try:
                     table = sql.Identifier(self.schema, name)
                     connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))

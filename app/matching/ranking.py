@@ -12,8 +12,9 @@ Two steps per segment of the side (see store.SideSnapshot):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,6 +53,14 @@ EXHAUSTIVE_MAX_PASSAGES = 20_000
 WHOLE_SEGMENT_SHARE = 0.5
 
 
+class ScoredPassages(NamedTuple):
+    """What passage_scores computed for a query in one segment."""
+
+    segment: Segment
+    positions: np.ndarray  # passage positions, ascending
+    scores: dict[str, np.ndarray]  # signal → (positions, query passages)
+
+
 @dataclass
 class QueryView:
     """A query ready to score: its passages, their tokens and their vectors per signal."""
@@ -61,22 +70,22 @@ class QueryView:
     passages: Sequence[Passage]
     tokens: Sequence[Sequence[str]]
     vectors: dict[str, np.ndarray]  # signal → (query passages, dim)
-    # What passage_scores computed for this query, per segment (positions, scores per signal):
-    # choosing the quotes of its first page reads them there instead of computing them again.
-    scored: list[tuple[Segment, np.ndarray, dict[str, np.ndarray]]] = field(default_factory=list, repr=False)
+    # Choosing the quotes of its first page reads the scores computed for the ranking here
+    # instead of computing them again.
+    scored: list[ScoredPassages] = field(default_factory=list, repr=False)
 
     def all_tokens(self) -> list[str]:
         return [t for tokens in self.tokens for t in tokens]
 
     def known_scores(self, segment: Segment, positions: np.ndarray) -> dict[str, np.ndarray] | None:
         """The scores of `positions` of `segment` if they were computed for this query before."""
-        for known_segment, known_positions, raw in self.scored:
-            if known_segment is not segment or not len(known_positions):
+        for known in self.scored:
+            if known.segment is not segment or not len(known.positions):
                 continue
             # Positions are found in ascending order; any that are not found mean "compute".
-            found = np.minimum(np.searchsorted(known_positions, positions), len(known_positions) - 1)
-            if np.array_equal(known_positions[found], positions):
-                return {signal: scores[found] for signal, scores in raw.items()}
+            found = np.minimum(np.searchsorted(known.positions, positions), len(known.positions) - 1)
+            if np.array_equal(known.positions[found], positions):
+                return {signal: scores[found] for signal, scores in known.scores.items()}
         return None
 
 
@@ -88,6 +97,27 @@ class CandidateDetails:
     segment_of: np.ndarray  # (n,) index into `segments`
     rows: np.ndarray  # (n,) row in its segment
     languages: np.ndarray  # (n,)
+
+
+class ScoredCandidates(NamedTuple):
+    """A query's scored candidates as the fusion reads them, and where each one lives."""
+
+    scores: CandidateScores
+    details: CandidateDetails
+
+
+class ChosenRows(NamedTuple):
+    """Documents chosen for exact scoring without a candidate search: rows of one segment."""
+
+    segment: Segment
+    rows: np.ndarray
+
+
+class PassagePair(NamedTuple):
+    """The passage of the query and the passage of the matched document that explain a match."""
+
+    query: int
+    match: int
 
 
 @dataclass(frozen=True)
@@ -179,8 +209,8 @@ def candidate_rows(
     if allowed.sum() <= pool or (not segment.ann and segment.passage_total <= EXHAUSTIVE_MAX_PASSAGES):
         return np.flatnonzero(allowed)
     found = []
-    positions, _ = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS, MAX_QUERY_POSTINGS)
-    found.append(segment.passage_rows[positions])
+    lexical = segment.lexical.top_passages(view.all_tokens(), pool, MAX_QUERY_TERMS, MAX_QUERY_POSTINGS)
+    found.append(segment.passage_rows[lexical.positions])
     for signal, vectors in segment.vectors.items():
         queries = ann_queries(view.vectors[signal])
         # The pool is shared by the query vectors: a long query asks less of each.
@@ -200,7 +230,8 @@ def candidate_rows(
             hits = allowed_positions[local]
         found.append(segment.passage_rows[hits.ravel()])
     rows = np.unique(np.concatenate(found))
-    return rows[allowed[rows]]
+    allowed_rows: np.ndarray = rows[allowed[rows]]
+    return allowed_rows
 
 
 def segment_candidates(
@@ -210,14 +241,18 @@ def segment_candidates(
     return exact_candidates(view, segment, candidate_rows(view, segment, allowed, pool, allowed_share))
 
 
+# Finds a query's candidates in a segment: (view, segment, allowed rows, pool, allowed share).
+FindCandidates = Callable[[QueryView, Segment, np.ndarray, int, float], SegmentCandidates]
+
+
 def score_candidates(
     view: QueryView,
     snapshot: SideSnapshot,
     allowed_ids: Collection[int] | None,
     excluded_ids: Collection[int],
     pool: int,
-    main_candidates=segment_candidates,
-) -> tuple[CandidateScores, CandidateDetails]:
+    main_candidates: FindCandidates = segment_candidates,
+) -> ScoredCandidates:
     """The scored candidates of every segment of the side.
 
     `main_candidates` finds those of the main segment (the engine passes one that reuses what
@@ -241,11 +276,9 @@ def score_candidates(
     return combine(view, parts)
 
 
-def score_rows(
-    view: QueryView, chosen: Sequence[tuple[Segment, np.ndarray]]
-) -> tuple[CandidateScores, CandidateDetails]:
-    """Exact scores of documents already chosen, as (segment, rows) pairs: no candidate search."""
-    return combine(view, [exact_candidates(view, segment, rows) for segment, rows in chosen if len(rows)])
+def score_rows(view: QueryView, chosen: Sequence[ChosenRows]) -> ScoredCandidates:
+    """Exact scores of documents already chosen: no candidate search."""
+    return combine(view, [exact_candidates(view, part.segment, part.rows) for part in chosen if len(part.rows)])
 
 
 def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> dict[str, np.ndarray]:
@@ -261,13 +294,13 @@ def passage_scores(view: QueryView, segment: Segment, positions: np.ndarray) -> 
             raw[signal] = products(vectors, view.vectors[signal])[positions]
         else:
             raw[signal] = products(vectors[positions], view.vectors[signal])
-    view.scored.append((segment, positions, raw))
+    view.scored.append(ScoredPassages(segment, positions, raw))
     return raw
 
 
 def exact_candidates(view: QueryView, segment: Segment, rows: np.ndarray) -> SegmentCandidates:
     """Every signal's best and second-best passage score for each of `rows`."""
-    positions, _ = segment.passage_positions(rows)
+    positions = segment.passage_positions(rows).positions
     best = np.full((len(rows), len(SIGNALS)), np.nan, dtype=np.float32)
     second = np.zeros_like(best)
     raw = passage_scores(view, segment, positions)
@@ -278,12 +311,12 @@ def exact_candidates(view: QueryView, segment: Segment, rows: np.ndarray) -> Seg
     return SegmentCandidates(segment, rows, best, second)
 
 
-def combine(view: QueryView, parts: list[SegmentCandidates]) -> tuple[CandidateScores, CandidateDetails]:
+def combine(view: QueryView, parts: list[SegmentCandidates]) -> ScoredCandidates:
     """Scored candidates of one or more segments as the fusion reads them (no scoring here)."""
     nothing = np.zeros(0, dtype=np.int64)
     if not parts:
         empty = np.zeros((0, len(SIGNALS)), np.float32)
-        return (
+        return ScoredCandidates(
             CandidateScores(nothing, empty, empty.copy(), np.zeros(0, np.int8), nothing, nothing),
             CandidateDetails([], nothing, nothing, np.zeros(0, "<U7")),
         )
@@ -303,7 +336,7 @@ def combine(view: QueryView, parts: list[SegmentCandidates]) -> tuple[CandidateS
         rows=np.concatenate([p.rows for p in parts]),
         languages=np.concatenate([p.segment.document_languages[p.rows] for p in parts]),
     )
-    return candidates, details
+    return ScoredCandidates(candidates, details)
 
 
 @dataclass(frozen=True)
@@ -314,7 +347,7 @@ class Ranking:
 
     ids: tuple[int, ...]
     scores: tuple[float, ...]
-    pairs: tuple[tuple[int, int], ...]  # (query passage, document passage)
+    pairs: tuple[PassagePair, ...]
     contributions: np.ndarray  # (n, 3)
     visible: np.ndarray  # (n, 3)
     bonus: np.ndarray  # (n,)
@@ -326,36 +359,37 @@ class Ranking:
 
 def best_passage_pairs(
     view: QueryView, details: CandidateDetails, order: np.ndarray, fused: FusedScores
-) -> list[tuple[int, int]]:
+) -> list[PassagePair]:
     """For each ranked candidate, the (query passage, document passage) pair that scores best
     under the same fusion (its shares, the query's scaling): the natural quote to explain the
     match. The passage scores are computed again for these few candidates only, one batch per
     segment."""
-    pairs: dict[int, tuple[int, int]] = {}
+    pairs: dict[int, PassagePair] = {}
     for part, segment in enumerate(details.segments):
         ranked = np.array([p for p in order if details.segment_of[p] == part], dtype=np.int64)
         if not len(ranked):
             continue
-        positions, owner = segment.passage_positions(details.rows[ranked])
-        raw = passage_scores(view, segment, positions)
+        passages = segment.passage_positions(details.rows[ranked])
+        raw = passage_scores(view, segment, passages.positions)
         # Per (document passage, query passage) its fused score under each candidate's shares.
-        combined = np.zeros((len(positions), len(view.passages)), dtype=np.float32)
+        combined = np.zeros((len(passages.positions), len(view.passages)), dtype=np.float32)
         for column, signal in enumerate(SIGNALS):
-            shares = fused.shares[ranked, column][owner]
+            shares = fused.shares[ranked, column][passages.owner]
             if signal in raw and (shares > 0).any() and raw[signal].size:
                 combined += shares[:, None] * scale(raw[signal], fused.low[column], fused.spread[column])
         counts = segment.passage_count[details.rows[ranked]]
         for position, end, count in zip(ranked, np.cumsum(counts), counts, strict=True):
             block = combined[end - count : end]
             if not block.size:
-                pairs[int(position)] = (0, 0)
+                pairs[int(position)] = PassagePair(0, 0)
                 continue
             query_passage, match_passage = np.unravel_index(int(np.argmax(block.T)), block.T.shape)
-            pairs[int(position)] = (int(query_passage), int(match_passage))
+            pairs[int(position)] = PassagePair(int(query_passage), int(match_passage))
     return [pairs[int(position)] for position in order]
 
 
 __all__ = [
-    "BM25", "CandidateDetails", "QueryView", "Ranking", "SegmentCandidates", "best_passage_pairs", "combine",
-    "score_candidates", "score_rows", "segment_candidates",
+    "BM25", "CandidateDetails", "ChosenRows", "FindCandidates", "PassagePair", "QueryView", "Ranking",
+    "ScoredCandidates", "SegmentCandidates", "best_passage_pairs", "combine", "score_candidates", "score_rows",
+    "segment_candidates",
 ]

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from app.matching.ann import HnswPassageSearch, PassageSearch
+from app.matching.ann import AnnFactory, HnswPassageSearch, PassageSearch
 from app.matching.lexical import CorpusStatistics, LexicalIndex
+
+if TYPE_CHECKING:  # store.py builds its snapshots of segments
+    from app.matching.store import StoredDocument
 
 # Below this many passages a segment is searched exactly (a matrix product is cheap there);
 # equal to the engine's MERGE_ALWAYS_BELOW, so small sides never pay for building a graph.
 ANN_MIN_PASSAGES = 5_000
 
 
+class PassagePositions(NamedTuple):
+    """The passages of some rows of a segment, grouped per row."""
+
+    positions: np.ndarray  # passage positions
+    owner: np.ndarray  # per position, the index of its row among the rows asked for
+
+
 @dataclass(frozen=True)
 class Segment:
-    documents: Mapping[int, object]  # id → StoredDocument, in row order
+    documents: Mapping[int, StoredDocument]  # by id, in row order
     document_ids: np.ndarray  # (D,) int64
     document_languages: np.ndarray  # (D,) "nl" / "en" / "unknown"
     passage_start: np.ndarray  # (D,) first passage position of each row
@@ -41,12 +52,12 @@ class Segment:
     @classmethod
     def build(
         cls,
-        ordered: Sequence,  # StoredDocuments in the row order wanted
+        ordered: Sequence[StoredDocument],  # in the row order wanted
         vectors: Mapping[str, np.ndarray],  # signal → (P, dim) in the same passage order
         *,
         statistics: CorpusStatistics | None = None,
         with_ann: bool = False,
-        ann_factory=None,
+        ann_factory: AnnFactory | None = None,
         ann_min_passages: int = ANN_MIN_PASSAGES,
         lexical: LexicalIndex | None = None,  # postings already made for these passages (a load)
         tokens: Sequence[Sequence[str]] | None = None,  # per passage; None: the documents' own
@@ -67,7 +78,7 @@ class Segment:
         contiguous = {s: np.ascontiguousarray(v, dtype=np.float32) for s, v in vectors.items()}
         if lexical is None:
             if tokens is None:
-                tokens = [t for d in ordered for t in d.passage_tokens]
+                tokens = [t for d in ordered for t in _own_tokens(d)]
             lexical = LexicalIndex(tokens, statistics)
         del tokens
         if not ann and with_ann and passages >= ann_min_passages:
@@ -99,12 +110,12 @@ class Segment:
     def passage_total(self) -> int:
         return len(self.passage_rows)
 
-    def passage_positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Passage positions of the given rows, grouped per row, and the index into `rows` of each."""
+    def passage_positions(self, rows: np.ndarray) -> PassagePositions:
+        """The passages of the given rows, grouped per row."""
         counts = self.passage_count[rows]
         owner = np.repeat(np.arange(len(rows)), counts)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.passage_start[rows][owner] + offsets, owner
+        return PassagePositions(self.passage_start[rows][owner] + offsets, owner)
 
     def shared_tags(self, rows: np.ndarray, tags: Iterable[str], of_areas: bool) -> np.ndarray:
         """How many of `tags` (NLD areas, or sectors) each of `rows` carries."""
@@ -130,6 +141,12 @@ class Segment:
         row = self.row_of[document_id]
         start, count = self.passage_start[row], self.passage_count[row]
         return {s: v[start : start + count] for s, v in self.vectors.items()}
+
+
+def _own_tokens(stored: StoredDocument) -> tuple[tuple[str, ...], ...]:
+    if stored.passage_tokens is None:
+        raise ValueError(f"document {stored.document.id} holds no stems: pass the tokens of its passages")
+    return stored.passage_tokens
 
 
 def _rows_per_tag(tags_per_row: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:

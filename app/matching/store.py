@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,7 +26,19 @@ from app.matching.text import Language, Passage, detect_language, split_passages
 
 Side = Literal["company", "need"]
 SIDES: tuple[Side, ...] = ("company", "need")
+FREE_TEXT_ID = -1  # the id of a free-text query's document: never a database id
+_SIDE_NAMES: dict[str, Side] = {"company": "company", "companies": "company", "need": "need", "needs": "need"}
+
+
+def side_named(name: str) -> Side:
+    """The side a name means: "company" or "need" (or their plurals)."""
+    try:
+        return _SIDE_NAMES[name]
+    except KeyError:
+        raise ValueError(f"side must be 'company' or 'need', not {name!r}") from None
 _snapshot_versions = count(1)  # SideSnapshot.version
+# A saved document's language, as the one string each (a KeyError marks an unreadable row).
+_LANGUAGES: dict[str, Language] = {"nl": "nl", "en": "en", "unknown": "unknown"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,8 @@ class StoredDocument:
     passages: tuple[Passage, ...]
     passage_hashes: tuple[str, ...]  # sha256 of each passage text: the embedding cache key
     # The stems of each passage; None in a big main segment, whose BM25 postings hold them
-    # (Segment.tokens_of): as tuples they were 85 MB at 100,000 companies.
+    # (Segment.tokens_of): as tuples of their own they would take about 85 MB at 100,000
+    # bench companies.
     passage_tokens: tuple[tuple[str, ...], ...] | None
 
 
@@ -101,7 +114,9 @@ class SideSnapshot:
         documents.update(delta.documents)
         return cls(side, main, live, delta, documents)
 
-    def with_delta(self, delta: Segment, main_live: np.ndarray, documents: Mapping[int, StoredDocument]) -> SideSnapshot:
+    def with_delta(
+        self, delta: Segment, main_live: np.ndarray, documents: Mapping[int, StoredDocument]
+    ) -> SideSnapshot:
         return SideSnapshot(self.side, self.main, main_live, delta, documents)
 
     def segments(self) -> list[tuple[Segment, np.ndarray]]:
@@ -191,7 +206,7 @@ class EmbeddingCache:
             self._connection.close()
 
 
-def documents_to_json(segment: Segment) -> Iterator[dict]:
+def documents_to_json(segment: Segment) -> Iterator[dict[str, Any]]:
     """Everything needed to rebuild a segment without re-tokenizing (vectors are saved apart),
     one row per document."""
     for d in segment.documents.values():
@@ -207,7 +222,7 @@ def documents_to_json(segment: Segment) -> Iterator[dict]:
         }
 
 
-def document_from_json(side: Side, row: dict) -> StoredDocument:
+def document_from_json(side: Side, row: Mapping[str, Any]) -> StoredDocument:
     """A stored document from its saved row; text rules are checked by the manifest's version.
 
     Stems and tags are interned: a JSON parser makes a new string for every occurrence, and a
@@ -219,7 +234,7 @@ def document_from_json(side: Side, row: dict) -> StoredDocument:
     passages = tuple(Passage(a, b, document.text) for a, b in row["passages"])
     return StoredDocument(
         document=document,
-        language=sys.intern(row["language"]),
+        language=_LANGUAGES[row["language"]],
         content_hash=content_hash(document),
         passages=passages,
         passage_hashes=tuple(sha256(p.text) for p in passages),

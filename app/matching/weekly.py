@@ -16,13 +16,16 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from app.matching.fusion import fuse, top_order
+from app.matching.ranking import ChosenRows
+from app.matching.search import Searcher
 from app.matching.segment import Segment
-from app.matching.store import SideSnapshot
+from app.matching.store import Side, SideSnapshot
 
 CANDIDATES_PER_QUERY = 40
 BLOCK_ROWS = 512  # query documents per block of the matrix product (memory: BLOCK × documents)
@@ -34,6 +37,11 @@ class WeeklyLine:
     match_id: int
     rank: int
     score: float
+
+
+class WeeklyPairs(TypedDict):
+    need_to_companies: list[WeeklyLine]  # per need its best companies
+    company_to_needs: list[WeeklyLine]  # per company its best needs
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,18 @@ class DocumentVectors:
         return DocumentVectors(self.ids[keep], self.segments, self.segment_of[keep], self.rows[keep],
                                self.vectors[keep])
 
-    def chosen(self, positions: np.ndarray) -> list[tuple[Segment, np.ndarray]]:
-        """The documents at `positions` as (segment, rows) pairs, as the exact scoring takes them."""
-        return [(segment, self.rows[positions[self.segment_of[positions] == number]])
+    def chosen(self, positions: np.ndarray) -> list[ChosenRows]:
+        """The documents at `positions`, as the exact scoring takes them."""
+        return [ChosenRows(segment, self.rows[positions[self.segment_of[positions] == number]])
                 for number, segment in enumerate(self.segments)]
 
 
 def document_vectors(snapshot: SideSnapshot) -> DocumentVectors:
-    ids, segments, segment_of, all_rows, blocks = [], [], [], [], []
+    ids: list[np.ndarray] = []
+    segments: list[Segment] = []
+    segment_of: list[np.ndarray] = []
+    all_rows: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []
     for segment, live in snapshot.segments():
         rows = np.flatnonzero(live)
         if not len(rows):
@@ -80,9 +92,9 @@ def document_vectors(snapshot: SideSnapshot) -> DocumentVectors:
 
 
 def top_pairs(
-    engine,
-    query_side: str,
-    target_side: str,
+    searcher: Searcher,
+    query_side: Side,
+    target_side: Side,
     per_query: int,
     allowed_queries: Collection[int] | None,
     allowed_targets: Collection[int] | None,
@@ -93,7 +105,7 @@ def top_pairs(
 
     `dismissed` holds (query id, target id) pairs that must not appear ("not relevant").
     """
-    queries, targets = engine.snapshot(query_side), engine.snapshot(target_side)
+    queries, targets = searcher.snapshot(query_side), searcher.snapshot(target_side)
     query_docs, target_docs = document_vectors(queries), document_vectors(targets)
     if allowed_queries is not None:
         query_docs = query_docs.subset(np.isin(query_docs.ids, np.fromiter(allowed_queries, np.int64)))
@@ -106,14 +118,14 @@ def top_pairs(
     if not len(query_docs.ids) or not len(target_docs.ids):
         return lines
     k = min(CANDIDATES_PER_QUERY + per_query, len(target_docs.ids))
-    job = _Job(engine, queries, query_docs, target_docs, blocked, query_side == target_side, per_query, k)
+    job = _Job(searcher, queries, query_docs, target_docs, blocked, query_side == target_side, per_query, k)
     starts = list(range(0, len(query_docs.ids), BLOCK_ROWS))
     return [line for block in _map_blocks(job, starts, workers) for line in block]
 
 
 @dataclass(frozen=True)
 class _Job:
-    engine: object
+    searcher: Searcher
     queries: SideSnapshot
     query_docs: DocumentVectors
     target_docs: DocumentVectors
@@ -126,13 +138,13 @@ class _Job:
         """The lines of the query documents start … start + BLOCK_ROWS."""
         similarity = self.query_docs.vectors[start : start + BLOCK_ROWS] @ self.target_docs.vectors.T
         top = np.argpartition(-similarity, self.k - 1, axis=1)[:, : self.k]
-        lines = []
+        lines: list[WeeklyLine] = []
         for offset, query_id in enumerate(self.query_docs.ids[start : start + BLOCK_ROWS].tolist()):
             candidates = top[offset]
             unwanted = self.blocked.get(query_id, set()) | ({query_id} if self.same_side else set())
             if unwanted:
                 candidates = candidates[~np.isin(self.target_docs.ids[candidates], list(unwanted))]
-            lines.extend(_rescore(self.engine, self.queries, query_id, self.target_docs.chosen(candidates),
+            lines.extend(_rescore(self.searcher, self.queries, query_id, self.target_docs.chosen(candidates),
                                   self.per_query))
         return lines
 
@@ -162,33 +174,35 @@ def _map_blocks(job: _Job, starts: list[int], workers: int) -> list[list[WeeklyL
         _forked_job = None
 
 
-def _rescore(engine, queries: SideSnapshot, query_id: int, chosen, per_query: int) -> list[WeeklyLine]:
+def _rescore(
+    searcher: Searcher, queries: SideSnapshot, query_id: int, chosen: list[ChosenRows], per_query: int
+) -> list[WeeklyLine]:
     stored = queries.documents.get(query_id)
-    if stored is None:
+    view = searcher.query_view(stored.document) if stored is not None else None
+    if view is None:
         return []
-    view = engine.query_view(stored.document)
-    scores, _ = engine.scores_of_rows(view, chosen)
+    scores = searcher.scores_of_rows(view, chosen).scores
     if not len(scores):
         return []
-    fused = fuse(scores, engine.weights)
+    fused = fuse(scores, searcher.weights)
     order = top_order(fused.total, scores.document_ids, per_query)
     return [WeeklyLine(query_id, int(scores.document_ids[p]), rank, round(float(fused.total[p]), 6))
             for rank, p in enumerate(order, start=1)]
 
 
 def weekly_pairs(
-    engine, *, companies_per_need: int = 5, needs_per_company: int = 5,
+    searcher: Searcher, *, companies_per_need: int = 5, needs_per_company: int = 5,
     company_ids: Collection[int] | None = None, need_ids: Collection[int] | None = None,
     dismissed: Collection[tuple[int, int]] = (), workers: int = 1,
-) -> Mapping[str, list[WeeklyLine]]:
+) -> WeeklyPairs:
     """Both directions of the list. `dismissed` holds (company id, need id) pairs.
 
     `workers` > 1 scores in that many forked processes: for a command-line batch job only,
     never inside the multi-threaded web server.
     """
-    return {
-        "need_to_companies": top_pairs(engine, "need", "company", companies_per_need, need_ids, company_ids,
-                                       [(n, c) for c, n in dismissed], workers),
-        "company_to_needs": top_pairs(engine, "company", "need", needs_per_company, company_ids, need_ids,
-                                      dismissed, workers),
-    }
+    return WeeklyPairs(
+        need_to_companies=top_pairs(searcher, "need", "company", companies_per_need, need_ids, company_ids,
+                                    [(n, c) for c, n in dismissed], workers),
+        company_to_needs=top_pairs(searcher, "company", "need", needs_per_company, company_ids, need_ids,
+                                   dismissed, workers),
+    )

@@ -10,11 +10,12 @@ from app.deps import (
     CallerDep,
     CompanyCallerDep,
     CompanyDep,
-    MatchingStateDep,
+    IdempotencyKeyHeader,
     SessionDep,
     StaffDep,
     registration_limit,
 )
+from app.models import id_of
 from app.schemas import (
     CompaniesOut,
     CompanyCreate,
@@ -24,8 +25,10 @@ from app.schemas import (
     CompanyUpdate,
     DefenceExperience,
     NldArea,
+    RegistrationReceived,
 )
 from app.services import companies as company_service
+from app.services import idempotency, registration
 from app.services.access import Caller
 
 router = APIRouter(prefix="/companies", tags=["companies"])
@@ -37,21 +40,43 @@ router = APIRouter(prefix="/companies", tags=["companies"])
     response_model=CompanyRegistered,
     dependencies=[Depends(registration_limit)],
     responses={
+        202: {"model": RegistrationReceived,
+              "description": "Anonymous registration received: the next step goes by e-mail (new or known KvK alike)"},
         403: {"description": "Only advisers and admins register on a company's behalf"},
-        409: {"description": "KvK number already registered"},
+        409: {"description": "KvK number already registered (told to advisers and admins only)"},
         429: {"description": "Too many registrations"},
     },
 )
 def register_company(
-    company_in: CompanyCreate, caller: CallerDep, session: SessionDep, matching: MatchingStateDep
-) -> CompanyRegistered:
+    company_in: CompanyCreate, caller: CallerDep, session: SessionDep, idempotency_key: IdempotencyKeyHeader = None,
+) -> CompanyRegistered | JSONResponse:
     """Register a company: by itself (anonymous, rate-limited) or by an adviser on its behalf.
 
-    The answer holds the `edit_token` once: keep it to read, change or erase the profile later.
+    Anonymously the answer is 202 with a message, whether the KvK number is new or known: the
+    contact address Koppelkans holds for that number gets the next step by e-mail (for a new
+    company its edit link; for a known one a notice with a link to its profile). An adviser or
+    admin gets 201 with the `edit_token` (shown once: keep it to read, change or erase the profile
+    later), or 409 for a known number. With `Idempotency-Key`, the same request within 24 hours
+    gets the first answer again (edit token included); the same key with another body gets 422.
     """
-    company, edit_token = company_service.register(session=session, caller=caller, company_in=company_in)
-    session.commit()
-    matching.changed(session, "company", company.id)
+    key = idempotency.IdempotencyKey.of("POST /companies", caller, idempotency_key, company_in)
+    replayed = idempotency.replay(session, key)
+    if caller.user is None:
+        if replayed is None:
+            registration.register_self(session=session, company_in=company_in)
+            idempotency.remember(session, key, status_code=status.HTTP_202_ACCEPTED)
+            session.commit()  # the commit also brings the index in step
+        return JSONResponse(status_code=status.HTTP_202_ACCEPTED,
+                            content=RegistrationReceived(message=registration.RECEIVED).model_dump())
+    if replayed is not None and replayed.company_id is not None:
+        company = company_service.get(session=session, company_id=replayed.company_id)
+        edit_token = key.edit_token() if key else ""
+    else:
+        company, edit_token = company_service.register(
+            session=session, caller=caller, company_in=company_in, edit_token=key.edit_token() if key else None
+        )
+        idempotency.remember(session, key, status_code=status.HTTP_201_CREATED, company_id=id_of(company))
+        session.commit()
     # The registering party sees what it just sent, contact details included.
     registrant = Caller(user=caller.user, company_id=company.id)
     out = company_service.to_out(session=session, caller=registrant, company=company)
@@ -64,7 +89,9 @@ def list_companies(
     session: SessionDep,
     q: Annotated[str | None, Query(max_length=200, description="Text in name or description")] = None,
     municipality: Annotated[str | None, Query(max_length=100)] = None,
-    region: Annotated[str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe, Drenthe, Noord-Nederland")] = None,
+    region: Annotated[
+        str | None, Query(max_length=100, description="e.g. Zuidoost-Drenthe, Drenthe, Noord-Nederland")
+    ] = None,
     nld_area: NldArea | None = None,
     sector: Annotated[str | None, Query(max_length=100)] = None,
     defence_experience: DefenceExperience | None = None,
@@ -112,25 +139,23 @@ def export_company(company: CompanyDep, caller: CompanyCallerDep, session: Sessi
     )
 
 
-@router.patch("/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}})
+@router.patch(
+    "/{company_id}", response_model=CompanyOut, responses={409: {"description": "KvK number already registered"}}
+)
 def update_company(
-    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep,
-    matching: MatchingStateDep,
+    changes: CompanyUpdate, company: CompanyDep, caller: CompanyCallerDep, session: SessionDep
 ) -> CompanyOut:
     """Advisers, admins, or the company itself with `X-Edit-Token`. Only the fields sent change."""
     company_service.update(session=session, caller=caller, company=company, changes=changes)
     session.commit()
-    matching.changed(session, "company", company.id)
     return company_service.to_out(session=session, caller=caller, company=company)
 
 
 @router.delete("/{company_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def erase_company(
-    company: CompanyDep, caller: CompanyCallerDep, session: SessionDep, matching: MatchingStateDep
-) -> Response:
+def erase_company(company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> Response:
     """Erase the profile and its personal data. Advisers, admins, or the company itself with `X-Edit-Token`."""
-    company_id = company.id
+    company_id = id_of(company)
     company_service.erase(session=session, caller=caller, company=company)
-    session.commit()
-    matching.changed(session, "company", company_id)  # removes its vectors and passages
+    session.commit()  # the commit also removes its vectors, passages and saved text from the index
+    company_service.forget_files(company_id)  # its mail files, the database's write-ahead log
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,15 +2,15 @@
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app.core.db import get_engine
+from app.migrate import check_migrated
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict:
+def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
@@ -19,8 +19,7 @@ def healthz() -> dict:
 def readyz(request: Request) -> JSONResponse:
     """The database answers and its schema is migrated; the matching index is loaded when matching is on."""
     try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1 FROM alembic_version"))
+        check_migrated(get_engine())
     except Exception as error:  # any failure here means: not ready
         return JSONResponse(
             status_code=503,

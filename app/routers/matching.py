@@ -18,8 +18,9 @@ from app.deps import (
     WriterDep,
     caller_for_company,
 )
-from app.openapi_errors import FORBIDDEN
-from app.schemas import CompanyMatches, DefenceExperience, NeedKind, NeedMatches, NldArea, SearchRequest
+from app.openapi_errors import FORBIDDEN, Responses
+from app.schemas import DefenceExperience, NeedKind, NldArea
+from app.schemas_matching import CompanyMatch, CompanyMatches, NeedMatch, NeedMatches, SearchRequest
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service
@@ -27,7 +28,7 @@ from app.services.match_views import MatchPage
 
 router = APIRouter(tags=["matching"])
 
-NOT_READY = {503: {"description": "The matching index is still being built: try again shortly"}}
+NOT_READY: Responses = {503: {"description": "The matching index is still being built: try again shortly"}}
 
 
 @router.get("/needs/{need_id}/matches", response_model=CompanyMatches, responses=NOT_READY)
@@ -45,7 +46,7 @@ async def companies_for_need(
     ] = None,
 ) -> CompanyMatches:
     """Staff: the companies that best answer a need (active companies that consented to matching)."""
-    def question(session: Session) -> MatchPage:
+    def question(session: Session) -> MatchPage[CompanyMatch]:
         need = need_service.get_row(session=session, caller=caller, need_id=need_id)
         return match_views.companies_for_need_page(
             session=session, engine=engine, caller=caller, need=need, limit=limit, region=region,
@@ -72,7 +73,7 @@ async def needs_for_company(
     include_closed: Annotated[bool, Query(description="Also closed needs and needs past their deadline")] = False,
 ) -> NeedMatches:
     """Staff, or the company itself (`X-Edit-Token`): the needs and programmes that fit a company."""
-    def question(session: Session) -> MatchPage:
+    def question(session: Session) -> MatchPage[NeedMatch]:
         company = company_service.get_row(session=session, company_id=company_id)
         company_caller = caller_for_company(company, caller, x_edit_token)
         company_service.require_access(company_caller, company)
@@ -91,9 +92,11 @@ def search(
     request_in: SearchRequest, caller: CallerDep, session: SessionDep, engine: EngineDep, matching: MatchingStateDep
 ) -> CompanyMatches | NeedMatches:
     """Free-text search over needs (anyone: public needs) or companies (staff only)."""
+    text, limit, filters = request_in.text, request_in.limit, request_in.filters.model_dump()
     with matching.match_slots:
-        items = match_views.search(
-            session=session, engine=engine, caller=caller, text=request_in.text, target=request_in.target,
-            limit=request_in.limit, filters=request_in.filters.model_dump(), need_filters=matching.need_filters,
-        )
-    return CompanyMatches(items=items) if request_in.target == "companies" else NeedMatches(items=items)
+        if request_in.target == "companies":
+            return CompanyMatches(items=match_views.search_companies(
+                session=session, engine=engine, caller=caller, text=text, limit=limit, filters=filters))
+        return NeedMatches(items=match_views.search_needs(
+            session=session, engine=engine, caller=caller, text=text, limit=limit, filters=filters,
+            need_filters=matching.need_filters))

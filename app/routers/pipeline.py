@@ -3,8 +3,6 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import func
-from sqlmodel import select
 
 from app.deps import (
     CompanyCallerDep,
@@ -16,44 +14,16 @@ from app.deps import (
     SessionDep,
     StaffDep,
 )
-from app.models import Company, Match, Need
-from app.schemas import (
-    MAX_ID,
-    CompanyMatches,
-    CompanyRef,
-    Dashboard,
-    MatchChange,
-    MatchDetail,
-    MatchesOut,
-    MatchEventOut,
-    MatchFeedback,
-    MatchListWeek,
-    MatchOut,
-    NeedRef,
-    NldArea,
-    PipelineStatus,
-)
+from app.schemas import MAX_ID, NldArea, PipelineStatus
+from app.schemas_matching import CompanyMatches
+from app.schemas_pipeline import Dashboard, MatchChange, MatchDetail, MatchesOut, MatchFeedback, MatchListWeek
+from app.services import board as board_service
 from app.services import dashboard, match_lists, match_views, pipeline
+from app.services import feedback as feedback_service
 from app.services import needs as need_service
+from app.services.board import BoardFilter
 
 router = APIRouter(tags=["pipeline"])
-
-
-def match_out(session, match: Match) -> MatchOut:
-    company = session.get(Company, match.company_id)
-    need = session.get(Need, match.need_id)
-    return MatchOut(
-        company=CompanyRef(id=company.id, name=company.name, municipality=company.municipality,
-                           defence_experience=company.defence_experience),
-        need=NeedRef(id=need.id, title=need.title, kind=need.kind),
-        allowed_next=list(pipeline.TRANSITIONS[match.status]),
-        **match.model_dump(exclude={"id", "company_id", "need_id"}),
-    )
-
-
-def match_detail(session, match: Match) -> MatchDetail:
-    events = [MatchEventOut(**e.model_dump()) for e in pipeline.events(session, match)]
-    return MatchDetail(**match_out(session, match).model_dump(), events=events)
 
 
 @router.get("/matches", response_model=MatchesOut)
@@ -68,48 +38,43 @@ def list_matches(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MatchesOut:
     """Staff: the pipeline board, most recently changed first."""
-    conditions = []
-    if status_:
-        conditions.append(Match.status == status_)
-    if need_id:
-        conditions.append(Match.need_id == need_id)
-    if company_id:
-        conditions.append(Match.company_id == company_id)
-    if owner_user_id:
-        conditions.append(Match.owner_user_id == owner_user_id)
-    count = session.exec(select(func.count()).select_from(Match).where(*conditions)).one()
-    rows = session.exec(
-        select(Match).where(*conditions).order_by(Match.updated_at.desc(), Match.id.desc()).offset(offset).limit(limit)
-    ).all()
-    return MatchesOut(data=[match_out(session, m) for m in rows], count=count)
+    board_filter = BoardFilter(status=status_, need_id=need_id, company_id=company_id, owner_user_id=owner_user_id)
+    page = board_service.cards(session, board_filter, limit=limit, offset=offset)
+    count = board_service.count(session, board_filter)
+    return MatchesOut(data=[board_service.match_out(card) for card in page], count=count)
 
 
 @router.get("/matches/{company_id}/{need_id}", response_model=MatchDetail)
 def read_match(company_id: CompanyId, need_id: NeedId, caller: StaffDep, session: SessionDep) -> MatchDetail:
-    return match_detail(session, pipeline.get(session, company_id, need_id))
+    return board_service.match_detail(session, pipeline.get(session, company_id, need_id))
 
 
 @router.patch("/matches/{company_id}/{need_id}", response_model=MatchDetail)
-def change_match(company_id: CompanyId, need_id: NeedId, change: MatchChange, caller: StaffDep, session: SessionDep) -> MatchDetail:
+def change_match(
+    company_id: CompanyId, need_id: NeedId, change: MatchChange, caller: StaffDep, session: SessionDep
+) -> MatchDetail:
     """Staff: move a match on (illegal moves get 422 naming the allowed ones), add a note, set the owner."""
     match = pipeline.get_or_create(session, company_id, need_id)
     pipeline.change(
-        session, caller, match, status=change.status, note=change.note, owner_user_id=change.owner_user_id,
-        owner_given="owner_user_id" in change.model_fields_set,
+        session, caller, match, status=change.status, note=change.note, note_visibility=change.note_visibility,
+        owner_user_id=change.owner_user_id, owner_given="owner_user_id" in change.model_fields_set,
     )
     session.commit()
-    return match_detail(session, match)
+    return board_service.match_detail(session, match)
 
 
 @router.post("/matches/{company_id}/{need_id}/feedback", response_model=MatchDetail)
 def give_feedback(
     company_id: CompanyId, need_id: NeedId, feedback: MatchFeedback, caller: StaffDep, session: SessionDep
 ) -> MatchDetail:
-    """Staff: mark a match relevant or not; "not relevant" keeps it out of match results and lists."""
+    """Staff: mark a match relevant or not. "Not relevant" keeps it out of the match results of the
+    caller's organisation; an admin's (or `scope: everyone`, admins only) keeps it out of everyone's
+    results and the weekly lists."""
     match = pipeline.get_or_create(session, company_id, need_id)
-    pipeline.set_feedback(session, caller, match, relevant=feedback.relevant, reason=feedback.reason)
+    feedback_service.set_feedback(session, caller, match, relevant=feedback.relevant, reason=feedback.reason,
+                                  scope=feedback.scope)
     session.commit()
-    return match_detail(session, match)
+    return board_service.match_detail(session, match)
 
 
 @router.post("/companies/{company_id}/introductions/{need_id}/consent", response_model=MatchDetail)
@@ -121,7 +86,7 @@ def consent_to_introduction(
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     match = pipeline.consent_to_introduction(session, caller, company, need)
     session.commit()
-    return match_detail(session, match)
+    return board_service.match_detail_for_company(session, match)
 
 
 @router.delete("/companies/{company_id}/introductions/{need_id}/consent", status_code=204, response_class=Response)
@@ -156,7 +121,7 @@ def scouting(
 @router.get("/match-lists", response_model=list[MatchListWeek])
 def list_weeks(caller: ListReaderDep, session: SessionDep) -> list[MatchListWeek]:
     """The weeks with a stored match list, newest first."""
-    return [MatchListWeek(**week) for week in match_lists.weeks(session)]
+    return match_lists.weeks(session)
 
 
 EXPORT_TYPES = {
@@ -186,6 +151,6 @@ def read_week(
 @router.get("/dashboard", response_model=Dashboard)
 def dashboard_figures(caller: StaffDep, session: SessionDep) -> Dashboard:
     """Staff: matches by status, NLD area and sub-region, and introductions per month."""
-    return Dashboard(**dashboard.figures(session))
+    return dashboard.figures(session)
 
 

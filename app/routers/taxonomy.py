@@ -1,11 +1,11 @@
 """Public vocabularies and organisations."""
 
 from fastapi import APIRouter
-from sqlmodel import select
 
 from app.deps import SessionDep
-from app.models import Organisation
-from app.schemas import OrganisationRef, TaxonomyOut
+from app.schemas import MunicipalityOut, OrganisationRef, TaxonomyOut
+from app.services import needs as need_service
+from app.services import users as user_service
 from app.taxonomy import get_taxonomy
 
 router = APIRouter(tags=["taxonomy"])
@@ -21,7 +21,7 @@ def taxonomy() -> TaxonomyOut:
         need_kinds=list(vocab.need_kinds),
         regions=list(vocab.regions),
         municipalities=[
-            {"name": m.name, "province": m.province, "regions": list(m.regions)}
+            MunicipalityOut(name=m.name, province=m.province, regions=list(m.regions))
             for m in sorted(vocab.municipalities.values(), key=lambda m: m.name)
         ],
     )
@@ -30,5 +30,4 @@ def taxonomy() -> TaxonomyOut:
 @router.get("/organisations", response_model=list[OrganisationRef])
 def organisations(session: SessionDep) -> list[OrganisationRef]:
     """The organisations that own needs or that users belong to."""
-    rows = session.exec(select(Organisation).order_by(Organisation.name)).all()
-    return [OrganisationRef(id=o.id, slug=o.slug, name=o.name) for o in rows]
+    return [need_service.organisation_out(o) for o in user_service.organisations(session=session)]

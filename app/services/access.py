@@ -6,13 +6,17 @@ or anonymous. The rules for personal data live here so every endpoint applies th
 
 from dataclasses import dataclass
 
-from app.models import Company, User
+from app.core.errors import Unauthorized
+from app.domain import Role
+from app.models import CompanyRecord, User
 
-STAFF_ROLES = frozenset({"admin", "adviser", "scout", "regioteam"})
+STAFF_ROLES = frozenset(Role)
 # The provincial desk: may register companies on their behalf and always sees contact details.
-DESK_ROLES = frozenset({"admin", "adviser"})
+DESK_ROLES = frozenset({Role.admin, Role.adviser})
 # Defence parties: see contact details only where the company consented.
-DEFENCE_ROLES = frozenset({"scout", "regioteam"})
+DEFENCE_ROLES = frozenset({Role.scout, Role.regioteam})
+# The weekly match lists: the Regioteam and the provincial desk.
+LIST_READER_ROLES = frozenset({Role.regioteam, Role.adviser, Role.admin})
 
 
 @dataclass(frozen=True)
@@ -21,10 +25,11 @@ class Caller:
     company_id: int | None = None  # set when a valid X-Edit-Token for this company came with the request
 
     @property
-    def role(self) -> str:
-        if self.user is not None:
-            return self.user.role
-        return "company" if self.company_id is not None else "anonymous"
+    def logged_in_user(self) -> User:
+        """The user behind the bearer token or web session; refuses anonymous callers and companies."""
+        if self.user is None:
+            raise Unauthorized("log in first: send Authorization: Bearer <token>")
+        return self.user
 
     @property
     def is_staff(self) -> bool:
@@ -35,6 +40,10 @@ class Caller:
         return self.user is not None and self.user.role in DESK_ROLES
 
     @property
+    def reads_weekly_lists(self) -> bool:
+        return self.user is not None and self.user.role in LIST_READER_ROLES
+
+    @property
     def label(self) -> str:
         """How the caller appears in the audit log: ids and role, no names."""
         if self.user is not None:
@@ -43,14 +52,14 @@ class Caller:
             return f"company:{self.company_id}"
         return "anonymous"
 
-    def owns(self, company_id: int) -> bool:
-        return self.company_id == company_id
+    def owns(self, company_id: int | None) -> bool:
+        return self.company_id is not None and self.company_id == company_id
 
 
 ANONYMOUS = Caller()
 
 
-def may_see_contact(caller: Caller, company: Company, *, introduction_consented: bool = False) -> bool:
+def may_see_contact(caller: Caller, company: CompanyRecord, *, introduction_consented: bool = False) -> bool:
     """Defence parties see who to call only after the company consented: to all Defence contact,
     or to the introduction at hand (``introduction_consented``)."""
     if caller.owns(company.id) or caller.is_desk:
@@ -60,5 +69,5 @@ def may_see_contact(caller: Caller, company: Company, *, introduction_consented:
     return False
 
 
-def may_see_consents(caller: Caller, company: Company) -> bool:
+def may_see_consents(caller: Caller, company: CompanyRecord) -> bool:
     return caller.owns(company.id) or caller.is_desk

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from app.models import AuditEvent, utcnow
 from app.services.access import Caller
 
-_INSERT_EVENTS = insert(AuditEvent.__table__)
+_INSERT_EVENTS = insert(AuditEvent)
 
 
 def record(

@@ -9,10 +9,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from app.domain import CompanySource
 from app.models import Company
 from app.schemas import CompanyCreate
 
@@ -31,7 +33,7 @@ class ImportReport:
         return not self.problems
 
 
-def read_records(path: Path) -> Iterator[tuple[int, dict]]:
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, raw record) from a .csv (`,` or `;`, list fields separated by `|`) or .jsonl file."""
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         with path.open(encoding="utf-8") as lines:
@@ -47,21 +49,24 @@ def read_records(path: Path) -> Iterator[tuple[int, dict]]:
         handle.seek(0)
         delimiter = ";" if sample.count(";") > sample.count(",") else ","
         for number, row in enumerate(csv.DictReader(handle, delimiter=delimiter), start=2):
-            record = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+            record: dict[str, Any] = {key.strip(): (value or "").strip() for key, value in row.items() if key}
             for name in LIST_FIELDS:
                 if name in record:
                     record[name] = [part.strip() for part in record[name].split(LIST_SEPARATOR) if part.strip()]
             if "employees" in record:
                 record["employees"] = record["employees"] or None
-            if "consent" in record:
-                record["consent"] = record["consent"].lower() in ("true", "ja", "yes", "1")
-            if "consent_defence_contact" in record:
-                record["consent_defence_contact"] = record["consent_defence_contact"].lower() in ("true", "ja", "yes", "1")
+            for name in ("consent", "consent_defence_contact"):
+                if name in record:
+                    record[name] = record[name].lower() in ("true", "ja", "yes", "1")
             yield number, {k: v for k, v in record.items() if v not in ("", None) or k in ("consent",)}
 
 
-def validate(records: Iterator[tuple[int, dict]], existing_kvk: set[str]) -> tuple[list[CompanyCreate], list[str]]:
-    valid, problems, seen = [], [], set(existing_kvk)
+def validate(
+    records: Iterator[tuple[int, dict[str, Any]]], existing_kvk: set[str]
+) -> tuple[list[CompanyCreate], list[str]]:
+    valid: list[CompanyCreate] = []
+    problems: list[str] = []
+    seen = set(existing_kvk)
     for number, record in records:
         if "__error__" in record:
             problems.append(f"line {number}: {record['__error__']}")
@@ -81,11 +86,14 @@ def validate(records: Iterator[tuple[int, dict]], existing_kvk: set[str]) -> tup
     return valid, problems
 
 
-def import_companies(session: Session, path: Path, *, source: str = "adviser", progress: bool = False) -> ImportReport:
+def import_companies(
+    session: Session, path: Path, *, source: CompanySource = CompanySource.adviser, progress: bool = False
+) -> ImportReport:
     """Validates the whole file, then inserts in batches; writes nothing when any record is invalid."""
     from tqdm import tqdm
 
-    existing = set(session.exec(select(Company.kvk_number).where(Company.kvk_number.is_not(None))).all())
+    registered = session.exec(select(Company.kvk_number).where(col(Company.kvk_number).is_not(None))).all()
+    existing = {kvk_number for kvk_number in registered if kvk_number is not None}
     companies, problems = validate(read_records(path), existing)
     if problems:
         return ImportReport(problems=problems)

@@ -7,9 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, event, func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
+from app.matching.store import Side
 from app.models import Company, IndexChange, Need
 
 # A worker re-reads this many sequence numbers below the last one it applied: on PostgreSQL two
@@ -23,15 +24,22 @@ PRUNE_EVERY_SECONDS = 600
 _last_prune = {"at": float("-inf")}
 
 
-@event.listens_for(Session, "after_flush")
-def _log_index_changes(session, _flush_context) -> None:
-    """Every company or need inserted, updated or deleted in a flush gets a change-log row, in the
-    same transaction, so other workers see the write exactly when it commits."""
-    rows = [
-        {"side": "company" if isinstance(obj, Company) else "need", "record_id": obj.id, "at": datetime.now(UTC)}
+def flushed_changes(session: Session) -> list[tuple[Side, int]]:
+    """The (side, id) of every company or need the flush in progress inserts, updates or deletes
+    (for an ``after_flush`` hook, while the session still lists them)."""
+    return [
+        ("company" if isinstance(obj, Company) else "need", obj.id)
         for obj in (*session.new, *session.dirty, *session.deleted)
         if isinstance(obj, Company | Need) and obj.id is not None
     ]
+
+
+@event.listens_for(Session, "after_flush")
+def _log_index_changes(session: Session, _flush_context: object) -> None:
+    """Every company or need inserted, updated or deleted in a flush gets a change-log row, in the
+    same transaction, so other workers see the write exactly when it commits."""
+    now = datetime.now(UTC)
+    rows = [{"side": side, "record_id": record_id, "at": now} for side, record_id in flushed_changes(session)]
     if rows:
         session.connection().execute(insert(IndexChange), rows)
         if time.monotonic() - _last_prune["at"] >= PRUNE_EVERY_SECONDS:
@@ -47,7 +55,7 @@ def prune_change_log(session: Session, retention: timedelta) -> int:
     """
     newest = select(func.max(IndexChange.id)).scalar_subquery()
     deleted = session.connection().execute(
-        delete(IndexChange).where(IndexChange.at < datetime.now(UTC) - retention, IndexChange.id < newest)
+        delete(IndexChange).where(col(IndexChange.at) < datetime.now(UTC) - retention, col(IndexChange.id) < newest)
     )
     return deleted.rowcount or 0
 

@@ -1,17 +1,21 @@
 """Companies: registration, reading with field-level visibility, changes and erasure."""
 
 import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, String, bindparam, cast, func, or_
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Row, String, bindparam, cast, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.core.db import forget_erased_pages
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.security import hash_token, new_token, token_matches
-from app.models import Company, MatchList, utcnow
+from app.domain import CompanySource, CompanyStatus, DefenceExperience
+from app.models import Company, CompanyRecord, MatchList, id_of, metadata, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit
+from app.services import audit, edit_links, mail, pipeline
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -26,17 +30,21 @@ NEVER_EMPTY_FIELDS = frozenset({
 })
 
 
-def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> tuple[Company, str]:
-    """Stores a new company and returns it with its edit token (clear text, shown once)."""
+def register(
+    *, session: Session, caller: Caller, company_in: CompanyCreate, edit_token: str | None = None
+) -> tuple[Company, str]:
+    """Stores a new company and returns it with its edit token (clear text, shown once; ``edit_token``
+    when given, else a new random one). A known KvK number is a Conflict: for staff, and for the
+    self-registration, which answers strangers without it (app/services/registration.py)."""
     if caller.user is not None and not caller.is_desk:
         raise Forbidden("only advisers and admins register companies on a company's behalf")
     _refuse_duplicate_kvk(session, company_in.kvk_number)
-    edit_token = new_token("edit")
+    edit_token = edit_token or new_token("edit")
     fields = company_in.model_dump(exclude={"consent"})
     company = Company(
         **fields,
         consent_matching=True,
-        source="adviser" if caller.is_desk else "self",
+        source=CompanySource.adviser if caller.is_desk else CompanySource.self,
         registered_by_user_id=caller.user.id if caller.user else None,
         edit_token_hash=hash_token(edit_token),
     )
@@ -50,26 +58,47 @@ def register(*, session: Session, caller: Caller, company_in: CompanyCreate) -> 
     return company, edit_token
 
 
+def find_by_kvk(session: Session, kvk_number: str) -> Company | None:
+    return session.exec(select(Company).where(Company.kvk_number == kvk_number)).first()
+
+
 def get(*, session: Session, company_id: int) -> Company:
     return _found(session.get(Company, company_id), company_id)
 
 
-def get_row(*, session: Session, company_id: int) -> Row:
+def get_row(*, session: Session, company_id: int) -> Row[Any]:
     """``get`` as a row of the company's columns, for reading only (a match request)."""
     return _found(rows_by_id(session=session, company_ids=[company_id]).get(company_id), company_id)
 
 
-def _found(company, company_id: int):
+R = TypeVar("R", Company, Row[Any])
+
+
+def _found(company: R | None, company_id: int) -> R:
     if company is None:
         raise NotFound(f"no company with id {company_id}")
     return company
 
 
-def check_edit_token(company: Company, edit_token: str | None) -> bool:
-    return bool(edit_token and company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
+def check_edit_token(company: CompanyRecord, edit_token: str | None) -> bool:
+    """The company's edit token, or a link token mailed to its contact (app/services/edit_links.py)."""
+    if not edit_token:
+        return False
+    if edit_token.startswith(edit_links.LINK_PREFIX):
+        return edit_links.link_token_matches(company, edit_token)
+    return bool(company.edit_token_hash and token_matches(edit_token, company.edit_token_hash))
 
 
-def require_access(caller: Caller, company: Company) -> None:
+def issue_edit_token(*, session: Session, company: Company, actor: Caller | str) -> str:
+    """A new edit token for the company (the old one stops working); the clear text is returned once."""
+    edit_token = new_token("edit")
+    company.edit_token_hash = hash_token(edit_token)
+    session.add(company)
+    audit.record(session, actor, "issue_edit_token", "company", company.id)
+    return edit_token
+
+
+def require_access(caller: Caller, company: CompanyRecord) -> None:
     """Staff may read every company; a company only itself."""
     if caller.is_staff or caller.owns(company.id):
         return
@@ -88,13 +117,16 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
     if DESK_ONLY_FIELDS & values.keys() and not caller.is_desk:
         raise Forbidden(f"only advisers and admins may change {', '.join(sorted(DESK_ONLY_FIELDS & values.keys()))}")
     required = {"name", "kvk_number", "municipality", "description", "contact_email"}
-    if company.source == "seed":  # seed records may lack a KvK number, municipality or contact
+    if company.source == CompanySource.seed:  # seed records may lack a KvK number, municipality or contact
         required = set()
     emptied = (required | NEVER_EMPTY_FIELDS) & values.keys()
     cleared = sorted(field for field in emptied if values[field] is None)
     if cleared:
         raise InvalidInput(f"{', '.join(cleared)} cannot be emptied: send a new value instead")
     if values.get("kvk_number") and values["kvk_number"] != company.kvk_number:
+        if not caller.is_desk:
+            # Whether another company holds a number would tell who is registered: the desk checks it.
+            raise Forbidden("only advisers and admins may change kvk_number: ask the desk to correct it")
         _refuse_duplicate_kvk(session, values["kvk_number"])
     for field, value in values.items():
         setattr(company, field, value)
@@ -111,11 +143,20 @@ def update(*, session: Session, caller: Caller, company: Company, changes: Compa
 def erase(*, session: Session, caller: Caller, company: Company) -> None:
     """Deletes the profile with its personal data; only an audit line without personal data remains."""
     require_change_access(caller, company)
-    company_id = company.id
+    company_id = id_of(company)
     session.delete(company)  # its matches, events and consents go with it (ON DELETE CASCADE)
     session.flush()
     _redact_from_match_lists(session, company_id)
     audit.record(session, caller, "erase", "company", company_id)
+
+
+def forget_files(company_id: int) -> None:
+    """After an erasure is committed: the company's mail leaves the outbox folder, and SQLite's
+    write-ahead log (which still holds the pages as they were) is moved into the database file,
+    whose deleted content is overwritten (secure_delete). The matching index forgets its text
+    when told of the erasure (MatchingState.changed)."""
+    mail.forget_company_files(company_id)
+    forget_erased_pages()
 
 
 def _redact_from_match_lists(session: Session, company_id: int) -> None:
@@ -137,43 +178,44 @@ def filter_conditions(
     region: str | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
-    defence_experience: str | None = None,
-    status: str | None = None,
-) -> list:
+    defence_experience: DefenceExperience | None = None,
+    status: CompanyStatus | None = None,
+) -> list[ColumnElement[bool]]:
     """SQL conditions for the company filters shared by the list, matching and search."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if q:
         pattern = contains_pattern(q)
         conditions.append(
             or_(
-                func.lower(Company.name).like(pattern, escape="\\"),
-                func.lower(Company.description).like(pattern, escape="\\"),
+                func.lower(col(Company.name)).like(pattern, escape="\\"),
+                func.lower(col(Company.description)).like(pattern, escape="\\"),
             )
         )
     if municipality:
-        conditions.append(func.lower(Company.municipality) == municipality.strip().lower())
+        conditions.append(func.lower(col(Company.municipality)) == municipality.strip().lower())
     if region:
         names = get_taxonomy().municipalities_in_region(region)
         if not names:
             raise InvalidInput(f"unknown region {region!r}: choose from {list(get_taxonomy().regions)}")
         conditions.append(col(Company.municipality).in_(names))
     if nld_area:
-        conditions.append(json_list_contains(Company.nld_areas, nld_area))
+        conditions.append(json_list_contains(col(Company.nld_areas), nld_area))
     if sector:
-        conditions.append(json_list_contains(Company.sectors, sector))
+        conditions.append(json_list_contains(col(Company.sectors), sector))
     if defence_experience:
-        conditions.append(Company.defence_experience == defence_experience)
+        conditions.append(col(Company.defence_experience) == defence_experience)
     if status:
-        conditions.append(Company.status == status)
+        conditions.append(col(Company.status) == status)
     return conditions
 
 
-def list_companies(*, session: Session, limit: int = 50, offset: int = 0, **filters) -> tuple[list[Company], int]:
+def list_companies(
+    *, session: Session, limit: int = 50, offset: int = 0, **filters: Any
+) -> tuple[list[Company], int]:
     conditions = filter_conditions(**filters)
     count = session.exec(select(func.count()).select_from(Company).where(*conditions)).one()
-    companies = session.exec(
-        select(Company).where(*conditions).order_by(Company.name, Company.id).offset(offset).limit(limit)
-    ).all()
+    ordered = select(Company).where(*conditions).order_by(col(Company.name), col(Company.id))
+    companies = session.exec(ordered.offset(offset).limit(limit)).all()
     return list(companies), count
 
 
@@ -183,12 +225,12 @@ def like_anywhere(text: str) -> str:
     return f"%{escaped}%"
 
 
-def contains_pattern(text: str):
+def contains_pattern(text: str) -> ColumnElement[str]:
     """``like_anywhere``, lowered by the database like the column it is compared with (SQLite lowers ASCII only)."""
     return func.lower(like_anywhere(text))
 
 
-def json_list_contains(column, slug: str):
+def json_list_contains(column: ColumnExpressionArgument[list[str]], slug: str) -> ColumnElement[bool]:
     """True where a JSON array column of slugs holds ``slug`` (works on SQLite and PostgreSQL)."""
     return cast(column, String).like(f'%"{slug}"%')
 
@@ -200,7 +242,7 @@ _PUBLIC_FIELDS = tuple(
 
 
 def to_out(
-    *, session: Session, caller: Caller, company: Company, need_id: int | None = None,
+    *, session: Session, caller: Caller, company: CompanyRecord, need_id: int | None = None,
     introduction_consented: bool | None = None, audited: list[tuple[int, str]] | None = None,
 ) -> CompanyOut:
     """The company (a table object, or a row of its columns) as this caller may see it; every
@@ -215,26 +257,27 @@ def to_out(
         **{name: getattr(company, name) for name in _PUBLIC_FIELDS},
         regions=regions_of(company.municipality),
     )
+    company_id = id_of(company)
     visible = may_see_contact(caller, company)
     if not visible and need_id is not None and may_see_contact(caller, company, introduction_consented=True):
         if introduction_consented is None:
-            introduction_consented = introduction_consent(session, company.id, need_id) is not None
+            introduction_consented = introduction_consent(session, company_id, need_id) is not None
         visible = introduction_consented
     if visible:
         out.contact = Contact(name=company.contact_name, email=company.contact_email, phone=company.contact_phone)
-        if not caller.owns(company.id) and company.contact_email:
+        if not caller.owns(company_id) and company.contact_email:
             detail = f"need {need_id}" if need_id is not None else ""
             if audited is None:
-                audit.record(session, caller, "read_contact", "company", company.id, detail)
+                audit.record(session, caller, "read_contact", "company", company_id, detail)
             else:
-                audited.append((company.id, detail))
+                audited.append((company_id, detail))
     if may_see_consents(caller, company):
         out.consents = Consents(matching=company.consent_matching, defence_contact=company.consent_defence_contact)
     return out
 
 
 def to_out_many(
-    *, session: Session, caller: Caller, companies: list[Company], need_id: int | None = None,
+    *, session: Session, caller: Caller, companies: Sequence[CompanyRecord], need_id: int | None = None,
     audited: list[tuple[int, str]] | None = None,
 ) -> list[CompanyOut]:
     """``to_out`` for several companies, with the introduction consents for ``need_id`` read in one
@@ -242,7 +285,7 @@ def to_out_many(
     for the caller to write."""
     consented: set[int] = set()
     # Only where a consent would release the contact details (Defence parties, no general consent).
-    undecided = [c.id for c in companies if not may_see_contact(caller, c)
+    undecided = [id_of(c) for c in companies if not may_see_contact(caller, c)
                  and may_see_contact(caller, c, introduction_consented=True)]
     if need_id is not None and undecided:
         consented = introduction_consented_company_ids(session, need_id, undecided)
@@ -258,10 +301,11 @@ def to_out_many(
 
 
 # A list of matches reads its companies with this statement: built once, its compiled form is reused.
-_COMPANY_ROWS_BY_ID = sa_select(Company.__table__).where(Company.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_COMPANY_TABLE = metadata.tables["company"]
+_COMPANY_ROWS_BY_ID = sa_select(_COMPANY_TABLE).where(_COMPANY_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def rows_by_id(*, session: Session, company_ids: list[int]) -> dict[int, Row]:
+def rows_by_id(*, session: Session, company_ids: list[int]) -> dict[int, Row[Any]]:
     """The companies with these ids that exist, as rows of their columns (one query, no table
     objects: a list of matches only shows them), by id."""
     if not company_ids:
@@ -282,30 +326,36 @@ def _refuse_duplicate_kvk(session: Session, kvk_number: str) -> None:
         raise Conflict(f"a company with kvk_number {kvk_number} is already registered")
 
 
-def export(*, session: Session, caller: Caller, company: Company) -> dict:
+def export(*, session: Session, caller: Caller, company: Company) -> dict[str, Any]:
     """Everything Koppelkans holds about a company (its right of access), as plain JSON data.
 
-    Only the company itself and the provincial desk may ask; every export is audited.
+    Only the company itself and the provincial desk may ask; every export is audited. It is the
+    company's document, whoever downloads it: staff notes appear only when shared with the
+    company, and staff only as the service, never by id.
     """
     from app.models import AuditEvent, IntroductionConsent, Match, MatchEvent
 
     require_change_access(caller, company)
-    profile = company.model_dump(exclude={"edit_token_hash"})
-    matches = session.exec(select(Match).where(Match.company_id == company.id).order_by(Match.id)).all()
+    profile = company.model_dump(exclude={"edit_token_hash", "registered_by_user_id"})
+    matches = session.exec(select(Match).where(Match.company_id == company.id).order_by(col(Match.id))).all()
     events = {
-        match.id: [e.model_dump(exclude={"id", "match_id"}) for e in session.exec(
-            select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(MatchEvent.id)).all()]
+        match.id: pipeline.events_for_company(session.exec(
+            select(MatchEvent).where(MatchEvent.match_id == match.id).order_by(col(MatchEvent.id))).all())
         for match in matches
     }
     consents = session.exec(select(IntroductionConsent).where(IntroductionConsent.company_id == company.id)).all()
     audit.record(session, caller, "export", "company", company.id)
     session.flush()
-    trail = session.exec(select(AuditEvent).where(AuditEvent.subject_type == "company",
-                                                  AuditEvent.subject_id == company.id).order_by(AuditEvent.id)).all()
+    trail = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == "company", AuditEvent.subject_id == company.id)
+        .order_by(col(AuditEvent.id))
+    ).all()
     return {
         "profile": profile,
         "regions": regions_of(company.municipality),
         "introduction_consents": [c.model_dump(include={"need_id", "consented_at"}) for c in consents],
-        "matches": [{**m.model_dump(exclude={"id", "company_id"}), "events": events[m.id]} for m in matches],
-        "audit_log": [e.model_dump(include={"at", "actor", "action", "detail"}) for e in trail],
+        "matches": [{**pipeline.match_for_company(m), "events": events[m.id]} for m in matches],
+        "audit_log": [{**e.model_dump(include={"at", "action", "detail"}), "actor": pipeline.company_actor(e.actor)}
+                      for e in trail],
     }

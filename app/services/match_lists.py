@@ -11,16 +11,19 @@ import io
 import json
 import re
 from datetime import UTC, date
+from typing import Any
 
 import xlsxwriter
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput, NotFound
+from app.domain import ListLineChange
 from app.matching.engine import MatchEngine
-from app.models import Company, MatchList, Need
-from app.services import pipeline
-from app.services.matching import allowed_company_ids, allowed_need_ids
+from app.models import Company, MatchList, Need, id_of
+from app.schemas_pipeline import MatchListWeek
+from app.services import feedback, pipeline
+from app.services.matchable import allowed_company_ids, allowed_need_ids
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 COMPANIES_PER_NEED = 5
@@ -28,13 +31,16 @@ NEEDS_PER_COMPANY = 5
 # A score that moved at least this much (or a new rank) marks a line as changed.
 SCORE_CHANGE = 0.01
 
-COLUMNS = [
-    ("week", "week", 10), ("direction", "richting", 18), ("change", "wijziging", 11), ("need_id", "behoefte_id", 11),
-    ("need_title", "behoefte", 60), ("need_kind", "soort", 13), ("company_id", "bedrijf_id", 10),
-    ("company_name", "bedrijf", 40), ("municipality", "gemeente", 18), ("defence_experience", "defensie_ervaring", 17),
-    ("rank", "rang", 6), ("score", "score", 8),
+COLUMNS = [  # (key, column title, width in the spreadsheet)
+    ("week", "week", 10), ("direction", "richting", 18), ("change", "wijziging", 11),
+    ("need_id", "behoefte_id", 11), ("need_title", "behoefte", 60), ("need_kind", "soort", 13),
+    ("company_id", "bedrijf_id", 10), ("company_name", "bedrijf", 40), ("municipality", "gemeente", 18),
+    ("defence_experience", "defensie_ervaring", 17), ("rank", "rang", 6), ("score", "score", 8),
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+ListLine = dict[str, Any]  # one line of a list: the COLUMNS' keys, as stored in the list's JSON
+LineKey = tuple[str, int, int]  # direction, need id, company id: the same pair in two weeks
 
 
 def current_week(today: date | None = None) -> str:
@@ -59,21 +65,26 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     `workers` > 1 scores in forked processes: only from the command line, never in the server.
     """
     check_week(week)
-    existing = get(session, week, missing_ok=True)
+    existing = find(session, week)
     if existing is not None:
         return existing, False
-    dismissed = pipeline.dismissed_pairs(session)
+    dismissed = feedback.dismissed_pairs(session)
     company_ids = allowed_company_ids(session)
     need_ids = allowed_need_ids(session, include_staff_only=True)
-    needs = {n.id: n for n in session.exec(select(Need).where(Need.id.in_(need_ids))).all()} if need_ids else {}
-    companies = {c.id: c for c in session.exec(select(Company).where(Company.id.in_(company_ids))).all()} if company_ids else {}
+    needs: dict[int, Need] = {}
+    if need_ids:
+        needs = {id_of(n): n for n in session.exec(select(Need).where(col(Need.id).in_(need_ids))).all()}
+    companies: dict[int, Company] = {}
+    if company_ids:
+        listed = session.exec(select(Company).where(col(Company.id).in_(company_ids))).all()
+        companies = {id_of(c): c for c in listed}
 
     # One batch for both directions (candidates from one matrix product, exact re-scoring of the
     # best of them) instead of one search per need and per company; pairs marked "not relevant"
     # never enter it.
     batch = engine.weekly_pairs(companies_per_need=COMPANIES_PER_NEED, needs_per_company=NEEDS_PER_COMPANY,
                                 company_ids=company_ids, need_ids=need_ids, dismissed=dismissed, workers=workers)
-    lines = []
+    lines: list[ListLine] = []
     for found in batch["need_to_companies"]:
         if found.match_id in companies and found.query_id in needs:
             lines.append(_line(week, "behoefte→bedrijf", needs[found.query_id], companies[found.match_id],
@@ -92,12 +103,13 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     except IntegrityError:  # built at the same moment elsewhere: that one counts
         session.rollback()
         return get(session, week), False
-    current = [(line["company_id"], line["need_id"], line["score"]) for line in lines if line["change"] != "gone"]
+    current = [(line["company_id"], line["need_id"], line["score"])
+               for line in lines if line["change"] != ListLineChange.gone]
     pipeline.ensure_matches(session, current, update_scores=True)
     return match_list, True
 
 
-def _line(week: str, direction: str, need: Need, company: Company, rank: int, score: float) -> dict:
+def _line(week: str, direction: str, need: Need, company: Company, rank: int, score: float) -> ListLine:
     return {
         "week": week, "direction": direction, "need_id": need.id, "need_title": need.title, "need_kind": need.kind,
         "company_id": company.id, "company_name": company.name, "municipality": company.municipality or "",
@@ -105,45 +117,53 @@ def _line(week: str, direction: str, need: Need, company: Company, rank: int, sc
     }
 
 
-def _compare_with_previous(session: Session, week: str, lines: list[dict]) -> list[dict]:
-    previous = session.exec(select(MatchList).where(MatchList.week < week).order_by(MatchList.week.desc())).first()
-    before = {}
+def _compare_with_previous(session: Session, week: str, lines: list[ListLine]) -> list[ListLine]:
+    previous = session.exec(
+        select(MatchList).where(col(MatchList.week) < week).order_by(col(MatchList.week).desc())
+    ).first()
+    before: dict[LineKey, ListLine] = {}
     if previous is not None:
-        before = {_key(line): line for line in json.loads(previous.content)["lines"] if line["change"] != "gone"}
+        stored: list[ListLine] = json.loads(previous.content)["lines"]
+        before = {_key(line): line for line in stored if line["change"] != ListLineChange.gone}
     now = {_key(line) for line in lines}
     for line in lines:
         old = before.get(_key(line))
         if old is None:
-            line["change"] = "new"
+            line["change"] = ListLineChange.new
         elif old["rank"] != line["rank"] or abs(old["score"] - line["score"]) >= SCORE_CHANGE:
-            line["change"] = "changed"
+            line["change"] = ListLineChange.changed
         else:
-            line["change"] = "unchanged"
-    gone = [{**old, "week": week, "change": "gone", "rank": None} for key, old in before.items() if key not in now]
+            line["change"] = ListLineChange.unchanged
+    gone = [{**old, "week": week, "change": ListLineChange.gone, "rank": None}
+            for key, old in before.items() if key not in now]
     return sorted(lines + gone, key=_reading_order)
 
 
-def _reading_order(line: dict) -> tuple:
+def _reading_order(line: ListLine) -> tuple[str, int, int, int, int]:
     """Grouped by direction, then per need (or per company) by rank; gone lines last in their group."""
     group = line["need_id"] if line["direction"].startswith("behoefte") else line["company_id"]
     return line["direction"], group, line["rank"] or 999, line["company_id"], line["need_id"]
 
 
-def _key(line: dict) -> tuple:
+def _key(line: ListLine) -> LineKey:
     return line["direction"], line["need_id"], line["company_id"]
 
 
-def get(session: Session, week: str, *, missing_ok: bool = False) -> MatchList | None:
+def find(session: Session, week: str) -> MatchList | None:
     check_week(week)
-    found = session.exec(select(MatchList).where(MatchList.week == week)).first()
-    if found is None and not missing_ok:
+    return session.exec(select(MatchList).where(MatchList.week == week)).first()
+
+
+def get(session: Session, week: str) -> MatchList:
+    found = find(session, week)
+    if found is None:
         raise NotFound(f"no match list for week {week}: it is built by `koppelkans weekly-list --week {week}`")
     return found
 
 
-def weeks(session: Session) -> list[dict]:
-    rows = session.exec(select(MatchList).order_by(MatchList.week.desc())).all()
-    return [{"week": r.week, "built_at": r.built_at, "lines": len(json.loads(r.content)["lines"])} for r in rows]
+def weeks(session: Session) -> list[MatchListWeek]:
+    rows = session.exec(select(MatchList).order_by(col(MatchList.week).desc())).all()
+    return [MatchListWeek(week=r.week, built_at=r.built_at, lines=len(json.loads(r.content)["lines"])) for r in rows]
 
 
 # --- exports -------------------------------------------------------------------------------
@@ -163,7 +183,7 @@ def as_csv(match_list: MatchList) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _csv_cell(value) -> str:
+def _csv_cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):

@@ -7,19 +7,23 @@ detail it releases. The endpoints read on the event loop and hand the recording 
 writer (app/core/writer.py); pages and other synchronous callers record in their own session.
 """
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
+from app.domain import DefenceExperience, NeedKind, PipelineStatus
+from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
-from app.models import Company, Need
-from app.schemas import CompanyMatch, NeedMatch
-from app.services import audit, pipeline
+from app.models import CompanyRecord, NeedRecord, id_of
+from app.schemas_matching import CompanyMatch, NeedMatch
+from app.services import audit, feedback, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
-from app.services.matching import (
+from app.services.matchable import (
     NeedFilterCache,
     allowed_company_ids,
     allowed_need_ids,
@@ -31,15 +35,18 @@ from app.services.matching import (
 SCORE_TIE_DECIMALS = 3
 
 
+Item = TypeVar("Item", CompanyMatch, NeedMatch)
+
+
 @dataclass
-class MatchPage:
+class MatchPage(Generic[Item]):
     """A list of matches as one caller sees it, and what showing it records.
 
     ``pairs`` holds the (company id, need id) of each item; ``unseen`` the positions of the items
     whose pair has no match record yet. Their status is filled in by ``record``.
     """
 
-    items: list
+    items: list[Item]
     pairs: list[tuple[int, int]]
     actor: str
     unseen: list[int] = field(default_factory=list)
@@ -50,21 +57,24 @@ class MatchPage:
         """Write the new match records and audit lines, then fill in the new pairs' statuses.
         Safe to repeat after a rollback (the batch writer may)."""
         if self.open_records and self.unseen:
-            new_pairs = [(*self.pairs[i], self.items[i].score) for i in self.unseen]
+            new_pairs: list[tuple[int, int, float | None]] = []
+            for position in self.unseen:
+                company_id, need_id = self.pairs[position]
+                new_pairs.append((company_id, need_id, self.items[position].score))
             written = pipeline.ensure_matches(session, new_pairs)
             if written == len(self.unseen):  # all opened here, so all `new`
-                statuses = {self.pairs[i]: "new" for i in self.unseen}
+                statuses = {self.pairs[i]: PipelineStatus.new for i in self.unseen}
             else:  # another request opened some meanwhile: read where they stand
                 statuses = pipeline.statuses_of_pairs(session, [self.pairs[i] for i in self.unseen])
-            for i in self.unseen:
-                self.items[i].pipeline_status = statuses.get(self.pairs[i])
+            for position in self.unseen:
+                self.items[position].pipeline_status = statuses.get(self.pairs[position])
         audit.record_many(session, self.actor, "read_contact", "company", self.contact_reads)
 
 
 def companies_for_need_page(
-    *, session: Session, engine: MatchEngine, caller: Caller, need: Need, limit: int, scouting: bool = False,
-    **filters,
-) -> MatchPage:
+    *, session: Session, engine: MatchEngine, caller: Caller, need: NeedRecord, limit: int, scouting: bool = False,
+    **filters: Any,
+) -> MatchPage[CompanyMatch]:
     """The companies that best answer a need (a table object or a row of its columns; reads only).
     Pairs staff marked "not relevant" stay out.
 
@@ -72,8 +82,9 @@ def companies_for_need_page(
     among equal scores.
     """
     if scouting:
-        filters["defence_experience"] = "none"
-    dismissed = pipeline.dismissed_company_ids(session, need.id)
+        filters["defence_experience"] = DefenceExperience.none
+    need_id = id_of(need)
+    dismissed = feedback.dismissed_company_ids(session, caller, need_id)
     if any(filters.values()):
         allowed: set[int] | None = set(allowed_company_ids(session, **filters)) - dismissed
     else:
@@ -83,73 +94,80 @@ def companies_for_need_page(
     matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
                            limit=limit)
     contact_reads: list[tuple[int, str]] = []
-    items = _company_items(session, caller, matches, need_id=need.id, audited=contact_reads)
+    items = _company_items(session, caller, matches, need_id=need_id, audited=contact_reads)
     if scouting:
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at),
                    reverse=True)
-    status_of = pipeline.statuses_for_need(session, need.id, [item.company.id for item in items])
-    page = MatchPage(items, [(item.company.id, need.id) for item in items], caller.label,
+    status_of = pipeline.statuses_for_need(session, need_id, [item.company.id for item in items])
+    page = MatchPage(items, [(item.company.id, need_id) for item in items], caller.label,
                      contact_reads=contact_reads)
     _fill_statuses(page, status_of, lambda item: item.company.id)
     return page
 
 
 def needs_for_company_page(
-    *, session: Session, engine: MatchEngine, caller: Caller, company: Company, limit: int,
-    kind: str | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
-) -> MatchPage:
+    *, session: Session, engine: MatchEngine, caller: Caller, company: CompanyRecord, limit: int,
+    kind: NeedKind | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
+) -> MatchPage[NeedMatch]:
     """The needs that fit a company (a table object or a row of its columns; reads only).
     ``need_filters``: the worker's cache of allowed need ids."""
     filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
                "regions": company_service.regions_of(company.municipality) or None}
     allowed = _allowed_needs(session, need_filters, filters)
-    dismissed = pipeline.dismissed_need_ids(session, company.id)
+    company_id = id_of(company)
+    dismissed = feedback.dismissed_need_ids(session, caller, company_id)
     matches = engine.match(company_document(company), target="need", allowed_ids=allowed,
                            excluded_ids=dismissed, limit=limit)
     items = _need_items(session, matches)
-    status_of = pipeline.statuses_for_company(session, company.id, [item.need.id for item in items])
-    page = MatchPage(items, [(company.id, item.need.id) for item in items], caller.label,
+    status_of = pipeline.statuses_for_company(session, company_id, [item.need.id for item in items])
+    page = MatchPage(items, [(company_id, item.need.id) for item in items], caller.label,
                      open_records=caller.is_staff)
     _fill_statuses(page, status_of, lambda item: item.need.id)
     return page
 
 
-def companies_for_need(*, session: Session, **question) -> list[CompanyMatch]:
+def companies_for_need(*, session: Session, **question: Any) -> list[CompanyMatch]:
     """``companies_for_need_page``, recorded in ``session``."""
     page = companies_for_need_page(session=session, **question)
     page.record(session)
     return page.items
 
 
-def needs_for_company(*, session: Session, **question) -> list[NeedMatch]:
+def needs_for_company(*, session: Session, **question: Any) -> list[NeedMatch]:
     """``needs_for_company_page``, recorded in ``session``."""
     page = needs_for_company_page(session=session, **question)
     page.record(session)
     return page.items
 
 
-def _fill_statuses(page: MatchPage, status_of: dict[int, str], other_id) -> None:
+def _fill_statuses(
+    page: MatchPage[Item], status_of: Mapping[int, PipelineStatus], other_id: Callable[[Item], int]
+) -> None:
     for position, item in enumerate(page.items):
         item.pipeline_status = status_of.get(other_id(item))
         if item.pipeline_status is None:
             page.unseen.append(position)
 
 
-def search(
-    *, session: Session, engine: MatchEngine, caller: Caller, text: str, target: str, limit: int,
-    filters: dict, need_filters: NeedFilterCache | None = None,
-) -> list[CompanyMatch] | list[NeedMatch]:
-    if target == "companies":
-        if caller.user is None:
-            raise Unauthorized(
-                "searching companies is for staff: log in first (Authorization: Bearer <token>)")
-        if not caller.is_staff:
-            raise Forbidden("searching companies is for staff only; companies may search needs")
-        company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector",
-                                                      "defence_experience")}
-        allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
-        matches = engine.match(text, target="company", allowed_ids=allowed, limit=limit)
-        return _company_items(session, caller, matches)
+def search_companies(
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any]
+) -> list[CompanyMatch]:
+    """The companies that fit a free text (staff only)."""
+    if caller.user is None:
+        raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
+    if not caller.is_staff:
+        raise Forbidden("searching companies is for staff only; companies may search needs")
+    company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector",
+                                                  "defence_experience")}
+    allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
+    return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
+
+
+def search_needs(
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any],
+    need_filters: NeedFilterCache | None = None,
+) -> list[NeedMatch]:
+    """The needs that fit a free text: public ones, and staff-only ones for staff."""
     need_filter = {
         "include_staff_only": caller.is_staff, "kind": filters.get("kind"),
         "nld_area": filters.get("nld_area"),
@@ -160,12 +178,14 @@ def search(
     return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
 
 
-def _allowed_needs(session: Session, need_filters: NeedFilterCache | None, filters: dict) -> frozenset[int] | list[int]:
+def _allowed_needs(
+    session: Session, need_filters: NeedFilterCache | None, filters: dict[str, Any]
+) -> frozenset[int] | list[int]:
     """The ids of the needs ``filters`` allow, from the worker's cache when there is one."""
     return need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
 
 
-def _company_items(session: Session, caller: Caller, matches, need_id: int | None = None,
+def _company_items(session: Session, caller: Caller, matches: Sequence[EngineMatch], need_id: int | None = None,
                    audited: list[tuple[int, str]] | None = None) -> list[CompanyMatch]:
     """``audited``: where the contact details released go to be audited (None: audited here)."""
     found = company_service.rows_by_id(session=session, company_ids=[match.id for match in matches])
@@ -177,7 +197,7 @@ def _company_items(session: Session, caller: Caller, matches, need_id: int | Non
             for match, out in zip(kept, outs, strict=True)]
 
 
-def _need_items(session: Session, matches) -> list[NeedMatch]:
+def _need_items(session: Session, matches: Sequence[EngineMatch]) -> list[NeedMatch]:
     found = need_service.get_many(session=session, need_ids=[match.id for match in matches])
     kept = [match for match in matches if match.id in found]
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])

@@ -1,69 +1,36 @@
-"""Matching as the service uses it: documents from the database and hard filters in SQL.
+"""The matching engine of this process: built at start-up, caught up with other workers' writes,
+and told of every company or need this process commits.
 
-The engine (``app.matching``) knows texts and ids only; this module decides which companies and
-needs may be matched at all and keeps the engine in step with every write. The answers shaped
-for a caller are in match_views.py.
+The engine (``app.matching``) knows texts and ids only. What it may match is decided in
+matchable.py; the answers shaped for a caller are in match_views.py.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Collection
 
 import anyio
-from sqlalchemy import or_
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from app.core.config import Settings
 from app.core.db import get_engine, read
 from app.core.errors import IndexNotReady
 from app.core.memory import return_free_memory
-from app.matching.engine import Document, MatchEngine
+from app.matching.engine import MatchEngine
 from app.models import Company, IndexChange, Need
-from app.services import companies as company_service
-from app.services import needs as need_service
-from app.services.change_log import CHANGE_LOG_OVERLAP, latest_change, oldest_change
+from app.services.change_log import CHANGE_LOG_OVERLAP, flushed_changes, latest_change, oldest_change
+from app.services.matchable import (
+    NeedFilterCache,
+    company_document,
+    documents_from_database,
+    is_matchable,
+    need_document,
+)
 
 logger = logging.getLogger(__name__)
-
-
-# --- what the engine sees ----------------------------------------------------------------
-
-
-def is_matchable(company: Company) -> bool:
-    """Only active companies that consented to matching are in the index at all."""
-    return company.status == "active" and company.consent_matching
-
-
-def company_document(company: Company) -> Document:
-    """What the engine matches on; `company` may also be a row of those columns."""
-    parts = [company.name, company.description]
-    if company.capabilities:
-        parts.append(", ".join(company.capabilities))
-    return Document("company", company.id, "\n".join(parts), tuple(company.nld_areas), tuple(company.sectors))
-
-
-def need_document(need: Need) -> Document:
-    """What the engine matches on; `need` may also be a row of those columns."""
-    return Document("need", need.id, f"{need.title}\n{need.description}", tuple(need.nld_areas), tuple(need.sectors))
-
-
-def documents_from_database(session: Session, side: str) -> Iterator[Document]:
-    """Every matchable document of a side, read as plain column rows: loaded as table objects the
-    session would hold every company until the index is in step (hundreds of MB at 100,000)."""
-    if side == "company":
-        columns = (Company.id, Company.name, Company.description, Company.capabilities, Company.nld_areas,
-                   Company.sectors)
-        query = select(*columns).where(Company.status == "active", Company.consent_matching)
-        query = query.execution_options(yield_per=1000)  # streamed: never all rows at once
-        for row in session.exec(query):
-            yield company_document(row)
-    else:
-        query = select(Need.id, Need.title, Need.description, Need.nld_areas, Need.sectors).execution_options(
-            yield_per=1000)
-        for row in session.exec(query):
-            yield need_document(row)
 
 
 def build_engine(settings: Settings) -> MatchEngine:
@@ -91,46 +58,6 @@ def build_engine(settings: Settings) -> MatchEngine:
 # keep both cores busy, while more threads only slow each other (GIL hand-offs) and keep the SQLite
 # write lock held longer by a thread waiting for its turn (measured at 16 concurrent requests).
 MATCHES_AT_ONCE = 2
-
-
-class NeedFilterCache:
-    """The ids of the needs each need filter allows, kept until a need changes or the day does.
-
-    Every need write reaches a worker's MatchingState (its own writes through ``changed``, other
-    workers' through ``catch_up``), which invalidates this cache: the same path that keeps the
-    index in step. Reading the ids of all needs on every company → needs match cost more than the
-    match itself.
-    """
-
-    MAX_ENTRIES = 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._entries: dict[tuple, frozenset[int]] = {}
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._entries.clear()
-
-    def allowed(self, session: Session, **filters) -> frozenset[int]:
-        """``allowed_need_ids`` for these filters, from the cache when nothing changed since."""
-        regions = filters.get("regions")
-        # Read the generation before the database: a write committed meanwhile invalidates the entry.
-        with self._lock:
-            key = (self._generation, date.today(), tuple(sorted(
-                {**filters, "regions": tuple(regions) if regions is not None else None}.items())))
-            found = self._entries.get(key)
-        if found is not None:
-            return found
-        found = frozenset(allowed_need_ids(session, **filters))
-        with self._lock:
-            if key[0] == self._generation:
-                if len(self._entries) >= self.MAX_ENTRIES:
-                    self._entries.clear()
-                self._entries[key] = found
-        return found
 
 
 class MatchingState:
@@ -183,7 +110,7 @@ class MatchingState:
                 # Read before the documents: writes committed during the build are caught up after.
                 start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: documents_from_database(session, side))
-            return_free_memory()  # what loading parsed and built, and no longer holds
+            return_free_memory()  # the memory loading parsed and built with and let go of
             self.applied_through = start_from
             with self._lock:
                 with Session(get_engine()) as session:
@@ -212,25 +139,26 @@ class MatchingState:
 
     def require_engine(self, session: Session | None = None) -> MatchEngine:
         """The engine, caught up with other workers' writes; ``session``: the request's own (see catch_up)."""
-        self._require_ready()
+        engine = self._require_ready()
         self.catch_up(session)
-        return self.engine
+        return engine
 
     async def current_engine(self) -> MatchEngine:
         """``require_engine`` for a request on the event loop: whether other workers wrote is one
         read there; applying their writes (encoding, the engine's write lock) is done in a worker
         thread."""
-        self._require_ready()
+        engine = self._require_ready()
         if await read(latest_change) > self.applied_through:
             await anyio.to_thread.run_sync(self.catch_up)
-        return self.engine
+        return engine
 
-    def _require_ready(self) -> None:
+    def _require_ready(self) -> MatchEngine:
         ready, reason = self.readiness()
         if self.disabled:
             raise IndexNotReady(f"matching is not available: {self.error}")
-        if not ready:
+        if not ready or self.engine is None:
             raise IndexNotReady(f"matching is not available yet: {reason}; try again shortly")
+        return self.engine
 
     def catch_up(self, session: Session | None = None) -> int:
         """Apply the writes other workers logged since this one last looked; returns how many.
@@ -243,57 +171,115 @@ class MatchingState:
             with Session(get_engine()) as own_session:
                 return self.catch_up(own_session)
         latest = latest_change(session)
-        if latest <= self.applied_through:
+        if latest <= self.applied_through or self.engine is None:
             return 0
         with self._lock:
             if oldest_change(session) > self.applied_through + 1:
                 # Entries this worker never applied were pruned (it slept past the retention window).
-                return self._resynchronise(session)
+                return self._resynchronise(self.engine, session)
             rows = session.exec(
                 select(IndexChange.id, IndexChange.side, IndexChange.record_id)
-                .where(IndexChange.id > self.applied_through - CHANGE_LOG_OVERLAP)
-                .order_by(IndexChange.id)
+                .where(col(IndexChange.id) > self.applied_through - CHANGE_LOG_OVERLAP)
+                .order_by(col(IndexChange.id))
             ).all()
-            fresh = [(i, side, record) for i, side, record in rows if i not in self._recently_applied]
+            logged = [(i, side, record) for i, side, record in rows if i is not None]  # ids are never null
+            fresh = [(i, side, record) for i, side, record in logged if i not in self._recently_applied]
             if any(side == "need" for _, side, _ in fresh):
                 self.need_filters.invalidate()
             for side, record_id in dict.fromkeys((side, record) for _, side, record in fresh):
                 _apply_change(self.engine, session, side, record_id)
             self._recently_applied.update(i for i, _, _ in fresh)
-            if rows:
-                self.applied_through = max(self.applied_through, rows[-1][0])
+            if logged:
+                self.applied_through = max(self.applied_through, logged[-1][0])
             floor = self.applied_through - CHANGE_LOG_OVERLAP
             self._recently_applied = {i for i in self._recently_applied if i > floor}
             return len(fresh)
 
-    def _resynchronise(self, session: Session) -> int:
+    def _resynchronise(self, engine: MatchEngine, session: Session) -> int:
         """Make the index hold exactly the database's documents (called holding the lock)."""
         start_from = latest_change(session)  # read before the documents, as in the start-up build
         logger.warning("matching index fell behind the pruned change log: resynchronising from the database")
         self.need_filters.invalidate()
         changed = 0
         for side in ("company", "need"):
-            report = self.engine.sync(side, documents_from_database(session, side))
+            report = engine.sync(side, documents_from_database(session, side))
             changed += report.added + report.updated + report.removed
         self.applied_through = start_from
         self._recently_applied.clear()
         return changed
 
-    def changed(self, session: Session, side: str, record_id: int) -> None:
-        """Bring the index in step with one company or need after it was committed (or erased)."""
-        if side == "need":
+    def follow_commits(self) -> None:
+        """Bring the index in step with every company or need this process commits, right after
+        the commit (see ``_apply_committed_changes``); the application's lifespan calls this."""
+        with _followers_lock:
+            _followers.add(self)
+
+    def apply_committed(self, changes: Collection[tuple[str, int]], bind: Engine | Connection) -> None:
+        """Bring the index in step with companies and needs just committed (or erased)."""
+        if any(side == "need" for side, _ in changes):
             self.need_filters.invalidate()
         with self._lock:
             if self.error:  # matching off or broken: the next start-up sync catches up
                 return
-            if not self.ready:
-                self._pending.add((side, record_id))
+            if not self.ready or self.engine is None:
+                self._pending.update(changes)
                 return
-        _apply_change(self.engine, session, side, record_id)
+            engine = self.engine
+        with Session(bind) as session:
+            for side, record_id in changes:
+                _apply_change(engine, session, side, record_id)
 
     def close(self) -> None:
+        with _followers_lock:
+            _followers.discard(self)
         if self.ready and self.engine is not None:
+            try:  # another worker's erasures first: the saved index must not bring their text back
+                self.catch_up()
+            except Exception:
+                logger.exception("catching up with other workers' writes before saving the index failed")
             self.engine.save()
+
+
+# --- every commit reaches the index ------------------------------------------------------
+
+# The states of this process's running applications (one in production), told of every commit.
+_followers: set[MatchingState] = set()
+_followers_lock = threading.Lock()
+# In Session.info: what the open transaction wrote, and what its commit made final.
+_CHANGES_KEY = "koppelkans.index_changes"
+_COMMITTED_KEY = "koppelkans.index_changes_committed"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_index_changes(session: Session, _flush_context: object) -> None:
+    if _followers:
+        session.info.setdefault(_CHANGES_KEY, set()).update(flushed_changes(session))
+
+
+@event.listens_for(Session, "after_commit")
+def _mark_committed(session: Session) -> None:
+    if not session.in_nested_transaction() and _CHANGES_KEY in session.info:
+        session.info[_COMMITTED_KEY] = session.info.pop(_CHANGES_KEY)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _apply_committed_changes(session: Session, transaction: SessionTransaction) -> None:
+    """Once the outermost transaction has ended, hand what it committed to the index.
+
+    Here rather than in ``after_commit``: by now the session has given its connection back, so
+    reading the written records takes no second connection from the pool while one is held.
+    """
+    if transaction.parent is not None:
+        return
+    session.info.pop(_CHANGES_KEY, None)  # rolled back
+    committed = session.info.pop(_COMMITTED_KEY, None)
+    if not committed:
+        return
+    with _followers_lock:
+        followers = list(_followers)
+    ordered = sorted(committed)
+    for state in followers:
+        state.apply_committed(ordered, session.get_bind())
 
 
 def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: int) -> None:
@@ -309,35 +295,3 @@ def _apply_change(engine: MatchEngine, session: Session, side: str, record_id: i
             engine.upsert([need_document(need)])
         else:
             engine.remove("need", [record_id])
-
-
-# --- the questions the endpoints ask -----------------------------------------------------
-
-
-def allowed_company_ids(session: Session, **filters) -> list[int]:
-    conditions = company_service.filter_conditions(status="active", **filters)
-    conditions.append(col(Company.consent_matching).is_(True))
-    return list(session.exec(select(Company.id).where(*conditions)).all())
-
-
-def allowed_need_ids(
-    session: Session,
-    *,
-    include_staff_only: bool = False,
-    kind: str | None = None,
-    nld_area: str | None = None,
-    sector: str | None = None,
-    include_closed: bool = False,
-    regions: list[str] | None = None,
-) -> list[int]:
-    """Needs that may be shown: public ones (and staff-only ones for staff), open and not past their
-    deadline unless closed ones are asked for, and open to the company's regions when those are given."""
-    conditions = need_service.filter_conditions(
-        include_staff_only=include_staff_only, kind=kind, nld_area=nld_area, sector=sector
-    )
-    if not include_closed:
-        conditions.append(Need.status == "open")
-        conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
-    if regions is not None:
-        conditions.append(need_service.open_to_regions(regions))
-    return list(session.exec(select(Need.id).where(*conditions)).all())

@@ -1,21 +1,28 @@
 """Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
 
 import json
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, String, bindparam, cast, func, or_
+from sqlalchemy import ColumnElement, Row, String, bindparam, cast, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.core.errors import InvalidInput, NotFound
-from app.models import Need, Organisation, User, utcnow
+from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.domain import NeedKind, NeedStatus, Role, Visibility
+from app.models import Need, Organisation, User, id_of, metadata, utcnow
 from app.schemas import NeedCreate, NeedOut, NeedUpdate, OrganisationRef
 from app.services.access import Caller
 from app.services.companies import contains_pattern, json_list_contains, like_anywhere
 
 
 def create(*, session: Session, caller: Caller, need_in: NeedCreate) -> Need:
-    _check_owner(session, need_in.owner_organisation_id)
-    need = Need(**need_in.model_dump(), created_by_user_id=caller.user.id if caller.user else None)
+    """A need belongs to an organisation: the one given (an admin's choice), else the creator's."""
+    fields = need_in.model_dump()
+    if fields["owner_organisation_id"] is None and caller.user is not None:
+        fields["owner_organisation_id"] = caller.user.organisation_id
+    _check_owner(session, fields["owner_organisation_id"])
+    _require_own_organisation(caller, fields["owner_organisation_id"])
+    need = Need(**fields, created_by_user_id=caller.user.id if caller.user else None)
     session.add(need)
     session.flush()
     return need
@@ -25,22 +32,48 @@ def get(*, session: Session, caller: Caller, need_id: int) -> Need:
     return _visible(session.get(Need, need_id), caller, need_id)
 
 
-_NEED_ROW = sa_select(Need.__table__).where(Need.__table__.c.id == bindparam("need_id"))  # built once
+_NEED_TABLE = metadata.tables["need"]
+_NEED_ROW = sa_select(_NEED_TABLE).where(_NEED_TABLE.c.id == bindparam("need_id"))  # built once
 
 
-def get_row(*, session: Session, caller: Caller, need_id: int) -> Row:
+def get_row(*, session: Session, caller: Caller, need_id: int) -> Row[Any]:
     """``get`` as a row of the need's columns, for reading only (a match request: no table object)."""
     return _visible(session.connection().execute(_NEED_ROW, {"need_id": need_id}).first(), caller, need_id)
 
 
-def _visible(need, caller: Caller, need_id: int):
+R = TypeVar("R", Need, Row[Any])
+
+
+def _visible(need: R | None, caller: Caller, need_id: int) -> R:
     # A staff-only need does not exist for anyone else: 404, not 403, so its existence does not leak.
-    if need is None or (need.visibility == "staff" and not caller.is_staff):
+    if need is None or (need.visibility == Visibility.staff and not caller.is_staff):
         raise NotFound(f"no need with id {need_id}")
     return need
 
 
-def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
+def require_change_access(caller: Caller, need: Need) -> None:
+    """Only the members of the need's organisation and admins change or delete it; a need of no
+    organisation, its creator and admins."""
+    user = caller.user
+    if user is None:
+        raise Forbidden("log in first")
+    if user.role == Role.admin:
+        return
+    if need.owner_organisation_id is not None and need.owner_organisation_id == user.organisation_id:
+        return
+    if need.owner_organisation_id is None and need.created_by_user_id == user.id:
+        return
+    raise Forbidden("only the members of the need's organisation and admins may change or delete it")
+
+
+def _require_own_organisation(caller: Caller, organisation_id: int | None) -> None:
+    user = caller.user
+    if user is not None and user.role != Role.admin and organisation_id != user.organisation_id:
+        raise Forbidden("a need belongs to your own organisation: leave owner_organisation_id out or send your own")
+
+
+def update(*, session: Session, caller: Caller, need: Need, changes: NeedUpdate) -> Need:
+    require_change_access(caller, need)
     values = changes.model_dump(exclude_unset=True)
     never_empty = ("title", "description", "kind", "status", "visibility", "nld_areas", "sectors",
                    "eligible_regions")
@@ -49,6 +82,7 @@ def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
             raise InvalidInput(f"{required} cannot be emptied: send a new value instead")
     if "owner_organisation_id" in values:
         _check_owner(session, values["owner_organisation_id"])
+        _require_own_organisation(caller, values["owner_organisation_id"])
     for field, value in values.items():
         setattr(need, field, value)
     need.updated_at = utcnow()
@@ -57,7 +91,8 @@ def update(*, session: Session, need: Need, changes: NeedUpdate) -> Need:
     return need
 
 
-def delete(*, session: Session, need: Need) -> None:
+def delete(*, session: Session, caller: Caller, need: Need) -> None:
+    require_change_access(caller, need)
     session.delete(need)
     session.flush()
 
@@ -66,37 +101,37 @@ def filter_conditions(
     *,
     include_staff_only: bool,
     q: str | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: NeedKind | None = None,
+    status: NeedStatus | None = None,
     nld_area: str | None = None,
     sector: str | None = None,
-) -> list:
+) -> list[ColumnElement[bool]]:
     """SQL conditions for the need filters shared by the list and matching."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if not include_staff_only:
-        conditions.append(Need.visibility == "public")
+        conditions.append(col(Need.visibility) == Visibility.public)
     if q:
         pattern = contains_pattern(q)
         conditions.append(
             or_(
-                func.lower(Need.title).like(pattern, escape="\\"),
-                func.lower(Need.description).like(pattern, escape="\\"),
+                func.lower(col(Need.title)).like(pattern, escape="\\"),
+                func.lower(col(Need.description)).like(pattern, escape="\\"),
             )
         )
     if kind:
-        conditions.append(Need.kind == kind)
+        conditions.append(col(Need.kind) == kind)
     if status:
-        conditions.append(Need.status == status)
+        conditions.append(col(Need.status) == status)
     if nld_area:
-        conditions.append(json_list_contains(Need.nld_areas, nld_area))
+        conditions.append(json_list_contains(col(Need.nld_areas), nld_area))
     if sector:
-        conditions.append(json_list_contains(Need.sectors, sector))
+        conditions.append(json_list_contains(col(Need.sectors), sector))
     return conditions
 
 
-def open_to_regions(regions: list[str]):
+def open_to_regions(regions: list[str]) -> ColumnElement[bool]:
     """SQL: the need is open to every region (no eligible regions) or to one of these."""
-    stored = cast(Need.eligible_regions, String)
+    stored = cast(col(Need.eligible_regions), String)
     # A list of names holds a quote; each name is stored as JSON text, so it is looked for as such.
     return or_(
         stored.notlike('%"%'),
@@ -105,13 +140,12 @@ def open_to_regions(regions: list[str]):
 
 
 def list_needs(
-    *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, **filters
+    *, session: Session, caller: Caller, limit: int = 50, offset: int = 0, **filters: Any
 ) -> tuple[list[Need], int]:
     conditions = filter_conditions(include_staff_only=caller.is_staff, **filters)
     count = session.exec(select(func.count()).select_from(Need).where(*conditions)).one()
-    needs = session.exec(
-        select(Need).where(*conditions).order_by(col(Need.kind), col(Need.title), col(Need.id)).offset(offset).limit(limit)
-    ).all()
+    ordered = select(Need).where(*conditions).order_by(col(Need.kind), col(Need.title), col(Need.id))
+    needs = session.exec(ordered.offset(offset).limit(limit)).all()
     return list(needs), count
 
 
@@ -123,7 +157,7 @@ def to_out(*, session: Session, need: Need) -> NeedOut:
 def _out(need: Need, owner: Organisation | None) -> NeedOut:
     return NeedOut(
         **need.model_dump(),
-        owner=OrganisationRef(id=owner.id, slug=owner.slug, name=owner.name) if owner else None,
+        owner=organisation_out(owner) if owner else None,
     )
 
 
@@ -132,8 +166,12 @@ def to_out_many(*, session: Session, needs: list[Need]) -> list[NeedOut]:
     owner_ids = {n.owner_organisation_id for n in needs if n.owner_organisation_id is not None}
     owners: dict[int, Organisation] = {}
     if owner_ids:
-        owners = {o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(owner_ids)))}
-    return [_out(need, owners.get(need.owner_organisation_id)) for need in needs]
+        found = session.exec(select(Organisation).where(col(Organisation.id).in_(owner_ids)))
+        owners = {id_of(organisation): organisation for organisation in found}
+    return [
+        _out(need, owners.get(need.owner_organisation_id) if need.owner_organisation_id is not None else None)
+        for need in needs
+    ]
 
 
 _NEEDS_BY_ID = select(Need).where(col(Need.id).in_(bindparam("ids", expanding=True)))  # built once
@@ -143,14 +181,18 @@ def get_many(*, session: Session, need_ids: list[int]) -> dict[int, Need]:
     """The needs with these ids that exist (one query), by id."""
     if not need_ids:
         return {}
-    return {n.id: n for n in session.exec(_NEEDS_BY_ID, params={"ids": need_ids}).all()}
+    return {id_of(need): need for need in session.exec(_NEEDS_BY_ID, params={"ids": need_ids}).all()}
 
 
 def organisation_ref(session: Session, user: User) -> OrganisationRef | None:
     if user.organisation_id is None:
         return None
     organisation = session.get(Organisation, user.organisation_id)
-    return OrganisationRef(id=organisation.id, slug=organisation.slug, name=organisation.name) if organisation else None
+    return organisation_out(organisation) if organisation else None
+
+
+def organisation_out(organisation: Organisation) -> OrganisationRef:
+    return OrganisationRef(id=id_of(organisation), slug=organisation.slug, name=organisation.name)
 
 
 def _check_owner(session: Session, organisation_id: int | None) -> None:

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from app.core.security import TOKEN_PREFIX_LENGTH, hash_password, hash_token, new_token, verify_password
-from app.models import ApiToken, Organisation, User
+from app.models import ApiToken, Organisation, User, id_of
 from app.schemas import Role
 
 # A hash to verify against when the user does not exist, so a wrong username costs as long as a wrong password.
@@ -18,7 +18,7 @@ def create_user(
     *,
     session: Session,
     username: str,
-    role: str,
+    role: Role | str,
     full_name: str = "",
     organisation_slug: str | None = None,
     password: str | None = None,
@@ -41,7 +41,7 @@ def create_user(
     user = User(
         username=username,
         full_name=full_name,
-        role=role,
+        role=Role(role),
         organisation_id=organisation_id,
         password_hash=hash_password(password) if password else None,
     )
@@ -51,19 +51,37 @@ def create_user(
 
 
 def set_password(*, session: Session, user: User, password: str) -> None:
+    """A new password also ends every session and token issued before (whoever knew the old one)."""
     user.password_hash = hash_password(password)
+    end_sessions(session=session, user=user)
+
+
+def end_sessions(*, session: Session, user: User) -> None:
+    """Every session cookie and bearer token issued to the user so far stops working."""
+    user.session_version += 1
     session.add(user)
 
 
-def issue_token(*, session: Session, user: User, name: str = "", lifetime: timedelta | None = None) -> tuple[str, ApiToken]:
+def set_active(*, session: Session, user: User, active: bool) -> None:
+    """Disabling a user also ends its sessions: enabling it again does not bring them back."""
+    if not active:
+        end_sessions(session=session, user=user)
+    user.is_active = active
+    session.add(user)
+
+
+def issue_token(
+    *, session: Session, user: User, name: str = "", lifetime: timedelta | None = None
+) -> tuple[str, ApiToken]:
     """Creates a token; the clear text is returned once and stored only as a hash."""
     token = new_token("api")
     record = ApiToken(
-        user_id=user.id,
+        user_id=id_of(user),
         name=name,
         prefix=token[: len("kk_api_") + TOKEN_PREFIX_LENGTH],
         token_hash=hash_token(token),
         expires_at=datetime.now(UTC) + lifetime if lifetime else None,
+        session_version=user.session_version,
     )
     session.add(record)
     session.flush()
@@ -82,18 +100,37 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
 
 # Asked on every authenticated request: one statement, built once.
 _USER_BY_TOKEN = (
-    select(User, ApiToken.revoked, ApiToken.expires_at)
+    select(User, ApiToken.revoked, ApiToken.expires_at, ApiToken.session_version)
     .join(ApiToken, col(ApiToken.user_id) == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"))
 )
+
+
+def active_user(*, session: Session, user_id: int) -> User | None:
+    """The user with this id, unless removed or blocked."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
+def by_username(*, session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def first_admin(*, session: Session) -> User | None:
+    return session.exec(select(User).where(User.role == Role.admin).order_by(col(User.id))).first()
+
+
+def organisations(*, session: Session) -> list[Organisation]:
+    """Every organisation, by name."""
+    return list(session.exec(select(Organisation).order_by(Organisation.name)).all())
 
 
 def user_for_token(*, session: Session, token: str) -> User | None:
     found = session.exec(_USER_BY_TOKEN, params={"token_hash": hash_token(token)}).first()
     if found is None:
         return None
-    user, revoked, expires_at = found
-    if revoked or not user.is_active:
+    user, revoked, expires_at, session_version = found
+    if revoked or not user.is_active or session_version != user.session_version:
         return None
     if expires_at is not None and _aware(expires_at) < datetime.now(UTC):
         return None

@@ -2,20 +2,25 @@
 the pipeline's consent, which releases its contact details to the Defence parties working on it."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 
 from app.core.errors import Forbidden
 from app.deps import SessionDep
+from app.models import Company, Need
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services import pipeline as pipeline_service
+from app.services.access import Caller
 from app.web.routing import HtmlRoute
-from app.web.session import CsrfDep, LoginRequired, VisitorDep
+from app.web.session import CsrfDep, LoginRequired, Visitor, VisitorDep
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
 
-def _own_company_and_need(db, visitor, company_id: int, need_id: int):
+def _own_company_and_need(
+    db: Session, visitor: Visitor, company_id: int, need_id: int
+) -> tuple[Caller, Company, Need]:
     caller = visitor.caller
     if caller.user is None and caller.company_id is None:
         raise LoginRequired()
@@ -29,7 +34,7 @@ def _own_company_and_need(db, visitor, company_id: int, need_id: int):
 
 
 @router.post("/bedrijf/{company_id}/introductie/{need_id}", dependencies=[CsrfDep])
-def consent(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: VisitorDep):
+def consent(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: VisitorDep) -> Response:
     caller, company, need = _own_company_and_need(db, visitor, company_id, need_id)
     pipeline_service.consent_to_introduction(db, caller, company, need)
     db.commit()
@@ -37,7 +42,7 @@ def consent(request: Request, company_id: int, need_id: int, db: SessionDep, vis
 
 
 @router.post("/bedrijf/{company_id}/introductie/{need_id}/intrekken", dependencies=[CsrfDep])
-def withdraw(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: VisitorDep):
+def withdraw(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: VisitorDep) -> Response:
     caller, company, need = _own_company_and_need(db, visitor, company_id, need_id)
     pipeline_service.withdraw_consent(db, caller, company, need)
     db.commit()

@@ -1,18 +1,22 @@
 """Logging in and out, search, the company page and the need page."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse
-from sqlmodel import Session, select
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput, Unauthorized
+from app.core.text import FormText
 from app.deps import SessionDep, SettingsDep, get_matching_state, login_limit
-from app.models import IntroductionConsent
-from app.schemas import DefenceExperience
+from app.domain import CompanyStatus, DefenceExperience
+from app.matching.engine import MatchEngine
+from app.models import id_of
+from app.schemas_matching import CompanyMatch
 from app.services import companies as company_service
 from app.services import match_views
 from app.services import needs as need_service
+from app.services import pipeline as pipeline_service
 from app.services import users as user_service
 from app.services.access import Caller
 from app.taxonomy import get_taxonomy
@@ -26,7 +30,7 @@ SEARCH_LIMIT = 10
 MATCH_LIMIT = 10
 
 
-def matching_engine(request: Request, db: Session):
+def matching_engine(request: Request, db: Session) -> tuple[MatchEngine, None] | tuple[None, str]:
     """The engine when matching is ready, else None with the reason (pages then fall back and say so)."""
     state = get_matching_state(request)
     if state.ready:
@@ -51,7 +55,7 @@ def home(visitor: VisitorDep) -> RedirectResponse:
 @router.get("/inloggen")
 def login_form(
     request: Request, visitor: VisitorDep, next: Annotated[str | None, Query(max_length=500)] = None
-):
+) -> HTMLResponse:
     return render(request, "login.html", {"next": safe_next(next), "error": None, "username": ""})
 
 
@@ -62,10 +66,10 @@ def login(
     settings: SettingsDep,
     web_session: WebSessionDep,
     visitor: VisitorDep,
-    username: Annotated[str, Form(max_length=100)] = "",
-    password: Annotated[str, Form(max_length=500)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/ui/",
-):
+    username: Annotated[FormText, Form(max_length=100)] = "",
+    password: Annotated[FormText, Form(max_length=500)] = "",
+    next: Annotated[FormText, Form(max_length=500)] = "/ui/",
+) -> Response:
     login_limit(request, Caller(), settings)  # the same limit as POST /api/v1/auth/token
     try:
         user = user_service.authenticate(session=db, username=username.strip(), password=password)
@@ -80,14 +84,24 @@ def login(
             },
             status_code=401,
         )
-    if user.role not in ("admin", "adviser", "scout", "regioteam"):
+    if not Caller(user=user).is_staff:
         raise Forbidden("dit account heeft geen toegang tot de webinterface")
-    web_session.start(user_id=user.id)  # a fresh session and CSRF token after logging in
+    # A fresh session and CSRF token after logging in.
+    web_session.start(user_id=user.id, session_version=user.session_version)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/uitloggen", dependencies=[CsrfDep])
 def logout(web_session: WebSessionDep) -> RedirectResponse:
+    web_session.clear()
+    return RedirectResponse("/ui/inloggen", status_code=303)
+
+
+@router.post("/uitloggen-overal", dependencies=[CsrfDep])
+def logout_everywhere(db: SessionDep, visitor: StaffVisitorDep, web_session: WebSessionDep) -> RedirectResponse:
+    """Ends every session and API token of this person, on every device, this one included."""
+    user_service.end_sessions(session=db, user=visitor.caller.logged_in_user)
+    db.commit()
     web_session.clear()
     return RedirectResponse("/ui/inloggen", status_code=303)
 
@@ -101,31 +115,17 @@ def search(
     db: SessionDep,
     visitor: StaffVisitorDep,
     q: Annotated[str, Query(max_length=500)] = "",
-):
+) -> HTMLResponse:
     text = q.strip()
-    results = {"companies": [], "needs": [], "semantic": False, "note": None}
+    results: dict[str, Any] = {"companies": [], "needs": [], "semantic": False, "note": None}
     if len(text) >= 2:
         engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
-            results["companies"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="companies",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
-            results["needs"] = match_views.search(
-                session=db,
-                engine=engine,
-                caller=caller,
-                text=text,
-                target="needs",
-                limit=SEARCH_LIMIT,
-                filters={},
-            )
+            results["companies"] = match_views.search_companies(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
+            results["needs"] = match_views.search_needs(
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
             results["semantic"] = True
         else:
             companies, _ = company_service.list_companies(session=db, q=text, limit=SEARCH_LIMIT)
@@ -149,7 +149,7 @@ def company_page(
     visitor: VisitorDep,
     web_session: WebSessionDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
-):
+) -> Response:
     caller = visitor.caller
     if token is None and caller.user is None and caller.company_id is None:
         raise LoginRequired()  # before the lookup, so anonymous visitors cannot probe which ids exist
@@ -170,13 +170,8 @@ def company_page(
             session=db, engine=engine, caller=caller, company=company, limit=MATCH_LIMIT
         )
     is_own = caller.owns(company.id)
-    consented = set()
-    if is_own:  # the needs this company agreed to be introduced for
-        consented = set(
-            db.exec(
-                select(IntroductionConsent.need_id).where(IntroductionConsent.company_id == company.id)
-            ).all()
-        )
+    # The needs this company agreed to be introduced for, shown to the company itself.
+    consented = pipeline_service.introduction_consented_need_ids(db, id_of(company)) if is_own else set()
     return render(
         request,
         "company.html",
@@ -205,14 +200,15 @@ def need_page(
     regio: Annotated[str | None, Query(max_length=100)] = None,
     nld: Annotated[str, Query(max_length=50)] = "",
     nieuw_voor_defensie: Annotated[bool, Query()] = False,
-):
+) -> HTMLResponse:
     caller = visitor.caller
     need = need_service.get(session=db, caller=caller, need_id=need_id)
     region = regio or None
     if nld and nld not in get_taxonomy().nld_area_slugs:
         raise InvalidInput(f"onbekend NLD-gebied {nld!r}")
-    filters = {"region": region, "nld_area": nld or None}
+    filters: dict[str, Any] = {"region": region, "nld_area": nld or None}
     engine, reason = matching_engine(request, db)
+    matches: list[CompanyMatch] | list[dict[str, Any]]
     if engine is not None:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
         matches = match_views.companies_for_need(
@@ -228,7 +224,7 @@ def need_page(
         if nieuw_voor_defensie:
             filters["defence_experience"] = DefenceExperience.none
         companies, _ = company_service.list_companies(
-            session=db, status="active", limit=MATCH_LIMIT, **filters
+            session=db, status=CompanyStatus.active, limit=MATCH_LIMIT, **filters
         )
         companies.sort(key=lambda c: c.created_at, reverse=True)
         matches = [

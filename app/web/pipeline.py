@@ -1,19 +1,21 @@
 """The pipeline board, the weekly list with its downloads, and the dashboard."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from app.core.errors import Forbidden, InvalidInput
+from app.core.text import FormText
 from app.deps import SessionDep
-from app.models import Company, Match, Need, User
-from app.schemas import PipelineStatus
+from app.domain import ListLineChange, PipelineStatus
+from app.services import board as board_service
 from app.services import dashboard, match_lists
 from app.services import pipeline as pipeline_service
+from app.services.board import BoardCard, BoardFilter
+from app.services.match_lists import ListLine
 from app.web.pages import matching_engine
 from app.web.routing import HtmlRoute, is_htmx, render
 from app.web.session import CsrfDep, StaffVisitorDep, Visitor
@@ -22,7 +24,6 @@ from app.web.templating import PIPELINE_LABELS, nld_label
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
 BOARD_LIMIT = 400
-LIST_READER_ROLES = ("regioteam", "adviser", "admin")  # as the API's weekly-list endpoints
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -32,43 +33,21 @@ EXPORT_TYPES = {
 # --- the board ---------------------------------------------------------------------------------
 
 
-def board_columns(db, *, need_id: int | None = None, company_id: int | None = None) -> list[dict]:
+def board_columns(
+    db: Session, *, need_id: int | None = None, company_id: int | None = None
+) -> list[dict[str, Any]]:
     """Matches by status, most recently changed first; pairs marked "not relevant" are left out."""
-    owner = aliased(User)
-    query = (
-        select(Match, Company.name, Company.municipality, Need.title, Need.kind, owner.username)
-        .join(Company, Company.id == Match.company_id)
-        .join(Need, Need.id == Match.need_id)
-        .join(owner, owner.id == Match.owner_user_id, isouter=True)
-        .where(col(Match.relevant).is_not(False))
-    )
-    if need_id:
-        query = query.where(Match.need_id == need_id)
-    if company_id:
-        query = query.where(Match.company_id == company_id)
-    rows = db.exec(
-        query.order_by(col(Match.updated_at).desc(), col(Match.id).desc()).limit(BOARD_LIMIT)
-    ).all()
-    by_status: dict[str, list[dict]] = {status: [] for status in pipeline_service.STATUSES}
-    for match, company_name, municipality, need_title, need_kind, owner_name in rows:
-        by_status[match.status].append(
-            {
-                "match": match,
-                "company_name": company_name,
-                "municipality": municipality,
-                "need_title": need_title,
-                "need_kind": need_kind,
-                "owner": owner_name,
-                "allowed_next": pipeline_service.TRANSITIONS[match.status],
-            }
-        )
+    board_filter = BoardFilter(need_id=need_id, company_id=company_id, include_dismissed=False)
+    by_status: dict[PipelineStatus, list[BoardCard]] = {status: [] for status in PipelineStatus}
+    for card in board_service.cards(db, board_filter, limit=BOARD_LIMIT):
+        by_status[card.match.status].append(card)
     return [
         {"status": status, "label": PIPELINE_LABELS[status], "cards": cards}
         for status, cards in by_status.items()
     ]
 
 
-def board_context(db, need_id: int | None, company_id: int | None, **extra) -> dict:
+def board_context(db: Session, need_id: int | None, company_id: int | None, **extra: Any) -> dict[str, Any]:
     return {
         "columns": board_columns(db, need_id=need_id, company_id=company_id),
         "board_filter": {"need_id": need_id, "company_id": company_id},
@@ -83,7 +62,7 @@ def board(
     visitor: StaffVisitorDep,
     behoefte: Annotated[int | None, Query(ge=1)] = None,
     bedrijf: Annotated[int | None, Query(ge=1)] = None,
-):
+) -> HTMLResponse:
     context = board_context(db, behoefte, bedrijf, error=None, error_for=None)
     return render(request, "partials/board.html" if is_htmx(request) else "pipeline.html", context)
 
@@ -96,10 +75,10 @@ def change_status(
     db: SessionDep,
     visitor: StaffVisitorDep,
     status: Annotated[PipelineStatus | None, Form()] = None,
-    note: Annotated[str, Form(max_length=5000)] = "",
+    note: Annotated[FormText, Form(max_length=5000)] = "",
     behoefte: Annotated[int | None, Form()] = None,
     bedrijf: Annotated[int | None, Form()] = None,
-):
+) -> Response:
     """Moves a match on with a note (kept as an event); an illegal move shows the allowed ones."""
     match = pipeline_service.get_or_create(db, company_id, need_id)
     error = None
@@ -122,7 +101,7 @@ def change_status(
 
 
 def require_list_reader(visitor: Visitor) -> None:
-    if visitor.user is None or visitor.user.role not in LIST_READER_ROLES:
+    if not visitor.caller.reads_weekly_lists:  # as the API's weekly-list endpoints
         raise Forbidden("de weeklijst is voor het Regioteam, adviseurs en beheerders")
 
 
@@ -132,18 +111,18 @@ def weekly_list(
     db: SessionDep,
     visitor: StaffVisitorDep,
     week: Annotated[str | None, Query(max_length=10)] = None,
-):
+) -> HTMLResponse:
     require_list_reader(visitor)
     weeks = match_lists.weeks(db)
     this_week = match_lists.current_week()
-    chosen = week or (weeks[0]["week"] if weeks else None)
-    lines: list[dict] = []
+    chosen = week or (weeks[0].week if weeks else None)
+    lines: list[ListLine] = []
     if chosen:
         stored = match_lists.get(db, chosen)
         lines = json.loads(stored.content)["lines"]
     counts = {
         change: sum(1 for line in lines if line["change"] == change)
-        for change in ("new", "changed", "unchanged", "gone")
+        for change in ListLineChange
     }
     return render(
         request,
@@ -154,14 +133,14 @@ def weekly_list(
             "lines": lines,
             "counts": counts,
             "this_week": this_week,
-            "this_week_built": any(w["week"] == this_week for w in weeks),
+            "this_week_built": any(w.week == this_week for w in weeks),
             "can_build": matching_engine(request, db)[0] is not None,
         },
     )
 
 
 @router.post("/weeklijst", dependencies=[CsrfDep])
-def build_this_week(request: Request, db: SessionDep, visitor: StaffVisitorDep):
+def build_this_week(request: Request, db: SessionDep, visitor: StaffVisitorDep) -> RedirectResponse:
     """Builds this week's list when the scheduled command has not yet (building twice changes nothing)."""
     require_list_reader(visitor)
     engine, reason = matching_engine(request, db)
@@ -193,19 +172,19 @@ def download_week(week: str, extension: str, db: SessionDep, visitor: StaffVisit
 
 
 @router.get("/dashboard")
-def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep):
+def dashboard_page(request: Request, db: SessionDep, visitor: StaffVisitorDep) -> HTMLResponse:
     figures = dashboard.figures(db)
     return render(
         request,
         "dashboard.html",
         {
             "figures": figures,
-            "by_area": [(nld_label(slug), count) for slug, count in figures["matches_by_nld_area"].items()],
-            "by_region": list(figures["matches_by_sub_region"].items()),
+            "by_area": [(nld_label(slug), count) for slug, count in figures.matches_by_nld_area.items()],
+            "by_region": list(figures.matches_by_sub_region.items()),
             "by_status": [
                 (PIPELINE_LABELS.get(status, status), count)
-                for status, count in figures["matches_by_status"].items()
+                for status, count in figures.matches_by_status.items()
             ],
-            "per_month": list(figures["introductions_per_month"].items()),
+            "per_month": list(figures.introductions_per_month.items()),
         },
     )

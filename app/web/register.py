@@ -1,17 +1,22 @@
 """The public registration form: the API's validation (``CompanyCreate``) and service, its rate limit,
-each error beside its field, and the edit link shown once."""
+each error beside its field. Anonymously the answer is the same for a new and a known KvK number
+(the edit link comes by e-mail: app/services/registration.py); an adviser sees the edit link once."""
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from app.core import text
 from app.core.errors import Conflict
-from app.deps import SessionDep, SettingsDep, get_matching_state, registration_limit
+from app.deps import SessionDep, SettingsDep, registration_limit
+from app.domain import DefenceExperience
 from app.schemas import CompanyCreate
 from app.services import companies as company_service
+from app.services import registration
 from app.services.access import Caller
 from app.taxonomy import get_taxonomy
 from app.web.routing import HtmlRoute, render
@@ -59,17 +64,17 @@ async def form_data(request: Request) -> FormData:
     return await request.form()
 
 
-def typed_values(form: FormData) -> dict:
+def typed_values(form: FormData) -> dict[str, Any]:
     """What the person typed, as the form shows it again."""
-    values: dict = {name: str(form.get(name) or "") for name in TEXT_FIELDS}
+    values: dict[str, Any] = {name: str(form.get(name) or "") for name in TEXT_FIELDS}
     values.update({name: [str(v) for v in form.getlist(name)] for name in LIST_FIELDS})
     values.update({name: form.get(name) == "ja" for name in CHECKBOX_FIELDS})
     if not values["defence_experience"]:
-        values["defence_experience"] = "none"
+        values["defence_experience"] = DefenceExperience.none
     return values
 
 
-def payload_from(values: dict) -> dict:
+def payload_from(values: dict[str, Any]) -> dict[str, Any]:
     """The same JSON body the API would receive from this form."""
     payload = {name: values[name].strip() for name in TEXT_FIELDS if name != "capabilities"}
     for name in OPTIONAL_FIELDS:
@@ -104,20 +109,31 @@ DUTCH_MESSAGES = {
 }
 
 
+FIELD_LABELS = {
+    "name": "bedrijfsnaam", "kvk_number": "KvK-nummer", "municipality": "gemeente", "description": "beschrijving",
+    "website": "website", "capabilities": "kunde en producten", "contact_name": "contactpersoon",
+    "contact_email": "e-mailadres", "contact_phone": "telefoonnummer",
+}
+
+
 def field_errors(error: ValidationError) -> dict[str, str]:
     """One message per field, in Dutch, saying what to fix."""
     errors: dict[str, str] = {}
     for item in error.errors():
         loc = item.get("loc") or ("__all__",)
         field = str(loc[0])
-        message = DUTCH_MESSAGES.get(field) or str(item.get("msg", "")).removeprefix("Value error, ")
+        control_character = text.found_in(item)
+        if control_character is not None:
+            message = text.in_dutch(control_character, FIELD_LABELS.get(field))
+        else:
+            message = DUTCH_MESSAGES.get(field) or str(item.get("msg", "")).removeprefix("Value error, ")
         errors.setdefault(field, message)
     return dict(
         sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99)
     )
 
 
-def form_context(values: dict, errors: dict[str, str]) -> dict:
+def form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     vocab = get_taxonomy()
     return {
         "values": values,
@@ -135,7 +151,7 @@ def _registering_caller(caller: Caller) -> Caller:
 
 
 @router.get("/aanmelden")
-def registration_form(request: Request, visitor: VisitorDep):
+def registration_form(request: Request, visitor: VisitorDep) -> HTMLResponse:
     return render(request, "register.html", form_context(typed_values(FormData()), {}))
 
 
@@ -147,7 +163,7 @@ def register(
     visitor: VisitorDep,
     web_session: WebSessionDep,
     form: FormData = Depends(form_data),
-):
+) -> Response:
     caller = _registering_caller(visitor.caller)
     registration_limit(request, caller, settings)  # the API's limiter and counters
     values = typed_values(form)
@@ -155,6 +171,13 @@ def register(
         company_in = CompanyCreate.model_validate(payload_from(values))
     except ValidationError as error:
         return render(request, "register.html", form_context(values, field_errors(error)), status_code=422)
+    if caller.user is None:
+        # Anonymously the same answer for a new and a known KvK number: the next step comes by e-mail.
+        registration.register_self(session=db, company_in=company_in)
+        db.commit()  # the commit also brings the index in step
+        web_session.data["registered"] = {"received": True}
+        web_session.changed = True
+        return RedirectResponse("/ui/aangemeld", status_code=303)
     try:
         company, edit_token = company_service.register(session=db, caller=caller, company_in=company_in)
     except Conflict as error:
@@ -162,7 +185,6 @@ def register(
             request, "register.html", form_context(values, {"kvk_number": error.detail}), status_code=409
         )
     db.commit()
-    get_matching_state(request).changed(db, "company", company.id)
     # Post/redirect/get: the edit link waits in the session for exactly one showing, so reloading the
     # confirmation neither registers twice nor shows the link again.
     web_session.data["registered"] = {
@@ -176,11 +198,13 @@ def register(
 
 
 @router.get("/aangemeld")
-def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep):
+def registered(request: Request, web_session: WebSessionDep, visitor: VisitorDep) -> HTMLResponse:
     shown = web_session.data.pop("registered", None)
     if shown is None:
         return render(request, "registered.html", {"shown": None})
     web_session.changed = True
+    if shown.get("received"):
+        return render(request, "registered.html", {"shown": None, "received": registration.RECEIVED})
     edit_link = str(
         request.url_for("company_page", company_id=shown["id"]).include_query_params(token=shown["token"])
     )

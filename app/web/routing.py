@@ -1,5 +1,7 @@
 """What every web route shares: HTML error pages, the login redirect, the session cookie, and rendering."""
 
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -7,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from app.core import text
 from app.core.errors import KoppelkansError, TooManyRequests
 from app.web.session import CSRF_HEADER, CsrfRefused, LoginRequired, load_session, save_session
 from app.web.templating import templates
@@ -23,7 +26,7 @@ def is_htmx(request: Request) -> bool:
 
 
 def render(
-    request: Request, template: str, context: dict | None = None, status_code: int = 200
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     web_session = load_session(request)
     values = {
@@ -54,6 +57,14 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def _in_dutch(problem: dict[str, Any]) -> str:
+    control_character = text.found_in(problem)
+    if control_character is not None:
+        location = problem.get("loc") or ()
+        return text.in_dutch(control_character, str(location[-1]) if location else None)
+    return str(problem.get("msg", "")).removeprefix("Value error, ")
+
+
 def error_page(request: Request, status_code: int, message: str, retry_after: int | None = None) -> Response:
     template = "partials/error_notice.html" if is_htmx(request) else "error.html"
     response = render(request, template, {"status_code": status_code, "message": message}, status_code)
@@ -66,7 +77,7 @@ class HtmlRoute(APIRoute):
     """Routes of the web interface: errors become HTML pages, anonymous staff pages redirect to the
     login page, the session cookie is written when it changed, and nothing personal is cached."""
 
-    def get_route_handler(self):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
@@ -91,9 +102,7 @@ class HtmlRoute(APIRoute):
             except KoppelkansError as error:
                 response = error_page(request, error.status_code, error.detail)
             except RequestValidationError as error:
-                problems = "; ".join(
-                    str(item.get("msg", "")).removeprefix("Value error, ") for item in error.errors()
-                )
+                problems = "; ".join(_in_dutch(item) for item in error.errors())
                 response = error_page(request, 422, f"Ongeldige invoer: {problems}")
             save_session(request, response)
             response.headers.setdefault("Cache-Control", "no-store")

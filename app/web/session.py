@@ -1,21 +1,23 @@
 """Sessions for people in the browser: a signed cookie, a CSRF token per session, and who is calling.
 
-The cookie holds ids only (a user id, or the id of a company that opened its edit link) and the
-session's CSRF token; it is signed with the settings' ``secret_key`` and expires with the login
-lifetime. The JSON API does not read it: the API keeps its bearer tokens.
+The cookie holds ids only (a user id with the user's session version, or the id of a company that
+opened its edit link) and the session's CSRF token; raising the user's session version ends it. It
+is signed with the settings' ``secret_key`` and expires with the login lifetime. The JSON API
+does not read it: the API keeps its bearer tokens.
 """
 
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.core.config import get_settings
 from app.deps import SessionDep
 from app.models import User
+from app.services import users as user_service
 from app.services.access import Caller
 
 COOKIE_NAME = "kk_session"
@@ -34,30 +36,42 @@ class CsrfRefused(Exception):
 
 @dataclass
 class WebSession:
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # the signed cookie's content
     changed: bool = False
     cleared: bool = False
 
     @property
     def user_id(self) -> int | None:
-        return self.data.get("uid")
+        found = self.data.get("uid")
+        return found if isinstance(found, int) else None
 
     @property
     def company_id(self) -> int | None:
-        return self.data.get("cid")
+        found = self.data.get("cid")
+        return found if isinstance(found, int) else None
 
     @property
     def csrf_token(self) -> str:
-        if "csrf" not in self.data:
-            self.data["csrf"] = secrets.token_urlsafe(32)
+        token = self.data.get("csrf")
+        if not isinstance(token, str):
+            token = self.data["csrf"] = secrets.token_urlsafe(32)
             self.changed = True
-        return self.data["csrf"]
+        return token
 
-    def start(self, *, user_id: int | None = None, company_id: int | None = None) -> None:
-        """A new session (new CSRF token) for a person who just logged in or opened an edit link."""
+    @property
+    def session_version(self) -> int | None:
+        found = self.data.get("sv")
+        return found if isinstance(found, int) else None
+
+    def start(
+        self, *, user_id: int | None = None, company_id: int | None = None, session_version: int = 0
+    ) -> None:
+        """A new session (new CSRF token) for a person who just logged in or opened an edit link.
+        A person's session carries the user's session version: raising it ends the session."""
         self.data = {"csrf": secrets.token_urlsafe(32)}
         if user_id is not None:
             self.data["uid"] = user_id
+            self.data["sv"] = session_version
         if company_id is not None:
             self.data["cid"] = company_id
         self.changed = True
@@ -82,10 +96,10 @@ def _max_age_seconds() -> int:
 
 def load_session(request: Request) -> WebSession:
     """The session of this request (cached on it); an empty one when the cookie is absent or forged."""
-    existing = getattr(request.state, "web_session", None)
+    existing: WebSession | None = getattr(request.state, "web_session", None)
     if existing is not None:
         return existing
-    data: dict = {}
+    data: dict[str, Any] = {}
     raw = request.cookies.get(COOKIE_NAME)
     if raw:
         try:
@@ -98,7 +112,7 @@ def load_session(request: Request) -> WebSession:
     return web_session
 
 
-def save_session(request: Request, response) -> None:
+def save_session(request: Request, response: Response) -> None:
     """Writes the cookie when the session changed: HttpOnly, SameSite=Lax, Secure over https."""
     web_session = getattr(request.state, "web_session", None)
     if web_session is None or not web_session.changed:
@@ -136,8 +150,9 @@ def get_visitor(request: Request, db: SessionDep) -> Visitor:
     web_session = load_session(request)
     user = None
     if web_session.user_id is not None:
-        user = db.get(User, web_session.user_id)
-        if user is None or not user.is_active:  # removed or blocked since logging in
+        user = user_service.active_user(session=db, user_id=web_session.user_id)
+        # Removed, blocked, or its sessions ended (logout everywhere, a new password …) since logging in.
+        if user is None or web_session.session_version != user.session_version:
             web_session.clear()
             user = None
     caller = Caller(user=user, company_id=web_session.company_id if user is None else None)

@@ -2,52 +2,73 @@
 helpers the templates share (highlighting shared terms in a quote, signal shares, bar charts)."""
 
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
-from app.taxonomy import get_taxonomy
+from app.domain import (
+    CompanyStatus,
+    DefenceExperience,
+    ListLineChange,
+    NeedStatus,
+    PipelineStatus,
+    Role,
+    Visibility,
+)
+from app.matching.explain import Explanation
+from app.taxonomy import VocabularyEntry, get_taxonomy
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-DEFENCE_EXPERIENCE_LABELS = {
-    "none": "Nooit met Defensie gewerkt",
-    "indirect": "Indirect (via een keten of hoofdaannemer)",
-    "supplier": "Leverancier van Defensie",
+# The Dutch label of every member of the domain's enums (tests/web/test_labels.py checks each has one).
+DEFENCE_EXPERIENCE_LABELS: dict[DefenceExperience, str] = {
+    DefenceExperience.none: "Nooit met Defensie gewerkt",
+    DefenceExperience.indirect: "Indirect (via een keten of hoofdaannemer)",
+    DefenceExperience.supplier: "Leverancier van Defensie",
 }
-ROLE_LABELS = {"admin": "beheerder", "adviser": "adviseur", "scout": "scout", "regioteam": "Regioteam"}
+ROLE_LABELS: dict[Role, str] = {
+    Role.admin: "beheerder", Role.adviser: "adviseur", Role.scout: "scout", Role.regioteam: "Regioteam",
+}
 SIGNAL_LABELS = {
     "bm25": "Woorden (BM25)",
     "dense": "Betekenis (Engels model)",
     "multilingual": "Betekenis (meertalig)",
 }
-PIPELINE_LABELS = {
-    "new": "Nieuw",
-    "triaged": "Beoordeeld",
-    "intro_proposed": "Introductie voorgesteld",
-    "consented": "Toestemming gegeven",
-    "introduced": "Geïntroduceerd",
-    "meeting": "Gesprek",
-    "pilot": "Pilot",
-    "subsidy_applied": "Subsidie aangevraagd",
-    "won": "Gewonnen",
-    "lost": "Verloren",
-    "parked": "Geparkeerd",
+PIPELINE_LABELS: dict[PipelineStatus, str] = {
+    PipelineStatus.new: "Nieuw",
+    PipelineStatus.triaged: "Beoordeeld",
+    PipelineStatus.intro_proposed: "Introductie voorgesteld",
+    PipelineStatus.consented: "Toestemming gegeven",
+    PipelineStatus.introduced: "Geïntroduceerd",
+    PipelineStatus.meeting: "Gesprek",
+    PipelineStatus.pilot: "Pilot",
+    PipelineStatus.subsidy_applied: "Subsidie aangevraagd",
+    PipelineStatus.won: "Gewonnen",
+    PipelineStatus.lost: "Verloren",
+    PipelineStatus.parked: "Geparkeerd",
 }
-CHANGE_LABELS = {"new": "nieuw", "changed": "gewijzigd", "unchanged": "ongewijzigd", "gone": "vervallen"}
-STATUS_LABELS = {
-    "pending": "in behandeling",
-    "active": "actief",
-    "archived": "gearchiveerd",
-    "open": "open",
-    "closed": "gesloten",
+CHANGE_LABELS: dict[ListLineChange, str] = {
+    ListLineChange.new: "nieuw",
+    ListLineChange.changed: "gewijzigd",
+    ListLineChange.unchanged: "ongewijzigd",
+    ListLineChange.gone: "vervallen",
+}
+# Companies' and needs' statuses share one lookup: their members' values differ.
+STATUS_LABELS: dict[CompanyStatus | NeedStatus, str] = {
+    CompanyStatus.pending: "in behandeling",
+    CompanyStatus.active: "actief",
+    CompanyStatus.archived: "gearchiveerd",
+    NeedStatus.open: "open",
+    NeedStatus.closed: "gesloten",
 }
 
 
-def _labels(entries) -> dict[str, str]:
+def _labels(entries: Iterable[VocabularyEntry]) -> dict[str, str]:
     return {entry["slug"]: entry["nl"] for entry in entries}
 
 
@@ -63,7 +84,7 @@ def kind_label(slug: str) -> str:
     return _labels(get_taxonomy().need_kinds).get(slug, slug)
 
 
-def highlight(text: str, terms: list[str] | None) -> Markup:
+def highlight(text: str, terms: Sequence[str] | None) -> Markup:
     """``text`` escaped, with each whole-word occurrence of ``terms`` wrapped in <mark>."""
     words = sorted({t for t in (terms or []) if t and t.strip()}, key=len, reverse=True)
     if not words:
@@ -79,23 +100,19 @@ def highlight(text: str, terms: list[str] | None) -> Markup:
     return Markup("").join(pieces)
 
 
-def signal_shares(explanation: dict) -> list[dict]:
+def signal_shares(explanation: Explanation) -> list[dict[str, str | bool | int]]:
     """Each signal's share of the text score, in percent (rounded), for the signals that took part."""
-    signals = explanation.get("signals") or {}
-    positive = {
-        name: max(0.0, float(part.get("contribution", 0.0)))
-        for name, part in signals.items()
-        if part.get("used")
-    }
+    signals = explanation.signals
+    positive = {name: max(0.0, part.contribution) for name, part in signals.items() if part.used}
     total = sum(positive.values())
-    shares = []
+    shares: list[dict[str, str | bool | int]] = []
     for name, part in signals.items():
         value = positive.get(name, 0.0)
         shares.append(
             {
                 "name": name,
                 "label": SIGNAL_LABELS.get(name, name),
-                "used": bool(part.get("used")),
+                "used": part.used,
                 "percent": round(100 * value / total) if total > 0 else 0,
             }
         )
@@ -104,7 +121,7 @@ def signal_shares(explanation: dict) -> list[dict]:
 
 def bar_chart(
     rows: list[tuple[str, int]], *, width: int = 480, bar_height: int = 22, label_width: int = 170
-) -> dict:
+) -> dict[str, Any]:
     """Geometry for a horizontal SVG bar chart (drawn by the template, no inline styles)."""
     largest = max((count for _, count in rows), default=0) or 1
     room = width - label_width - 50
@@ -141,6 +158,7 @@ def _environment() -> Environment:
         status_labels=STATUS_LABELS,
         pipeline_labels=PIPELINE_LABELS,
         change_labels=CHANGE_LABELS,
+        Visibility=Visibility,
         signal_shares=signal_shares,
         bar_chart=bar_chart,
         taxonomy=get_taxonomy,

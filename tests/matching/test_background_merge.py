@@ -9,6 +9,7 @@ import pytest
 
 from app.matching.ann import HnswPassageSearch
 from app.matching.engine import Document
+from app.matching.materialised import MaterialisedKey
 
 from .factories import make_engine
 
@@ -123,16 +124,16 @@ def test_a_need_asked_right_after_the_merge_has_its_deep_candidates_already(engi
     deadline = time.monotonic() + 30
     while background.precomputed < len(needs()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    keys = [background._materialised_key(n, "company", None, background.candidate_pool) for n in needs()]
+    keys = [MaterialisedKey.of(n, "company", None, background.candidate_pool) for n in needs()]
     seen_at_swap = []
-    swap = background._swap
+    swap = background.state.swap
 
     def swap_and_look(snapshot, staged=None):
         swap(snapshot, staged)
         if snapshot.side == "company":  # still holding the write lock: the precompute has not run
-            seen_at_swap.append([background._materialised.is_thorough(k, snapshot.main) for k in keys])
+            seen_at_swap.append([background.state.materialised.is_thorough(k, snapshot.main) for k in keys])
 
-    background._swap = swap_and_look
+    background.state.swap = swap_and_look
     background.upsert([company(300 + i, rng) for i in range(11)])
     assert background.wait_for_merges(timeout=30)
     assert seen_at_swap[-1] == [True] * len(keys)

@@ -7,6 +7,7 @@ import pytest
 
 from app.matching.encoders import HashingEncoder
 from app.matching.engine import Document
+from app.matching.explain import Explanation
 from app.matching.lexical import LexicalIndex
 
 from .factories import COMPANIES, NEEDS, make_engine
@@ -49,14 +50,14 @@ def test_a_document_never_matches_itself(engine):
 
 
 def test_an_erased_company_disappears_from_every_result_and_from_the_cache(engine):
-    cache_rows_before = engine._cache.count()
+    cache_rows_before = engine.state.cache.count()
     engine.remove("company", [2])
     for need in NEEDS:
         assert 2 not in ids(engine.match(need, target="company", limit=10))
     assert 2 not in ids(engine.match("kogelwerende vesten aramide", target="company", limit=10))
     assert engine.counts()["company"]["documents"] == 3
     # both encoders' vectors of its single passage are gone
-    assert engine._cache.count() == cache_rows_before - 2
+    assert engine.state.cache.count() == cache_rows_before - 2
 
 
 def test_a_changed_description_changes_its_matches_without_a_restart(engine):
@@ -208,7 +209,7 @@ def test_an_index_saved_under_other_text_rules_is_stale(tmp_path, monkeypatch):
     first.upsert(COMPANIES)
     first.save()
     first.close()
-    monkeypatch.setattr("app.matching.engine.TEXT_RULES_VERSION", 999)
+    monkeypatch.setattr("app.matching.saved_index.TEXT_RULES_VERSION", 999)
     later = make_engine(tmp_path)
     later.load_or_build()
     assert later.counts()["company"]["documents"] == 0
@@ -229,18 +230,18 @@ def test_explanations_quote_real_passages_of_both_texts(engine):
     engine.upsert([long_need])
     [best] = engine.match(long_need, target="company", limit=1)
     explanation = best.explanation
-    quote = explanation["query_passage"]
-    assert long_need.text[quote["start"] : quote["end"]] == quote["text"] and 0 < len(quote["text"]) <= 240
+    quote = explanation.query_passage
+    assert long_need.text[quote.start : quote.end] == quote.text and 0 < len(quote.text) <= 240
     company_text = next(c.text for c in COMPANIES if c.id == best.id)
-    matched = explanation["match_passage"]
-    assert company_text[matched["start"] : matched["end"]] == matched["text"]
+    matched = explanation.match_passage
+    assert company_text[matched.start : matched.end] == matched.text
     assert best.id == 2
-    assert "aramide" in explanation["shared_terms"]
-    assert explanation["shared_nld_areas"] == ["SM"]
-    assert set(explanation["signals"]) == {"bm25", "dense", "multilingual"}
-    total = sum(s["contribution"] for s in explanation["signals"].values()) + explanation["structured_bonus"]
+    assert "aramide" in explanation.shared_terms
+    assert list(explanation.shared_nld_areas) == ["SM"]
+    assert set(explanation.signals) == {"bm25", "dense", "multilingual"}
+    total = sum(s.contribution for s in explanation.signals.values()) + explanation.structured_bonus
     assert total == pytest.approx(best.score, abs=1e-3)
-    assert json.loads(json.dumps(explanation)) == explanation
+    assert Explanation.model_validate(json.loads(explanation.model_dump_json())) == explanation
 
 
 def test_matches_come_best_first(engine):

@@ -29,3 +29,21 @@ def test_a_dutch_query_has_no_lexical_overlap_with_an_english_text():
 def test_document_frequency_counts_passages_not_occurrences():
     index = LexicalIndex([["drone", "drone"], ["drone", "radar"]])
     assert index.document_frequency == {"drone": 2, "radar": 1}
+
+
+def test_postings_without_erased_passages_score_the_others_alike_and_forget_their_stems():
+    """scrub.without_passages: an erased passage's postings and unshared stems leave the saved arrays."""
+    import numpy as np
+
+    from app.matching.lexical import LexicalIndex
+    from app.matching.scrub import without_passages
+
+    passages = [["drone", "composiet"], ["geheim", "drone", "drone"], ["composiet", "lasser"]]
+    index = LexicalIndex(passages)
+    dead = np.array([False, True, False])
+    scrubbed = LexicalIndex.from_saved(without_passages(index.saved(), dead))
+    query = ["drone", "composiet", "lasser"]
+    np.testing.assert_allclose(scrubbed.scores(query)[~dead], index.scores(query)[~dead])
+    assert scrubbed.scores(["geheim"]).tolist() == [0.0, 0.0, 0.0]
+    assert "geheim" not in scrubbed.vocabulary and "drone" in scrubbed.vocabulary
+    assert scrubbed.stems_of(1) == () and sorted(scrubbed.stems_of(0)) == ["composiet", "drone"]

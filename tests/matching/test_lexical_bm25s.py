@@ -2,9 +2,10 @@
 
 import bm25s
 import numpy as np
+from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN_PLUS
 
 from app.matching.lexical import LexicalIndex
-from app.matching.text import tokenize
+from app.matching.text import DATA_DIR, read_word_list, tokenize
 
 TEXTS = [
     "Wij maken composiet onderdelen voor drones en voertuigen.",
@@ -24,6 +25,11 @@ def test_scores_equal_those_of_bm25s():
         ids = [reference.vocab_dict[t] for t in query if t in reference.vocab_dict]
         expected = reference.get_scores_from_ids(ids) if ids else np.zeros(len(TEXTS))
         np.testing.assert_allclose(ours.scores(query), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_shipped_stop_word_lists_are_those_of_bm25s():
+    assert read_word_list(DATA_DIR / "stopwords-nl.txt") == frozenset(STOPWORDS_DUTCH)
+    assert read_word_list(DATA_DIR / "stopwords-en.txt") == frozenset(STOPWORDS_EN_PLUS)
 
 
 def test_candidate_passages_come_from_the_rarest_terms():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.matching.engine import Document
+from app.matching.materialised import MaterialisedKey
 
 from .factories import make_engine
 
@@ -50,7 +51,7 @@ def test_kept_matches_follow_every_write_exactly_as_a_fresh_search(pair):
     kept, fresh, companies, needs = pair
     assert answers(kept, needs) == answers(fresh, needs)
     assert answers(kept, needs) == answers(fresh, needs)  # the second time from what was kept
-    assert kept._materialised.hits >= len(needs)
+    assert kept.state.materialised.hits >= len(needs)
 
     best_of_first_need = answers(fresh, needs[:1])[0][0][0]
     writes = [
@@ -86,7 +87,7 @@ def test_a_merge_lets_go_of_the_candidates_kept_for_the_old_segment(pair):
     old_main = kept.snapshot("company").main
     kept.upsert([Document("company", 6000, "Wij leveren radar en antenne.")])
     kept.merge("company")
-    assert all(e.candidates.segment is not old_main for e in kept._materialised._entries.values())
+    assert all(e.candidates.segment is not old_main for e in kept.state.materialised._entries.values())
     fresh.upsert([Document("company", 6000, "Wij leveren radar en antenne.")])
     fresh.merge("company")
     assert answers(kept, needs) == answers(fresh, needs)
@@ -127,17 +128,17 @@ def test_the_background_precompute_keeps_up_with_new_needs(pair):
     kept.start_precompute()
     new_need = Document("need", 4242, "Defensie zoekt kogelwerend textiel en coating.")
     kept.upsert([new_need])
-    key = kept._materialised_key(new_need, "company", None, kept.candidate_pool)
+    key = MaterialisedKey.of(new_need, "company", None, kept.candidate_pool)
     main = kept.snapshot("company").main
     deadline = time.monotonic() + 30
-    while not kept._materialised.is_thorough(key, main):
+    while not kept.state.materialised.is_thorough(key, main):
         assert time.monotonic() < deadline, "the new need's companies were never precomputed"
         time.sleep(0.05)
 
 
 def test_a_need_written_while_the_server_precomputes_is_searched_before_the_write_returns(pair):
     kept, *_, needs = pair
-    kept._precompute_loop = lambda: None  # no background pass: only the write can do it
+    kept.precomputer._loop = lambda: None  # no background pass: only the write can do it
     kept.start_precompute()
     main = kept.snapshot("company").main
     new_need = Document("need", 4243, "Defensie zoekt een robot met camera en antenne.")
@@ -145,13 +146,13 @@ def test_a_need_written_while_the_server_precomputes_is_searched_before_the_writ
     kept.upsert([new_need, edited])
 
     def precomputed(need):
-        key = kept._materialised_key(need, "company", None, kept.candidate_pool)
-        return kept._materialised.is_thorough(key, main)
+        key = MaterialisedKey.of(need, "company", None, kept.candidate_pool)
+        return kept.state.materialised.is_thorough(key, main)
 
     assert precomputed(new_need) and precomputed(edited)
-    hits = kept._materialised.hits
+    hits = kept.state.materialised.hits
     kept.match(new_need, target="company", limit=10)
-    assert kept._materialised.hits > hits  # answered from what the write kept
+    assert kept.state.materialised.hits > hits  # answered from what the write kept
     # A batch bigger than PRECOMPUTE_ON_WRITE is left to the background pass.
     batch = [Document("need", 5000 + i, f"Defensie zoekt {word} en coating.")
              for i, word in enumerate(WORDS[:11])]
@@ -165,15 +166,15 @@ def test_kept_matches_stay_within_their_memory_budget(tmp_path):
     engine.upsert(companies + needs)
     engine.merge("company")
     answers(engine, needs)
-    assert 0 < engine._materialised.nbytes <= 60_000
-    assert len(engine._materialised) < len(needs)
+    assert 0 < engine.state.materialised.nbytes <= 60_000
+    assert len(engine.state.materialised) < len(needs)
     engine.close()
 
 
 def test_free_text_is_never_kept(pair):
     kept, *_ = pair
     kept.match("radar en antenne", target="company")
-    assert len(kept._materialised) == 0
+    assert len(kept.state.materialised) == 0
 
 
 def test_requests_evict_their_own_entries_before_the_precomputed_ones(tmp_path):
@@ -185,17 +186,17 @@ def test_requests_evict_their_own_entries_before_the_precomputed_ones(tmp_path):
     for company in companies:  # every company asks for its needs: far more than the budget holds
         engine.match(company, target="need")
     main = engine.snapshot("company").main
-    assert all(engine._materialised.is_thorough(
-        engine._materialised_key(need, "company", None, engine.candidate_pool), main) for need in needs)
-    assert engine._materialised.nbytes <= 400_000
+    assert all(engine.state.materialised.is_thorough(
+        MaterialisedKey.of(need, "company", None, engine.candidate_pool), main) for need in needs)
+    assert engine.state.materialised.nbytes <= 400_000
     engine.close()
 
 
 def test_a_first_page_is_ranked_once_per_version_of_the_side(pair):
     kept, fresh, companies, needs = pair
     ranked = []
-    rank = kept._rank
-    kept._rank = lambda *args: ranked.append(1) or rank(*args)
+    rank = kept.searcher.rank
+    kept.searcher.rank = lambda *args: ranked.append(1) or rank(*args)
     first = answers(kept, needs[:1])
     assert answers(kept, needs[:1]) == first and len(ranked) == 1  # the second ask reuses the ranking
     kept.upsert([Document("company", 6000, needs[0].text.replace("Defensie zoekt", "Wij leveren"))])
@@ -208,16 +209,16 @@ def test_a_first_page_is_ranked_once_per_version_of_the_side(pair):
 def test_a_side_scored_whole_keeps_first_pages_and_quotes_too(tmp_path, monkeypatch):
     """The needs' side has no ANN index, so nothing a search found is kept for a company; its
     first page and quotes still are, until a need is written."""
-    from app.matching import engine as engine_module
+    from app.matching import search as search_module
 
     companies, needs = corpus(companies=20)
     engine = make_engine(tmp_path)
     engine.upsert(companies + needs)
     assert not engine.snapshot("need").main.ann
     ranked, quoted = [], []
-    rank, quote = engine._rank, engine_module.explanation_texts
-    monkeypatch.setattr(engine, "_rank", lambda *args: ranked.append(1) or rank(*args))
-    monkeypatch.setattr(engine_module, "explanation_texts",
+    rank, quote = engine.searcher.rank, search_module.explanation_texts
+    monkeypatch.setattr(engine.searcher, "rank", lambda *args: ranked.append(1) or rank(*args))
+    monkeypatch.setattr(search_module, "explanation_texts",
                         lambda **kwargs: quoted.append(1) or quote(**kwargs))
     first = engine.match(companies[0], target="need", limit=5)
     assert engine.match(companies[0], target="need", limit=5) == first

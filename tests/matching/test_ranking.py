@@ -110,7 +110,7 @@ def test_quotes_are_chosen_from_the_passage_scores_the_ranking_computed(tmp_path
     assert ranking.best_passage_pairs(view, details, order, fused) == reused
     # Positions never scored for the query are computed, not looked up.
     positions, _ = main.passage_positions(np.arange(len(main.document_ids)))
-    view.scored[:] = [(main, positions[:5], ranking.passage_scores(view, main, positions[:5]))]
+    view.scored[:] = [ranking.ScoredPassages(main, positions[:5], ranking.passage_scores(view, main, positions[:5]))]
     assert view.known_scores(main, positions[:3]) is not None
     assert view.known_scores(main, positions[3:8]) is None
     engine.close()

@@ -53,9 +53,9 @@ def test_a_dutch_need_finds_the_english_company_that_answers_it(tmp_path, encode
     )
     [best, *_] = engine.match(need, target="company", limit=4)
     assert best.id == 1
-    signals = best.explanation["signals"]
+    signals = best.explanation.signals
     # The English-only model cannot read the Dutch need: it must not have been used.
-    assert signals["dense"]["used"] is False and signals["multilingual"]["used"] is True
+    assert signals["dense"].used is False and signals["multilingual"].used is True
     engine.close()
 
 

@@ -1,5 +1,8 @@
 """Crash safety: a registration that was answered 201 survives the server being killed with SIGKILL.
 
+The registrations are an adviser's (201 with the edit token; an anonymous one is answered 202 and
+its edit link goes by e-mail).
+
 The real server runs as its own process on a loopback port with its own data folder (or its own
 scratch PostgreSQL database). Four clients register companies in a stream over HTTP; the process is
 killed mid-stream, while requests are in flight, then started again on the same data.
@@ -36,7 +39,8 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
         killed = threading.Event()
 
         def writer(no: int) -> None:
-            with httpx.Client(base_url=server.url, timeout=30) as http:
+            adviser = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=server.url, timeout=30, headers=adviser) as http:
                 while not killed.is_set():
                     payload = stress.registration(no)
                     try:
@@ -91,7 +95,9 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
                 assert not missing, f"acknowledged but not findable through matching: {sorted(missing)}"
                 assert indexed == _company_ids(_database_url(env)), "the index and the database disagree"
                 # The restarted server takes new writes (no lock or half-written state left behind).
-                assert http.post("/api/v1/companies", json=stress.registration(99)).status_code == 201
+                registered = http.post("/api/v1/companies", json=stress.registration(99),
+                                       headers={"Authorization": f"Bearer {token}"})
+                assert registered.status_code == 201
         finally:
             restarted.stop()
 

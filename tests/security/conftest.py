@@ -7,7 +7,7 @@ from functools import lru_cache
 import pytest
 
 from app.core.security import hash_password
-from app.models import MatchList
+from app.models import MatchList, Organisation
 from tests.factories import make_user, need_payload, register_company
 
 STAFF_ROLES = ("adviser", "scout", "regioteam", "admin")
@@ -77,13 +77,24 @@ def client(tmp_path):
     from app.services.matching import MatchingState
     from tests.test_matching_api import make_engine
 
-    with TestClient(create_app(matching_state=MatchingState.ready_with(make_engine(tmp_path / "matching")))) as test_client:
+    state = MatchingState.ready_with(make_engine(tmp_path / "matching"))
+    with TestClient(create_app(matching_state=state)) as test_client:
         yield test_client
 
 
 @pytest.fixture
 def world(client, session) -> World:
-    tokens = {role: make_user(session, role=role)[1] for role in STAFF_ROLES}
+    # Staff of one organisation (the admin of none); the needs are the admin's, so of no organisation.
+    organisation = Organisation(slug="wereld-organisatie", name="Wereldorganisatie")
+    session.add(organisation)
+    session.commit()
+    tokens = {}
+    for role in STAFF_ROLES:
+        user, tokens[role] = make_user(session, role=role)
+        if role != "admin":
+            user.organisation_id = organisation.id
+            session.add(user)
+    session.commit()
     login_user, _ = make_user(session, role="adviser", username="login-user")
     login_user.password_hash = _login_password_hash()
     session.add(login_user)

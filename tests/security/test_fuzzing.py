@@ -18,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from app.core.db import get_engine
 from app.main import create_app
 from app.services.matching import MatchingState
 from tests.factories import next_kvk
@@ -41,7 +42,8 @@ CHECKS = [
 ]
 
 # A small ready matching engine (deterministic encoders), so the matching endpoints answer for real.
-_app = create_app(matching_state=MatchingState.ready_with(make_engine(Path(tempfile.mkdtemp(prefix="koppelkans-fuzz-")))))
+_engine = make_engine(Path(tempfile.mkdtemp(prefix="koppelkans-fuzz-")))
+_app = create_app(matching_state=MatchingState.ready_with(_engine))
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 # (caller, "METHOD /path") -> statuses seen, for the reach check at the end of this module.
 PHASES: Counter = Counter()  # requests sent per schemathesis phase
@@ -148,4 +150,7 @@ def test_fuzzing_reached_every_operation_and_got_past_authorisation():
         f"no 2xx as admin for {never_ok}: {[(op, dict(seen[('admin', op)])) for op in never_ok]}"
     )
     total = sum(sum(counter.values()) for counter in seen.values())
-    print(f"\nfuzzing: {total} requests over {len(operations)} operations ({dict(PHASES)})")
+    server_errors = sum(n for counter in seen.values() for status, n in counter.items() if status >= 500)
+    database = get_engine().dialect.name
+    print(f"\nfuzzing on {database}: {total} requests over {len(operations)} operations ({dict(PHASES)}), "
+          f"{server_errors} server errors")

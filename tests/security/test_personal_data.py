@@ -73,10 +73,14 @@ def test_the_registration_answer_shows_the_registrant_its_own_data_and_nothing_e
     from tests.factories import company_payload
 
     answer = client.post(
-        "/api/v1/companies", json=company_payload(contact_email="nieuw@bedrijf.example")
+        "/api/v1/companies", json=company_payload(contact_email="nieuw@bedrijf.example"),
+        headers=world.headers("adviser"),
     ).json()
     assert answer["contact"]["email"] == "nieuw@bedrijf.example" and answer["edit_token"]
-    assert_no_personal_data(answer, world.forbidden_for("anonymous"), personal_keys_allowed=True)
+    assert_no_personal_data(answer, world.forbidden_for("adviser") + [world.companies["own"]["edit_token"]],
+                            personal_keys_allowed=True)
+    anonymous = client.post("/api/v1/companies", json=company_payload(kvk_number=world.companies["own"]["kvk_number"]))
+    assert set(anonymous.json()) == {"message"}  # nothing of the company that holds the number
 
 
 def test_every_release_of_contact_details_to_staff_is_audited(client, world, session):

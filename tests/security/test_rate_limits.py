@@ -28,18 +28,18 @@ def test_one_address_exhausting_its_registrations_does_not_block_another(tight_l
     first, second = _clients("192.0.2.10", "192.0.2.20")
     with first, second:
         assert [first.post("/api/v1/companies", json=company_payload()).status_code for _ in range(3)] == [
-            201,
-            201,
+            202,
+            202,
             429,
         ]
-        assert second.post("/api/v1/companies", json=company_payload()).status_code == 201
+        assert second.post("/api/v1/companies", json=company_payload()).status_code == 202
 
 
 def test_a_forwarded_for_header_from_the_client_does_not_reset_the_limit(tight_limits):
     (client,) = _clients("192.0.2.30")
     with client:
         for _ in range(2):
-            assert client.post("/api/v1/companies", json=company_payload()).status_code == 201
+            assert client.post("/api/v1/companies", json=company_payload()).status_code == 202
         spoofed = client.post(
             "/api/v1/companies", json=company_payload(), headers={"X-Forwarded-For": "198.51.100.7"}
         )

@@ -4,16 +4,14 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.factories import bearer, company_payload, make_user, need_payload
+from tests.factories import bearer, make_user, need_payload, register_company
 from tests.web.conftest import csrf_from, log_in
 
 NIGHT_VISION = "Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen en infanterie."
 
 
 def register_api(client: TestClient, **overrides) -> dict:
-    response = client.post("/api/v1/companies", json=company_payload(**overrides))
-    assert response.status_code == 201, response.text
-    return response.json()
+    return register_company(client, **overrides)
 
 
 def add_need(client: TestClient, session, **overrides) -> dict:

@@ -1,5 +1,6 @@
 """The public registration form: the API's validation and messages, each error beside its field,
-typed values kept, the edit link shown once, and the API's rate limit."""
+typed values kept, the same answer for a new and a known KvK number (the edit link comes by mail),
+the edit link shown once to an adviser, and the API's rate limit."""
 
 import html as html_text
 import re
@@ -8,7 +9,7 @@ from sqlmodel import select
 
 from app.core.config import get_settings
 from app.models import Company
-from tests.factories import company_payload
+from tests.factories import company_payload, edit_link_from_mail, mails_about, next_kvk
 from tests.web.conftest import csrf_from, log_in
 
 
@@ -62,29 +63,42 @@ def test_each_error_appears_beside_its_field_in_dutch_and_typed_values_stay(web,
     assert session.exec(select(Company)).first() is None
 
 
-def test_a_fixed_form_registers_and_shows_the_edit_link_once(web, session):
+def test_a_fixed_form_registers_and_the_edit_link_comes_by_mail(web, session):
+    kvk = next_kvk()
     assert submit(web, kvk_number="1234").status_code == 422
-    response = submit(web)
+    response = submit(web, kvk_number=kvk)
     assert response.status_code == 303 and response.headers["location"] == "/ui/aangemeld"
     shown = web.get("/ui/aangemeld")
-    link = re.search(
-        r'id="bewerkingslink" type="text" readonly class="edit-link" value="([^"]+)"', shown.text
-    ).group(1)
-    assert "/ui/bedrijf/" in link and "token=kk_edit_" in link
-    again = web.get("/ui/aangemeld")
-    assert "kk_edit_" not in again.text and "al getoond" in again.text
-    company = session.exec(select(Company).where(Company.kvk_number == "87654321")).one()
+    assert "Aanmelding ontvangen" in shown.text and "per e-mail" in shown.text
+    assert "kk_edit_" not in shown.text
+    company = session.exec(select(Company).where(Company.kvk_number == kvk)).one()
     assert (
         company.source == "self"
         and company.capabilities == ["CNC-frezen", "draaien"]
         and company.employees == 12
     )
-    opened = web.get(link.replace("http://testserver", ""))
+    [message] = mails_about(kvk)
+    assert message["To"] == "info@veenstra.example.org"
+    company_id, token = edit_link_from_mail(kvk)
+    opened = web.get(f"/ui/bedrijf/{company_id}?token={token}")
     assert opened.status_code == 200 and "Veenstra Precisietechniek" in opened.text
 
 
-def test_a_duplicate_kvk_number_is_shown_beside_the_kvk_field(web):
-    assert web.post("/api/v1/companies", json=company_payload(kvk_number="87654321")).status_code == 201
+def test_a_known_kvk_number_gets_the_same_page_and_its_company_a_mail(web, session):
+    kvk = next_kvk()
+    assert web.post("/api/v1/companies", json=company_payload(kvk_number=kvk)).status_code == 202
+    response = submit(web, kvk_number=kvk, contact_email="iemand@anders.example")
+    assert response.status_code == 303 and response.headers["location"] == "/ui/aangemeld"
+    assert "Aanmelding ontvangen" in web.get("/ui/aangemeld").text
+    first, notice = mails_about(kvk)
+    assert notice["To"] == first["To"] == "info@veenstra.example.org"
+    assert "geprobeerd" in notice.get_content()
+    assert len(session.exec(select(Company)).all()) == 1
+
+
+def test_an_adviser_sees_a_duplicate_kvk_number_beside_the_kvk_field(web, people):
+    assert web.post("/api/v1/companies", json=company_payload(kvk_number="87654321")).status_code == 202
+    assert log_in(web, people["adviser"]).status_code == 303
     response = submit(web)
     assert response.status_code == 409
     assert re.search(r'id="kvk_number-fout">.*already registered', response.text, re.S)
@@ -114,7 +128,7 @@ def test_the_form_shares_the_api_rate_limit(web):
     settings = get_settings().model_copy(update={"registration_rate_limit": 2})
     web.app.dependency_overrides[get_settings] = lambda: settings
     try:
-        assert web.post("/api/v1/companies", json=company_payload()).status_code == 201
+        assert web.post("/api/v1/companies", json=company_payload()).status_code == 202
         assert submit(web).status_code == 303
         refused = submit(web, kvk_number="11223344")
         assert refused.status_code == 429

@@ -15,7 +15,8 @@ from app.core.db import get_engine
 from app.main import create_app
 from app.models import Company, Need
 from app.services import match_lists
-from app.services.matching import MatchingState, documents_from_database
+from app.services.matchable import documents_from_database
+from app.services.matching import MatchingState
 from app.services.seeding import load_seed
 from tests.web.conftest import RENDER_TIMES, log_in, make_engine
 

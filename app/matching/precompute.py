@@ -1,0 +1,155 @@
+"""Every need's companies found in advance: a serving engine keeps them materialised
+(materialised.py), found with a deeper search than a request can afford, so that a need's first
+ask is answered from kept candidates like any other.
+
+A background thread searches every need once the index is loaded, and again after each merge of
+the company side (a new main segment) or write to the needs; a need written through the API is
+searched before its write returns (writes.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from enum import StrEnum
+
+import numpy as np
+
+from app.matching.fusion import fuse
+from app.matching.materialised import PRECOMPUTE_POOL, MaterialisedKey
+from app.matching.ranking import QueryView, SegmentCandidates, combine, segment_candidates
+from app.matching.search import Searcher
+from app.matching.state import EngineState
+from app.matching.store import SideSnapshot, StoredDocument
+
+logger = logging.getLogger(__name__)
+
+# Of what the deep search (PRECOMPUTE_POOL) finds, the PRECOMPUTE_KEEP best by fused score are
+# kept, plus each signal's PRECOMPUTE_KEEP_PER_SIGNAL best, which fix the scaling (fusion.py).
+PRECOMPUTE_KEEP = 300
+PRECOMPUTE_KEEP_PER_SIGNAL = 64
+DEFAULT_LIMIT = 10  # the first page of matches the endpoints show
+
+
+class PrecomputeOutcome(StrEnum):
+    SEARCHED = "searched"  # its companies were searched and kept
+    DONE = "done"  # kept already for the current main segment, or no companies to search
+    SKIPPED = "skipped"  # nothing to search with (a need without text)
+
+
+class Precomputer:
+    def __init__(self, state: EngineState, searcher: Searcher) -> None:
+        self.state = state
+        self.searcher = searcher
+        self._thread: threading.Thread | None = None
+        self.precomputed = 0  # needs whose companies the last pass found kept
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread keeps every need's companies (a serving engine)."""
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Keep every need's companies materialised from now on, in a background thread: once
+        now, and again after each merge of the company side or write to the needs."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="matching-precompute", daemon=True)
+            self._thread.start()
+        self.state.precompute_wanted.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the background thread to end (the engine is closing)."""
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+
+    def _loop(self) -> None:
+        wanted = self.state.precompute_wanted
+        while not self.state.closed:
+            wanted.wait()
+            wanted.clear()
+            if self.state.closed:
+                return
+            try:
+                self.run(yield_to_writes=True)
+            except Exception:  # a request finds the candidates itself meanwhile
+                logger.exception("precomputing the needs' companies failed")
+
+    def run(self, yield_to_writes: bool = False) -> int:
+        """Find and keep the main-segment candidates of every need's companies with the deeper
+        search (PRECOMPUTE_POOL); returns how many needs it searched. A need already done for
+        the current main segment is skipped. `yield_to_writes` (the background thread): a merge
+        or need write meanwhile ends the pass, and the next one starts at once."""
+        self.read_need_word_forms()
+        searched = done = 0
+        for stored in list(self.state.snapshots["need"].documents.values()):
+            if self.state.closed or (yield_to_writes and self.state.precompute_wanted.is_set()):
+                break
+            outcome = self.need(stored)
+            searched += outcome == PrecomputeOutcome.SEARCHED
+            done += outcome != PrecomputeOutcome.SKIPPED
+            self.precomputed = max(self.precomputed, done)
+        self.precomputed = done
+        return searched
+
+    def need(self, stored: StoredDocument) -> PrecomputeOutcome:
+        """Keep one need's companies as the precompute does."""
+        companies = self.state.snapshots["company"]
+        main = companies.main
+        key = self.key_of(stored)
+        # No key: requests search deeper than the precompute would, so it keeps nothing.
+        if key is None or not len(main.document_ids) or self.state.materialised.is_thorough(key, main):
+            return PrecomputeOutcome.DONE
+        view = self.searcher.query_view(stored.document)
+        if view is None:
+            return PrecomputeOutcome.SKIPPED
+        self.state.materialised.keep(key, self.deep_candidates(view, companies), thorough=True)
+        # The first page of matches too, so that its explanations' quotes are kept as well.
+        self.searcher.match(stored.document, target="company", limit=DEFAULT_LIMIT)
+        return PrecomputeOutcome.SEARCHED
+
+    def key_of(self, stored: StoredDocument) -> MaterialisedKey | None:
+        """The key a request for this need's companies finds its kept matches by."""
+        return MaterialisedKey.of(stored.document, "company", None, self.state.candidate_pool)
+
+    def read_need_word_forms(self) -> None:
+        """Keep every need's word forms, which each explanation of a company's needs reads
+        (0.3 s for the benchmark's 2,000 needs; up to 1.6 s while the stemmer's cache is cold)."""
+        forms = self.state.word_forms["need"]
+        for stored in list(self.state.snapshots["need"].documents.values()):
+            if self.state.closed:
+                return
+            forms(stored.document.text, stored.language)
+
+    def stage(self, companies: SideSnapshot) -> dict[MaterialisedKey, SegmentCandidates]:
+        """The precompute's candidates of every need in a company side not yet swapped in, so
+        that no need is left to a first ask's search once it is (empty when nothing precomputes)."""
+        if not self.running or not len(companies.main.document_ids):
+            return {}
+        staged = {}
+        for stored in list(self.state.snapshots["need"].documents.values()):
+            if self.state.closed:
+                break
+            view = self.searcher.query_view(stored.document)
+            key = self.key_of(stored)
+            if view is not None and key is not None:
+                staged[key] = self.deep_candidates(view, companies)
+        return staged
+
+    def deep_candidates(self, view: QueryView, companies: SideSnapshot) -> SegmentCandidates:
+        """A need's candidates in the companies' main segment as the precompute keeps them."""
+        found = segment_candidates(view, companies.main, companies.main_live, PRECOMPUTE_POOL, 1.0)
+        return self._best_of(view, found)
+
+    def _best_of(self, view: QueryView, found: SegmentCandidates) -> SegmentCandidates:
+        """The part of a deep search worth keeping: the best PRECOMPUTE_KEEP by fused score and
+        each signal's best PRECOMPUTE_KEEP_PER_SIGNAL (they set the scale of the scores)."""
+        if len(found.rows) <= PRECOMPUTE_KEEP:
+            return found
+        scored = self.searcher.with_conditions(view, combine(view, [found]))  # found holds the scores
+        fused = fuse(scored.scores, self.state.weights)
+        keep = np.zeros(len(found.rows), dtype=bool)
+        keep[np.argpartition(-fused.total, PRECOMPUTE_KEEP - 1)[:PRECOMPUTE_KEEP]] = True
+        for column in range(found.best.shape[1]):
+            scores = np.nan_to_num(found.best[:, column], nan=-np.inf)
+            keep[np.argpartition(-scores, PRECOMPUTE_KEEP_PER_SIGNAL - 1)[:PRECOMPUTE_KEEP_PER_SIGNAL]] = True
+        return SegmentCandidates(found.segment, found.rows[keep], found.best[keep], found.second[keep])
