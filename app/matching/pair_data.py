@@ -229,7 +229,7 @@ def dataset_fingerprint(dataset: Dataset, engine: MatchEngine) -> str:
         PAIR_DATA_VERSION,
         sorted((k, r.side, r.kind, r.document.text) for k, r in dataset.records.items()),
         [(q.key, q.slice, q.split, q.target, q.relevant, q.text, q.ref, q.kinds) for q in dataset.queries],
-        sorted((name, enc.model_id) for name, enc in engine.encoders.items()),
+        sorted((name, enc.model_id) for name, enc in engine.state.encoders.items()),
     ])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
@@ -244,7 +244,7 @@ def cached_table(
         fingerprint = dataset_fingerprint(dataset, engine)
         made_from: dict[str, object] = {
             "fingerprint": fingerprint, "pair_data_version": PAIR_DATA_VERSION,
-            "encoders": {name: enc.model_id for name, enc in sorted(engine.encoders.items())},
+            "encoders": {name: enc.model_id for name, enc in sorted(engine.state.encoders.items())},
         }
         path = Path(data_dir) / f"pairs-{name}-{fingerprint}.npz"
         if path.exists():

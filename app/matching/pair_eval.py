@@ -158,8 +158,8 @@ def format_report(report: HeldOutReport) -> str:
     bands = report.model.bands
     lines += ["", f"Bands (strong ≥ {bands.strong}, fair ≥ {bands.fair}): pairs seen and the share relevant, "
               "held out:", "", "| set | strong | fair | weak |", "|---|---|---|---|"]
-    for set_name, rows in report.bands.items():
-        lines.append(f"| {set_name} | " + " | ".join(f"{n} pairs, {share:.2f}" for _, n, share in rows) + " |")
+    for set_name, counts in report.bands.items():
+        lines.append(f"| {set_name} | " + " | ".join(f"{n} pairs, {share:.2f}" for _, n, share in counts) + " |")
     lines += ["", f"Model {report.model.version} (context rank {CONTEXT_RANK})."]
     return "\n".join(lines)
 

@@ -10,8 +10,8 @@ same within its source, so 472 CORDIS topics do not drown 32 development queries
   K-fold cross-validation over queries, and every signal weight kept ≥ 0.
 - Calibration: a Platt curve on the pairs users see (each query's SEEN_PER_QUERY best by the
   fitted score; every pair of a feedback group, which staff saw).
-- `accept` compares a candidate fit with the current model on the same queries and refuses
-  it when its cross-validated objective is lower.
+- `accept` compares a candidate fit's cross-validated metrics with those the current model
+  recorded, on the slices both were measured on, and refuses it when they are lower.
 """
 
 from __future__ import annotations
@@ -241,15 +241,24 @@ class Verdict:
     reason: str
 
 
-def accept(candidate: PairModel, current: PairModel, pairs: TrainingPairs, tolerance: float = 0.0) -> Verdict:
-    """Accept `candidate` only if its cross-validated objective on `pairs` is at least the
-    current model's objective on the same queries (minus `tolerance`). The current model is
-    fixed, so it is measured on its own predictions; the candidate's number is from its
-    cross-validation (`cv_metrics`), which never scores a query with a model fitted on it."""
-    current_scores = current.probabilities(pairs.evidence, pairs.context_scores(current))
-    current_objective = objective(group_metrics(pairs, current_scores))
-    candidate_objective = float(candidate.cv_metrics.get("objective", -np.inf))
+def accept(candidate: PairModel, current: PairModel, tolerance: float = 0.0) -> Verdict:
+    """Accept `candidate` only if its cross-validated objective on the slices both models were
+    measured on is at least the current model's (minus `tolerance`).
+
+    Both numbers are cross-validated on the same queries with the same folds (a query's fold
+    follows from its key), so a refit on the development sets plus feedback is compared with
+    the fit it would replace on the development sets' queries: feedback that pulls the model
+    away from them is refused. The candidate's own new groups (feedback) are not compared."""
+    mine, theirs = candidate.cv_metrics.get("groups", {}), current.cv_metrics.get("groups", {})
+    shared = sorted(key for key in set(mine) & set(theirs) if key.startswith("slice:"))
+    if not shared:
+        return Verdict(False, f"no slice measured for both models; keeping {current.version}")
+    candidate_objective = objective({key: mine[key] for key in shared})
+    current_objective = objective({key: theirs[key] for key in shared})
+    changes = ", ".join(f"{key[6:]} {(theirs[key]['ndcg@10'] + theirs[key]['mrr@10']) / 2:.3f} → "
+                        f"{(mine[key]['ndcg@10'] + mine[key]['mrr@10']) / 2:.3f}" for key in shared)
     if candidate_objective + tolerance < current_objective:
-        return Verdict(False, f"cross-validated objective {candidate_objective:.4f} is below the current "
-                              f"model's {current_objective:.4f} on the same queries; keeping {current.version}")
-    return Verdict(True, f"cross-validated objective {candidate_objective:.4f} ≥ current {current_objective:.4f}")
+        return Verdict(False, f"cross-validated objective {candidate_objective:.4f} is below the current model's "
+                              f"{current_objective:.4f} ({changes}); keeping {current.version}")
+    return Verdict(True, f"cross-validated objective {candidate_objective:.4f} ≥ {current_objective:.4f} "
+                         f"of {current.version} ({changes})")
