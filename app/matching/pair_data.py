@@ -27,7 +27,7 @@ from app.matching.segment import Segment
 from app.matching.store import StoredDocument
 
 # Change when anything computed here changes: saved tables of another version are recomputed.
-PAIR_DATA_VERSION = 6
+PAIR_DATA_VERSION = 7
 CONTEXT_POOL = 50
 EVIDENCE_COLUMNS = ("dense", "multilingual", "bm25", "bm25_fraction", "conditions")
 

@@ -87,23 +87,23 @@ class PairEvidence:
         return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
 
-def per_document_maxima(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(documents, query passages) maxima of a (document passages, query passages) matrix
-    whose rows are laid out document after document, `counts` rows each (every count ≥ 1)."""
-    starts = np.cumsum(counts) - counts
+def row_maxima(scores: np.ndarray) -> np.ndarray:
+    """Maximum of each row of a tall matrix of a few columns, column by column (numpy's
+    max(axis=1) is many times slower on such a matrix); 0 for rows of no columns."""
     if not scores.shape[1]:
-        return np.zeros((len(counts), 0), np.float32)
-    return np.maximum.reduceat(scores, starts, axis=0)
+        return np.zeros(len(scores), np.float32)
+    best = scores[:, 0].astype(np.float32)
+    for column in range(1, scores.shape[1]):
+        np.maximum(best, scores[:, column], out=best)
+    return best
 
 
-def bm25_evidence(maxima: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best BM25 and best fraction of the query passage's mass per document, from its
-    per-query-passage maxima (documents, query passages) and the query passages' masses."""
-    if not maxima.shape[1]:
-        return np.zeros(len(maxima), np.float32), np.zeros(len(maxima), np.float32)
-    safe = np.where(mass > 0, mass, np.float32(1.0))
-    fraction = np.where(mass > 0, maxima / safe, 0.0).max(axis=1)
-    return maxima.max(axis=1).astype(np.float32), fraction.astype(np.float32)
+def per_document_best(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The best of each document's passages, laid out document after document (counts ≥ 1)."""
+    if len(values) == len(counts):  # one passage each: nothing to reduce
+        return values
+    best: np.ndarray = np.maximum.reduceat(values, np.cumsum(counts) - counts)
+    return best
 
 
 def pair_evidence(
@@ -115,21 +115,23 @@ def pair_evidence(
     """Evidence for documents from their passage-pair scores against one query.
 
     `passage_scores`: signal ("bm25", "dense", "multilingual") → (document passages, query
-    passages) raw scores, rows document after document with `counts` rows each; `mass`: the
-    query passages' IDF masses (query_mass); `conditions`: per document.
+    passages) raw scores, rows document after document with `counts` rows each (every count
+    ≥ 1); `mass`: the query passages' IDF masses (query_mass); `conditions`: per document.
     """
     n = len(counts)
 
-    def best_cosine(signal: str) -> np.ndarray:
-        scores = passage_scores.get(signal)
+    def best_pair(scores: np.ndarray | None) -> np.ndarray:
         if scores is None or not scores.size:
             return np.full(n, np.nan, dtype=np.float32)
-        best: np.ndarray = per_document_maxima(scores, counts).max(axis=1).astype(np.float32)
-        return best
+        return per_document_best(row_maxima(scores), counts)
 
     bm25_scores = passage_scores.get("bm25")
-    if bm25_scores is None:
-        bm25_scores = np.zeros((int(counts.sum()), len(mass)), np.float32)
-    best, fraction = bm25_evidence(per_document_maxima(bm25_scores, counts), mass)
-    return PairEvidence(best_cosine("dense"), best_cosine("multilingual"), best, fraction,
-                        np.asarray(conditions, dtype=np.int8))
+    bm25 = np.nan_to_num(best_pair(bm25_scores), nan=0.0)
+    if bm25_scores is None or not bm25_scores.size:
+        fraction = np.zeros(n, np.float32)
+    else:
+        # BM25 / mass of each query passage; a query passage without mass has no BM25 either.
+        inverse = np.divide(np.float32(1.0), mass, out=np.zeros(len(mass), np.float32), where=mass > 0)
+        fraction = per_document_best(row_maxima(bm25_scores * inverse[None, :]), counts)
+    return PairEvidence(best_pair(passage_scores.get("dense")), best_pair(passage_scores.get("multilingual")),
+                        bm25, fraction, np.asarray(conditions, dtype=np.int8))
