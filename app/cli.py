@@ -314,6 +314,20 @@ def weekly_list(
     typer.echo(f"week {chosen}: {'built' if built else 'already built, unchanged'} ({lines} lines)")
 
 
+@app.command("remind-stale")
+def remind_stale() -> None:
+    """Queue one reminder, with a new edit link, to every active profile not updated for a year that
+    had none since its last update; `koppelkans mail send` (or the web app) sends them.
+
+    Run it from cron, e.g. daily; a second run the same day queues nothing.
+    """
+    from app.services import freshness
+
+    with session_scope() as session:
+        queued = freshness.send_reminders(session)
+    typer.echo(f"reminders queued: {queued}")
+
+
 mail_app = typer.Typer(help="Queued e-mail.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
 

@@ -126,3 +126,51 @@ class Fit(StrEnum):
     strong = "strong"
     fair = "fair"
     weak = "weak"
+
+
+class Phase(StrEnum):
+    """Where a company stands in its development, as the loket asks it ("per ontwikkelfase", 004:25)."""
+
+    idea = "idea"
+    start_up = "start-up"
+    growth = "growth"
+    established = "established"
+
+
+class CaseStatus(StrEnum):
+    """A question on the desk's inbox: new, taken on by an adviser, answered, or closed."""
+
+    new = "new"
+    in_progress = "in_progress"
+    answered = "answered"
+    closed = "closed"
+
+
+class CaseEventKind(StrEnum):
+    asked = "asked"
+    assigned = "assigned"
+    status = "status"
+    answered = "answered"
+    articulated = "articulated"
+    linked = "linked"
+    referral = "referral"
+    programme = "programme"
+    outcome = "outcome"
+
+
+class ApplicationStatus(StrEnum):
+    """A programme a company applied for within its trajectory, and how the application ended."""
+
+    applied = "applied"
+    granted = "granted"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class TrajectoryOutcome(StrEnum):
+    """What a trajectory (IBDO-traject) came to."""
+
+    referred = "referred"
+    introduced = "introduced"
+    programme = "programme"
+    no_follow_up = "no_follow_up"

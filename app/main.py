@@ -25,7 +25,7 @@ from app.core.memory import limit_allocation_arenas
 from app.core.text import refuse_control_characters_in_parameters
 from app.core.writer import BatchWriter
 from app.openapi_errors import document_error_responses
-from app.routers import auth, companies, health, matching, needs, pipeline, taxonomy
+from app.routers import auth, cases, companies, consortia, health, matching, needs, pipeline, questions, taxonomy
 from app.services import mail
 from app.services.matching import MatchingState
 
@@ -204,7 +204,8 @@ def create_app(matching_state: MatchingState | None = None) -> FastAPI:
         app.state.matching = matching_state
     app.state.writer = BatchWriter()  # what requests record, many at a time (app/core/writer.py)
     app.include_router(health.router)
-    for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router):
+    for router in (auth.router, companies.router, needs.router, matching.router, pipeline.router, taxonomy.router,
+                   questions.router, cases.router, cases.kpi_router, consortia.router):
         app.include_router(router, prefix=API_PREFIX)
     # The web interface: pages under /ui/ (session cookie + CSRF: app/web/session.py), its static files.
     app.mount("/ui/static", StaticFiles(directory=str(web.STATIC_DIR)), name="ui-static")

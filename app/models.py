@@ -182,6 +182,8 @@ class Company(SQLModel, table=True):
     source: CompanySource = _enum(CompanySource, 20, default=CompanySource.self)
     source_ref: str | None = Field(default=None, max_length=300)
     edit_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    # When the one reminder to update a profile untouched for a year went out (app/services/freshness.py).
+    stale_reminder_sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     registered_by_user_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
     )
@@ -336,6 +338,90 @@ class IndexChange(SQLModel, table=True):
     side: str = Field(max_length=10)  # company | need
     record_id: int
     at: datetime = _timestamp()
+
+
+class LoketCase(SQLModel, table=True):
+    """A question asked at the loket, kept as a case on the desk's inbox; once an adviser takes it
+    on, it is a trajectory (IBDO-traject) with its articulated question, referrals, programmes and
+    outcome."""
+
+    __tablename__ = "loket_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=20, unique=True)  # what the asker quotes, e.g. LK-7K3M-Q9PA
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    language: str = Field(default="unknown", max_length=10)
+    municipality: str = Field(max_length=100)
+    kvk_number: str | None = Field(default=None, max_length=8)
+    phase: str = Field(max_length=20)  # Phase
+    # Personal data: shown only to the desk (app/services/cases.py).
+    contact_email: str | None = Field(default=None, max_length=320)
+    consented_at: datetime = _timestamp()
+    topics: list[str] = _json_list()
+    route: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # the answer given, as JSON
+    status: str = Field(default="new", max_length=20, index=True)  # CaseStatus
+    assigned_user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    )
+    answer: str = Field(default="", sa_column=Column(Text, nullable=False))
+    answered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    articulated_question: str = Field(default="", sa_column=Column(Text, nullable=False))
+    company_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("company.id", ondelete="SET NULL"), index=True)
+    )
+    trajectory_started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    outcome: str | None = Field(default=None, max_length=20)  # TrajectoryOutcome
+    outcome_note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _timestamp(index=True)
+    updated_at: datetime = _timestamp()
+
+
+class CaseEvent(SQLModel, table=True):
+    """Every step on a case: who, when, what (CaseEventKind), with a note."""
+
+    __tablename__ = "loket_case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("loket_case.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    at: datetime = _timestamp()
+    actor: str = Field(max_length=100)
+    kind: str = Field(max_length=20)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class CaseReferral(SQLModel, table=True):
+    """A trajectory's referral of the company to an organisation (IBDO, Founded, MINDbase Noord …)."""
+
+    __tablename__ = "loket_case_referral"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("loket_case.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    organisation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False)
+    )
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    at: datetime = _timestamp(index=True)
+
+
+class CaseProgramme(SQLModel, table=True):
+    """A programme a trajectory's company applied for, and how the application ended."""
+
+    __tablename__ = "loket_case_programme"
+    __table_args__ = (UniqueConstraint("case_id", "need_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("loket_case.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    need_id: int = Field(sa_column=Column(Integer, ForeignKey("need.id", ondelete="CASCADE"), nullable=False))
+    status: str = Field(default="applied", max_length=20)  # ApplicationStatus
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    applied_at: datetime = _timestamp()
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
 
 
 class OutboxMail(SQLModel, table=True):

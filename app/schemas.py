@@ -236,6 +236,7 @@ class CompanyOut(BaseModel):
     updated_at: UtcDatetime
     contact: Contact | None = None
     consents: Consents | None = None
+    stale: bool = Field(default=False, description="Staff only: not updated for 12 months (verouderd)")
 
 
 class CompanyRegistered(CompanyOut):
@@ -326,6 +327,7 @@ class NeedOut(BaseModel):
     source_ref: str | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    closed: bool = Field(default=False, description="Closed or past its deadline (shown as gesloten)")
 
 
 class NeedsOut(BaseModel):

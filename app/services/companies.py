@@ -15,7 +15,7 @@ from app.core.security import hash_token, new_token, token_matches
 from app.domain import CompanySource, CompanyStatus, DefenceExperience
 from app.models import Company, CompanyRecord, MatchList, id_of, metadata, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit, edit_links, mail, pipeline
+from app.services import audit, edit_links, freshness, mail, pipeline
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -237,7 +237,7 @@ def json_list_contains(column: ColumnExpressionArgument[list[str]], slug: str) -
 
 # What every caller sees of a company; the contact details and consents only some (see to_out).
 _PUBLIC_FIELDS = tuple(
-    name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents")
+    name for name in CompanyOut.model_fields if name not in ("regions", "contact", "consents", "stale")
 )
 
 
@@ -256,6 +256,7 @@ def to_out(
     out = CompanyOut(
         **{name: getattr(company, name) for name in _PUBLIC_FIELDS},
         regions=regions_of(company.municipality),
+        stale=caller.is_staff and freshness.is_stale(company.updated_at),
     )
     company_id = id_of(company)
     visible = may_see_contact(caller, company)

@@ -6,14 +6,11 @@ redacted from stored lists (``companies.erase``), because its right to be forgot
 list's stability.
 """
 
-import csv
-import io
 import json
 import re
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,8 +19,9 @@ from app.domain import ListLineChange
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
 from app.schemas_pipeline import MatchListWeek
-from app.services import feedback, pipeline
+from app.services import feedback, pipeline, spreadsheets
 from app.services.matchable import allowed_company_ids, allowed_need_ids
+from app.services.spreadsheets import Column
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 COMPANIES_PER_NEED = 5
@@ -31,13 +29,14 @@ NEEDS_PER_COMPANY = 5
 # A score that moved at least this much (or a new rank) marks a line as changed.
 SCORE_CHANGE = 0.01
 
-COLUMNS = [  # (key, column title, width in the spreadsheet)
-    ("week", "week", 10), ("direction", "richting", 18), ("change", "wijziging", 11),
-    ("need_id", "behoefte_id", 11), ("need_title", "behoefte", 60), ("need_kind", "soort", 13),
-    ("company_id", "bedrijf_id", 10), ("company_name", "bedrijf", 40), ("municipality", "gemeente", 18),
-    ("defence_experience", "defensie_ervaring", 17), ("rank", "rang", 6), ("score", "score", 8),
+COLUMNS = [
+    Column(key, title, width) for key, title, width in (
+        ("week", "week", 10), ("direction", "richting", 18), ("change", "wijziging", 11),
+        ("need_id", "behoefte_id", 11), ("need_title", "behoefte", 60), ("need_kind", "soort", 13),
+        ("company_id", "bedrijf_id", 10), ("company_name", "bedrijf", 40), ("municipality", "gemeente", 18),
+        ("defence_experience", "defensie_ervaring", 17), ("rank", "rang", 6), ("score", "score", 8),
+    )
 ]
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 ListLine = dict[str, Any]  # one line of a list: the COLUMNS' keys, as stored in the list's JSON
 LineKey = tuple[str, int, int]  # direction, need id, company id: the same pair in two weeks
@@ -59,6 +58,12 @@ def check_week(week: str) -> str:
     raise InvalidInput(f"week must look like 2026-W48 (ISO year and week number), not {week!r}")
 
 
+def first_day(week: str) -> date:
+    """The Monday of an ISO week such as 2026-W48."""
+    year, number = check_week(week)[:4], week[-2:]
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
 def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) -> tuple[MatchList, bool]:
     """The list of `week`, built now if it does not exist yet. Returns (list, whether it was built now).
 
@@ -70,7 +75,8 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
         return existing, False
     dismissed = feedback.dismissed_pairs(session)
     company_ids = allowed_company_ids(session)
-    need_ids = allowed_need_ids(session, include_staff_only=True)
+    # A list is read during its week: a call that closes before the week begins is not in it.
+    need_ids = allowed_need_ids(session, include_staff_only=True, as_of=max(date.today(), first_day(week)))
     needs: dict[int, Need] = {}
     if need_ids:
         needs = {id_of(n): n for n in session.exec(select(Need).where(col(Need.id).in_(need_ids))).all()}
@@ -175,49 +181,10 @@ def as_json(match_list: MatchList) -> bytes:
 
 def as_csv(match_list: MatchList) -> bytes:
     """CSV for Dutch Excel: `;` between columns, decimal comma, UTF-8 with BOM, no formulas."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([title for _, title, _ in COLUMNS])
-    for line in json.loads(match_list.content)["lines"]:
-        writer.writerow([_csv_cell(line.get(key)) for key, _, _ in COLUMNS])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4f}".replace(".", ",")
-    return safe_cell(str(value))
-
-
-def safe_cell(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula: a leading = + - @ gets a quote in front."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return spreadsheets.as_csv(COLUMNS, json.loads(match_list.content)["lines"])
 
 
 def as_xlsx(match_list: MatchList) -> bytes:
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False})
-    # A fixed creation time makes the same list give the same bytes every time.
-    built_at = match_list.built_at if match_list.built_at.tzinfo else match_list.built_at.replace(tzinfo=UTC)
-    workbook.set_properties({"title": f"Koppelkans matchlijst {match_list.week}", "created":
-                             built_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)})
-    sheet = workbook.add_worksheet(match_list.week)
-    header = workbook.add_format({"bold": True, "bg_color": "#DDE7F0", "border": 1})
-    for column, (_, title, width) in enumerate(COLUMNS):
-        sheet.write_string(0, column, title, header)
-        sheet.set_column(column, column, width)
-    lines = json.loads(match_list.content)["lines"]
-    for row, line in enumerate(lines, start=1):
-        for column, (key, _, _) in enumerate(COLUMNS):
-            value = line.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                sheet.write_number(row, column, value)
-            elif value is not None:
-                sheet.write_string(row, column, str(value))  # never a formula: strings_to_formulas is off
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(1, len(lines)), len(COLUMNS) - 1)
-    workbook.close()
-    return buffer.getvalue()
+    return spreadsheets.as_xlsx(COLUMNS, json.loads(match_list.content)["lines"],
+                                title=f"Koppelkans matchlijst {match_list.week}", sheet_name=match_list.week,
+                                created=match_list.built_at)

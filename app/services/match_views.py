@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, Unauthorized
-from app.domain import DefenceExperience, NeedKind, PipelineStatus
+from app.domain import DefenceExperience, Fit, NeedKind, PipelineStatus
 from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
 from app.models import CompanyRecord, NeedRecord, id_of
@@ -23,6 +23,7 @@ from app.services import audit, feedback, pipeline
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
+from app.services.fit import fits
 from app.services.matchable import (
     NeedFilterCache,
     allowed_company_ids,
@@ -203,3 +204,19 @@ def _need_items(session: Session, matches: Sequence[EngineMatch]) -> list[NeedMa
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
     return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
             for match, out in zip(kept, outs, strict=True)]
+
+
+def needs_for_text(
+    *, session: Session, engine: MatchEngine, text: str, kinds: tuple[str, ...], regions: list[str] | None,
+    limit: int, min_fit: Fit, need_filters: NeedFilterCache | None = None,
+) -> list[NeedMatch]:
+    """Public, open needs of these kinds, open to these regions, that fit a free text at least
+    ``min_fit``; best first. Reads only."""
+    allowed: set[int] = set()
+    for kind in kinds:
+        filters = {"include_staff_only": False, "kind": kind, "include_closed": False, "regions": regions}
+        allowed |= set(_allowed_needs(session, need_filters, filters))
+    if not allowed:
+        return []
+    items = _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
+    return [item for item in items if fits(item.score, min_fit)]

@@ -114,15 +114,17 @@ def allowed_need_ids(
     sector: str | None = None,
     include_closed: bool = False,
     regions: list[str] | None = None,
+    as_of: date | None = None,
 ) -> list[int]:
     """Needs that may be shown: public ones (and staff-only ones for staff), open and not past their
-    deadline unless closed ones are asked for, and open to the company's regions when those are given."""
+    deadline on ``as_of`` (today) unless closed ones are asked for, and open to the company's regions
+    when those are given."""
     conditions = need_service.filter_conditions(
         include_staff_only=include_staff_only, kind=kind, nld_area=nld_area, sector=sector
     )
     if not include_closed:
         conditions.append(col(Need.status) == NeedStatus.open)
-        conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= date.today()))
+        conditions.append(or_(col(Need.deadline).is_(None), col(Need.deadline) >= (as_of or date.today())))
     if regions is not None:
         conditions.append(need_service.open_to_regions(regions))
     return stored_ids(session.exec(select(Need.id).where(*conditions)).all())

@@ -1,6 +1,7 @@
 """Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
 
 import json
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, String, bindparam, cast, func, or_
@@ -34,6 +35,12 @@ def get(*, session: Session, caller: Caller, need_id: int) -> Need:
 
 _NEED_TABLE = metadata.tables["need"]
 _NEED_ROW = sa_select(_NEED_TABLE).where(_NEED_TABLE.c.id == bindparam("need_id"))  # built once
+
+
+def is_closed(need: Need | Row[Any], today: date | None = None) -> bool:
+    """Closed by status, or past its deadline (shown as "gesloten")."""
+    return bool(need.status == NeedStatus.closed
+                or (need.deadline is not None and need.deadline < (today or date.today())))
 
 
 def get_row(*, session: Session, caller: Caller, need_id: int) -> Row[Any]:
@@ -158,6 +165,7 @@ def _out(need: Need, owner: Organisation | None) -> NeedOut:
     return NeedOut(
         **need.model_dump(),
         owner=organisation_out(owner) if owner else None,
+        closed=is_closed(need),
     )
 
 

@@ -5,7 +5,7 @@
 
 from fastapi import APIRouter
 
-from app.web import introductions, pages, pipeline, register
+from app.web import cases, introductions, loket, pages, pipeline, register
 from app.web.templating import STATIC_DIR
 
 router = APIRouter()
@@ -13,5 +13,7 @@ router.include_router(pages.router)
 router.include_router(register.router)
 router.include_router(pipeline.router)
 router.include_router(introductions.router)
+router.include_router(loket.router)
+router.include_router(cases.router)
 
 __all__ = ["STATIC_DIR", "router"]

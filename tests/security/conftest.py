@@ -29,7 +29,8 @@ class World:
     companies: dict[str, dict] = field(
         default_factory=dict
     )  # "own", "other", "consenting" -> registration answer
-    needs: dict[str, dict] = field(default_factory=dict)  # "public", "staff" -> need
+    needs: dict[str, dict] = field(default_factory=dict)  # "public", "staff", "programme" -> need
+    cases: dict[str, dict] = field(default_factory=dict)  # "asked" -> the loket's case, as the desk reads it
     login_username: str = ""
 
     def headers(self, caller: str) -> dict[str, str]:
@@ -65,6 +66,9 @@ class World:
         forbidden = [v for key in self.companies if key not in entitled for v in self.personal_values(key)]
         # Edit tokens are shown once, at registration, to no one else: staff never see them either.
         forbidden += [self.companies[key]["edit_token"] for key in self.companies]
+        # The address of a question asked at the loket: the desk's to read, no one else's.
+        if caller not in ("adviser", "admin"):
+            forbidden += [case["contact_email"] for case in self.cases.values()]
         return forbidden
 
 
@@ -136,5 +140,21 @@ def world(client, session) -> World:
     )
     assert response.status_code == 200, response.text
     session.add(MatchList(week=WORLD_WEEK, content=json.dumps({"week": WORLD_WEEK, "lines": []})))
+    # The loket: an organisation to refer to, a programme to apply for, and a question on the inbox.
+    session.add(Organisation(slug="ibdo", name="Ik Ben Drents Ondernemer (IBDO)", kind="intermediary"))
     session.commit()
+    response = client.post("/api/v1/needs", json=need_payload(kind="programme", title="MKB Advies Vouchers"),
+                           headers=admin)
+    built.needs["programme"] = response.json()
+    call_text = " ".join(f"Deel {part}: lichtgewicht composieten, sensoren en software voor drones." * 4
+                         for part in range(1, 6))  # several parts (passages): a call a consortium can answer
+    response = client.post("/api/v1/needs", json=need_payload(kind="call", title="Call drones",
+                                                              description=call_text), headers=admin)
+    built.needs["call"] = response.json()
+    asked = client.post("/api/v1/questions", json={
+        "text": "Wij zoeken hulp om onze sensoren aan Defensie te leveren.", "municipality": "Assen",
+        "phase": "growth", "contact_email": "dora@vraag-bedrijf.example", "consent": True})
+    assert asked.status_code == 201, asked.text
+    inbox = client.get("/api/v1/cases", headers=admin).json()["data"]
+    built.cases["asked"] = next(case for case in inbox if case["reference"] == asked.json()["reference"])
     return built

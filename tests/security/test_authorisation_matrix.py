@@ -57,6 +57,20 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     # Weekly lists: the Regioteam and the desk.
     ("GET",    "/api/v1/match-lists"):                  (401, 401, 401, 200, 403, 200, 200),
     ("GET",    "/api/v1/match-lists/{week}"):           (401, 401, 401, 200, 403, 200, 200),
+    # The loket: anyone asks; the desk works the inbox; staff read the KPIs and consortia (the
+    # staff-only need has one part: too small for a consortium).
+    ("POST",   "/api/v1/questions"):                    (201, 201, 201, 201, 201, 201, 201),
+    ("GET",    "/api/v1/cases"):                        (401, 401, 401, 200, 403, 403, 200),
+    ("GET",    "/api/v1/cases/{case_id}"):              (401, 401, 401, 200, 403, 403, 200),
+    ("PATCH",  "/api/v1/cases/{case_id}"):              (401, 401, 401, 200, 403, 403, 200),
+    ("DELETE", "/api/v1/cases/{case_id}"):              (401, 401, 401, 204, 403, 403, 204),
+    ("POST",   "/api/v1/cases/{case_id}/link"):         (401, 401, 401, 200, 403, 403, 200),
+    ("POST",   "/api/v1/cases/{case_id}/profile"):      (401, 401, 401, 201, 403, 403, 201),
+    ("POST",   "/api/v1/cases/{case_id}/referrals"):    (401, 401, 401, 200, 403, 403, 200),
+    ("POST",   "/api/v1/cases/{case_id}/programmes"):   (401, 401, 401, 200, 403, 403, 200),
+    ("GET",    "/api/v1/kpis"):                         (401, 401, 401, 200, 200, 200, 200),
+    ("GET",    "/api/v1/kpis/export"):                  (401, 401, 401, 200, 200, 200, 200),
+    ("GET",    "/api/v1/needs/{need_id}/consortia"):    (401, 401, 401, 422, 422, 422, 422),
     # The web interface logs people in with a session cookie (tests/web): API credentials do not
     # open it, so every caller here is a visitor without a session. Staff pages send them to the
     # login page (303, not followed); a form post without the session's CSRF token is refused.
@@ -79,6 +93,15 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST",   "/ui/weeklijst"):                        (403, 403, 403, 403, 403, 403, 403),
     ("GET",    "/ui/weeklijst/{week}.{extension}"):     (303, 303, 303, 303, 303, 303, 303),
     ("GET",    "/ui/dashboard"):                        (303, 303, 303, 303, 303, 303, 303),
+    ("GET",    "/ui/loket"):                            (200, 200, 200, 200, 200, 200, 200),
+    ("POST",   "/ui/loket"):                            (403, 403, 403, 403, 403, 403, 403),
+    ("GET",    "/ui/loket/antwoord"):                   (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/ui/casussen"):                         (303, 303, 303, 303, 303, 303, 303),
+    ("GET",    "/ui/casus/{case_id}"):                  (303, 303, 303, 303, 303, 303, 303),
+    ("POST",   "/ui/casus/{case_id}/{step}"):           (403, 403, 403, 403, 403, 403, 403),
+    ("GET",    "/ui/behoefte/{need_id}/consortia"):     (303, 303, 303, 303, 303, 303, 303),
+    ("GET",    "/ui/kpi"):                              (303, 303, 303, 303, 303, 303, 303),
+    ("GET",    "/ui/kpi/{year}.{extension}"):           (303, 303, 303, 303, 303, 303, 303),
 }
 # fmt: on
 
@@ -96,6 +119,17 @@ BODIES = {
     ("POST", "/api/v1/matches/{company_id}/{need_id}/feedback"): lambda world: {
         "json": {"relevant": False, "reason": "levert alleen civiel"}
     },
+    ("POST", "/api/v1/questions"): lambda world: {"json": {
+        "text": "Hoe vind ik een partner voor een EDF-call?", "municipality": "Emmen", "phase": "idea",
+        "contact_email": "vraag@loket-bedrijf.example", "consent": True}},
+    ("PATCH", "/api/v1/cases/{case_id}"): lambda world: {"json": {"articulated_question": "Route naar Defensie"}},
+    ("POST", "/api/v1/cases/{case_id}/link"): lambda world: {"json": {"company_id": world.companies["own"]["id"]}},
+    ("POST", "/api/v1/cases/{case_id}/profile"): lambda world: {"json": {
+        "name": "Vraag Bedrijf BV", "kvk_number": company_payload()["kvk_number"], "consent": True}},
+    ("POST", "/api/v1/cases/{case_id}/referrals"): lambda world: {"json": {"organisation": "ibdo"}},
+    ("POST", "/api/v1/cases/{case_id}/programmes"): lambda world: {"json": {"need_id": world.needs["programme"]["id"]}},
+    ("GET", "/api/v1/kpis"): lambda world: {"params": {"year": 2026}},
+    ("GET", "/api/v1/kpis/export"): lambda world: {"params": {"year": 2026, "format": "xlsx"}},
 }
 
 
@@ -139,7 +173,8 @@ def test_matrix_statuses_are_documented_in_the_openapi_schema():
 
 def _url(world: World, path: str) -> str:
     return path.format(
-        company_id=world.companies["own"]["id"], need_id=world.needs["staff"]["id"], week=WORLD_WEEK, extension="csv"
+        company_id=world.companies["own"]["id"], need_id=world.needs["staff"]["id"], week=WORLD_WEEK, extension="csv",
+        case_id=world.cases["asked"]["id"], step="toewijzen", year=2026,
     )
 
 

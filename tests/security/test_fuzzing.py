@@ -71,8 +71,11 @@ def _aim_at_real_data(case, world: World, caller: str) -> None:
     if _fingerprint(case) % 2:
         return
     known_ids = {
-        "company_id": world.companies["own"]["id"], "need_id": world.needs["staff"]["id"], "week": WORLD_WEEK
+        "company_id": world.companies["own"]["id"], "need_id": world.needs["staff"]["id"], "week": WORLD_WEEK,
+        "case_id": world.cases["asked"]["id"],
     }
+    if case.path.endswith("/consortia"):  # a need of several parts
+        known_ids["need_id"] = world.needs["call"]["id"]
     if case.path_parameters:
         case.path_parameters = {
             name: known_ids.get(name, value) for name, value in case.path_parameters.items()
@@ -93,11 +96,29 @@ def _aim_at_real_data(case, world: World, caller: str) -> None:
             body["consent"] = True
         if "contact_phone" in body:
             body["contact_phone"] = "+31 591 123456"
+    _aim_loket_body(case.path, body, world)
     for list_of_slugs in ("sectors", "eligible_regions"):
         if isinstance(body.get(list_of_slugs), list):
             body[list_of_slugs] = []
     if "owner_organisation_id" in body:
         body["owner_organisation_id"] = None
+
+
+def _aim_loket_body(path: str, body: dict[str, object], world: World) -> None:
+    """Valid values the loket's schemas cannot express: a question of sensible length from a known
+    municipality with consent, a fresh KvK number, a known organisation and programme."""
+    if path == "/api/v1/questions":
+        body.update(text="Wij zoeken hulp om sensoren aan Defensie te leveren.", municipality="Emmen", consent=True)
+        if body.get("kvk_number") is not None:
+            body["kvk_number"] = next_kvk()
+    if path.endswith("/profile"):
+        body.update(name="Vraag Bedrijf BV", kvk_number=next_kvk(), consent=True)
+        body.pop("contact_phone", None)
+        body.pop("description", None)
+    if path.endswith("/referrals"):
+        body["organisation"] = "ibdo"
+    if path.endswith("/programmes"):
+        body["need_id"] = world.needs["programme"]["id"]
 
 
 @schema.parametrize()

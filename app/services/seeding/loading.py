@@ -11,6 +11,7 @@ from tqdm import tqdm
 from app.models import Company, Need, Organisation, utcnow
 from app.services.seeding.citations import load_sources
 from app.services.seeding.companies import plan_companies
+from app.services.seeding.loket import check_loket_rules
 from app.services.seeding.needs import plan_needs
 from app.services.seeding.organisations import plan_organisations
 from app.services.seeding.records import SOURCES_FILE, SeedError
@@ -80,6 +81,7 @@ def _validate(seed_dir: Path, demo: bool) -> _Plan:
         needs=plan_needs(seed_dir, line_counts, org_slugs, errors),
         companies=plan_companies(seed_dir, line_counts, demo=demo, errors=errors),
     )
+    check_loket_rules(seed_dir, line_counts, set(org_slugs), plan.needs, errors)
     if errors:
         raise SeedError("the seed files are invalid; nothing was written:\n  - " + "\n  - ".join(errors))
     return plan
