@@ -201,18 +201,38 @@ def reindex(
 
 @app.command("eval")
 def evaluate(
-    dataset: Annotated[Path, typer.Argument(help="A development set, e.g. eval/dev.yaml")],
-    split: Annotated[str, typer.Option(help="dev, test or all")] = "all",
+    dataset: Annotated[Path | None, typer.Argument(
+        help="Only this development set (e.g. eval/dev.yaml), each signal and the engine's fused ranking per "
+             "slice; without it: the pair model on the held-out folds of eval/dev.yaml and the CORDIS set")] = None,
+    split: Annotated[str, typer.Option(help="With a dataset: dev, test or all")] = "all",
     data_dir: Annotated[Path | None, typer.Option(help="Keep the embedding cache here between runs")] = None,
+    model: Annotated[Path | None, typer.Option(help="A pair model artifact (default: the packaged one)")] = None,
 ) -> None:
-    """Print MRR@10, Recall@10 and nDCG@10 per signal and for the fused ranking, per slice."""
-    from app.matching.evaluate import run_eval
+    """Print nDCG@10 and MRR@10 of each signal, of rank fusion and of the pair model per language
+    condition and for the CORDIS set on their held-out folds, with the calibration error and a
+    reliability table."""
+    if dataset is not None:
+        from app.matching.evaluate import run_eval
 
-    if split not in ("dev", "test", "all"):
-        _fail("split must be dev, test or all")
-    if not dataset.exists():
-        _fail(f"no dataset at {dataset}")
-    run_eval(dataset, split=split, data_dir=data_dir)
+        if split not in ("dev", "test", "all"):
+            _fail("split must be dev, test or all")
+        if not dataset.exists():
+            _fail(f"no dataset at {dataset}")
+        run_eval(dataset, split=split, data_dir=data_dir)
+        return
+    from app.matching.datasets import CORDIS_PATH, DEV_PATH, EVAL_DIR
+    from app.matching.pair_eval import run_held_out_report
+    from app.matching.pair_model import DEFAULT_MODEL_PATH, PairModel
+
+    missing = [str(path) for path in (DEV_PATH, CORDIS_PATH) if not path.exists()]
+    if missing:
+        _fail(f"the development sets are not here ({', '.join(missing)}): run this from a checkout of the project")
+    model_path = model or DEFAULT_MODEL_PATH
+    try:
+        pair_model = PairModel.load(model_path)
+    except (OSError, ValueError, KeyError) as error:
+        _fail(f"cannot read the pair model {model_path}: {error}")
+    run_held_out_report(data_dir or EVAL_DIR / ".cache", pair_model)
 
 
 @app.command("import")
