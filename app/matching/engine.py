@@ -27,7 +27,7 @@ from app.matching.background_merge import BackgroundMerges
 from app.matching.encoders import Encoder
 from app.matching.fusion import FUSION_WEIGHTS, FusionWeights
 from app.matching.materialised import DEFAULT_BUDGET_BYTES
-from app.matching.precompute import Precomputer
+from app.matching.precompute import Precomputer, SharedCandidates
 from app.matching.ranking import ChosenRows, QueryView, ScoredCandidates
 from app.matching.saved_index import DocumentSource, SavedIndex
 from app.matching.search import Match, Searcher
@@ -187,6 +187,16 @@ class MatchEngine:
         """Find and keep every need's companies with the precompute's deeper search now; returns
         how many needs it searched (a need already done for the current companies is skipped)."""
         return self.precomputer.run(yield_to_writes)
+
+    def share_precompute(self, shared: SharedCandidates) -> None:
+        """Share the precompute with other processes: one searches, the others score what it
+        found (precompute.py). Called before ``start_precompute``."""
+        self.precomputer.shared = shared
+
+    @property
+    def precompute_counts(self) -> dict[str, int]:
+        """Needs whose companies this process searched, and took from another, since it started."""
+        return {"searched": self.precomputer.searched, "taken": self.precomputer.taken}
 
     @property
     def precomputed(self) -> int:

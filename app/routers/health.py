@@ -36,6 +36,8 @@ def readyz(request: Request) -> JSONResponse:
         if engine is not None:
             # How many needs' companies are precomputed (answered at once), of how many needs.
             checks["needs_precomputed"] = f"{engine.precomputed} of {engine.counts()['need']['documents']}"
+            # Of those, searched by this worker and taken from the worker that searches for all.
+            checks["precompute"] = engine.precompute_counts
             # Writes committed but not yet taken into the index (matched within seconds).
             checks["changes_waiting"] = request.app.state.matching.changes_waiting()
     return JSONResponse({"status": "ready", **checks})

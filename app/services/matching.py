@@ -25,6 +25,7 @@ from app.matching.engine import MatchEngine
 from app.services.change_log import LOGGED_THROUGH_KEY, flushed_changes, latest_change, oldest_change
 from app.services.indexing import Change, IndexFollower, LogPosition, apply_changes, held, remove_unwanted
 from app.services.matchable import NeedFilterCache, documents_from_database
+from app.services.shared_precompute import SharedPrecompute
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class MatchingState:
         self._lock = threading.Lock()
         self.position = LogPosition()
         self.follower: IndexFollower | None = None
+        self.shared_precompute: SharedPrecompute | None = None
         self.last_read_at = float("-inf")  # when a match request last started (the follower waits)
         self.need_filters = NeedFilterCache()
         # Matches computed at once; more requests wait their turn here (see MATCHES_AT_ONCE).
@@ -132,6 +134,9 @@ class MatchingState:
                 self.follower.start()
                 self.follower.wake()  # what was written during the build
             if settings.precompute_matches:
+                # One worker process searches every need's companies; the others take what it found.
+                self.shared_precompute = SharedPrecompute()
+                self.engine.share_precompute(self.shared_precompute)
                 self.engine.start_precompute()
             # A write that lets the recent-writes segment outgrow its share returns at once; the
             # merge (minutes at 100,000 companies) runs beside the requests.
@@ -254,6 +259,8 @@ class MatchingState:
             _followers.discard(self)
         if self.follower is not None:
             self.follower.stop()
+        if self.shared_precompute is not None:
+            self.shared_precompute.close()
         if self.ready and self.engine is not None:
             try:  # other workers' erasures too: the saved index must not bring their text back
                 self.catch_up()
