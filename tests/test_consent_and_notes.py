@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.factories import bearer, create_need, register_company
+from tests.factories import bearer, company_payload, create_need
 
 INTERNAL = "Niet prioriteren: eerst de grotere leveranciers"
 SHARED = "We nemen volgende week contact met u op"
@@ -18,9 +18,11 @@ SHARED = "We nemen volgende week contact met u op"
 
 @pytest.fixture
 def pair(client, staff_tokens):
-    company = register_company(client, name="Noordlicht Optiek")
-    need = create_need(client, staff_tokens["regioteam"], title="Nachtzicht")
-    return company, need
+    registered = client.post("/api/v1/companies", json=company_payload(name="Noordlicht Optiek"),
+                             headers=bearer(staff_tokens["adviser"]))
+    assert registered.status_code == 201, registered.text
+    need = create_need(client, staff_tokens["admin"], title="Nachtzicht")
+    return registered.json(), need
 
 
 def move(client, token, company, need, **body):

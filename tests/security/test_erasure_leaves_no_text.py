@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from app.core.config import get_settings
 from app.main import create_app
+from app.services import mail
 from app.services.matching import MatchingState
-from tests.factories import bearer, create_need, register_company
+from tests.factories import bearer, company_payload, create_need
 from tests.test_matching_api import make_engine
 
 UNIQUE = uuid.uuid4().hex[:8]
@@ -46,6 +47,13 @@ def found_in(folder: Path) -> dict[str, list[str]]:
     return hits
 
 
+def registered(client: TestClient, admin_token: str, **fields: object) -> dict:
+    """A company registered by an admin (201 with its edit token)."""
+    response = client.post("/api/v1/companies", json=company_payload(**fields), headers=bearer(admin_token))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 @pytest.fixture
 def data_folder() -> Path:
     return get_settings().data_dir
@@ -57,7 +65,11 @@ def test_erasure_leaves_the_company_s_text_in_no_file_of_the_data_folder(data_fo
     state = MatchingState.ready_with(make_engine(data_folder / f"matching-{UNIQUE}"))
     with TestClient(create_app(matching_state=state)) as client:
         _user, token = make_user(session, role="admin")
-        company = register_company(client, **COMPANY)
+        company = registered(client, token, **COMPANY)
+        mail.queue_mail(session, to=COMPANY["contact_email"], subject=f"Welkom, {COMPANY['name']}",
+                        body=f"Beste {COMPANY['contact_name']},", purpose="test", company_id=company["id"])
+        session.commit()
+        mail.send_due()
         need = create_need(client, token, title="Pantser", description="Gietwerk voor pantservoertuigen van Defensie.")
         client.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(token))
         client.patch(f"/api/v1/matches/{company['id']}/{need['id']}", headers=bearer(token),
@@ -85,9 +97,9 @@ def test_a_saved_index_without_the_erased_text_still_loads_and_matches(data_fold
     state = MatchingState.ready_with(make_engine(folder))
     with TestClient(create_app(matching_state=state)) as client:
         _user, token = make_user(session, role="admin")
-        erased = register_company(client, **{**COMPANY, "name": "Te Wissen BV"})
-        kept = register_company(client, name="Blijvend Gietwerk BV",
-                                description="Gietwerk en pantserdelen voor voertuigen van Defensie.")
+        erased = registered(client, token, **{**COMPANY, "name": "Te Wissen BV"})
+        kept = registered(client, token, name="Blijvend Gietwerk BV",
+                          description="Gietwerk en pantserdelen voor voertuigen van Defensie.")
         state.engine.save()
         assert client.delete(f"/api/v1/companies/{erased['id']}",
                              headers={"X-Edit-Token": erased["edit_token"]}).status_code == 204

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from app.models import Organisation
 from app.services import users as user_service
-from tests.factories import bearer, need_payload, register_company
+from tests.factories import bearer, company_payload, need_payload
 
 NIGHT_VISION = "Nachtzichtapparatuur en warmtebeeldcamera's voor militaire voertuigen en infanterie."
 
@@ -64,7 +64,8 @@ def _company_names(client, need_id: int, token: str) -> list[str]:
 
 
 def test_not_relevant_hides_a_match_for_the_giver_s_organisation_only(client, people):
-    company = register_company(client, name="Noordlicht Optiek", description=NIGHT_VISION)
+    company = client.post("/api/v1/companies", json=company_payload(name="Noordlicht Optiek", description=NIGHT_VISION),
+                          headers=bearer(people["admin"])).json()
     need = client.post("/api/v1/needs", json=need_payload(title="Nachtzicht", description=NIGHT_VISION),
                        headers=bearer(people["admin"])).json()
     feedback_url = f"/api/v1/matches/{company['id']}/{need['id']}/feedback"

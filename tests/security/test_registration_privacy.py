@@ -10,7 +10,7 @@ import uuid
 
 from sqlmodel import select
 
-from app.models import Company, IdempotentRequest
+from app.models import Company
 from tests.factories import (
     bearer,
     company_payload,
@@ -89,6 +89,8 @@ def test_a_lost_answer_locks_nobody_out(client):
 
 
 def test_the_same_idempotency_key_gets_the_first_answer_again_edit_token_included(client, staff_tokens, session):
+    from app.models import IdempotentRequest
+
     adviser = {**bearer(staff_tokens["adviser"]), "Idempotency-Key": str(uuid.uuid4())}
     payload = company_payload()
     first = client.post("/api/v1/companies", json=payload, headers=adviser)
@@ -135,6 +137,8 @@ def test_keys_belong_to_their_caller(client, staff_tokens):
 
 def test_a_key_expires_after_a_day(client, staff_tokens, session):
     from datetime import timedelta
+
+    from app.models import IdempotentRequest
 
     headers = {**bearer(staff_tokens["adviser"]), "Idempotency-Key": "oud"}
     assert client.post("/api/v1/needs", json=need_payload(), headers=headers).status_code == 201

@@ -14,14 +14,28 @@ WRONG = {"username": "admin", "password": "geraden"}
 LIMIT = 5
 
 
+def _serve_options(monkeypatch) -> dict:
+    """The options `koppelkans serve` hands uvicorn (uvicorn.run caught, so nothing listens)."""
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+
+    caught: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda target, **options: caught.update(options))
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 0, result.output
+    return {name: value for name, value in caught.items() if name not in ("host", "port", "workers")}
+
+
 def _statuses(trusted_proxies: str, peer: str, monkeypatch, tries: int = 12) -> list[int]:
-    """Status of each of `tries` wrong logins from `peer`, each with a new X-Forwarded-For."""
+    """Status of each of `tries` wrong logins from `peer`, each with a new X-Forwarded-For, through
+    uvicorn configured as `koppelkans serve` configures it."""
     from app.main import create_app
 
     monkeypatch.setenv("KOPPELKANS_LOGIN_RATE_LIMIT", str(LIMIT))
     monkeypatch.setenv("KOPPELKANS_TRUSTED_PROXIES", trusted_proxies)
     get_settings.cache_clear()
-    config = uvicorn.Config(create_app(), **get_settings().proxy_options)  # as `koppelkans serve`
+    config = uvicorn.Config(create_app(), **_serve_options(monkeypatch))
     config.load()
 
     async def run() -> list[int]:
