@@ -29,6 +29,12 @@ from app.matching.segment import Segment
 from app.matching.store import SideSnapshot
 from app.matching.text import tokenize
 
+# A side of fewer than CONTEXT_RANK documents has no CONTEXT_RANK-th best pair: the missing
+# neighbours count with the median context score of the development set's queries under the
+# packaged model (3.0; CORDIS's, of long near-identical topics, is 7.3), so that in a small
+# index a clear match is not held down by being the best of the few there are.
+SMALL_SIDE_CONTEXT = 3.0
+
 # Where `koppelkans tune` writes a refitted model inside the engine's data folder; the engine
 # reads it at start instead of the packaged one when it is there.
 TUNED_MODEL_FILE = "pair_model.json"
@@ -105,7 +111,10 @@ class PairScorer:
 
     def context_score(self, evidence: PairEvidence) -> float:
         """The context of a query from its evidence against the side's unfiltered candidates."""
-        return kth_best(self.model.scores(evidence), CONTEXT_RANK)
+        scores = self.model.scores(evidence)
+        if len(scores) < CONTEXT_RANK:
+            scores = np.concatenate([scores, np.full(CONTEXT_RANK - len(scores), SMALL_SIDE_CONTEXT, np.float32)])
+        return kth_best(scores, CONTEXT_RANK)
 
     def kept_context(self, need_key: tuple[int, str], companies: SideSnapshot) -> float | None:
         with self._lock:
