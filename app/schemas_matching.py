@@ -59,7 +59,7 @@ class SearchFilters(Input):
 
 
 class SearchRequest(Input):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
     target: Literal["companies", "needs"]
     limit: int = Field(default=10, ge=1, le=100)
     min_fit: Fit = Field(default=Fit.fair, description="The weakest band to list: `weak` lists every match found")

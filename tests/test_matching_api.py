@@ -286,8 +286,8 @@ def test_openapi_describes_the_explanation_and_every_answer_follows_it(mclient, 
     assert set(components["Fit"]["enum"]) == {"strong", "fair", "weak"}
     assert "total" in components["CompanyMatches"]["properties"]
     explanation_schema = components["Explanation"]
-    fields = {"summary", "query_passage", "match_passage", "shared_terms", "shared_nld_areas", "shared_sectors", "signals",
-              "structured_bonus", "languages"}
+    fields = {"summary", "query_passage", "match_passage", "shared_terms", "shared_nld_areas", "shared_sectors",
+              "signals", "structured_bonus", "languages"}
     assert set(explanation_schema["properties"]) == set(explanation_schema["required"]) == fields
     assert explanation_schema["properties"]["query_passage"]["$ref"] == "#/components/schemas/Quote"
     assert set(components["Quote"]["properties"]) == {"text", "start", "end"}

@@ -119,7 +119,7 @@ def search(
     text = q.strip()
     min_fit = min_fit_of(passend)
     results: dict[str, Any] = {"companies": [], "needs": [], "semantic": False, "note": None}
-    if len(text) >= 2:
+    if text:
         engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
@@ -134,7 +134,7 @@ def search(
             results["companies"] = [{"company": c, "score": None, "explanation": None} for c in companies]
             results["needs"] = [{"need": n, "score": None, "explanation": None} for n in needs]
             results["note"] = reason
-    context = {"q": text, "results": results, "searched": len(text) >= 2,
+    context = {"q": text, "results": results, "searched": bool(text),
                "weaker_url": weaker_url(request, passend)}
     template = "partials/search_results.html" if is_htmx(request) else "search.html"
     return render(request, template, context)
