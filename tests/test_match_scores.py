@@ -170,3 +170,24 @@ def test_the_search_page_says_in_dutch_when_nothing_fits(mclient, session):
         plain = re.sub(r"\s+", " ", page.text)
         assert "Geen passende bedrijven gevonden." in plain and "Toon ook zwakke koppelingen" in plain
         assert "Emmer Composiet" not in plain
+
+
+def test_staff_feedback_becomes_labels_with_the_evidence_the_engine_scores(mclient, staff_tokens, state, session):
+    from app.matching.tuning import feedback_pairs, feedback_report
+    from app.services.tuning import judgements
+
+    optics = register_company(mclient, name="Noordlicht Optiek", description=NIGHT_VISION)
+    frames = register_company(mclient, name="Emmer Composiet", description=DRONES)
+    need = create_need(mclient, staff_tokens["adviser"], title="Nachtzicht", description=NIGHT_VISION)
+    admin = bearer(staff_tokens["admin"])
+    for company, relevant in ((optics, True), (frames, False)):
+        answer = mclient.post(f"/api/v1/matches/{company['id']}/{need['id']}/feedback",
+                              json={"relevant": relevant, "reason": "beoordeeld"}, headers=admin)
+        assert answer.status_code == 200, answer.text
+    session.expire_all()
+    labels = judgements(session)
+    assert {(j.company_id, j.relevant) for j in labels} == {(optics["id"], True), (frames["id"], False)}
+    pairs = feedback_pairs(state.engine, labels)
+    assert pairs is not None and list(pairs.group_keys) == [f"feedback:need-{need['id']}"]
+    report = feedback_report(state.engine.pair_model, pairs)
+    assert report["pairs"] == 2 and report["relevant"] == 1 and report["mrr@10"] == 1.0
