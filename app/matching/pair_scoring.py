@@ -170,16 +170,35 @@ class PairScorer:
             lexical = LexicalIndex(company.tokens, side_statistics(companies))
             positions = np.arange(len(company.tokens))
             vectors = company.vectors
-        counts = np.array([len(positions)])
-        parts = []
-        for need_id, content_hash in zip(need_ids, hashes, strict=True):
-            need = self.need_query(needs, need_id, content_hash, companies)
-            raw = {"bm25": lexical.scores_of(positions, need.tokens)}
-            for signal, company_vectors in vectors.items():
-                raw[signal] = company_vectors @ need.vectors[signal].T
-            conditions = pair_conditions(need.language, np.array([company.language]))
-            parts.append(pair_evidence(raw, counts, need.mass, conditions))
-        return PairEvidence.concatenate(parts) if parts else _empty_evidence()
+        queries = [self.need_query(needs, need_id, content_hash, companies)
+                   for need_id, content_hash in zip(need_ids, hashes, strict=True)]
+        if not queries:
+            return _empty_evidence()
+        # Every need's passages side by side: one BM25 call and one product per signal.
+        sizes = np.array([len(query.mass) for query in queries])
+        starts = np.cumsum(sizes) - sizes
+        token_lists = [tokens for query in queries for tokens in query.tokens]
+        mass = np.concatenate([query.mass for query in queries])
+
+        def best_per_need(scores: np.ndarray) -> np.ndarray:
+            """The best over the company's passages and each need's passages."""
+            if not scores.size:
+                return np.full(len(queries), np.nan, np.float32)
+            best: np.ndarray = np.maximum.reduceat(scores.max(axis=0), starts)
+            return best
+
+        bm25 = lexical.scores_of(positions, token_lists)
+        inverse = np.divide(np.float32(1.0), mass, out=np.zeros(len(mass), np.float32), where=mass > 0)
+        cosines = {signal: best_per_need(company_vectors @ np.vstack([q.vectors[signal] for q in queries]).T)
+                   for signal, company_vectors in vectors.items()}
+        missing = np.full(len(queries), np.nan, np.float32)
+        return PairEvidence(
+            dense=cosines.get("dense", missing), multilingual=cosines.get("multilingual", missing),
+            bm25=np.nan_to_num(best_per_need(bm25), nan=0.0), bm25_fraction=np.nan_to_num(
+                best_per_need(bm25 * inverse[None, :]), nan=0.0),
+            # The condition is symmetric in the two languages.
+            conditions=pair_conditions(company.language, np.array([q.language for q in queries])),
+        )
 
 
 def side_statistics(side: SideSnapshot) -> CorpusStatistics:

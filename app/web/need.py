@@ -51,7 +51,8 @@ def need_page(
     context["weaker_url"] = weaker_url(request, passend)
     assert visitor.user is not None  # staff
     context["following"] = follows.is_following(db, visitor.user, need_id=need.id)
-    context["filters"] = {"regio": region or "", "nld": nld or "", "nieuw_voor_defensie": nieuw_voor_defensie}
+    context["filters"] = {"regio": region or "", "nld": nld or "", "nieuw_voor_defensie": nieuw_voor_defensie,
+                          "passend": passend}
     template = "partials/need_matches.html" if is_htmx(request) else "need.html"
     return render(request, template, context)
 
