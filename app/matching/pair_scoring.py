@@ -7,14 +7,16 @@ the company asks for its needs. A free text is the query against the searched si
 are symmetric, so only the lexical part depends on the direction.
 
 The probability also reads the need's *context score*: the CONTEXT_RANK-th best pair score of
-the need over the whole company side, unfiltered (for a free text: of the text over the side it
-searches). A need's context is kept per need version and company snapshot: computed once after
-each write to the companies, then shared by every list that shows one of the need's pairs.
+the need over the companies of the side's main segment, unfiltered (for a free text: of the text
+over the side it searches), so it is the same in every process holding that segment. A need's context is kept per need version until the company side's next merge (a new
+main segment): computed once, then shared by every list that shows one of the need's pairs, so
+a company page does not search every need's companies again after each write.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +103,8 @@ class PairScorer:
     def __init__(self, model: PairModel) -> None:
         self.model = model
         self._lock = threading.Lock()
-        # (need id, content hash) → (company snapshot version, context score)
-        self._contexts: dict[tuple[int, str], tuple[int, float]] = {}
+        # (need id, content hash) → (the company main segment it was found with, context score)
+        self._contexts: dict[tuple[int, str], tuple[weakref.ref[Segment], float]] = {}
         # (need id, content hash, company statistics id) → the need as a canonical query
         self._needs: dict[tuple[int, str, int], NeedQuery] = {}
 
@@ -119,18 +121,18 @@ class PairScorer:
     def kept_context(self, need_key: tuple[int, str], companies: SideSnapshot) -> float | None:
         with self._lock:
             found = self._contexts.get(need_key)
-        return found[1] if found is not None and found[0] == companies.version else None
+        return found[1] if found is not None and found[0]() is companies.main else None
 
     def keep_context(self, need_key: tuple[int, str], companies: SideSnapshot, context: float) -> float:
-        """Keep a need's context for this company snapshot; the first one kept for a snapshot
-        stays, so every list shows the same number."""
+        """Keep a need's context for the companies' main segment; the first one kept stays, so
+        every list shows the same number."""
         with self._lock:
             found = self._contexts.get(need_key)
-            if found is not None and found[0] == companies.version:
+            if found is not None and found[0]() is companies.main:
                 return found[1]
             if len(self._contexts) > 50_000:
                 self._contexts.clear()
-            self._contexts[need_key] = (companies.version, context)
+            self._contexts[need_key] = (weakref.ref(companies.main), context)
             return context
 
     def need_query(self, needs: SideSnapshot, need_id: int, content_hash: str, companies: SideSnapshot) -> NeedQuery:

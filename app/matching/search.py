@@ -98,9 +98,9 @@ class Searcher:
 
     def _ranked_on(self, view: QueryView, target: SideSnapshot) -> int:
         """What a kept ranking depends on: the target side's snapshot, and for a company's
-        needs the companies' snapshot too (the needs' contexts follow it)."""
+        needs the companies' main segment too (the needs' contexts follow it)."""
         if view.document.side == "company" and target.side == "need":
-            return target.version << 32 | self.state.snapshots["company"].version
+            return target.version << 32 | id(self.state.snapshots["company"].main) & 0xFFFFFFFF
         return target.version
 
     def rank(
@@ -190,28 +190,33 @@ class Searcher:
             content = needs.documents[need_id].content_hash
             need = pairs.need_query(needs, need_id, content, companies)
             evidence = evidence_against(view, scored.details, need.mass)
-            if unfiltered and pairs.kept_context((need_id, content), companies) is None:
-                pairs.keep_context((need_id, content), companies, pairs.context_score(evidence))
             return pairs.probabilities(evidence, self.need_context(needs, need_id, content))
         evidence = evidence_against(view, scored.details)
-        if unfiltered:
-            return pairs.probabilities(evidence, pairs.context_score(evidence))
-        whole = self._scores(view, target, None, set(), self.state.candidate_pool)
+        if unfiltered and not len(target.delta.document_ids) and bool(target.main_live.all()):
+            return pairs.probabilities(evidence, pairs.context_score(evidence))  # the page is the main segment's
+        whole = self._scores(view, self._main_only(target), None, set(), self.state.candidate_pool)
         return pairs.probabilities(evidence, pairs.context_score(evidence_against(view, whole.details)))
 
+    def _main_only(self, side: SideSnapshot) -> SideSnapshot:
+        """Every document of the side's main segment, as a snapshot: where contexts are found
+        (a function of the segment alone, the same in every process that holds it)."""
+        main = side.main
+        return SideSnapshot(side.side, main, np.ones(len(main.document_ids), bool), self.state.empty_segment(),
+                            side.documents)
+
     def need_context(self, needs: SideSnapshot, need_id: int, content: str) -> float:
-        """A stored need's context score over the current companies (kept per snapshot)."""
+        """A stored need's context score: over every company of the companies' main segment
+        (recent writes count from the next merge on), found without filters and without what
+        was kept, so it is a function of the need and that segment alone; kept until it changes."""
         pairs = self.state.pairs
         companies = self.state.snapshots["company"]
         known = pairs.kept_context((need_id, content), companies)
         if known is not None:
             return known
-        document = needs.documents[need_id].document
-        view = self.query_view(document)
+        view = self.query_view(needs.documents[need_id].document)
         if view is None:
             return pairs.keep_context((need_id, content), companies, 0.0)
-        pool = self.state.candidate_pool
-        whole = self._scores(view, companies, None, set(), pool, MaterialisedKey.of(document, "company", None, pool))
+        whole = self._scores(view, self._main_only(companies), None, set(), self.state.candidate_pool)
         need = pairs.need_query(needs, need_id, content, companies)
         return pairs.keep_context((need_id, content), companies,
                                   pairs.context_score(evidence_against(view, whole.details, need.mass)))
