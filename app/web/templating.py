@@ -7,10 +7,21 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from app import labels
-from app.domain import CompanyStatus, DefenceExperience, ListLineChange, NeedStatus, PipelineStatus, Role, Visibility
+from app.core.errors import InvalidInput
+from app.domain import (
+    CompanyStatus,
+    DefenceExperience,
+    Fit,
+    ListLineChange,
+    NeedStatus,
+    PipelineStatus,
+    Role,
+    Visibility,
+)
 from app.matching.explain import Explanation
 from app.services.fit import fit_of
 from app.taxonomy import VocabularyEntry, get_taxonomy
@@ -50,6 +61,22 @@ def kind_label(slug: str) -> str:
 def fit_label(score: float | None) -> str:
     """The band of a score in words: sterk, redelijk or zwak."""
     return labels.FIT[fit_of(score)]
+
+
+# The `passend` choices of the pages' match lists: the weakest band they show.
+FIT_CHOICES = {"sterk": Fit.strong, "redelijk": Fit.fair, "alle": Fit.weak}
+
+
+def min_fit_of(passend: str) -> Fit:
+    """The band a page's `passend` parameter asks for at least."""
+    if passend not in FIT_CHOICES:
+        raise InvalidInput(f"passend must be one of {', '.join(FIT_CHOICES)}", code="fit_unknown")
+    return FIT_CHOICES[passend]
+
+
+def weaker_url(request: Request, passend: str) -> str | None:
+    """The same page asking for every match, weak ones too (None when it already does)."""
+    return None if passend == "alle" else str(request.url.include_query_params(passend="alle"))
 
 
 def highlight(text: str, terms: Sequence[str] | None) -> Markup:

@@ -21,7 +21,8 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
 
 def night_vision_pair(client, session) -> tuple[dict, dict]:
     company = register_api(client, name="Noordlicht Optiek", municipality="Emmen", nld_areas=["sensoren"],
-                           description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.")
+                           description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor militaire "
+                                       "voertuigen en infanterie.")
     need = add_need(client, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION,
                     nld_areas=["sensoren"])
     return company, need
