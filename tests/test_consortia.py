@@ -113,7 +113,7 @@ def test_only_companies_that_fit_the_call_at_least_fair_are_proposed(tmp_path, s
                                      headers=bearer(token))
             assert registered.status_code == 201, registered.text
         call = create_need(client, token, kind="call", title="Call drones",
-                           description="\n\n".join(part * 3 for part in CALL_PARTS))
+                           description="\n\n".join(part * 4 for part in CALL_PARTS))
         ranked = client.get(f"/api/v1/needs/{call['id']}/matches", params={"limit": 50, "min_fit": "weak"},
                             headers=bearer(token)).json()["items"]
         weak = {item["company"]["id"] for item in ranked if not fits(item["score"])}
