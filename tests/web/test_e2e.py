@@ -81,7 +81,9 @@ def mail_to(smtp, address: str, subject: str, timeout: float = 15.0):
     raise AssertionError(f"no mail '{subject}' for {address}: {[m['Subject'] for m in smtp.messages]}")
 
 
-def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_and_withdraws_consent(tab_for, smtp, screenshots):
+def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_withdraws_consent_and_erases(
+    tab_for, smtp, screenshots
+):
     tab = tab_for()
     fill_registration(tab, name="Noordlicht Optiek", kvk="1234", email="info@noordlicht.example.org")
     assert "precies 8 cijfers" in tab.locator("#kvk_number-fout").inner_text()
@@ -117,6 +119,17 @@ def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_and_withdraws_
     assert "niet toegestaan" in lost.locator("#toestemming").inner_text()
     lost.screenshot(path=str(screenshots / "company-self-service.png"), full_page=True)
 
+    page_address = lost.url
+    lost.get_by_role("link", name="Profiel verwijderen").click()
+    lost.get_by_role("button", name="Ja, verwijder dit profiel").click()
+    assert "Het profiel is verwijderd" in lost.locator("h1").inner_text()
+    assert "Uw bewerkingslink werkt niet meer." in lost.locator(".notice-success").inner_text()
+    lost.goto(page_address)  # the company's session ended with its profile
+    assert "/ui/inloggen" in lost.url and "Noordlicht Optiek" not in lost.content()
+    again = tab_for()
+    assert again.goto(link).status == 404  # the link from the e-mail opens nothing any more
+    assert "Dit bedrijf bestaat niet (meer)" in again.locator("main").inner_text()
+
 
 def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_and_introduces(
     tab_for, server, smtp, screenshots
@@ -128,6 +141,12 @@ def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_
     fill_registration(tab, name="Drentse Nachtoptiek", kvk="87650001", email="info@nachtoptiek.example.org")
     assert "Drentse Nachtoptiek is aangemeld" in tab.locator("h1").inner_text()
     assert "Uitloggen (anne)" in tab.locator("header").inner_text()  # still the adviser
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tab.get_by_role("button", name="Kopieer link").click()
+    assert tab.locator("[data-copy-status]").inner_text() == "De link is gekopieerd."
+    copied = tab.evaluate("navigator.clipboard.readText()")
+    assert re.search(r"/ui/bedrijf/\d+\?token=kk_edit_", copied) and copied == tab.get_by_label(
+        "Bewerkingslink van het bedrijf").input_value()
     tab.get_by_role("button", name="Mail de link naar het bedrijf").click()
     assert "gemaild naar info@nachtoptiek.example.org" in tab.locator(".notice-success").inner_text()
     assert "Uitloggen (anne)" in tab.locator("header").inner_text()
