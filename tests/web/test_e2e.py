@@ -109,8 +109,10 @@ def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_withdraws_cons
     lost.get_by_role("link", name="Profiel wijzigen").click()
     lost.get_by_label("Wat doet uw bedrijf?").fill("Wij maken warmtebeeldcamera's en lasersensoren voor drones.")
     lost.get_by_label("Aantal medewerkers").fill("25")
+    lost.get_by_label("Stuur ons wekelijks een e-mail over nieuwe, sterk passende behoeften en calls").check()
     lost.get_by_role("button", name="Opslaan").click()
     assert "Het profiel is opgeslagen." in lost.locator(".notice-success").inner_text()
+    assert "sterk passende behoeften: aan" in lost.locator("#weekmail").inner_text()
     assert "lasersensoren voor drones" in lost.locator(".description").inner_text()
 
     consent = lost.locator("#toestemming")
