@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from app.core.db import get_engine
 from app.services import match_lists
+from app.web.dashboard import MONTHS
 from tests.factories import bearer, company_payload, make_user, need_payload
 from tests.web.conftest import PASSWORD
 
@@ -178,6 +179,12 @@ def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_
     timeline = tab.locator(".timeline").inner_text()
     assert "Intern: eerst de prijsstelling navragen" in timeline and "naar ‘Geïntroduceerd’" in timeline
     tab.screenshot(path=str(screenshots / "match-timeline.png"), full_page=True)
+
+    tab.get_by_role("link", name="Dashboard").click()  # this month's column of the trend leads to the match
+    this_month = f"{MONTHS[date.today().month - 1]} {date.today().year}"
+    tab.get_by_role("link", name=f"{this_month}: 1 introductie").click()
+    assert "werden geïntroduceerd" in tab.locator(".active-filters").inner_text()
+    assert "Drentse Nachtoptiek" in tab.locator("#kolom-introduced-sectie").inner_text()
 
     company = tab_for()
     company.goto(edit_link)
