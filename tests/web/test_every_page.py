@@ -76,14 +76,9 @@ def build_this_week(server: str, tab_for) -> None:
 
 def check(tab, path: str) -> list[str]:
     tab.goto(path)
-    problems = []
     if "/ui/inloggen" in tab.url and "inloggen" not in path:
         return [f"{path}: sent to the login page"]
-    overflow = horizontal_overflow(tab)
-    if overflow > 0:
-        problems.append(f"{path}: {overflow} px wider than the phone")
-    problems += [f"{path}: axe {violation}" for violation in axe_violations(tab)]
-    return problems
+    return check_here(tab, path)
 
 
 @pytest.mark.parametrize("visitor", list(PAGES))
@@ -103,7 +98,44 @@ def test_every_page_fits_a_phone_and_passes_axe(visitor, tab_for, server):
     problems = []
     for path in PAGES[visitor]:
         problems += check(tab, path.format(**ids))
+    problems += pages_after_a_form(tab, visitor)
     assert not problems, "\n".join(problems)
     if visitor == "adviser":  # the inbox was checked holding suggestions, not only empty
         tab.goto("/ui/inbox")
         assert tab.locator(".suggestion").count() > 0
+
+
+def pages_after_a_form(tab, visitor: str) -> list[str]:
+    """The pages a form leads to: the loket's route (asked on the front page), a refused form with
+    its errors, and what an adviser sees after registering a company on its behalf."""
+    if visitor == "anonymous":
+        tab.goto("/")
+        tab.get_by_label("Uw vraag, suggestie of idee").fill(NIGHT_VISION)
+        tab.get_by_role("button", name="Vraag stellen").click()
+        assert tab.locator(".error-summary").count() == 1
+        problems = check_here(tab, "the loket's form with its errors")
+        tab.get_by_label("Gemeente van uw bedrijf").fill("Emmen")
+        tab.get_by_label("Start-up: mijn bedrijf is net begonnen").check()
+        tab.get_by_label("Uw e-mailadres").fill("info@optiek.example.org")
+        tab.get_by_label("Ik geef toestemming om mijn vraag en e-mailadres te bewaren").check()
+        tab.get_by_role("button", name="Vraag stellen").click()
+        assert tab.locator("h1").inner_text() == "Uw route"
+        return problems + check_here(tab, "the loket's route")
+    if visitor == "adviser":
+        tab.goto("/ui/aanmelden")
+        tab.get_by_label("Bedrijfsnaam").fill("Drentse Nachtoptiek")
+        tab.get_by_label("KvK-nummer").fill("87650009")
+        tab.get_by_label("Gemeente").fill("Emmen")
+        tab.get_by_label("Wat doet uw bedrijf?").fill(NIGHT_VISION)
+        tab.get_by_label("E-mailadres").fill("info@nachtoptiek.example.org")
+        tab.get_by_label("Ik geef toestemming om dit profiel op te slaan en te koppelen").check()
+        tab.get_by_role("button", name="Aanmelden").click()
+        assert "is aangemeld" in tab.locator("h1").inner_text()
+        return check_here(tab, "registered on a company's behalf, with its edit link")
+    return []
+
+
+def check_here(tab, what: str) -> list[str]:
+    overflow = horizontal_overflow(tab)
+    problems = [f"{what}: {overflow} px wider than the phone"] if overflow > 0 else []
+    return problems + [f"{what}: axe {violation}" for violation in axe_violations(tab)]
