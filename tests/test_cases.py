@@ -52,11 +52,16 @@ def test_a_question_becomes_a_case_that_an_adviser_answers_and_links_to_a_new_pr
     linked = made.json()["case"]
     assert linked["company"] == {"id": company["id"], "name": "Dronesens BV", "municipality": "Coevorden",
                                  "defence_experience": "none"}
-    # The new profile is in the matching at once: its matches are the trajectory's matches.
+    # The new profile is in the matching at once; looking at its matches puts none on the
+    # trajectory, working one (triage) does.
     seen = loket.get(f"/api/v1/companies/{company['id']}/matches", headers=headers)
     assert seen.status_code == 200 and seen.json()["items"]
+    assert loket.get(url, headers=headers).json()["matches"] == []
+    need_id = seen.json()["items"][0]["need"]["id"]
+    triaged = loket.patch(f"/api/v1/matches/{company['id']}/{need_id}", headers=headers, json={"status": "triaged"})
+    assert triaged.status_code == 200, triaged.text
     detail = loket.get(url, headers=headers).json()
-    assert {match["need_id"] for match in detail["matches"]} == {item["need"]["id"] for item in seen.json()["items"]}
+    assert [(match["need_id"], match["status"]) for match in detail["matches"]] == [(need_id, "triaged")]
     kinds = [event["kind"] for event in detail["events"]]
     assert kinds == ["asked", "assigned", "articulated", "answered", "linked"]
     assert detail["events"][-1]["actor"] == f"user:{adviser.id} (adviser)"

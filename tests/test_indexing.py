@@ -137,6 +137,8 @@ def test_an_erased_company_is_out_of_the_index_when_its_erasure_is_answered(mcli
 def test_the_follower_waits_while_match_requests_come_in_but_not_for_ever(monkeypatch):
     monkeypatch.setattr(indexing, "READS_FIRST_SECONDS", 0.6)
     monkeypatch.setattr(indexing, "POLL_SECONDS", 60)  # only woken by the test
+    # A reader thread on a busy machine may not run every 5 ms: quiet means no read for 0.2 s here.
+    monkeypatch.setattr(indexing, "QUIET_SECONDS", 0.2)
     applied_at: list[float] = []
     last_read = {"at": float("-inf")}
 
@@ -159,6 +161,7 @@ def test_the_follower_waits_while_match_requests_come_in_but_not_for_ever(monkey
 
         reader = threading.Thread(target=requests_coming_in)
         reader.start()
+        assert wait_until(lambda: last_read["at"] > float("-inf"), 5)
         woken = time.monotonic()
         follower.wake()
         assert wait_until(lambda: len(applied_at) == 2, 5)

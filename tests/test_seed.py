@@ -27,7 +27,7 @@ from app.taxonomy import DATA_DIR, get_taxonomy
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_DIR = REPO / "seed"
-SHARED_SEEDS = REPO.parent / "shared" / "domain" / "seeds"  # present beside a checkout, not in every CI
+SOURCES = SEED_DIR / "sources"  # the cited documents, as text taken from their PDFs
 
 DADV_SUPPLIERS = [  # 002:747-773
     "Teijin (Teijin Aramid)", "GKN Aerospace (Fokker)", "Norit", "Combimac", "Dopple", "Alumax",
@@ -105,11 +105,10 @@ def test_a_second_run_changes_nothing(session: Session):
 
 def test_every_seed_record_cites_existing_source_lines():
     line_counts = load_sources(SEED_DIR)
-    if SHARED_SEEDS.is_dir():  # the shipped line counts match the documents themselves
-        documents = yaml.safe_load((SEED_DIR / "sources.yaml").read_text(encoding="utf-8"))["documents"]
-        for prefix, document in documents.items():
-            text = (SHARED_SEEDS / document["file"]).read_text(encoding="utf-8")
-            assert len(text.splitlines()) == document["lines"] == line_counts[prefix], prefix
+    documents = yaml.safe_load((SEED_DIR / "sources.yaml").read_text(encoding="utf-8"))["documents"]
+    for prefix, document in documents.items():  # the listed line counts are the documents' own
+        text = (SOURCES / document["file"]).read_text(encoding="utf-8")
+        assert len(text.splitlines()) == document["lines"] == line_counts[prefix], prefix
     call_ids = {row["identifier"] for row in _calls()}
     records = _seed_records()
     assert len(records) > 100
@@ -234,10 +233,9 @@ def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower().strip()
 
 
-@pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason="the source documents are not beside this checkout")
 def test_quotations_appear_in_the_cited_lines():
     documents = yaml.safe_load((SEED_DIR / "sources.yaml").read_text(encoding="utf-8"))["documents"]
-    lines = {prefix: (SHARED_SEEDS / doc["file"]).read_text(encoding="utf-8").splitlines()
+    lines = {prefix: (SOURCES / doc["file"]).read_text(encoding="utf-8").splitlines()
              for prefix, doc in documents.items()}
     checked = 0
     for where, record in _seed_records():

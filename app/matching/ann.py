@@ -97,9 +97,9 @@ class HnswPassageSearch:
 
 # OpenBLAS multiplies a tall matrix by a few query vectors one query at a time, reading the
 # whole matrix again for each. In blocks of rows that stay in the core's cache it reads it
-# once. Measured on 4,700 × 512 float32 with one thread: 2 queries 0.72 → 0.37 ms, 6 queries
-# 1.04 → 0.49 ms, 12 queries 1.08 → 0.79 ms (64 rows); from about 16 queries the plain
-# product is as fast or faster.
+# once: on 4,700 × 512 float32 with one thread, 2 queries take about half the time of the
+# plain product and 12 queries about three quarters; from about 16 queries the plain product
+# is as fast or faster.
 _BLOCK_ROWS = ((8, 128), (12, 64))  # (at most this many queries, rows per block)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from app.deps import DeskDep, SessionDep, StaffDep
+from app.deps import DeskDep, MatchingStateDep, SessionDep, StaffDep
 from app.domain import CaseStatus
 from app.models import LoketCase, utcnow
 from app.schemas import MAX_ID, CompanyRegistered
@@ -25,6 +25,7 @@ from app.services import cases as case_service
 from app.services import companies as company_service
 from app.services import kpis
 from app.services.access import Caller
+from app.services.matchable import is_matchable
 
 router = APIRouter(prefix="/cases", tags=["loket"])
 
@@ -83,7 +84,7 @@ def link_case(case_id: CaseId, link: CaseLinkIn, caller: DeskDep, session: Sessi
 @router.post("/{case_id}/profile", status_code=status.HTTP_201_CREATED, response_model=CaseWithProfile,
              responses={409: {"description": "KvK number already registered: link the case instead"}})
 def create_profile(
-    case_id: CaseId, profile_in: CaseProfileIn, caller: DeskDep, session: SessionDep
+    case_id: CaseId, profile_in: CaseProfileIn, caller: DeskDep, session: SessionDep, matching: MatchingStateDep
 ) -> CaseWithProfile:
     """Make a company profile from the case, with the company's consent, and link it. The answer
     holds the company's `edit_token` once: pass it on to the company."""
@@ -92,8 +93,9 @@ def create_profile(
     session.commit()  # before the answer: the new profile is matched from its first request on
     registrant = Caller(user=caller.user, company_id=company.id)
     out = company_service.to_out(session=session, caller=registrant, company=company)
+    indexing = matching.indexing(session, matchable=is_matchable(company))
     return CaseWithProfile(case=case_service.to_detail(session=session, caller=caller, case=case),
-                           company=CompanyRegistered(**out.model_dump(), edit_token=edit_token))
+                           company=CompanyRegistered(**out.model_dump(), edit_token=edit_token, indexing=indexing))
 
 
 @router.post("/{case_id}/referrals", response_model=CaseDetail)
