@@ -168,6 +168,7 @@ def main() -> None:
                     "load_average_at_start": bench.load_average(), "corpus_s": time.perf_counter() - started,
                     "signals": {}}
     print(f"{args.companies:,} companies, {len(texts):,} passages", flush=True)
+    out = bench.RESULTS / f"scale-pgvector-{args.companies}.json"
     drop_schema(args.postgres_url)
     try:
         for signal in signals:
@@ -177,11 +178,11 @@ def main() -> None:
             print(f"  {signal}: {vectors.shape[0]:,} × {vectors.shape[1]}", flush=True)
             report["signals"][signal] = measure_signal(args.postgres_url, vectors, queries)
             print(json.dumps(report["signals"][signal], indent=1), flush=True)
+            out.write_text(json.dumps(report, indent=1))  # each signal kept as soon as it is measured
             del vectors
     finally:
         drop_schema(args.postgres_url)
     report["load_average_at_end"] = bench.load_average()
-    out = bench.RESULTS / f"scale-pgvector-{args.companies}.json"
     out.write_text(json.dumps(report, indent=1))
     print(f"written to {out}")
 
