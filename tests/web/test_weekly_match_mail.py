@@ -8,7 +8,7 @@ from sqlmodel import Session
 from app.domain import ListLineChange, Visibility
 from app.models import MatchList, Need
 from app.services import match_lists, match_mail
-from app.services.fit import STRONG_SCORE
+from app.services.fit import bands
 from tests.factories import mails_to, make_user, register_company
 from tests.web.conftest import PASSWORD, csrf_from, log_in
 from tests.web.test_pages import add_need
@@ -55,7 +55,7 @@ def test_an_opted_in_company_gets_its_new_strong_matches_by_mail(web, session):
     session.commit()
 
     store_week(session, WEEK, [
-        line(keen, strong, STRONG_SCORE + 0.1), line(keen, fair, STRONG_SCORE - 0.2),
+        line(keen, strong, bands().strong + 0.1), line(keen, fair, (bands().strong + bands().fair) / 2),
         line(keen, internal, 0.95), line(quiet, strong, 0.95),
     ])
     [message] = mails_to("info@noordlicht.example.org", match_mail.SUBJECT)
@@ -66,7 +66,7 @@ def test_an_opted_in_company_gets_its_new_strong_matches_by_mail(web, session):
     assert "Uitzetten doet u daar" in text
     assert mails_to("info@stil.example.org", match_mail.SUBJECT) == []  # it did not opt in
 
-    store_week(session, "2026-W51", [line(keen, strong, STRONG_SCORE + 0.1, ListLineChange.unchanged)])
+    store_week(session, "2026-W51", [line(keen, strong, bands().strong + 0.1, ListLineChange.unchanged)])
     assert len(mails_to("info@noordlicht.example.org", match_mail.SUBJECT)) == 1  # nothing new: no mail
 
 
