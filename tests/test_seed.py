@@ -248,3 +248,33 @@ def test_quotations_appear_in_the_cited_lines():
                     checked += 1
                     assert piece in cited, f"{where} ({record['slug']}): {piece!r} not in {record['source']}"
     assert checked > 150
+
+
+def _sourced_entries(node: object) -> list[dict]:
+    """Every mapping in a YAML tree that cites a source, however deep."""
+    if isinstance(node, dict):
+        found = [node] if "source" in node else []
+        return found + [entry for value in node.values() for entry in _sourced_entries(value)]
+    if isinstance(node, list):
+        return [entry for value in node for entry in _sourced_entries(value)]
+    return []
+
+
+def test_the_loket_s_quotations_appear_in_the_cited_lines():
+    """Who helps, why, and the targets the desk reports on: what the loket quotes is in its sources."""
+    documents = yaml.safe_load((SEED_DIR / "sources.yaml").read_text(encoding="utf-8"))["documents"]
+    lines = {prefix: (SOURCES / doc["file"]).read_text(encoding="utf-8").splitlines()
+             for prefix, doc in documents.items()}
+    checked = 0
+    for entry in _sourced_entries(yaml.safe_load((SEED_DIR / "loket.yaml").read_text(encoding="utf-8"))):
+        citations = parse_citation(str(entry["source"]))
+        cited = _normalised(" ".join(" ".join(lines[c.prefix][c.first - 1:c.last]) for c in citations))
+        said = " ".join(value for key, value in entry.items() if key != "source" and isinstance(value, str))
+        for quotation in re.findall(r'"([^"]+)"', said):
+            for piece in re.split(r"\[\.\.\.\]|\[|\]|…", quotation):
+                piece = _normalised(piece).strip(" .,;")
+                if len(piece) >= 12:
+                    checked += 1
+                    where = entry.get("organisation") or entry.get("need") or entry
+                    assert piece in cited, f"loket.yaml ({where}): {piece!r} not in {entry['source']}"
+    assert checked > 10

@@ -45,6 +45,11 @@ def in_dutch(error: ControlCharacter, label: str | None = None) -> str:
             "verwijder het; alleen tab en nieuwe regel zijn toegestaan.")
 
 
+def first_in(problems: list[Any]) -> ControlCharacter | None:
+    """The first control character among a ValidationError's ``errors()``, if any."""
+    return next((found for found in map(found_in, problems) if found is not None), None)
+
+
 def clean_text(value: str, field: str) -> str:
     """``value`` with CR LF as newline; ControlCharacter (a ValueError) naming ``field`` when it
     holds a control character other than tab or newline."""

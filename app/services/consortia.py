@@ -1,7 +1,8 @@
 """Consortium suggestions for a call or a larger need: groups of companies that together cover its
 parts (passages).
 
-The candidates are the need's best-matching companies (the engine's ranking); each is scored per
+The candidates are the need's best-matching companies (the engine's ranking) that fit it at least
+``fair`` (app/services/fit.py, the band every list goes by); each is scored per
 part (app/matching/coverage.py). A company covers a part when its score there reaches ``COVERS``.
 Groups are built greedily from different first members: each next member is the one that adds the
 most parts nobody in the group covers yet, less a penalty for parts it only repeats, with a bonus
@@ -17,7 +18,7 @@ from sqlalchemy import Row
 from sqlmodel import Session
 
 from app.core.errors import Conflict, InvalidInput
-from app.domain import DefenceExperience
+from app.domain import DefenceExperience, Fit
 from app.matching.coverage import Part, parts_of, passage_coverage
 from app.matching.engine import MatchEngine
 from app.schemas_consortia import BestSingle, Consortia, Consortium, ConsortiumMember, CoveredPart, PartRef
@@ -26,9 +27,11 @@ from app.services import companies as company_service
 from app.services import feedback
 from app.services import needs as need_service
 from app.services.access import Caller
+from app.services.fit import fits
 from app.services.matchable import need_document
 
 CANDIDATES = 40  # the need's best companies the groups are made from
+MIN_FIT = Fit.fair  # by default a company fitting the need worse than this joins no group, whatever part it covers
 COVERS = 0.5  # a company covers a part from this score on (0-1, scaled over the need's whole matrix)
 OVERLAP_PENALTY = 0.25  # per part a new member covers that the group already covers
 MIX_BONUS = 0.5  # for the member that brings defence experience, or its absence, to the group
@@ -48,7 +51,8 @@ class Group:
 
 
 def suggest(
-    *, session: Session, engine: MatchEngine, caller: Caller, need_id: int, size: int, include_closed: bool
+    *, session: Session, engine: MatchEngine, caller: Caller, need_id: int, size: int, include_closed: bool,
+    min_fit: Fit = MIN_FIT,
 ) -> Consortia:
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     closed = need_service.is_closed(need)
@@ -61,7 +65,8 @@ def suggest(
         raise InvalidInput(f"need {need_id} has {len(parts)} part(s): consortia are suggested for calls and needs "
                            f"of at least {MIN_PARTS} parts (passages)")
     dismissed = feedback.dismissed_company_ids(session, caller, need_id)
-    candidates = [m.id for m in engine.match(document, target="company", excluded_ids=dismissed, limit=CANDIDATES)]
+    ranked = engine.match(document, target="company", excluded_ids=dismissed, limit=CANDIDATES)
+    candidates = [match.id for match in ranked if fits(match.score, min_fit)]
     coverage = passage_coverage(engine, document, candidates)
     rows = company_service.rows_by_id(session=session, company_ids=list(coverage.company_ids) if coverage else [])
     if coverage is None or not rows:

@@ -21,7 +21,7 @@ from app.domain import Fit, ListLineChange
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
 from app.schemas_pipeline import MatchListWeek
-from app.services import feedback, pipeline, spreadsheets
+from app.services import feedback, match_mail, pipeline, spreadsheets
 from app.services.fit import fit_of, fits
 from app.services.matchable import allowed_company_ids, allowed_need_ids
 from app.services.spreadsheets import Column
@@ -125,6 +125,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     current = [(line["company_id"], line["need_id"], line["score"])
                for line in lines if line["change"] != ListLineChange.gone]
     pipeline.refresh_scores(session, current)
+    match_mail.queue_for_week(session, week, lines)
     return match_list, True
 
 

@@ -215,11 +215,11 @@ def _company_items(session: Session, caller: Caller, matches: Sequence[EngineMat
 
 
 def _need_items(session: Session, matches: Sequence[EngineMatch | _Found]) -> list[NeedMatch]:
-    found = need_service.get_many(session=session, need_ids=[match.id for match in matches])
+    found = need_service.rows_by_id(session=session, need_ids=[match.id for match in matches])
     kept = [match for match in matches if match.id in found]
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
     return [NeedMatch(need=out, score=match.score, fit=fit_of(match.score),
-                         explanation=match.explanation, name_match=getattr(match, "name_match", False))
+                      explanation=match.explanation, name_match=getattr(match, "name_match", False))
             for match, out in zip(kept, outs, strict=True)]
 
 

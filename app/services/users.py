@@ -89,6 +89,32 @@ def issue_token(
     return token, record
 
 
+WEB_LOGIN = "web login"  # the name of the token record that stands for one browser's login
+
+
+def start_web_login(*, session: Session, user: User, lifetime: timedelta) -> int:
+    """The id of a record of one browser's login, which the session cookie carries. Logging out
+    revokes it, so a copy of that cookie kept elsewhere stops working too; its clear token is
+    thrown away, so the record is no bearer token."""
+    _token, record = issue_token(session=session, user=user, name=WEB_LOGIN, lifetime=lifetime)
+    return id_of(record)
+
+
+def web_login_holds(*, session: Session, user: User, login_id: int) -> bool:
+    """Whether this browser login of ``user`` was neither logged out nor has expired."""
+    record = session.get(ApiToken, login_id)
+    if record is None or record.revoked or record.user_id != user.id or record.name != WEB_LOGIN:
+        return False
+    return record.expires_at is None or _aware(record.expires_at) >= datetime.now(UTC)
+
+
+def end_web_login(*, session: Session, login_id: int) -> None:
+    record = session.get(ApiToken, login_id)
+    if record is not None and record.name == WEB_LOGIN:
+        record.revoked = True
+        session.add(record)
+
+
 def authenticate(*, session: Session, username: str, password: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or user.password_hash is None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from app.core import text
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.deps import SessionDep
 from app.domain import CaseStatus, NeedKind, TrajectoryOutcome
@@ -161,6 +162,20 @@ STEPS: dict[str, tuple[Step, str]] = {
 }
 
 
+# The Dutch names of the fields a step's form fills, for a message about a control character.
+FIELD_LABELS = {"articulated_question": "vraagarticulatie", "answer": "antwoord", "outcome_note": "toelichting",
+                "note": "notitie", "name": "naam", "kvk_number": "KvK-nummer"}
+
+
+def _what_to_fix(error: Exception, refusal: str) -> str:
+    if isinstance(error, Conflict):
+        return "Er is al een bedrijf met dit KvK-nummer: koppel de casus aan dat bedrijf."
+    control_character = text.first_in(error.errors()) if isinstance(error, ValidationError) else None
+    if control_character is not None:
+        return text.in_dutch(control_character, FIELD_LABELS.get(control_character.field))
+    return refusal
+
+
 @router.post("/casus/{case_id}/{step}", dependencies=[CsrfDep])
 def case_step(case_id: int, step: str, db: SessionDep, visitor: DeskVisitorDep,
               form: FormData = Depends(form_data)) -> RedirectResponse:
@@ -173,9 +188,7 @@ def case_step(case_id: int, step: str, db: SessionDep, visitor: DeskVisitorDep,
         db.commit()
     except (ValidationError, InvalidInput, Conflict, NotFound) as error:
         db.rollback()
-        is_duplicate = isinstance(error, Conflict)
-        message = {"ok": False, "text": "Er is al een bedrijf met dit KvK-nummer: koppel de casus aan dat bedrijf."
-                   if is_duplicate else refusal}
+        message = {"ok": False, "text": _what_to_fix(error, refusal)}
     visitor.session.data[FLASH_KEY] = message
     visitor.session.changed = True
     return RedirectResponse(f"/ui/casus/{case_id}", status_code=303)

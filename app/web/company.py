@@ -108,7 +108,8 @@ def _values_of(company: Company) -> dict[str, Any]:
                                            "contact_phone")}
     values.update(capabilities=", ".join(company.capabilities), sectors=list(company.sectors),
                   nld_areas=list(company.nld_areas), consent=True,
-                  consent_defence_contact=company.consent_defence_contact)
+                  consent_defence_contact=company.consent_defence_contact,
+                  weekly_match_mail=company.weekly_match_mail)
     return values
 
 

@@ -6,6 +6,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from app.core import text
 from app.deps import SessionDep, SettingsDep, get_matching_state
 from app.routers.questions import question_limit
 from app.schemas_loket import QuestionIn
@@ -27,6 +28,8 @@ DUTCH_MESSAGES = {
     "contact_email": "Vul een geldig e-mailadres in, bijvoorbeeld info@uwbedrijf.nl.",
     "consent": "Zonder uw toestemming kunnen wij uw vraag niet bewaren en beantwoorden.",
 }
+FIELD_LABELS = {"text": "uw vraag", "municipality": "gemeente", "kvk_number": "KvK-nummer",
+                "contact_email": "e-mailadres"}
 FIELD_ORDER = (*FIELDS[:2], "phase", "kvk_number", "contact_email", "consent")
 FIT_LABELS = {"strong": "past sterk", "fair": "past redelijk", "weak": "past zwak"}
 ASKED_KEY = "asked_case"
@@ -46,6 +49,9 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for item in error.errors():
         field = str((item.get("loc") or ("text",))[0])
+        control_character = text.found_in(item)
+        if control_character is not None:
+            errors.setdefault(field, text.in_dutch(control_character, FIELD_LABELS.get(field)))
         errors.setdefault(field, DUTCH_MESSAGES.get(field, "Controleer dit veld."))
     return dict(sorted(errors.items(), key=lambda kv: FIELD_ORDER.index(kv[0]) if kv[0] in FIELD_ORDER else 99))
 

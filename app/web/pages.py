@@ -1,5 +1,6 @@
 """Logging in and out, where each person lands, and search."""
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -86,12 +87,17 @@ def login(
     if not Caller(user=user).is_staff:
         raise Forbidden("this account has no access to the web interface", code="web_login_forbidden")
     # A fresh session and CSRF token after logging in.
-    web_session.start(user_id=user.id, session_version=user.session_version)
+    login_id = user_service.start_web_login(session=db, user=user, lifetime=timedelta(hours=settings.login_token_hours))
+    web_session.start(user_id=user.id, session_version=user.session_version, login_id=login_id)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/uitloggen", dependencies=[CsrfDep])
-def logout(web_session: WebSessionDep) -> RedirectResponse:
+def logout(db: SessionDep, web_session: WebSessionDep) -> RedirectResponse:
+    """Ends this browser's login, also for any copy of its cookie."""
+    if web_session.login_id is not None:
+        user_service.end_web_login(session=db, login_id=web_session.login_id)
+        db.commit()
     web_session.clear()
     return RedirectResponse("/ui/inloggen", status_code=303)
 

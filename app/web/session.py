@@ -1,7 +1,8 @@
 """Sessions for people in the browser: a signed cookie, a CSRF token per session, and who is calling.
 
-The cookie holds ids only (a user id with the user's session version, or the id of a company that
-opened its edit link) and the session's CSRF token; raising the user's session version ends it. It
+The cookie holds ids only (a user id with the user's session version and the id of the login's
+record, or the id of a company that opened its edit link) and the session's CSRF token; logging
+out revokes the login's record, and raising the user's session version ends every login. It
 is signed with the settings' ``secret_key`` and expires with the login lifetime. The JSON API
 does not read it: the API keeps its bearer tokens.
 """
@@ -64,15 +65,23 @@ class WebSession:
         found = self.data.get("sv")
         return found if isinstance(found, int) else None
 
+    @property
+    def login_id(self) -> int | None:
+        found = self.data.get("lid")
+        return found if isinstance(found, int) else None
+
     def start(
-        self, *, user_id: int | None = None, company_id: int | None = None, session_version: int = 0
+        self, *, user_id: int | None = None, company_id: int | None = None, session_version: int = 0,
+        login_id: int | None = None,
     ) -> None:
         """A new session (new CSRF token) for a person who just logged in or opened an edit link.
-        A person's session carries the user's session version: raising it ends the session."""
+        A person's session carries the user's session version and its login's record (services/users.py):
+        raising the one or revoking the other ends the session."""
         self.data = {"csrf": secrets.token_urlsafe(32)}
         if user_id is not None:
             self.data["uid"] = user_id
             self.data["sv"] = session_version
+            self.data["lid"] = login_id
         if company_id is not None:
             self.data["cid"] = company_id
         self.changed = True
@@ -155,8 +164,11 @@ def get_visitor(request: Request, db: SessionDep) -> Visitor:
     user = None
     if web_session.user_id is not None:
         user = user_service.active_user(session=db, user_id=web_session.user_id)
-        # Removed, blocked, or its sessions ended (logout everywhere, a new password …) since logging in.
-        if user is None or web_session.session_version != user.session_version:
+        # Removed, blocked, its sessions ended (logout everywhere, a new password …) or this login
+        # logged out since logging in.
+        login_id = web_session.login_id
+        if (user is None or web_session.session_version != user.session_version or login_id is None
+                or not user_service.web_login_holds(session=db, user=user, login_id=login_id)):
             web_session.clear()
             user = None
     caller = Caller(user=user, company_id=web_session.company_id if user is None else None)

@@ -58,6 +58,16 @@ def kind_label(slug: str) -> str:
     return labels.need_kind(slug)
 
 
+MONTH_NAMES = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+               "november", "december")
+
+
+def month_name(month: str) -> str:
+    """'2026-11' as 'november 2026'."""
+    year, number = month.split("-")
+    return f"{MONTH_NAMES[int(number) - 1]} {year}" if 1 <= int(number) <= 12 else month
+
+
 def fit_label(score: float | None) -> str:
     """The band of a score in words: sterk, redelijk or zwak."""
     return labels.FIT[fit_of(score)]
@@ -121,7 +131,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(nld=nld_label, sector=sector_label, kind=kind_label, highlight=highlight)
+    env.filters.update(nld=nld_label, sector=sector_label, kind=kind_label, highlight=highlight, month_name=month_name)
     env.globals.update(
         defence_labels=DEFENCE_EXPERIENCE_LABELS,
         role_labels=ROLE_LABELS,

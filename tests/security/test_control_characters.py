@@ -90,3 +90,27 @@ def test_the_web_login_form_refuses_nul(client):
     response = client.post("/ui/inloggen", data={"username": "ad\u0000min", "password": "x", "csrf_token": token})
     assert response.status_code == 422
     assert "username" in response.text and "stuurteken" in response.text
+
+
+def test_the_web_question_form_says_which_field_holds_the_character(client):
+    token = csrf_from(client.get("/ui/loket").text)
+    response = client.post("/ui/loket", data={
+        "text": "Wij maken\u0000 frames voor drones voor Defensie.", "municipality": "Emmen", "phase": "growth",
+        "contact_email": "info@drones.example.org", "consent": "ja", "csrf_token": token})
+    assert response.status_code == 422
+    assert "stuurteken" in response.text and "‘uw vraag’" in response.text
+
+
+def test_a_case_step_in_the_web_interface_says_which_field_holds_the_character(client, session):
+    from app.models import LoketCase
+    from tests.web.conftest import People, log_in
+
+    asked = client.post("/api/v1/questions", json={
+        "text": "Wij zoeken hulp om sensoren aan Defensie te leveren.", "municipality": "Assen",
+        "phase": "growth", "contact_email": "dora@vraag-bedrijf.example", "consent": True})
+    assert asked.status_code == 201, asked.text
+    assert log_in(client, People(session)["adviser"]).status_code == 303
+    case_url = f"/ui/casus/{session.exec(select(LoketCase)).one().id}"
+    token = csrf_from(client.get(case_url).text)
+    answered = client.post(f"{case_url}/antwoord", data={"antwoord": "Bel\u001b ons maandag.", "csrf_token": token})
+    assert "stuurteken" in answered.text and "‘antwoord’" in answered.text

@@ -95,6 +95,21 @@ def test_logging_out_everywhere_in_the_web_interface_ends_api_tokens_too(client,
     assert not _works(client, cookie=cookie)
 
 
+def test_logging_out_in_the_browser_ends_that_cookie_even_where_a_copy_was_kept(client, adviser):
+    """A copy of the cookie (a shared computer's browser profile, a stolen cookie) stops working
+    when its person logs out there; the person's other logins stay."""
+    from tests.web.conftest import csrf_from
+
+    _user, api_token = adviser
+    other_browser = _saved_cookie(client)
+    cookie = _saved_cookie(client)
+    page = client.get("/ui/zoeken")
+    response = client.post("/ui/uitloggen", data={"csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    assert response.status_code == 303
+    assert not _works(client, cookie=cookie)
+    assert _works(client, cookie=other_browser) and _works(client, token=api_token)
+
+
 def test_other_users_keep_their_sessions(client, adviser, session):
     _other, other_token = make_user(session, role="scout")
     _cli("users", "revoke", USERNAME)

@@ -140,3 +140,24 @@ def test_dashboard_counts_worked_matches_with_bars_that_link_to_the_board(advise
     board = adviser_web.get("/ui/pipeline", params={"nld": "sensoren"})
     assert "Noordlicht Optiek" in board.text
     assert "Noordlicht Optiek" not in adviser_web.get("/ui/pipeline", params={"nld": "ruimtetechnologie"}).text
+
+
+def test_the_board_filters_on_the_month_a_match_was_introduced_and_refuses_a_month_that_does_not_exist(
+    adviser_web, session
+):
+    company = register_api(adviser_web, name="Noordlicht Optiek", consent_defence_contact=True)
+    need = add_need(adviser_web, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION)
+    this_month = date.today().strftime("%Y-%m")
+    assert "Noordlicht Optiek" not in adviser_web.get("/ui/pipeline", params={"maand": this_month}).text
+    page = adviser_web.get(f"/ui/koppeling/{company['id']}/{need['id']}")
+    for step in ("intro_proposed", "consented", "introduced"):
+        moved = adviser_web.post(f"/ui/koppeling/{company['id']}/{need['id']}/status",
+                                 data={"status": step, "csrf_token": csrf_from(page.text)})
+        assert moved.status_code == 200, moved.text[:300]
+    assert f'href="/ui/pipeline?maand={this_month}"' in adviser_web.get("/ui/dashboard").text
+    board = adviser_web.get("/ui/pipeline", params={"maand": this_month})
+    assert "Noordlicht Optiek" in board.text and "werden geïntroduceerd" in board.text
+    assert "Noordlicht Optiek" not in adviser_web.get("/ui/pipeline", params={"maand": "2020-01"}).text
+    refused = adviser_web.get("/ui/pipeline", params={"maand": "2026-13"})
+    assert refused.status_code == 422 and "Deze maand bestaat niet" in refused.text
+    assert adviser_web.get("/ui/pipeline", params={"maand": "november"}).status_code == 422
