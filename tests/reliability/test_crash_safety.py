@@ -86,7 +86,8 @@ def test_every_acknowledged_registration_survives_sigkill(stress, tmp_path):
                 # companies (up to the limit): the index must hold exactly the database's companies.
                 found = http.post(
                     "/api/v1/search",
-                    json={"text": acknowledged[0][0]["description"], "target": "companies", "limit": 100},
+                    json={"text": acknowledged[0][0]["description"], "target": "companies", "limit": 100,
+                          "min_fit": "weak"},
                     headers={"Authorization": f"Bearer {token}"},
                 )
                 assert found.status_code == 200, found.text
