@@ -26,6 +26,10 @@ run: install
 	@echo "Koppelkans serves on http://$(HOST):$(PORT): web interface /ui/, API documentation /docs"
 	$(BIN)/koppelkans serve --host $(HOST) --port $(PORT)
 
+# Layout, accessibility and render-size checks read the same pages on either database: once is enough.
+LAYOUT_ONLY = --ignore=tests/web/test_every_page.py --ignore=tests/web/test_board_scale.py \
+	--ignore=tests/web/test_render_times.py
+
 # The whole suite on SQLite; then, when KOPPELKANS_TEST_POSTGRES_URL is set (.ci/run sets it),
 # everything that touches the database again on PostgreSQL. tests/test_pgvector.py runs the
 # pgvector vector store against that server (scripts/start-postgres.sh starts one with pgvector).
@@ -33,7 +37,7 @@ test: install
 	./scripts/install-browser.sh && $(BIN)/python -m pytest
 	@if [ -n "$$KOPPELKANS_TEST_POSTGRES_URL" ]; then \
 		echo "--- the database tests again, on PostgreSQL"; \
-		KOPPELKANS_DATABASE_URL="$$KOPPELKANS_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not sqlite_only" --ignore=tests/matching; \
+		KOPPELKANS_DATABASE_URL="$$KOPPELKANS_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not sqlite_only" --ignore=tests/matching $(LAYOUT_ONLY); \
 	else \
 		echo "(KOPPELKANS_TEST_POSTGRES_URL not set: PostgreSQL pass skipped; .ci/run sets it)"; \
 	fi

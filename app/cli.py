@@ -5,7 +5,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from sqlmodel import Session
@@ -207,10 +207,15 @@ def evaluate(
     split: Annotated[str, typer.Option(help="With a dataset: dev, test or all")] = "all",
     data_dir: Annotated[Path | None, typer.Option(help="Keep the embedding cache here between runs")] = None,
     model: Annotated[Path | None, typer.Option(help="A pair model artifact (default: the packaged one)")] = None,
+    feedback: Annotated[bool, typer.Option(
+        "--feedback", help="Instead: how the server's pair model ranks the pairs staff judged")] = False,
 ) -> None:
     """Print nDCG@10 and MRR@10 of each signal, of rank fusion and of the pair model per language
     condition and for the CORDIS set on their held-out folds, with the calibration error and a
     reliability table."""
+    if feedback:
+        _feedback_report(model)
+        return
     if dataset is not None:
         from app.matching.evaluate import run_eval
 
@@ -233,6 +238,69 @@ def evaluate(
     except (OSError, ValueError, KeyError) as error:
         _fail(f"cannot read the pair model {model_path}: {error}")
     run_held_out_report(data_dir or EVAL_DIR / ".cache", pair_model)
+
+
+def _served_engine_with_feedback() -> tuple[Any, Any]:
+    """The server's engine, brought in step with the database, and the judged pairs as labels."""
+    from sqlmodel import Session
+
+    from app.core.db import get_engine
+    from app.matching.tuning import feedback_pairs
+    from app.services.matchable import documents_from_database
+    from app.services.matching import build_engine
+    from app.services.tuning import judgements
+
+    engine = build_engine(get_settings())
+    with Session(get_engine()) as session:
+        engine.load_or_build(lambda side: documents_from_database(session, side))
+        labels = judgements(session)
+    return engine, feedback_pairs(engine, labels)
+
+
+def _feedback_report(model_path: Path | None) -> None:
+    from app.matching.pair_model import PairModel
+    from app.matching.tuning import feedback_report
+
+    engine, pairs = _served_engine_with_feedback()
+    try:
+        if pairs is None:
+            _fail("no feedback yet: staff mark matches relevant or not relevant on a match's page")
+        model = PairModel.load(model_path) if model_path else engine.pair_model
+        typer.echo(f"pair model {model.version} on staff feedback:")
+        for name, value in feedback_report(model, pairs).items():
+            typer.echo(f"  {name}: {value:.3f}" if not float(value).is_integer() else f"  {name}: {int(value)}")
+    finally:
+        engine.close()
+
+
+@app.command("tune")
+def tune_model(
+    data_dir: Annotated[Path | None, typer.Option(help="Where the development sets' pair tables are kept")] = None,
+) -> None:
+    """Refit the pair model on the development sets plus staff feedback, and let the server use it
+    (written to the data folder's matching/pair_model.json, read at start) only when its
+    cross-validated metrics do not drop; otherwise say why and keep the current one."""
+    from app.matching.datasets import EVAL_DIR, TUNING
+    from app.matching.pair_data import training_pairs
+    from app.matching.pair_eval import development_tables
+    from app.matching.pair_fit import TrainingPairs
+    from app.matching.tuning import install, tune
+
+    engine, feedback = _served_engine_with_feedback()
+    try:
+        if feedback is None:
+            _fail("no feedback yet: nothing to tune on; the current model stays")
+        tables = development_tables(data_dir or EVAL_DIR / ".cache", progress=True)
+        base = TrainingPairs.concatenate([training_pairs(table, name, [TUNING]) for name, (table, _) in tables.items()])
+        current = engine.pair_model
+        provenance = {**current.provenance, "feedback_needs": len(feedback.group_keys)}
+        candidate, verdict = tune(base, feedback, current, provenance)
+        if not verdict.accepted:
+            _fail(f"the refit is refused: {verdict.reason}")
+        path = install(candidate, engine.data_dir)
+        typer.echo(f"pair model {candidate.version} written to {path}: {verdict.reason}; restart the server to use it")
+    finally:
+        engine.close()
 
 
 @app.command("import")

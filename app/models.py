@@ -179,6 +179,8 @@ class Company(SQLModel, table=True):
     contact_phone: str | None = Field(default=None, max_length=40)
     consent_matching: bool = True
     consent_defence_contact: bool = False
+    # The contact asked for a weekly e-mail about new strong matches (app/services/match_mail.py).
+    weekly_match_mail: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     status: CompanyStatus = _enum(CompanyStatus, 20, default=CompanyStatus.active, index=True)
     source: CompanySource = _enum(CompanySource, 20, default=CompanySource.self)
     source_ref: str | None = Field(default=None, max_length=300)

@@ -151,6 +151,9 @@ class CompanyFields(Input):
     consent_defence_contact: bool = Field(
         default=False, description="May Defence parties (scouts, Regioteam) see the contact details?"
     )
+    weekly_match_mail: bool = Field(
+        default=False, description="Send the contact a weekly e-mail about new strong matches?"
+    )
 
     _sectors = field_validator("sectors")(check_sectors)
     _nld = field_validator("nld_areas", "capabilities")(dedupe)
@@ -194,6 +197,7 @@ class CompanyUpdate(Input):
     contact_phone: str | None = Field(default=None, max_length=40)
     consent_matching: bool | None = None
     consent_defence_contact: bool | None = None
+    weekly_match_mail: bool | None = None
     status: CompanyStatus | None = Field(default=None, description="Staff only")
 
     _kvk = field_validator("kvk_number")(check_kvk)
@@ -212,6 +216,7 @@ class Contact(BaseModel):
 class Consents(BaseModel):
     matching: bool
     defence_contact: bool
+    weekly_match_mail: bool = Field(default=False, description="A weekly e-mail about new strong matches")
 
 
 class CompanyOut(BaseModel):

@@ -5,14 +5,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from app.domain import DefenceExperience, NeedKind, PipelineStatus
+from app.domain import DefenceExperience, Fit, NeedKind, PipelineStatus
 from app.matching.explain import Explanation
 from app.schemas import CompanyOut, Input, NeedOut, NldArea, check_region, check_sector
 
 
 class CompanyMatch(BaseModel):
     company: CompanyOut
-    score: float
+    score: float = Field(ge=0.0, le=1.0, description=(
+        "The pair's calibrated probability of fit: the same number wherever the pair is shown"))
+    fit: Fit = Field(description="The band of the score: strong ≥ 0.5, fair ≥ 0.2, weak below")
+    name_match: bool = Field(default=False, description="The query is this record's name, KvK number or identifier")
     explanation: Explanation = Field(
         description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: PipelineStatus | None = Field(
@@ -21,18 +24,25 @@ class CompanyMatch(BaseModel):
 
 class NeedMatch(BaseModel):
     need: NeedOut
-    score: float
+    score: float = Field(ge=0.0, le=1.0, description=(
+        "The pair's calibrated probability of fit: the same number wherever the pair is shown"))
+    fit: Fit = Field(description="The band of the score: strong ≥ 0.5, fair ≥ 0.2, weak below")
+    name_match: bool = Field(default=False, description="The query is this record's name, KvK number or identifier")
     explanation: Explanation = Field(
         description="Best passage of each side, shared terms and tags, each signal's share")
     pipeline_status: PipelineStatus | None = None
 
 
+
+
 class CompanyMatches(BaseModel):
     items: list[CompanyMatch]
+    total: int = Field(default=0, description="How many matches the list holds (0: nothing fits well enough)")
 
 
 class NeedMatches(BaseModel):
     items: list[NeedMatch]
+    total: int = Field(default=0, description="How many matches the list holds (0: nothing fits well enough)")
 
 
 class SearchFilters(Input):
@@ -49,7 +59,8 @@ class SearchFilters(Input):
 
 
 class SearchRequest(Input):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10_000)]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
     target: Literal["companies", "needs"]
     limit: int = Field(default=10, ge=1, le=100)
+    min_fit: Fit = Field(default=Fit.fair, description="The weakest band to list: `weak` lists every match found")
     filters: SearchFilters = Field(default_factory=SearchFilters)

@@ -9,8 +9,9 @@ that scale's alone:
 - free-text search with real query encoding; one upsert (write) and searches during writes;
 - the weekly list (per need its top companies, per company its top needs);
 - match latency and throughput through HTTP: both match endpoints served by a real uvicorn
-  server (one worker) from a database holding the scale's companies and needs, under load from
-  a separate process (bench_http.py).
+  server from a database holding the scale's companies and needs, under load from a separate
+  process, with one worker or, with `--workers 1,2`, with each number side by side; then the
+  50-client mixed load of `make stress` against the same data (bench_http.py).
 - with `--vector-store faiss,pgvector`: all of it once per vector store (the pgvector one in the
   PostgreSQL of --postgres-url), reported side by side (HTTP with the FAISS store only).
 Once per run: ingest throughput with the real encoders, and through `koppelkans import`.
@@ -54,7 +55,8 @@ VECTOR_STORES = ("faiss", "pgvector")
 BENCH_SCHEMA = "koppelkans_ann_bench"
 TARGETS = {
     "match_p99_ms": 5.0, "recall_at_10": 0.98, "free_text_p50_ms": 60.0, "ingest_profiles_per_s": 30.0,
-    "weekly_list_s_50k": 60.0, "peak_rss_mb_100k": 2048.0, "http_rps": 300.0,
+    "weekly_list_s_50k": 60.0, "peak_rss_mb_100k": 2048.0, "http_rps": 300.0, "http_p99_ms": 50.0,
+    "upsert_during_merge_p99_ms": 100.0, "mixed_load_p99_ms": 500.0,
 }
 FREE_TEXT_QUERIES = [
     "actieve gehoorbescherming voor militairen", "drone navigation with multiple sensors",
@@ -501,6 +503,10 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("KOPPELKANS_TEST_POSTGRES_URL", ""),
                         help="PostgreSQL with pgvector for --vector-store pgvector "
                              "(default: $KOPPELKANS_TEST_POSTGRES_URL; scripts/start-postgres.sh prints one)")
+    parser.add_argument("--workers", default="1",
+                        help="uvicorn workers of the HTTP server, comma-separated: 1,2 measures both side by side")
+    parser.add_argument("--mixed-requests", type=int,
+                        help="requests of the 50-client mixed load (default 3000, 1500 quick; 0: none)")
     parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     stores = [s.strip() for s in args.vector_store.split(",") if s.strip()]
@@ -515,6 +521,14 @@ def main() -> None:
     args.weekly_sample = 50 if args.quick else 200
     args.ingest_profiles = 40 if args.quick else 120
     args.http_seconds = args.http_seconds or (10 if args.quick else 20)
+    if args.mixed_requests is None:
+        args.mixed_requests = 1500 if args.quick else 3000
+    try:
+        args.workers = [int(n) for n in args.workers.split(",") if n.strip()]
+    except ValueError:
+        parser.error(f"--workers takes whole numbers, comma-separated (like 1,2), not {args.workers!r}")
+    if not args.workers or min(args.workers) < 1:
+        parser.error("--workers needs at least one number of workers, each 1 or more")
     args.out = args.out or RESULTS / ("synthetic.json" if args.synthetic else "latest.json")
     RESULTS.mkdir(exist_ok=True)
 
@@ -543,7 +557,8 @@ def main() -> None:
             command = [sys.executable, __file__, "--one-scale", str(companies), "--out", str(child_out),
                        "--vector-store", store, "--postgres-url", args.postgres_url]
             command += ["--quick"] * args.quick + ["--no-http"] * args.no_http
-            command += ["--http-seconds", str(args.http_seconds)]
+            command += ["--http-seconds", str(args.http_seconds), "--mixed-requests", str(args.mixed_requests),
+                        "--workers", ",".join(map(str, args.workers))]
             started = time.perf_counter()
             subprocess.run(command, check=True, cwd=ROOT)
             scale = json.loads(child_out.read_text())

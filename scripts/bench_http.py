@@ -7,6 +7,11 @@ serves from: the server loads it at start-up, finds every document unchanged and
 nothing, so it answers with the same vectors as the in-process measurements (free text aside,
 which the server's real encoders encode).
 
+With `--workers 1,2` the server runs with each number of uvicorn workers in turn, on the same
+data, and the result holds each one's numbers and the scaling factor of the requests per second.
+The 50-client mixed load of `make stress` (registrations, edits, reads, listings, searches and
+matches: scripts/stress.py) runs against the one-worker server as well, with the scale's data.
+
 The load comes from a separate process at a fixed concurrency: `wrk` with a Lua script that
 rotates over need (or company) ids with a staff bearer token, or, where `wrk` is not installed,
 a threaded httpx client (`python scripts/bench_http.py --load …`), which costs the server some
@@ -103,15 +108,16 @@ def insert_corpus(database_url: str, company_records: list[dict], need_records: 
     engine.dispose()
 
 
-def start_server(env: dict[str, str], log_path: Path) -> tuple[stress.Server, float]:
-    """`koppelkans serve` (one worker) on a free loopback port; returns it once /readyz says ready."""
+def start_server(env: dict[str, str], log_path: Path, workers: int = 1) -> tuple[stress.Server, float]:
+    """`koppelkans serve` on a free loopback port; returns it once /readyz says ready."""
     import httpx
 
     port = stress.free_port()
     started = time.perf_counter()
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
     server = stress.Server(process, f"http://127.0.0.1:{port}", log_path)
@@ -128,34 +134,56 @@ def start_server(env: dict[str, str], log_path: Path) -> tuple[stress.Server, fl
     raise RuntimeError(f"the server was not ready within {READY_TIMEOUT_S} s:\n{server.log()[-3000:]}")
 
 
-def wait_for_precompute(server: stress.Server, timeout_s: float = 900) -> float:
+def wait_for_precompute(server: stress.Server, workers: int = 1, timeout_s: float = 900) -> float:
     """Seconds until /readyz says every need's companies are precomputed (the server's
-    background thread after start-up), so that the need endpoint is measured as it then serves."""
+    background thread after start-up), so that the need endpoint is measured as it then serves.
+    With several workers each answer comes from one of them: it must say so several times in a row."""
     import httpx
 
-    started = time.perf_counter()
+    in_a_row = 1 if workers == 1 else 4 * workers
+    started, complete = time.perf_counter(), 0
     while time.perf_counter() - started < timeout_s:
         progress = httpx.get(f"{server.url}/readyz", timeout=5).json().get("needs_precomputed", "0 of 1")
         done, _, total = progress.split()
-        if done == total:
+        complete = complete + 1 if done == total else 0
+        if complete >= in_a_row:
             break
-        time.sleep(0.5)
+        time.sleep(0.5 if complete == 0 else 0.05)
     return time.perf_counter() - started
 
 
+def serving_pids(pid: int) -> list[int]:
+    """The process and its children: uvicorn's supervisor and its workers."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return [pid, *children]
+
+
 def memory_mb(pid: int) -> dict[str, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return {"rss": fields.get("VmRSS", float("nan")), "peak": fields.get("VmHWM", float("nan"))}
+    """RSS and peak RSS, summed over the process and its workers."""
+    fields = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for serving in serving_pids(pid):
+        for line in Path(f"/proc/{serving}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in fields:
+                fields[key] += int(value.split()[0]) / 1024
+    return {"rss": fields["VmRSS"], "peak": fields["VmHWM"]}
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (timings on a shared machine vary; this less so)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its workers so far (timings on a shared machine
+    vary; this less so)."""
+    total = 0
+    for serving in serving_pids(pid):
+        fields = Path(f"/proc/{serving}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, paths: list[str], token: str, seconds: float, concurrency: int, folder: Path) -> dict:
@@ -189,48 +217,92 @@ def load(url: str, paths: list[str], token: str, seconds: float, concurrency: in
 
 
 def measure_http(data_dir: Path, company_records: list[dict], need_records: list[dict], args) -> dict:
-    """Both match endpoints under load. `data_dir/matching/index` holds the bench engine's saved index."""
+    """Both match endpoints under load, per number of workers (`args.workers`), then a restart
+    and the mixed load (`args.mixed_requests` requests; 0: none). `data_dir/matching/index`
+    holds the bench engine's saved index."""
     env = stress.server_env(data_dir, None, matching=True)
     env["KOPPELKANS_MULTILINGUAL_ENCODER"] = "true"
     stress.migrate(env)
     insert_corpus(f"sqlite:///{data_dir / 'koppelkans.db'}", company_records, need_records)
     token = stress.create_staff_token(env, role="adviser")
     rng = np.random.default_rng(5)
-    need_paths = [f"/api/v1/needs/{int(i) + 1}/matches" for i in rng.permutation(len(need_records))]
-    company_paths = [f"/api/v1/companies/{int(i) + 1}/matches"
-                     for i in rng.choice(len(company_records), min(len(company_records), 5000), replace=False)]
-    server, ready_s = start_server(env, data_dir / "server.log")
-    result: dict = {"server_ready_s": round(ready_s, 1), "concurrency": CONCURRENCY, "seconds": args.http_seconds}
-    try:
-        result["server_precompute_s"] = round(wait_for_precompute(server), 1)
-        for key, paths in (("need_matches", need_paths), ("company_matches", company_paths)):
-            load(server.url, paths[-200:], token, WARM_UP_S, CONCURRENCY, data_dir)  # warm up
-            cpu_before = cpu_seconds(server.process.pid)
-            measured = load(server.url, paths, token, args.http_seconds, CONCURRENCY, data_dir)
-            cpu_ms = (cpu_seconds(server.process.pid) - cpu_before) * 1000
-            result[f"{key}_rps"] = measured["rps"]
-            result[f"{key}_server_cpu_ms_per_request"] = cpu_ms / max(1, measured["requests"])
-            result[f"{key}_latency"] = {"p50": measured["p50_ms"], "p99": measured["p99_ms"],
-                                        "mean": measured["mean_ms"]}
-            result[f"{key}_non_2xx"] = measured["non_2xx"]
-            result[f"{key}_socket_errors"] = measured["socket_errors"]
-            result["load_generator"] = measured["load_generator"]
-        memory = memory_mb(server.process.pid)
-        result["server_rss_mb"], result["server_peak_rss_mb"] = round(memory["rss"]), round(memory["peak"])
-        log = server.log()
-        result["server_log_errors"] = log.count("Traceback") + log.count(" 500 ")
-    finally:
-        server.stop()  # a graceful stop saves the index, with the precomputed candidates
+    paths = {
+        "need_matches": [f"/api/v1/needs/{int(i) + 1}/matches" for i in rng.permutation(len(need_records))],
+        "company_matches": [f"/api/v1/companies/{int(i) + 1}/matches"
+                            for i in rng.choice(len(company_records), min(len(company_records), 5000), replace=False)],
+    }
+    result: dict = {"concurrency": CONCURRENCY, "seconds": args.http_seconds, "by_workers": {}}
+    for workers in args.workers:
+        print(f"    {workers} worker(s)", flush=True)
+        server, ready_s = start_server(env, data_dir / "server.log", workers)
+        try:
+            measured = {"server_ready_s": round(ready_s, 1),
+                        "server_precompute_s": round(wait_for_precompute(server, workers), 1)}
+            measured.update(measure_endpoints(server, paths, token, args.http_seconds, data_dir))
+            memory = memory_mb(server.process.pid)
+            measured["server_rss_mb"], measured["server_peak_rss_mb"] = round(memory["rss"]), round(memory["peak"])
+            log = server.log()
+            measured["server_log_errors"] = log.count("Traceback") + log.count(" 500 ")
+        finally:
+            server.stop()  # a graceful stop saves the index, with the precomputed candidates
+        result["by_workers"][str(workers)] = measured
+    # The first number of workers's numbers are the endpoints' rows (one worker by default).
+    result.update(result["by_workers"][str(args.workers[0])])
+    result["workers"] = args.workers[0]
+    if len(args.workers) > 1:
+        fewest, most = (result["by_workers"][str(n)] for n in (min(args.workers), max(args.workers)))
+        result["scaling"] = {key: most[f"{key}_rps"] / max(1e-9, fewest[f"{key}_rps"]) for key in paths}
     # A restart: the saved candidates are kept again, so the precompute has nothing to search.
+    # The mixed load comes last: its registrations change the data.
     server, ready_s = start_server(env, data_dir / "server.log")
     try:
         result["server_restart_ready_s"] = round(ready_s, 1)
         result["server_restart_precompute_s"] = round(wait_for_precompute(server), 1)
+        if args.mixed_requests:
+            print(f"    the mixed load ({MIXED_CLIENTS} clients, one worker)", flush=True)
+            result["mixed_load"] = mixed_load(server, token, args.mixed_requests)
     finally:
         server.stop()
-    result["errors"] = sum(result[f"{k}_{e}"] for k in ("need_matches", "company_matches")
-                           for e in ("non_2xx", "socket_errors"))
+    result["errors"] = sum(result[f"{k}_{e}"] for k in paths for e in ("non_2xx", "socket_errors"))
     return result
+
+
+def measure_endpoints(server: stress.Server, paths: dict[str, list[str]], token: str, seconds: float,
+                      folder: Path) -> dict:
+    """Each match endpoint under wrk's load, with the server's CPU per request."""
+    result: dict = {}
+    for key, chosen in paths.items():
+        load(server.url, chosen[-200:], token, WARM_UP_S, CONCURRENCY, folder)  # warm up
+        cpu_before = cpu_seconds(server.process.pid)
+        measured = load(server.url, chosen, token, seconds, CONCURRENCY, folder)
+        cpu_ms = (cpu_seconds(server.process.pid) - cpu_before) * 1000
+        result[f"{key}_rps"] = measured["rps"]
+        result[f"{key}_server_cpu_ms_per_request"] = cpu_ms / max(1, measured["requests"])
+        result[f"{key}_latency"] = {"p50": measured["p50_ms"], "p99": measured["p99_ms"], "mean": measured["mean_ms"]}
+        result[f"{key}_non_2xx"] = measured["non_2xx"]
+        result[f"{key}_socket_errors"] = measured["socket_errors"]
+        result["load_generator"] = measured["load_generator"]
+    return result
+
+
+MIXED_CLIENTS = 50
+
+
+def mixed_load(server: stress.Server, token: str, requests: int) -> dict:
+    """`make stress`'s load (scripts/stress.py: registrations, edits, reads, listings, searches and
+    matches from 50 clients) against the scale's server; every acknowledged write read back."""
+    import asyncio
+
+    done = asyncio.run(stress.run_load(server.url, token, clients=MIXED_CLIENTS, requests=requests,
+                                       time_limit=900, matching=True))
+    every = np.array([x for values in done.latencies.values() for x in values] or [float("nan")]) * 1000
+    writes = sum(len(done.latencies.get(kind, [])) for kind in ("register", "update"))
+    return {"clients": MIXED_CLIENTS, "requests": done.requests, "seconds": done.elapsed,
+            "rps": done.requests / max(1e-9, done.elapsed), "write_share": writes / max(1, done.requests),
+            "p50": float(np.percentile(every, 50)), "p99": float(np.percentile(every, 99)),
+            "server_errors": len(done.server_errors), "transport_errors": len(done.transport_errors),
+            "lost_writes": len(done.lost_writes),
+            "errors": len(done.server_errors) + len(done.transport_errors) + len(done.lost_writes)}
 
 
 # --- the fallback load generator (its own process) -------------------------------------------

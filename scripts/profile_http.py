@@ -42,8 +42,8 @@ PY_SPY = Path(sys.executable).with_name("py-spy")
 # file paths with a slash). The first part whose marker a stack holds gets the sample.
 PARTS: list[tuple[str, tuple[str, ...]]] = [
     ("authentication", ("get_caller ", "user_for_token", "cached_user", "caller_for_company")),
-    ("recording (match records, audit)", ("MatchPage.record", "BatchWriter", "batch-writer", "audit.py",
-                                          "AuditJournal", "journal.py")),
+    ("audit writes (journal, its commits)", ("MatchPage.record", "journal_entry", "RecordJournal", "recording.py",
+                                             "audit.py")),
     ("index write (encoding, engine)", ("apply_committed", "_apply_change", "IndexFollower", "indexer.py",
                                         "writes.py", "encoders.py", "vectors.py")),
     ("explanation", ("_explained ", "explain.py")),

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-READY_TIMEOUT_SECONDS = 60
+READY_TIMEOUT_SECONDS = 180  # a start loads the encoders; on a busy 2-core machine that can take a minute
 
 
 # --- the server ------------------------------------------------------------------------------

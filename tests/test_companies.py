@@ -29,7 +29,7 @@ def test_self_registration_round_trip_with_edit_token(client):
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["description"].startswith("Actieve gehoorbescherming")
-    assert changed.json()["consents"] == {"matching": True, "defence_contact": True}
+    assert changed.json()["consents"] == {"matching": True, "defence_contact": True, "weekly_match_mail": False}
 
 
 def test_duplicate_kvk_number_is_refused_with_409_for_staff(client, staff_tokens):

@@ -115,7 +115,9 @@ def test_a_profile_untouched_for_a_year_is_stale_to_staff_and_its_contact_gets_o
     session.expire_all()
     mails = session.exec(select(OutboxMail).where(OutboxMail.purpose == freshness.REMINDER_PURPOSE)).all()
     assert [m.company_id for m in mails] == [company["id"]]
-    link = re.search(r"(/ui/bedrijf/\d+\?token=\S+)", _sent_text(mails[0])).group(1)
+    text = _sent_text(mails[0])
+    assert "wijzigt u het profiel in uw browser" in text and "API" not in text  # no technical detour
+    link = re.search(r"(/ui/bedrijf/\d+\?token=\S+)", text).group(1)
     assert mclient.get(link, follow_redirects=False).status_code == 303  # the new edit link works …
     assert mclient.get(f"/api/v1/companies/{company['id']}",
                        headers={"X-Edit-Token": company["edit_token"]}).status_code == 403  # … and replaces the old

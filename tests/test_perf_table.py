@@ -54,7 +54,20 @@ EXPECTED_ROWS = [
     ("100,000", "need → companies right after the merge: p50 / p95 / p99 (ms); recall@10",
      ["1.17 / 1.85 / 2.44; 0.987", "p99 ≤ 5, ≥ 0.98", "yes"]),
     ("1,000", "HTTP GET /needs/{id}/matches: requests/s (one worker, 16 connections)", ["355", "≥ 300", "yes"]),
-    ("1,000", "HTTP GET /companies/{id}/matches: requests/s (one worker, 16 connections)", ["112", "", ""]),
+    ("1,000", "HTTP GET /companies/{id}/matches: requests/s (one worker, 16 connections)", ["112", "≥ 300", "no"]),
+    ("1,000", "HTTP GET /needs/{id}/matches: p50 / p99 (ms), errors", ["44.0 / 119.0, 0", "p99 ≤ 50, 0 errors", "no"]),
+    ("1,000", "need → companies, first ask against the exhaustive anchor: p50 / p99 (ms)",
+     ["1.1 vs 4.4 / 3.3 vs 6.6", "no slower", "yes"]),
+    ("100,000", "company → needs, first ask against the exhaustive anchor: p50 / p99 (ms)",
+     ["2.7 vs 19.0 / 4.2 vs 21.0", "no slower", "yes"]),
+    ("100,000", "during the merge, a company's edit (upsert): p50 / p99 (ms), 3 edits",
+     ["58.0 / 104.0", "p99 ≤ 100", "no"]),
+    ("1,000", "HTTP GET /needs/{id}/matches: requests/s with 1 / 2 workers; scaling factor",
+     ["355 / 604; ×1.70", "", ""]),
+    ("1,000", "HTTP GET /companies/{id}/matches: p50 / p99 (ms) per number of workers",
+     ["1: 120.0 / 300.0; 2: 80.0 / 190.0", "", ""]),
+    ("1,000", "mixed load, 50 clients, 1500 requests (55 % writes): p50 / p99 (ms), errors (5xx, connection, "
+     "lost writes)", ["90 / 420, 0", "p99 ≤ 500, 0 errors", "yes"]),
     ("ingest", "through the engine, real encoders (profiles/s, 1022 characters)", ["55.8", "≥ 30", "yes"]),
 ]
 
@@ -64,6 +77,29 @@ def test_each_measurement_is_a_row_with_its_target_and_whether_it_is_met(report,
     assert row(perf_table.table(report), scale, metric) == cells
 
 
+def test_a_first_ask_slower_than_the_exhaustive_scan_is_not_met(report):
+    report["scales"][0]["need_to_companies"]["p99"] = 7.0  # the anchor's p99 is 6.6
+
+    assert row(perf_table.table(report), "1,000", "need → companies, first ask against the exhaustive anchor: "
+               "p50 / p99 (ms)")[-1] == "no"
+
+
+def test_errors_under_the_mixed_load_are_not_met_whatever_the_latency(report):
+    report["scales"][0]["http"]["mixed_load"]["lost_writes"] = 1
+    report["scales"][0]["http"]["mixed_load"]["errors"] = 1
+
+    assert row(perf_table.table(report), "1,000", "mixed load, 50 clients, 1500 requests (55 % writes): "
+               "p50 / p99 (ms), errors (5xx, connection, lost writes)") == ["90 / 420, 1", "p99 ≤ 500, 0 errors", "no"]
+
+
+def test_one_number_of_workers_has_no_scaling_row(report):
+    del report["scales"][0]["http"]["by_workers"]["2"]
+
+    with pytest.raises(AssertionError):
+        row(perf_table.table(report), "1,000", "HTTP GET /needs/{id}/matches: requests/s with 1 / 2 workers; "
+            "scaling factor")
+
+
 def test_a_scale_without_a_measurement_has_no_row_for_it(report):
     table = perf_table.table(report)
 
@@ -71,7 +107,7 @@ def test_a_scale_without_a_measurement_has_no_row_for_it(report):
     with pytest.raises(AssertionError):
         row(table, "1,000", "during the merge: errors")  # skipped at 1,000: every write merges there
     with pytest.raises(AssertionError):
-        row(table, "100,000", "HTTP GET /needs/{id}/matches: p50 / p99 (ms)")
+        row(table, "100,000", "HTTP GET /needs/{id}/matches: p50 / p99 (ms), errors")
 
 
 def test_the_table_says_when_where_and_how_it_was_measured(report):

@@ -27,6 +27,8 @@ from app.matching.background_merge import BackgroundMerges
 from app.matching.encoders import Encoder
 from app.matching.fusion import FUSION_WEIGHTS, FusionWeights
 from app.matching.materialised import DEFAULT_BUDGET_BYTES
+from app.matching.pair_model import PairModel
+from app.matching.pair_scoring import model_path
 from app.matching.precompute import Precomputer, SharedCandidates
 from app.matching.ranking import ChosenRows, QueryView, ScoredCandidates
 from app.matching.saved_index import DocumentSource, SavedIndex
@@ -55,12 +57,14 @@ class MatchEngine:
         ann_factory: AnnFactory | None = None,
         ann_min_passages: int = ANN_MIN_PASSAGES,
         materialised_bytes: int = DEFAULT_BUDGET_BYTES,
+        pair_model: PairModel | None = None,
     ) -> None:
         encoders = {name: enc for name, enc in (("dense", dense), ("multilingual", multilingual)) if enc is not None}
         self.state = EngineState(
             Path(data_dir), encoders, weights=weights or FUSION_WEIGHTS, candidate_pool=candidate_pool,
             merge_always_below=merge_always_below, delta_share=delta_share, ann_factory=ann_factory,
             ann_min_passages=ann_min_passages, materialised_bytes=materialised_bytes,
+            pair_model=pair_model or PairModel.load(model_path(Path(data_dir))),
         )
         self.searcher = Searcher(self.state)
         self.precomputer = Precomputer(self.state, self.searcher)
@@ -76,6 +80,12 @@ class MatchEngine:
     @property
     def weights(self) -> FusionWeights:
         return self.state.weights
+
+    @property
+    def pair_model(self) -> PairModel:
+        """The model that gives each pair its probability of fit (a tuned one from `data_dir`
+        when `koppelkans tune` wrote one, else the packaged one)."""
+        return self.state.pairs.model
 
     @property
     def ann_factory(self) -> AnnFactory | None:

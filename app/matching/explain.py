@@ -14,10 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from app.matching.fusion import SIGNALS
-from app.matching.text import Language, Passage, sentence_spans, stemmed_words, words
+from app.matching.text import DATA_DIR, Language, Passage, read_word_list, sentence_spans, stemmed_words, words
 
 MAX_SNIPPET_CHARS = 240
 MAX_SHARED_TERMS = 8
+SUMMARY_TERMS = 3
+# Words nearly every profile and call uses ("we", "werken", "systems"): never shown as shared.
+GENERIC_WORDS = read_word_list(DATA_DIR / "generic-words.txt")
 
 
 # A slotted pydantic dataclass rather than a model: the engine keeps two quotes per explained
@@ -52,6 +55,7 @@ class Explanation(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    summary: str = Field(description="Why, in one Dutch sentence")
     query_passage: Quote = Field(description="The best-fitting sentence of the query's text")
     match_passage: Quote = Field(description="The best-fitting sentence of the matched text")
     shared_terms: tuple[str, ...] = Field(
@@ -87,10 +91,12 @@ def word_forms(text: str, language: Language) -> dict[str, str]:
 def shared_terms(
     match_forms: Mapping[str, str], common: Set[str], document_frequency: Mapping[str, int]
 ) -> tuple[str, ...]:
-    """Words both texts use (`common` stems), rarest first, as written in the matched text."""
+    """Words both texts use (`common` stems), rarest first, as written in the matched text;
+    generic words left out."""
     rarest_first = sorted(common, key=lambda stem: (document_frequency.get(stem, 0), stem))
     # Two stems can come from one word (unknown language); show each word once.
-    return tuple(dict.fromkeys(match_forms[stem] for stem in rarest_first))[:MAX_SHARED_TERMS]
+    forms = (match_forms[stem] for stem in rarest_first if stem not in GENERIC_WORDS)
+    return tuple(form for form in dict.fromkeys(forms) if form.lower() not in GENERIC_WORDS)[:MAX_SHARED_TERMS]
 
 
 def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: Language) -> Quote:
@@ -186,6 +192,7 @@ def explain_match(
     # One validation of the whole, which builds the nested models itself: a match page explains
     # ten matches per ask, and a model per signal built here first would cost half as much again.
     return Explanation.model_validate({
+        "summary": summary(texts.shared_terms, shared_nld_areas, shared_sectors, query_language, match_language),
         "query_passage": texts.query_passage,
         "match_passage": texts.match_passage,
         "shared_terms": texts.shared_terms,
@@ -198,3 +205,37 @@ def explain_match(
         "structured_bonus": round(float(bonus), 4),
         "languages": {"query": query_language, "match": match_language},
     })
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} en {items[-1]}"
+
+
+def summary(
+    terms: Sequence[str], nld_areas: Sequence[str], sectors: Sequence[str], query_language: Language,
+    match_language: Language,
+) -> str:
+    """One plain Dutch sentence saying why two texts match."""
+    parts = []
+    if terms:
+        parts.append(f"beide gaan over {_listed(list(terms[:SUMMARY_TERMS]))}")
+    elif query_language != match_language and "unknown" not in (query_language, match_language):
+        parts.append("de teksten zeggen in twee talen hetzelfde, zonder gedeelde woorden")
+    else:
+        parts.append("de teksten lijken in betekenis op elkaar, zonder opvallende gedeelde woorden")
+    if nld_areas or sectors:
+        parts.append("ze delen " + ("NLD-gebieden en sectoren" if nld_areas and sectors
+                                    else "een NLD-gebied" if len(nld_areas) == 1
+                                    else "NLD-gebieden" if nld_areas
+                                    else "een sector" if len(sectors) == 1 else "sectoren"))
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def no_explanation() -> Explanation:
+    """The explanation of a match made by name alone (no shared text to quote)."""
+    return explain_match(
+        texts=ExplanationTexts(Quote("", 0, 0), Quote("", 0, 0), ()), query_language="unknown",
+        match_language="unknown", shared_nld_areas=(), shared_sectors=(), contributions=(0.0,) * len(SIGNALS),
+        visible=(False,) * len(SIGNALS), bonus=0.0,
+    )

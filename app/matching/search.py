@@ -1,5 +1,9 @@
-"""Answering a query: its candidates on the target side (ranking.py), fused into a first page
-(fusion.py) and explained (explain.py).
+"""Answering a query: its candidates on the target side (ranking.py), each scored with the
+pair model's probability of fit (pair_scoring.py), the best first, and explained (explain.py:
+the fusion's per-signal shares and best passage pair say why).
+
+A free text without a content word (only stop words, single characters or numbers) is
+answered with nothing.
 
 A stored need or company asks again and again, so what its matches cost most to find is kept
 between asks (materialised.py): its candidates in the main segment, its first page while the
@@ -14,9 +18,11 @@ from typing import Literal
 
 import numpy as np
 
+from app.domain import Fit
 from app.matching.explain import Explanation, explain_match, explanation_texts
 from app.matching.fusion import FusionWeights, fuse, language_conditions, top_order
 from app.matching.materialised import MaterialisedKey, RankingKey, TextKey
+from app.matching.pair_scoring import evidence_against, has_content
 from app.matching.ranking import (
     ChosenRows,
     QueryView,
@@ -37,8 +43,9 @@ from app.matching.text import detect_language, split_passages, tokenize
 @dataclass
 class Match:
     id: int
-    score: float
+    score: float  # the pair's calibrated probability of fit, 0–1
     explanation: Explanation
+    fit: Fit = Fit.weak
 
 
 class Searcher:
@@ -66,7 +73,7 @@ class Searcher:
         `allowed_ids` (None: all) and `excluded_ids` are database ids of the target side.
         """
         snapshot = self.state.snapshots[target]
-        if limit <= 0:
+        if limit <= 0 or (isinstance(query, str) and not has_content(query)):
             return []
         excluded = set(excluded_ids)
         if isinstance(query, Document) and query.side == snapshot.side:
@@ -77,26 +84,38 @@ class Searcher:
         if view is None:
             return []
         kept = self.state.materialised
-        ranking_key = RankingKey(snapshot.version, frozenset(excluded), limit)
+        ranking_key = RankingKey(self._ranked_on(view, snapshot), frozenset(excluded), limit)
         ranking = kept.ranking(key, ranking_key) if key is not None else None
         if ranking is None:
             scored = self._scores(view, snapshot, allowed_ids, excluded, pool, key)
             if not len(scored.scores):
                 return []
-            ranking = self.rank(view, scored, limit)
+            unfiltered = allowed_ids is None and not excluded - {view.document.id} and pool == self.state.candidate_pool
+            ranking = self.rank(view, scored, limit, snapshot, unfiltered)
             if key is not None:
                 kept.keep_ranking(key, ranking_key, ranking)
         return self._explained(view, snapshot, ranking, key)
 
-    def rank(self, view: QueryView, scored: ScoredCandidates, limit: int) -> Ranking:
-        """The first `limit` of the scored candidates, fused, with what explains each."""
+    def _ranked_on(self, view: QueryView, target: SideSnapshot) -> int:
+        """What a kept ranking depends on: the target side's snapshot, and for a company's
+        needs the companies' main segment too (the needs' contexts follow it)."""
+        if view.document.side == "company" and target.side == "need":
+            return target.version << 32 | id(self.state.snapshots["company"].main) & 0xFFFFFFFF
+        return target.version
+
+    def rank(
+        self, view: QueryView, scored: ScoredCandidates, limit: int, target: SideSnapshot, unfiltered: bool = False
+    ) -> Ranking:
+        """The first `limit` of the scored candidates by probability of fit, with what explains
+        each. `unfiltered`: the candidates are the query's over the whole side (its context)."""
         candidates = scored.scores
         fused = fuse(candidates, self.state.weights)
-        order = top_order(fused.total, candidates.document_ids, limit)
+        probabilities = self.probabilities(view, scored, target, unfiltered)
+        order = top_order(probabilities, candidates.document_ids, limit)
         pairs = best_passage_pairs(view, scored.details, order, fused)
         return Ranking(
             ids=tuple(int(i) for i in candidates.document_ids[order]),
-            scores=tuple(round(float(total), 6) for total in fused.total[order]),
+            scores=tuple(round(float(p), 6) for p in probabilities[order]),
             pairs=tuple(pairs),
             contributions=fused.contributions[order],
             visible=fused.visible[order],
@@ -145,7 +164,62 @@ class Searcher:
                 bonus=bonus[position],
             )
             matches.append(Match(document_id, ranking.scores[position], explanation))
+        for match, fit in zip(matches, self.state.pairs.model.fits(np.array(ranking.scores)), strict=True):
+            match.fit = fit
         return matches
+
+    # ---------- the pair model ----------
+    def probabilities(
+        self, view: QueryView, scored: ScoredCandidates, target: SideSnapshot, unfiltered: bool = False
+    ) -> np.ndarray:
+        """Each candidate's probability of fit with the query, from the pair's own evidence in
+        the canonical direction (pair_scoring.py)."""
+        pairs = self.state.pairs
+        companies = self.state.snapshots["company"]
+        ids = scored.scores.document_ids
+        own = self.state.snapshots[view.document.side].documents.get(view.document.id)
+        stored = view.document.id != FREE_TEXT_ID and own is not None and own.document.text == view.document.text
+        if view.document.side == "company" and target.side == "need" and view.document.id != FREE_TEXT_ID:
+            hashes = [target.documents[int(i)].content_hash for i in ids]
+            evidence = pairs.company_evidence(target, companies, view, ids.tolist(), hashes)
+            contexts = np.array([self.need_context(target, int(i), h) for i, h in zip(ids, hashes, strict=True)])
+            return pairs.probabilities(evidence, contexts)
+        if stored and view.document.side == "need" and target.side == "company":
+            need_id = view.document.id
+            needs = self.state.snapshots["need"]
+            content = needs.documents[need_id].content_hash
+            need = pairs.need_query(needs, need_id, content, companies)
+            evidence = evidence_against(view, scored.details, need.mass)
+            return pairs.probabilities(evidence, self.need_context(needs, need_id, content))
+        evidence = evidence_against(view, scored.details)
+        if unfiltered and not len(target.delta.document_ids) and bool(target.main_live.all()):
+            return pairs.probabilities(evidence, pairs.context_score(evidence))  # the page is the main segment's
+        whole = self._scores(view, self._main_only(target), None, set(), self.state.candidate_pool)
+        return pairs.probabilities(evidence, pairs.context_score(evidence_against(view, whole.details)))
+
+    def _main_only(self, side: SideSnapshot) -> SideSnapshot:
+        """Every document of the side's main segment, as a snapshot: where contexts are found
+        (a function of the segment alone, the same in every process that holds it)."""
+        main = side.main
+        return SideSnapshot(side.side, main, np.ones(len(main.document_ids), bool), self.state.empty_segment(),
+                            side.documents)
+
+    def need_context(self, needs: SideSnapshot, need_id: int, content: str) -> float:
+        """A stored need's context score: over every company of the companies' main segment
+        (recent writes count from the next merge on), found without filters and without what
+        was kept, so it is a function of the need and that segment alone; kept until it changes."""
+        pairs = self.state.pairs
+        companies = self.state.snapshots["company"]
+        known = pairs.kept_context((need_id, content), companies)
+        if known is not None:
+            return known
+        view = self.query_view(needs.documents[need_id].document)
+        if view is None:
+            return pairs.keep_context((need_id, content), companies, 0.0)
+        whole = self._scores(view, self._main_only(companies), None, set(), self.state.candidate_pool)
+        need = pairs.need_query(needs, need_id, content, companies)
+        return pairs.keep_context((need_id, content), companies,
+                                  pairs.context_score(evidence_against(view, whole.details, need.mass)))
 
     def candidate_scores(
         self,

@@ -18,6 +18,8 @@ from app.matching.encoders import Encoder
 from app.matching.explain import word_forms
 from app.matching.fusion import FusionWeights
 from app.matching.materialised import MaterialisedKey, MaterialisedMatches
+from app.matching.pair_model import PairModel
+from app.matching.pair_scoring import PairScorer
 from app.matching.ranking import SegmentCandidates
 from app.matching.segment import Segment
 from app.matching.store import SIDES, EmbeddingCache, Side, SideSnapshot
@@ -43,6 +45,7 @@ class EngineState:
         ann_factory: AnnFactory | None,
         ann_min_passages: int,
         materialised_bytes: int,
+        pair_model: PairModel,
     ) -> None:
         self.data_dir = data_dir
         self.encoders: dict[str, Encoder] = dict(encoders)
@@ -70,6 +73,8 @@ class EngineState:
         # Set when every need's companies are to be found again: new needs, or a new main
         # segment of companies (precompute.py).
         self.precompute_wanted = threading.Event()
+        # Each pair's calibrated probability of fit, and what it keeps per need (pair_scoring.py).
+        self.pairs = PairScorer(pair_model)
         self.closed = False
 
     @property

@@ -4,11 +4,9 @@ Instead of one full search per need and per company (52,000 searches at 50,000 c
 candidates come from one blocked matrix product of *document* vectors (the normalised mean of
 a document's passage vectors, summed over the vector signals), and only the best
 CANDIDATES_PER_QUERY of them per query are scored exactly — every signal over every passage
-pair, fused as in an interactive match — without explanations, which the list does not show.
-
-The fused score of a pair is normalised over the query's candidates, as in `match`; with a
-smaller candidate set the scores (not the order of the clear winners) can differ a little
-from an interactive search.
+pair, each pair with its probability of fit as in an interactive match — without
+explanations, which the list does not show. A pair's probability is its own (pair_scoring.py),
+so the list shows the number the pages show.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from typing import TypedDict
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from app.matching.fusion import fuse, top_order
+from app.matching.fusion import top_order
 from app.matching.ranking import ChosenRows
 from app.matching.search import Searcher
 from app.matching.segment import Segment
@@ -181,12 +179,14 @@ def _rescore(
     view = searcher.query_view(stored.document) if stored is not None else None
     if view is None:
         return []
-    scores = searcher.scores_of_rows(view, chosen).scores
-    if not len(scores):
+    scored = searcher.scores_of_rows(view, chosen)
+    if not len(scored.scores):
         return []
-    fused = fuse(scores, searcher.weights)
-    order = top_order(fused.total, scores.document_ids, per_query)
-    return [WeeklyLine(query_id, int(scores.document_ids[p]), rank, round(float(fused.total[p]), 6))
+    target = searcher.snapshot("need" if queries.side == "company" else "company")
+    probabilities = searcher.probabilities(view, scored, target)
+    ids = scored.scores.document_ids
+    order = top_order(probabilities, ids, per_query)
+    return [WeeklyLine(query_id, int(ids[p]), rank, round(float(probabilities[p]), 6))
             for rank, p in enumerate(order, start=1)]
 
 
@@ -200,6 +200,11 @@ def weekly_pairs(
     `workers` > 1 scores in that many forked processes: for a command-line batch job only,
     never inside the multi-threaded web server.
     """
+    # Every need's context first, so forked workers share them instead of each finding them.
+    needs = searcher.snapshot("need")
+    for need_id in (needs.documents if need_ids is None else need_ids):
+        if need_id in needs.documents:
+            searcher.need_context(needs, need_id, needs.documents[need_id].content_hash)
     return WeeklyPairs(
         need_to_companies=top_pairs(searcher, "need", "company", companies_per_need, need_ids, company_ids,
                                     [(n, c) for c, n in dismissed], workers),

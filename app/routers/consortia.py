@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import EngineDep, NeedId, SessionDep, StaffDep
+from app.domain import Fit
 from app.schemas_consortia import Consortia
 from app.services import consortia as consortium_service
 
@@ -27,6 +28,7 @@ def consortia(
     engine: EngineDep,
     size: Annotated[int, Query(ge=2, le=4, description="Companies per group")] = 3,
     include_closed: Annotated[bool, Query(description="Also for a closed call or one past its deadline")] = False,
+    min_fit: Annotated[Fit, Query(description="The weakest band of fit a member may have (default `fair`)")] = Fit.fair,
 ) -> Consortia:
     """Staff: up to five groups of companies that together cover the need's parts (its passages).
 
@@ -35,4 +37,4 @@ def consortia(
     quotes which company covers which part, and names the parts nobody in it covers.
     """
     return consortium_service.suggest(session=session, engine=engine, caller=caller, need_id=need_id, size=size,
-                                      include_closed=include_closed)
+                                      include_closed=include_closed, min_fit=min_fit)

@@ -18,6 +18,7 @@ from app.deps import (
     StaffDep,
     caller_for_company,
 )
+from app.domain import Fit
 from app.openapi_errors import FORBIDDEN, Responses
 from app.schemas import DefenceExperience, NeedKind, NldArea
 from app.schemas_matching import CompanyMatch, CompanyMatches, NeedMatch, NeedMatches, SearchRequest
@@ -29,6 +30,8 @@ from app.services.match_views import MatchPage
 router = APIRouter(tags=["matching"])
 
 NOT_READY: Responses = {503: {"description": "The matching index is still being built: try again shortly"}}
+MinFit = Annotated[Fit, Query(description="The weakest band to list (`strong`, `fair` or `weak`): by default "
+                                          "only `fair` and better; an empty list means nothing fits that well")]
 
 
 @router.get("/needs/{need_id}/matches", response_model=CompanyMatches, responses=NOT_READY)
@@ -44,18 +47,19 @@ async def companies_for_need(
     defence_experience: Annotated[
         DefenceExperience | None, Query(description="`none` finds companies that never worked with Defence")
     ] = None,
+    min_fit: MinFit = Fit.fair,
 ) -> CompanyMatches:
     """Staff: the companies that best answer a need (active companies that consented to matching)."""
     def question(session: Session) -> MatchPage[CompanyMatch]:
         need = need_service.get_row(session=session, caller=caller, need_id=need_id)
         return match_views.companies_for_need_page(
             session=session, engine=engine, caller=caller, need=need, limit=limit, region=region,
-            nld_area=nld_area, sector=sector, defence_experience=defence_experience,
+            nld_area=nld_area, sector=sector, defence_experience=defence_experience, min_fit=min_fit,
         )
 
     page = await read(question)
     journal.append(page.journal_entry())  # audit lines of the contact details shown, committed shortly after
-    return CompanyMatches(items=page.items)
+    return CompanyMatches(items=page.items, total=len(page.items))
 
 
 @router.get(
@@ -71,6 +75,7 @@ async def needs_for_company(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     kind: NeedKind | None = None,
     include_closed: Annotated[bool, Query(description="Also closed needs and needs past their deadline")] = False,
+    min_fit: MinFit = Fit.fair,
 ) -> NeedMatches:
     """Staff, or the company itself (`X-Edit-Token`): the needs and programmes that fit a company."""
     def question(session: Session) -> MatchPage[NeedMatch]:
@@ -79,12 +84,12 @@ async def needs_for_company(
         company_service.require_access(company_caller, company)
         return match_views.needs_for_company_page(
             session=session, engine=engine, caller=company_caller, company=company, limit=limit, kind=kind,
-            include_closed=include_closed, need_filters=matching.need_filters,
+            include_closed=include_closed, need_filters=matching.need_filters, min_fit=min_fit,
         )
 
     page = await read(question)
     journal.append(page.journal_entry())
-    return NeedMatches(items=page.items)
+    return NeedMatches(items=page.items, total=len(page.items))
 
 
 @router.post("/search", response_model=CompanyMatches | NeedMatches, responses=NOT_READY)
@@ -95,8 +100,10 @@ def search(
     text, limit, filters = request_in.text, request_in.limit, request_in.filters.model_dump()
     with matching.match_slots:
         if request_in.target == "companies":
-            return CompanyMatches(items=match_views.search_companies(
-                session=session, engine=engine, caller=caller, text=text, limit=limit, filters=filters))
-        return NeedMatches(items=match_views.search_needs(
-            session=session, engine=engine, caller=caller, text=text, limit=limit, filters=filters,
-            need_filters=matching.need_filters))
+            companies = match_views.search_companies(session=session, engine=engine, caller=caller, text=text,
+                                                     limit=limit, filters=filters, min_fit=request_in.min_fit)
+            return CompanyMatches(items=companies, total=len(companies))
+        needs = match_views.search_needs(session=session, engine=engine, caller=caller, text=text, limit=limit,
+                                         filters=filters, need_filters=matching.need_filters,
+                                         min_fit=request_in.min_fit)
+        return NeedMatches(items=needs, total=len(needs))

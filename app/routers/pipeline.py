@@ -14,6 +14,8 @@ from app.deps import (
     SessionDep,
     StaffDep,
 )
+from app.domain import Fit
+from app.routers.matching import MinFit
 from app.schemas import MAX_ID, NldArea, PipelineStatus
 from app.schemas_matching import CompanyMatches
 from app.schemas_pipeline import Dashboard, MatchChange, MatchDetail, MatchesOut, MatchFeedback, MatchListWeek
@@ -107,15 +109,16 @@ def scouting(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     region: Annotated[str | None, Query(max_length=100)] = None,
     nld_area: NldArea | None = None,
+    min_fit: MinFit = Fit.fair,
 ) -> CompanyMatches:
     """Scouting for MINDbase Noord: companies that fit and never worked with Defence, newest first among equals."""
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     items = match_views.companies_for_need(
         session=session, engine=engine, caller=caller, need=need, limit=limit, scouting=True, region=region,
-        nld_area=nld_area,
+        nld_area=nld_area, min_fit=min_fit,
     )
     session.commit()
-    return CompanyMatches(items=items)
+    return CompanyMatches(items=items, total=len(items))
 
 
 @router.get("/match-lists", response_model=list[MatchListWeek])
@@ -137,11 +140,15 @@ EXPORT_TYPES = {
     responses={200: {"content": {t: {} for t in EXPORT_TYPES.values()}, "description": "The stored list"}},
 )
 def read_week(
-    week: str, caller: ListReaderDep, session: SessionDep, format: Literal["json", "csv", "xlsx"] = "json"
+    week: str, caller: ListReaderDep, session: SessionDep, format: Literal["json", "csv", "xlsx"] = "json",
+    min_fit: MinFit = Fit.fair,
 ) -> Response:
-    """A stored weekly list (ISO week, e.g. 2026-W48) as JSON, CSV for Dutch Excel, or XLSX."""
+    """A stored weekly list (ISO week, e.g. 2026-W48) as JSON, CSV for Dutch Excel, or XLSX: the
+    pairs that fit at least `min_fit` (by default `fair` and better)."""
     match_list = match_lists.get(session, week)
-    body = {"json": match_lists.as_json, "csv": match_lists.as_csv, "xlsx": match_lists.as_xlsx}[format](match_list)
+    lines = match_lists.fitting(match_lists.lines_of(match_list), min_fit)
+    body = {"json": match_lists.as_json, "csv": match_lists.as_csv,
+            "xlsx": match_lists.as_xlsx}[format](match_list, lines)
     headers = {}
     if format != "json":
         headers["Content-Disposition"] = f'attachment; filename="koppelkans-matchlijst-{match_list.week}.{format}"'

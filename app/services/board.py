@@ -1,19 +1,20 @@
 """The pipeline board: match records with the company and need each is about, filtered in the
-database (owner, status, organisation, need, company, NLD area, sub-region) and newest change
+database (owner, status, organisation, need, company, NLD area, sub-region, month introduced) and newest change
 first, read with one query per page. The API's ``/matches`` and the web board (one page per
 status column, so it stays small with thousands of records) both come from here."""
 
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput
 from app.domain import DefenceExperience, NeedKind, PipelineStatus
-from app.models import Company, Match, Need, User
+from app.models import Company, Match, MatchEvent, Need, User
 from app.schemas_pipeline import CompanyRef, MatchDetail, MatchEventOut, MatchOut, NeedRef
 from app.services import pipeline
 from app.services.companies import json_list_contains
@@ -34,6 +35,7 @@ class BoardFilter:
     organisation_id: int | None = None  # the owner's organisation or the need's
     nld_area: str | None = None  # the need's NLD area
     region: str | None = None  # the company's sub-region (or province)
+    introduced_in: str | None = None  # "2026-11": moved to introduced in that month
     include_dismissed: bool = True  # pairs staff marked "not relevant"
 
     def conditions(self) -> list[ColumnElement[bool]]:
@@ -59,9 +61,24 @@ class BoardFilter:
             if not names:
                 raise InvalidInput(f"unknown region '{self.region}'", code="region_unknown")
             conditions.append(col(Company.municipality).in_(names))
+        if self.introduced_in is not None:
+            conditions.append(_introduced_in(self.introduced_in))
         if not self.include_dismissed:
             conditions.append(col(Match.relevant).is_not(False))
         return conditions
+
+
+def _introduced_in(month: str) -> ColumnElement[bool]:
+    """The match moved to introduced during ``month`` (YYYY-MM), as the dashboard's trend counts it."""
+    try:
+        start = date.fromisoformat(f"{month}-01")
+    except ValueError as error:
+        raise InvalidInput(f"month must look like 2026-11, not {month!r}", code="month_invalid") from error
+    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    moments = (datetime.combine(start, time(), UTC), datetime.combine(end, time(), UTC))
+    return exists().where(col(MatchEvent.match_id) == Match.id,
+                          col(MatchEvent.to_status) == PipelineStatus.introduced,
+                          col(MatchEvent.at) >= moments[0], col(MatchEvent.at) < moments[1])
 
 
 def joined(statement: Any) -> Any:

@@ -55,7 +55,7 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     record[name] = [part.strip() for part in record[name].split(LIST_SEPARATOR) if part.strip()]
             if "employees" in record:
                 record["employees"] = record["employees"] or None
-            for name in ("consent", "consent_defence_contact"):
+            for name in ("consent", "consent_defence_contact", "weekly_match_mail"):
                 if name in record:
                     record[name] = record[name].lower() in ("true", "ja", "yes", "1")
             yield number, {k: v for k, v in record.items() if v not in ("", None) or k in ("consent",)}

@@ -26,7 +26,7 @@ DESK_ONLY_FIELDS = frozenset({"status"})
 # NOT NULL for every company, seed records included: null is refused, not sent to the database.
 NEVER_EMPTY_FIELDS = frozenset({
     "name", "description", "defence_experience", "status", "consent_matching", "consent_defence_contact",
-    "sectors", "nld_areas", "capabilities",
+    "weekly_match_mail", "sectors", "nld_areas", "capabilities",
 })
 
 
@@ -288,7 +288,8 @@ def to_out(
             else:
                 audited.append((company_id, detail))
     if may_see_consents(caller, company):
-        out.consents = Consents(matching=company.consent_matching, defence_contact=company.consent_defence_contact)
+        out.consents = Consents(matching=company.consent_matching, defence_contact=company.consent_defence_contact,
+                                weekly_match_mail=company.weekly_match_mail)
     return out
 
 

@@ -31,7 +31,7 @@ from app.services.fit import fits
 from app.services.matchable import need_document
 
 CANDIDATES = 40  # the need's best companies the groups are made from
-MIN_FIT = Fit.fair  # a company fitting the need worse than this joins no group, whatever part it covers
+MIN_FIT = Fit.fair  # by default a company fitting the need worse than this joins no group, whatever part it covers
 COVERS = 0.5  # a company covers a part from this score on (0-1, scaled over the need's whole matrix)
 OVERLAP_PENALTY = 0.25  # per part a new member covers that the group already covers
 MIX_BONUS = 0.5  # for the member that brings defence experience, or its absence, to the group
@@ -51,7 +51,8 @@ class Group:
 
 
 def suggest(
-    *, session: Session, engine: MatchEngine, caller: Caller, need_id: int, size: int, include_closed: bool
+    *, session: Session, engine: MatchEngine, caller: Caller, need_id: int, size: int, include_closed: bool,
+    min_fit: Fit = MIN_FIT,
 ) -> Consortia:
     need = need_service.get(session=session, caller=caller, need_id=need_id)
     closed = need_service.is_closed(need)
@@ -65,7 +66,7 @@ def suggest(
                            f"of at least {MIN_PARTS} parts (passages)")
     dismissed = feedback.dismissed_company_ids(session, caller, need_id)
     ranked = engine.match(document, target="company", excluded_ids=dismissed, limit=CANDIDATES)
-    candidates = [match.id for match in ranked if fits(match.score, MIN_FIT)]
+    candidates = [match.id for match in ranked if fits(match.score, min_fit)]
     coverage = passage_coverage(engine, document, candidates)
     rows = company_service.rows_by_id(session=session, company_ids=list(coverage.company_ids) if coverage else [])
     if coverage is None or not rows:

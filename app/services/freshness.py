@@ -68,8 +68,8 @@ def _body(name: str, updated_at: datetime, link: str) -> str:
         f"Uw profiel op Koppelkans is voor het laatst bijgewerkt op {updated_at:%d-%m-%Y}. Klopt het nog? "
         "Met een actueel profiel vinden defensiebehoeften, calls en regelingen die bij u passen u beter.\n\n"
         f"Uw bewerkingslink:\n{link}\n\n"
-        "Via deze link ziet u uw profiel en de behoeften die erbij passen. Wijzigen of verwijderen kan met de "
-        "bewerkingssleutel in de link (de sleutel na token=) via de API, of via uw adviseur. Deze link "
-        "vervangt uw eerdere bewerkingslink; bewaar hem goed, want wie hem heeft, kan uw profiel wijzigen.\n\n"
+        "Via deze link ziet u uw profiel en de behoeften die erbij passen, en wijzigt u het profiel in uw "
+        "browser (of verwijdert u het). Deze link vervangt uw eerdere bewerkingslink; bewaar hem goed, want "
+        "wie hem heeft, kan uw profiel wijzigen.\n\n"
         "Dit is de enige herinnering die u hierover krijgt.\n\nMet vriendelijke groet,\nKoppelkans"
     )

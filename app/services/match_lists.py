@@ -17,11 +17,12 @@ from sqlmodel import Session, col, select
 
 from app import labels
 from app.core.errors import InvalidInput, NotFound
-from app.domain import ListLineChange
+from app.domain import Fit, ListLineChange
 from app.matching.engine import MatchEngine
 from app.models import Company, MatchList, Need, id_of
 from app.schemas_pipeline import MatchListWeek
-from app.services import feedback, pipeline, spreadsheets
+from app.services import feedback, match_mail, pipeline, spreadsheets
+from app.services.fit import fit_of, fits
 from app.services.matchable import allowed_company_ids, allowed_need_ids
 from app.services.spreadsheets import Column
 
@@ -37,6 +38,7 @@ COLUMNS = [
         ("need_id", "behoefte_id", 11), ("need_title", "behoefte", 60), ("need_kind", "soort", 13),
         ("company_id", "bedrijf_id", 10), ("company_name", "bedrijf", 40), ("municipality", "gemeente", 18),
         ("defence_experience", "defensie_ervaring", 17), ("rank", "rang", 6), ("score", "score", 8),
+        ("fit", "passend", 9),
     )
 ]
 
@@ -45,6 +47,7 @@ DUTCH_VALUES: dict[str, Callable[[str], str]] = {
     "change": lambda code: labels.dutch(labels.CHANGE, code),
     "need_kind": labels.need_kind,
     "defence_experience": lambda code: labels.dutch(labels.DEFENCE_EXPERIENCE, code),
+    "fit": lambda code: labels.dutch(labels.FIT, code),
 }
 
 ListLine = dict[str, Any]  # one line of a list: the COLUMNS' keys, as stored in the list's JSON
@@ -122,6 +125,7 @@ def build(session: Session, engine: MatchEngine, week: str, workers: int = 1) ->
     current = [(line["company_id"], line["need_id"], line["score"])
                for line in lines if line["change"] != ListLineChange.gone]
     pipeline.refresh_scores(session, current)
+    match_mail.queue_for_week(session, week, lines)
     return match_list, True
 
 
@@ -130,6 +134,7 @@ def _line(week: str, direction: str, need: Need, company: Company, rank: int, sc
         "week": week, "direction": direction, "need_id": need.id, "need_title": need.title, "need_kind": need.kind,
         "company_id": company.id, "company_name": company.name, "municipality": company.municipality or "",
         "defence_experience": company.defence_experience, "rank": rank, "score": round(score, 4),
+        "fit": fit_of(score).value,
     }
 
 
@@ -186,13 +191,24 @@ def weeks(session: Session) -> list[MatchListWeek]:
 # --- exports -------------------------------------------------------------------------------
 
 
-def as_json(match_list: MatchList) -> bytes:
-    return match_list.content.encode("utf-8")
+def as_json(match_list: MatchList, lines: list[ListLine] | None = None) -> bytes:
+    if lines is None:
+        return match_list.content.encode("utf-8")
+    return json.dumps({"week": match_list.week, "lines": lines}, ensure_ascii=False, sort_keys=True,
+                      indent=1).encode("utf-8")
 
 
 def lines_of(match_list: MatchList) -> list[ListLine]:
+    """The list's lines, each with its band (``fit``) from its score."""
     lines: list[ListLine] = json.loads(match_list.content)["lines"]
+    for line in lines:
+        line.setdefault("fit", fit_of(line.get("score")).value)
     return lines
+
+
+def fitting(lines: list[ListLine], min_fit: Fit = Fit.fair) -> list[ListLine]:
+    """The lines whose pair fits at least ``min_fit`` (what an export holds by default)."""
+    return [line for line in lines if fits(line.get("score"), min_fit)]
 
 
 def in_dutch(lines: list[ListLine]) -> list[ListLine]:

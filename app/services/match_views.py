@@ -18,13 +18,14 @@ from app.core.errors import Forbidden, Unauthorized
 from app.domain import DefenceExperience, Fit, NeedKind
 from app.matching.engine import Match as EngineMatch
 from app.matching.engine import MatchEngine
+from app.matching.explain import no_explanation
 from app.models import CompanyRecord, NeedRecord, id_of
 from app.schemas_matching import CompanyMatch, NeedMatch
-from app.services import audit, feedback, pipeline, recording
+from app.services import audit, feedback, identity, pipeline, recording
 from app.services import companies as company_service
 from app.services import needs as need_service
 from app.services.access import Caller
-from app.services.fit import fits
+from app.services.fit import at_least, fit_of
 from app.services.matchable import (
     NeedFilterCache,
     allowed_company_ids,
@@ -38,6 +39,16 @@ SCORE_TIE_DECIMALS = 3
 
 
 Item = TypeVar("Item", CompanyMatch, NeedMatch)
+
+
+@dataclass
+class _Found:
+    """A match of a search, and whether the search named it."""
+
+    id: int
+    score: float
+    explanation: Any
+    name_match: bool = False
 
 
 @dataclass
@@ -60,10 +71,10 @@ class MatchPage(Generic[Item]):
 
 def companies_for_need_page(
     *, session: Session, engine: MatchEngine, caller: Caller, need: NeedRecord, limit: int, scouting: bool = False,
-    **filters: Any,
+    min_fit: Fit = Fit.fair, **filters: Any,
 ) -> MatchPage[CompanyMatch]:
-    """The companies that best answer a need (a table object or a row of its columns; reads only).
-    Pairs staff marked "not relevant" stay out.
+    """The companies that best answer a need (a table object or a row of its columns; reads only),
+    those that fit at least ``min_fit``. Pairs staff marked "not relevant" stay out.
 
     Scouting (MINDbase Noord) asks for companies that never worked with Defence, newest first
     among equal scores.
@@ -81,6 +92,7 @@ def companies_for_need_page(
     matches = engine.match(need_document(need), target="company", allowed_ids=allowed, excluded_ids=dismissed,
                            limit=limit)
     contact_reads: list[tuple[int, str]] = []
+    matches = [match for match in matches if at_least(fit_of(match.score), min_fit)]
     items = _company_items(session, caller, matches, need_id=need_id, audited=contact_reads)
     if scouting:
         items.sort(key=lambda item: (round(item.score, SCORE_TIE_DECIMALS), item.company.created_at),
@@ -94,9 +106,10 @@ def companies_for_need_page(
 def needs_for_company_page(
     *, session: Session, engine: MatchEngine, caller: Caller, company: CompanyRecord, limit: int,
     kind: NeedKind | None = None, include_closed: bool = False, need_filters: NeedFilterCache | None = None,
+    min_fit: Fit = Fit.fair,
 ) -> MatchPage[NeedMatch]:
-    """The needs that fit a company (a table object or a row of its columns; reads only).
-    ``need_filters``: the worker's cache of allowed need ids."""
+    """The needs that fit a company at least ``min_fit`` (a table object or a row of its columns;
+    reads only). ``need_filters``: the worker's cache of allowed need ids."""
     filters = {"include_staff_only": caller.is_staff, "kind": kind, "include_closed": include_closed,
                "regions": company_service.regions_of(company.municipality) or None}
     allowed = _allowed_needs(session, need_filters, filters)
@@ -104,7 +117,7 @@ def needs_for_company_page(
     dismissed = feedback.dismissed_need_ids(session, caller, company_id)
     matches = engine.match(company_document(company), target="need", allowed_ids=allowed,
                            excluded_ids=dismissed, limit=limit)
-    items = _need_items(session, matches)
+    items = _need_items(session, [match for match in matches if at_least(fit_of(match.score), min_fit)])
     status_of = pipeline.statuses_for_company(session, company_id, [item.need.id for item in items])
     for item in items:
         item.pipeline_status = status_of.get(item.need.id)
@@ -126,9 +139,11 @@ def needs_for_company(*, session: Session, **question: Any) -> list[NeedMatch]:
 
 
 def search_companies(
-    *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any]
+    *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any],
+    min_fit: Fit = Fit.fair,
 ) -> list[CompanyMatch]:
-    """The companies that fit a free text (staff only)."""
+    """The companies that fit a free text at least ``min_fit`` (staff only); the company the
+    text names first."""
     if caller.user is None:
         raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
     if not caller.is_staff:
@@ -136,14 +151,17 @@ def search_companies(
     company_filters = {k: filters.get(k) for k in ("municipality", "region", "nld_area", "sector",
                                                   "defence_experience")}
     allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
-    return _company_items(session, caller, engine.match(text, target="company", allowed_ids=allowed, limit=limit))
+    matches = _named_first(engine, text, "company", identity.company_named(session, text, allowed), allowed, limit,
+                           min_fit)
+    return _company_items(session, caller, matches)
 
 
 def search_needs(
     *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any],
-    need_filters: NeedFilterCache | None = None,
+    need_filters: NeedFilterCache | None = None, min_fit: Fit = Fit.fair,
 ) -> list[NeedMatch]:
-    """The needs that fit a free text: public ones, and staff-only ones for staff."""
+    """The needs that fit a free text at least ``min_fit``: public ones, and staff-only ones for
+    staff; the need the text names first."""
     need_filter = {
         "include_staff_only": caller.is_staff, "kind": filters.get("kind"),
         "nld_area": filters.get("nld_area"),
@@ -151,7 +169,28 @@ def search_needs(
         "regions": [filters["region"]] if filters.get("region") else None,
     }
     allowed = _allowed_needs(session, need_filters, need_filter)
-    return _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
+    matches = _named_first(engine, text, "need", identity.need_named(session, text, allowed), allowed, limit,
+                           min_fit)
+    return _need_items(session, matches)
+
+
+def _named_first(
+    engine: MatchEngine, text: str, target: str, named: int | None, allowed: Any, limit: int, min_fit: Fit
+) -> list[_Found]:
+    """A search's matches that fit at least ``min_fit``, the record it names (if it is indexed)
+    first whatever its fit."""
+    found = [_Found(m.id, m.score, m.explanation) for m in engine.match(text, target=target, allowed_ids=allowed,
+                                                                          limit=limit)
+             if at_least(fit_of(m.score), min_fit)]
+    if named is None or named not in engine.snapshot(target).documents:
+        return found
+    own = next((m for m in found if m.id == named), None)
+    if own is None:
+        scored = engine.match(text, target=target, allowed_ids=[named], limit=1)
+        own = (_Found(named, scored[0].score, scored[0].explanation) if scored
+               else _Found(named, 0.0, no_explanation()))
+    own.name_match = True
+    return [own] + [m for m in found if m.id != named][: limit - 1]
 
 
 def _allowed_needs(
@@ -161,7 +200,8 @@ def _allowed_needs(
     return need_filters.allowed(session, **filters) if need_filters else allowed_need_ids(session, **filters)
 
 
-def _company_items(session: Session, caller: Caller, matches: Sequence[EngineMatch], need_id: int | None = None,
+def _company_items(session: Session, caller: Caller, matches: Sequence[EngineMatch | _Found],
+                   need_id: int | None = None,
                    audited: list[tuple[int, str]] | None = None) -> list[CompanyMatch]:
     """``audited``: where the contact details released go to be audited (None: audited here)."""
     found = company_service.rows_by_id(session=session, company_ids=[match.id for match in matches])
@@ -169,15 +209,17 @@ def _company_items(session: Session, caller: Caller, matches: Sequence[EngineMat
     kept = [match for match in matches if match.id in found]
     outs = company_service.to_out_many(session=session, caller=caller, companies=[found[m.id] for m in kept],
                                        need_id=need_id, audited=audited)
-    return [CompanyMatch(company=out, score=match.score, explanation=match.explanation)
+    return [CompanyMatch(company=out, score=match.score, fit=fit_of(match.score),
+                         explanation=match.explanation, name_match=getattr(match, "name_match", False))
             for match, out in zip(kept, outs, strict=True)]
 
 
-def _need_items(session: Session, matches: Sequence[EngineMatch]) -> list[NeedMatch]:
-    found = need_service.get_many(session=session, need_ids=[match.id for match in matches])
+def _need_items(session: Session, matches: Sequence[EngineMatch | _Found]) -> list[NeedMatch]:
+    found = need_service.rows_by_id(session=session, need_ids=[match.id for match in matches])
     kept = [match for match in matches if match.id in found]
     outs = need_service.to_out_many(session=session, needs=[found[m.id] for m in kept])
-    return [NeedMatch(need=out, score=match.score, explanation=match.explanation)
+    return [NeedMatch(need=out, score=match.score, fit=fit_of(match.score),
+                      explanation=match.explanation, name_match=getattr(match, "name_match", False))
             for match, out in zip(kept, outs, strict=True)]
 
 
@@ -204,5 +246,5 @@ def needs_for_text(
         allowed |= set(_allowed_needs(session, need_filters, filters))
     if not allowed:
         return []
-    items = _need_items(session, engine.match(text, target="need", allowed_ids=allowed, limit=limit))
-    return [item for item in items if fits(item.score, min_fit)]
+    matches = engine.match(text, target="need", allowed_ids=allowed, limit=limit)
+    return _need_items(session, [match for match in matches if at_least(fit_of(match.score), min_fit)])

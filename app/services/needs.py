@@ -1,6 +1,7 @@
 """Needs: the demand side (defence needs, programmes, calls, challenges, clusters)."""
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -179,15 +180,15 @@ def to_out(*, session: Session, need: Need) -> NeedOut:
     return _out(need, owner)
 
 
-def _out(need: Need, owner: Organisation | None) -> NeedOut:
+def _out(need: Need | Row[Any], owner: Organisation | None) -> NeedOut:
     return NeedOut(
-        **need.model_dump(),
+        **(need.model_dump() if isinstance(need, Need) else need._mapping),
         owner=organisation_out(owner) if owner else None,
         closed=is_closed(need),
     )
 
 
-def to_out_many(*, session: Session, needs: list[Need]) -> list[NeedOut]:
+def to_out_many(*, session: Session, needs: Sequence[Need | Row[Any]]) -> list[NeedOut]:
     """``to_out`` for several needs, their owners read in one query."""
     owner_ids = {n.owner_organisation_id for n in needs if n.owner_organisation_id is not None}
     owners: dict[int, Organisation] = {}
@@ -201,6 +202,17 @@ def to_out_many(*, session: Session, needs: list[Need]) -> list[NeedOut]:
 
 
 _NEEDS_BY_ID = select(Need).where(col(Need.id).in_(bindparam("ids", expanding=True)))  # built once
+
+
+_NEED_ROWS_BY_ID = sa_select(_NEED_TABLE).where(_NEED_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def rows_by_id(*, session: Session, need_ids: list[int]) -> dict[int, Row[Any]]:
+    """The needs with these ids that exist, as rows of their columns (one query, no table
+    objects: a list of matches only shows them), by id."""
+    if not need_ids:
+        return {}
+    return {row.id: row for row in session.connection().execute(_NEED_ROWS_BY_ID, {"ids": need_ids})}
 
 
 def get_many(*, session: Session, need_ids: list[int]) -> dict[int, Need]:

@@ -26,6 +26,7 @@ from app.web.pages import MATCH_LIMIT, matching_engine
 from app.web.register import field_errors, form_context, form_data, payload_from, typed_values
 from app.web.routing import HtmlRoute, flash, render, take_flash
 from app.web.session import CsrfDep, LoginRequired, StaffVisitorDep, Visitor, VisitorDep, WebSessionDep
+from app.web.templating import min_fit_of, weaker_url
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
@@ -52,7 +53,9 @@ def company_page(
     visitor: VisitorDep,
     web_session: WebSessionDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
+    passend: Annotated[str, Query(max_length=20)] = "redelijk",
 ) -> Response:
+    min_fit = min_fit_of(passend)
     if token is not None:
         return _open_edit_link(db, visitor, web_session, company_id, token)
     company = _company_for(db, visitor, company_id)
@@ -61,7 +64,7 @@ def company_page(
     matches = []
     if engine is not None:
         matches = match_views.needs_for_company(session=db, engine=engine, caller=caller, company=company,
-                                                limit=MATCH_LIMIT)
+                                                limit=MATCH_LIMIT, min_fit=min_fit)
     is_own = caller.owns(company.id)
     notice = take_flash(request)
     notes = pipeline_service.shared_notes(db, id_of(company))
@@ -72,6 +75,7 @@ def company_page(
         # The needs this company agreed to be introduced for, shown to the company itself.
         "consented_need_ids": pipeline_service.introduction_consented_need_ids(db, id_of(company)) if is_own else set(),
         "matching_note": reason,
+        "weaker_url": weaker_url(request, passend),
         "is_own": is_own,
         "may_change": caller.is_desk or is_own,
         "following": caller.user is not None and follows.is_following(db, caller.user, company_id=company.id),
@@ -104,7 +108,8 @@ def _values_of(company: Company) -> dict[str, Any]:
                                            "contact_phone")}
     values.update(capabilities=", ".join(company.capabilities), sectors=list(company.sectors),
                   nld_areas=list(company.nld_areas), consent=True,
-                  consent_defence_contact=company.consent_defence_contact)
+                  consent_defence_contact=company.consent_defence_contact,
+                  weekly_match_mail=company.weekly_match_mail)
     return values
 
 

@@ -43,7 +43,8 @@ def trend(per_month: dict[str, int]) -> dict[str, Any]:
     for index, (month, count) in enumerate(per_month.items()):
         bar_height = round(height * count / largest, 1)
         columns.append({"x": index * (width + gap), "y": height - bar_height, "height": bar_height, "count": count,
-                        "label": month_label(month), "short": MONTHS[int(month[5:]) - 1]})
+                        "label": month_label(month), "short": MONTHS[int(month[5:]) - 1],
+                        "href": board_link(maand=month)})
     return {"columns": columns, "width": max(1, len(columns) * (width + gap) - gap), "height": height,
             "column_width": width}
 

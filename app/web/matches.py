@@ -111,8 +111,11 @@ def set_owner(request: Request, company_id: int, need_id: int, db: SessionDep, v
 
 @router.post("/koppeling/{company_id}/{need_id}/feedback", dependencies=[CsrfDep])
 def feedback(request: Request, company_id: int, need_id: int, db: SessionDep, visitor: StaffVisitorDep,
-             relevant: Annotated[FormText, Form(max_length=3)] = "nee",
+             relevant: Annotated[FormText, Form(max_length=3)] = "",
              reden: Annotated[FormText, Form(max_length=500)] = "") -> Response:
+    if relevant not in ("ja", "nee"):
+        return _page(request, db, visitor, company_id, need_id,
+                     error="Kies bij de beoordeling ‘Relevant’ of ‘Niet relevant’.")
     if len(reden.strip()) < 3:
         return _page(request, db, visitor, company_id, need_id,
                      error="Schrijf bij de beoordeling kort waarom (minstens drie tekens).")

@@ -69,6 +69,7 @@ BY_CODE: dict[str, Callable[[Params], str]] = {
         "MKB-defensiedesk het te corrigeren."
     ),
     "region_unknown": lambda p: "Deze regio kennen wij niet. Kies een regio uit de lijst.",
+    "month_invalid": lambda p: "Deze maand bestaat niet. Kies een maand in het dashboard, bijvoorbeeld 2026-11.",
     "nld_unknown": lambda p: "Dit NLD-gebied kennen wij niet. Kies een gebied uit de lijst.",
     "status_unknown": lambda p: "Deze status kennen wij niet. Kies een status uit de lijst.",
     "week_invalid": lambda p: "Deze week bestaat niet. Kies een week uit de lijst, bijvoorbeeld 2026-W48.",

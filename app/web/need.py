@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.core.errors import InvalidInput
 from app.deps import SessionDep
-from app.domain import CompanyStatus, DefenceExperience
+from app.domain import CompanyStatus, DefenceExperience, Fit
 from app.models import Need
 from app.services import companies as company_service
 from app.services import follows, match_views
@@ -17,6 +17,7 @@ from app.taxonomy import get_taxonomy
 from app.web.pages import MATCH_LIMIT, matching_engine
 from app.web.routing import HtmlRoute, is_htmx, render
 from app.web.session import CsrfDep, LoginRequired, StaffVisitorDep, Visitor, VisitorDep
+from app.web.templating import min_fit_of, weaker_url
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
@@ -30,6 +31,7 @@ def need_page(
     regio: Annotated[str | None, Query(max_length=100)] = None,
     nld: Annotated[str, Query(max_length=50)] = "",
     nieuw_voor_defensie: Annotated[bool, Query()] = False,
+    passend: Annotated[str, Query(max_length=20)] = "redelijk",
 ) -> Response:
     caller = visitor.caller
     need = need_service.get(session=db, caller=caller, need_id=need_id)
@@ -45,23 +47,26 @@ def need_page(
     if nld and nld not in get_taxonomy().nld_area_slugs:
         raise InvalidInput(f"unknown NLD area '{nld}'", code="nld_unknown")
     context["matches"], context["matching_note"] = _companies(request, db, visitor, need, region, nld or None,
-                                                              nieuw_voor_defensie)
+                                                              nieuw_voor_defensie, min_fit_of(passend))
+    context["weaker_url"] = weaker_url(request, passend)
     assert visitor.user is not None  # staff
     context["following"] = follows.is_following(db, visitor.user, need_id=need.id)
-    context["filters"] = {"regio": region or "", "nld": nld or "", "nieuw_voor_defensie": nieuw_voor_defensie}
+    context["filters"] = {"regio": region or "", "nld": nld or "", "nieuw_voor_defensie": nieuw_voor_defensie,
+                          "passend": passend}
     template = "partials/need_matches.html" if is_htmx(request) else "need.html"
     return render(request, template, context)
 
 
 def _companies(request: Request, db: SessionDep, visitor: Visitor, need: Need, region: str | None,
-               nld_area: str | None, scouting: bool) -> tuple[list[Any], str | None]:
+               nld_area: str | None, scouting: bool, min_fit: Fit) -> tuple[list[Any], str | None]:
     """The companies that fit the need best, or without the engine those that pass the filters."""
     caller = visitor.caller
     engine, reason = matching_engine(request, db)
     if engine is not None:
         # Scouting (MINDbase Noord): only companies that never worked with Defence, newest first among equals.
         return match_views.companies_for_need(session=db, engine=engine, caller=caller, need=need, limit=MATCH_LIMIT,
-                                              scouting=scouting, region=region, nld_area=nld_area), None
+                                              scouting=scouting, region=region, nld_area=nld_area,
+                                              min_fit=min_fit), None
     filters: dict[str, Any] = {"region": region, "nld_area": nld_area,
                "defence_experience": DefenceExperience.none if scouting else None}
     companies, _ = company_service.list_companies(session=db, status=CompanyStatus.active, limit=MATCH_LIMIT,

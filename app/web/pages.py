@@ -19,6 +19,7 @@ from app.services import users as user_service
 from app.services.access import Caller
 from app.web.routing import HtmlRoute, is_htmx, render, safe_next
 from app.web.session import CsrfDep, StaffVisitorDep, VisitorDep, WebSessionDep
+from app.web.templating import min_fit_of, weaker_url
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
@@ -119,17 +120,19 @@ def search(
     db: SessionDep,
     visitor: StaffVisitorDep,
     q: Annotated[str, Query(max_length=500)] = "",
+    passend: Annotated[str, Query(max_length=20)] = "redelijk",
 ) -> HTMLResponse:
     text = q.strip()
+    min_fit = min_fit_of(passend)
     results: dict[str, Any] = {"companies": [], "needs": [], "semantic": False, "note": None}
-    if len(text) >= 2:
+    if text:
         engine, reason = matching_engine(request, db)
         if engine is not None:
             caller = visitor.caller
             results["companies"] = match_views.search_companies(
-                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={}, min_fit=min_fit)
             results["needs"] = match_views.search_needs(
-                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={})
+                session=db, engine=engine, caller=caller, text=text, limit=SEARCH_LIMIT, filters={}, min_fit=min_fit)
             results["semantic"] = True
         else:
             companies, _ = company_service.list_companies(session=db, q=text, limit=SEARCH_LIMIT)
@@ -137,6 +140,7 @@ def search(
             results["companies"] = [{"company": c, "score": None, "explanation": None} for c in companies]
             results["needs"] = [{"need": n, "score": None, "explanation": None} for n in needs]
             results["note"] = reason
-    context = {"q": text, "results": results, "searched": len(text) >= 2}
+    context = {"q": text, "results": results, "searched": bool(text),
+               "weaker_url": weaker_url(request, passend)}
     template = "partials/search_results.html" if is_htmx(request) else "search.html"
     return render(request, template, context)

@@ -1,5 +1,5 @@
 """The pipeline board: worked matches per status, filtered by the server (owner, status,
-organisation, need, company, NLD area, sub-region), one page per column, and moving a match on
+organisation, need, company, NLD area, sub-region, month introduced), one page per column, and moving a match on
 with a note. After a move the board comes back with the moved card focused."""
 
 from dataclasses import dataclass
@@ -41,6 +41,7 @@ class BoardQuery:
     bedrijf: int | None = None
     nld: str = ""
     regio: str = ""
+    maand: str = ""  # introduced in this month (YYYY-MM), from the dashboard's trend
 
     def params(self) -> dict[str, Any]:
         """The filters that are set, to carry into links and forms."""
@@ -65,7 +66,7 @@ class BoardQuery:
             status=PipelineStatus(self.status) if self.status else None, need_id=self.behoefte,
             company_id=self.bedrijf, owner_user_id=owner_id, unowned=self.eigenaar == NOBODY,
             organisation_id=self.organisatie, nld_area=self.nld or None, region=self.regio or None,
-            include_dismissed=False,
+            introduced_in=self.maand or None, include_dismissed=False,
         )
 
 
@@ -77,8 +78,9 @@ def board_query(
     bedrijf: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     nld: Annotated[str, Query(max_length=50)] = "",
     regio: Annotated[str, Query(max_length=100)] = "",
+    maand: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")] = "",
 ) -> BoardQuery:
-    return BoardQuery(eigenaar, status, organisatie, behoefte, bedrijf, nld, regio)
+    return BoardQuery(eigenaar, status, organisatie, behoefte, bedrijf, nld, regio, maand)
 
 
 async def board_form(request: Request) -> BoardQuery:
@@ -91,7 +93,7 @@ async def board_form(request: Request) -> BoardQuery:
 
     return BoardQuery(str(form.get("eigenaar") or "")[:20], str(form.get("status_filter") or "")[:30],
                       number("organisatie"), number("behoefte"), number("bedrijf"), str(form.get("nld") or "")[:50],
-                      str(form.get("regio") or "")[:100])
+                      str(form.get("regio") or "")[:100], str(form.get("maand") or "")[:7])
 
 
 BoardQueryDep = Annotated[BoardQuery, Depends(board_query)]

@@ -41,7 +41,7 @@ TEXT_FIELDS = (
     "contact_phone",
 )
 LIST_FIELDS = ("sectors", "nld_areas")
-CHECKBOX_FIELDS = ("consent", "consent_defence_contact")
+CHECKBOX_FIELDS = ("consent", "consent_defence_contact", "weekly_match_mail")
 OPTIONAL_FIELDS = ("website", "employees", "contact_name", "contact_phone")
 # The order in which fields appear on the form, so the error summary lists them in that order too.
 FIELD_ORDER = (
@@ -59,6 +59,7 @@ FIELD_ORDER = (
     "contact_email",
     "contact_phone",
     "consent_defence_contact",
+    "weekly_match_mail",
     "consent",
 )
 

@@ -7,10 +7,21 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from app import labels
-from app.domain import CompanyStatus, DefenceExperience, ListLineChange, NeedStatus, PipelineStatus, Role, Visibility
+from app.core.errors import InvalidInput
+from app.domain import (
+    CompanyStatus,
+    DefenceExperience,
+    Fit,
+    ListLineChange,
+    NeedStatus,
+    PipelineStatus,
+    Role,
+    Visibility,
+)
 from app.matching.explain import Explanation
 from app.services.fit import fit_of
 from app.taxonomy import VocabularyEntry, get_taxonomy
@@ -47,9 +58,35 @@ def kind_label(slug: str) -> str:
     return labels.need_kind(slug)
 
 
+MONTH_NAMES = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+               "november", "december")
+
+
+def month_name(month: str) -> str:
+    """'2026-11' as 'november 2026'."""
+    year, number = month.split("-")
+    return f"{MONTH_NAMES[int(number) - 1]} {year}" if 1 <= int(number) <= 12 else month
+
+
 def fit_label(score: float | None) -> str:
     """The band of a score in words: sterk, redelijk or zwak."""
     return labels.FIT[fit_of(score)]
+
+
+# The `passend` choices of the pages' match lists: the weakest band they show.
+FIT_CHOICES = {"sterk": Fit.strong, "redelijk": Fit.fair, "alle": Fit.weak}
+
+
+def min_fit_of(passend: str) -> Fit:
+    """The band a page's `passend` parameter asks for at least."""
+    if passend not in FIT_CHOICES:
+        raise InvalidInput(f"passend must be one of {', '.join(FIT_CHOICES)}", code="fit_unknown")
+    return FIT_CHOICES[passend]
+
+
+def weaker_url(request: Request, passend: str) -> str | None:
+    """The same page asking for every match, weak ones too (None when it already does)."""
+    return None if passend == "alle" else str(request.url.include_query_params(passend="alle"))
 
 
 def highlight(text: str, terms: Sequence[str] | None) -> Markup:
@@ -94,7 +131,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(nld=nld_label, sector=sector_label, kind=kind_label, highlight=highlight)
+    env.filters.update(nld=nld_label, sector=sector_label, kind=kind_label, highlight=highlight, month_name=month_name)
     env.globals.update(
         defence_labels=DEFENCE_EXPERIENCE_LABELS,
         role_labels=ROLE_LABELS,

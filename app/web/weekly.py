@@ -10,13 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.core.errors import Forbidden, InvalidInput
 from app.deps import SessionDep
-from app.domain import DefenceExperience, Fit, NeedKind, Role
+from app.domain import DefenceExperience, ListLineChange, NeedKind, Role
 from app.services import match_lists, weekly_view
 from app.services.weekly_view import Grouping, WeeklyFilters
 from app.taxonomy import get_taxonomy
 from app.web.pages import matching_engine
 from app.web.routing import HtmlRoute, render
 from app.web.session import CsrfDep, StaffVisitorDep, Visitor
+from app.web.templating import FIT_CHOICES
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
@@ -24,7 +25,6 @@ EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-FIT_CHOICES = {"sterk": Fit.strong, "redelijk": Fit.fair, "alle": Fit.weak}
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class WeeklyQuery:
             raise InvalidInput("unknown kind", code="weekly_filter_unknown")
         if self.ervaring and self.ervaring not in DefenceExperience.__members__:
             raise InvalidInput("unknown experience", code="weekly_filter_unknown")
-        if self.wijziging and self.wijziging not in ("new", "changed", "unchanged", "gone"):
+        if self.wijziging and self.wijziging not in ListLineChange.__members__:
             raise InvalidInput("unknown change", code="weekly_filter_unknown")
         if self.passend not in FIT_CHOICES:
             raise InvalidInput("unknown fit", code="weekly_filter_unknown")

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from app.core.db import get_engine
 from app.services import match_lists
+from app.web.dashboard import MONTHS
 from tests.factories import bearer, company_payload, make_user, need_payload
 from tests.web.conftest import PASSWORD
 
@@ -81,7 +82,9 @@ def mail_to(smtp, address: str, subject: str, timeout: float = 15.0):
     raise AssertionError(f"no mail '{subject}' for {address}: {[m['Subject'] for m in smtp.messages]}")
 
 
-def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_and_withdraws_consent(tab_for, smtp, screenshots):
+def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_withdraws_consent_and_erases(
+    tab_for, smtp, screenshots
+):
     tab = tab_for()
     fill_registration(tab, name="Noordlicht Optiek", kvk="1234", email="info@noordlicht.example.org")
     assert "precies 8 cijfers" in tab.locator("#kvk_number-fout").inner_text()
@@ -107,8 +110,10 @@ def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_and_withdraws_
     lost.get_by_role("link", name="Profiel wijzigen").click()
     lost.get_by_label("Wat doet uw bedrijf?").fill("Wij maken warmtebeeldcamera's en lasersensoren voor drones.")
     lost.get_by_label("Aantal medewerkers").fill("25")
+    lost.get_by_label("Stuur ons wekelijks een e-mail over nieuwe, sterk passende behoeften en calls").check()
     lost.get_by_role("button", name="Opslaan").click()
     assert "Het profiel is opgeslagen." in lost.locator(".notice-success").inner_text()
+    assert "sterk passende behoeften: aan" in lost.locator("#weekmail").inner_text()
     assert "lasersensoren voor drones" in lost.locator(".description").inner_text()
 
     consent = lost.locator("#toestemming")
@@ -116,6 +121,17 @@ def test_a_company_registers_loses_its_link_gets_it_by_mail_edits_and_withdraws_
     consent.get_by_role("button", name="Toestemming intrekken").click()
     assert "niet toegestaan" in lost.locator("#toestemming").inner_text()
     lost.screenshot(path=str(screenshots / "company-self-service.png"), full_page=True)
+
+    page_address = lost.url
+    lost.get_by_role("link", name="Profiel verwijderen").click()
+    lost.get_by_role("button", name="Ja, verwijder dit profiel").click()
+    assert "Het profiel is verwijderd" in lost.locator("h1").inner_text()
+    assert "Uw bewerkingslink werkt niet meer." in lost.locator(".notice-success").inner_text()
+    lost.goto(page_address)  # the company's session ended with its profile
+    assert "/ui/inloggen" in lost.url and "Noordlicht Optiek" not in lost.content()
+    again = tab_for()
+    assert again.goto(link).status == 404  # the link from the e-mail opens nothing any more
+    assert "Dit bedrijf bestaat niet (meer)" in again.locator("main").inner_text()
 
 
 def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_and_introduces(
@@ -128,6 +144,12 @@ def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_
     fill_registration(tab, name="Drentse Nachtoptiek", kvk="87650001", email="info@nachtoptiek.example.org")
     assert "Drentse Nachtoptiek is aangemeld" in tab.locator("h1").inner_text()
     assert "Uitloggen (anne)" in tab.locator("header").inner_text()  # still the adviser
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tab.get_by_role("button", name="Kopieer link").click()
+    assert tab.locator("[data-copy-status]").inner_text() == "De link is gekopieerd."
+    copied = tab.evaluate("navigator.clipboard.readText()")
+    assert re.search(r"/ui/bedrijf/\d+\?token=kk_edit_", copied) and copied == tab.get_by_label(
+        "Bewerkingslink van het bedrijf").input_value()
     tab.get_by_role("button", name="Mail de link naar het bedrijf").click()
     assert "gemaild naar info@nachtoptiek.example.org" in tab.locator(".notice-success").inner_text()
     assert "Uitloggen (anne)" in tab.locator("header").inner_text()
@@ -158,6 +180,12 @@ def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_
     assert "Intern: eerst de prijsstelling navragen" in timeline and "naar ‘Geïntroduceerd’" in timeline
     tab.screenshot(path=str(screenshots / "match-timeline.png"), full_page=True)
 
+    tab.get_by_role("link", name="Dashboard").click()  # this month's column of the trend leads to the match
+    this_month = f"{MONTHS[date.today().month - 1]} {date.today().year}"
+    tab.get_by_role("link", name=f"{this_month}: 1 introductie").click()
+    assert "werden geïntroduceerd" in tab.locator(".active-filters").inner_text()
+    assert "Drentse Nachtoptiek" in tab.locator("#kolom-introduced-sectie").inner_text()
+
     company = tab_for()
     company.goto(edit_link)
     assert company.locator("h1").inner_text() == "Drentse Nachtoptiek"
@@ -178,6 +206,9 @@ def test_a_scout_scouts_a_need(tab_for, server, screenshots):
     tab.get_by_role("link", name="Behoeften").first.click()
     tab.get_by_role("link", name="Nachtzicht voor voertuigen").click()
     matches = tab.locator("#koppelingen")
+    # The test encoders rate Emmer Optronics a weak match: the scout asks for weak ones too.
+    tab.get_by_label("Hoe passend").select_option("alle")
+    matches.get_by_role("link", name="Emmer Optronics").wait_for()
     assert "Emmer Optronics" in matches.inner_text()
     tab.get_by_label("Nooit met Defensie gewerkt").check()
     matches.get_by_role("link", name="Emmer Optronics").wait_for(state="detached")

@@ -26,9 +26,9 @@ def seed_match(client, session):
 
 def test_looking_at_a_need_opens_no_pipeline_record(adviser_web, session):
     company, need = seed_match(adviser_web, session)
-    need_page = adviser_web.get(f"/ui/behoefte/{need['id']}")
+    need_page = adviser_web.get(f"/ui/behoefte/{need['id']}", params={"passend": "alle"})
     assert "Noordlicht Optiek" in need_page.text and "Pipeline:" not in need_page.text
-    adviser_web.get(f"/ui/bedrijf/{company['id']}")
+    adviser_web.get(f"/ui/bedrijf/{company['id']}", params={"passend": "alle"})
     board = adviser_web.get("/ui/pipeline")
     assert board.status_code == 200 and "Noordlicht Optiek" not in board.text
     assert 'id="kolom-new"' in board.text and 'id="kolom-won"' in board.text
@@ -96,7 +96,8 @@ def test_weekly_list_page_shows_the_list_and_downloads_csv_and_xlsx(web, people,
     built = web.post("/ui/weeklijst", data={"csrf_token": csrf_from(page.text)}, follow_redirects=True)
     week = match_lists.current_week(date.today())
     assert built.status_code == 200 and f"Weeklijst {week}" in built.text
-    assert "Noordlicht Optiek" in built.text and f"/ui/weeklijst/{week}.csv" in built.text
+    assert f"/ui/weeklijst/{week}.csv" in built.text
+    assert "Noordlicht Optiek" in web.get("/ui/weeklijst", params={"passend": "alle"}).text
     csv = web.get(f"/ui/weeklijst/{week}.csv", params={"passend": "alle"})
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert (
@@ -139,3 +140,24 @@ def test_dashboard_counts_worked_matches_with_bars_that_link_to_the_board(advise
     board = adviser_web.get("/ui/pipeline", params={"nld": "sensoren"})
     assert "Noordlicht Optiek" in board.text
     assert "Noordlicht Optiek" not in adviser_web.get("/ui/pipeline", params={"nld": "ruimtetechnologie"}).text
+
+
+def test_the_board_filters_on_the_month_a_match_was_introduced_and_refuses_a_month_that_does_not_exist(
+    adviser_web, session
+):
+    company = register_api(adviser_web, name="Noordlicht Optiek", consent_defence_contact=True)
+    need = add_need(adviser_web, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION)
+    this_month = date.today().strftime("%Y-%m")
+    assert "Noordlicht Optiek" not in adviser_web.get("/ui/pipeline", params={"maand": this_month}).text
+    page = adviser_web.get(f"/ui/koppeling/{company['id']}/{need['id']}")
+    for step in ("intro_proposed", "consented", "introduced"):
+        moved = adviser_web.post(f"/ui/koppeling/{company['id']}/{need['id']}/status",
+                                 data={"status": step, "csrf_token": csrf_from(page.text)})
+        assert moved.status_code == 200, moved.text[:300]
+    assert f'href="/ui/pipeline?maand={this_month}"' in adviser_web.get("/ui/dashboard").text
+    board = adviser_web.get("/ui/pipeline", params={"maand": this_month})
+    assert "Noordlicht Optiek" in board.text and "werden geïntroduceerd" in board.text
+    assert "Noordlicht Optiek" not in adviser_web.get("/ui/pipeline", params={"maand": "2020-01"}).text
+    refused = adviser_web.get("/ui/pipeline", params={"maand": "2026-13"})
+    assert refused.status_code == 422 and "Deze maand bestaat niet" in refused.text
+    assert adviser_web.get("/ui/pipeline", params={"maand": "november"}).status_code == 422

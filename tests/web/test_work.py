@@ -21,7 +21,8 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
 
 def night_vision_pair(client, session) -> tuple[dict, dict]:
     company = register_api(client, name="Noordlicht Optiek", municipality="Emmen", nld_areas=["sensoren"],
-                           description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor voertuigen.")
+                           description="Wij ontwerpen nachtzichtapparatuur en warmtebeeldcamera's voor militaire "
+                                       "voertuigen en infanterie.")
     need = add_need(client, session, title="Nachtzicht voor voertuigen", description=NIGHT_VISION,
                     nld_areas=["sensoren"])
     return company, need
@@ -132,6 +133,17 @@ def test_a_match_page_sets_the_owner_keeps_notes_and_shows_the_timeline(web, peo
     assert "Eigenaar: bea" in timeline and "Bellen na de beurs" in timeline
     assert "Status van ‘Nieuw’ naar ‘Beoordeeld’" in timeline and "web-adviser" in timeline
     assert session.exec(select(MatchEvent)).all()
+    session.add(organisation := Organisation(slug="ibdo", name="IBDO"))
+    session.flush()
+    adviser = session.exec(select(User).where(User.username == people["adviser"])).one()
+    adviser.organisation_id = organisation.id
+    session.add(adviser)
+    session.commit()
+    assert " checked" not in page.split('name="relevant"')[1].split("</fieldset>")[0]  # nothing judged for them
+    unchosen = web.post(f"{url}/feedback", data={"reden": "Past bij de vraag", "csrf_token": token})
+    assert unchosen.status_code == 422 and "Kies bij de beoordeling ‘Relevant’ of ‘Niet relevant’." in unchosen.text
+    judged = web.post(f"{url}/feedback", data={"relevant": "ja", "reden": "Past bij de vraag", "csrf_token": token})
+    assert "Gemarkeerd als relevant." in judged.text and "Beoordeeld als relevant" in judged.text
 
 
 def test_lists_filter_sort_and_page(web, people, session):

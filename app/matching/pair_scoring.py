@@ -1,0 +1,209 @@
+"""The pair model (pair_model.py) in the serving engine: one calibrated probability of fit per
+company × need pair, whichever side asks.
+
+A pair's evidence is computed in the canonical direction (pair_features.py): the need's text
+is the query and the company the document, with the company side's BM25 statistics, also when
+the company asks for its needs. A free text is the query against the searched side. Cosines
+are symmetric, so only the lexical part depends on the direction.
+
+The probability also reads the need's *context score*: the CONTEXT_RANK-th best pair score of
+the need over the companies of the side's main segment, unfiltered (for a free text: of the text
+over the side it searches), so it is the same in every process holding that segment. A need's
+context is kept per need version until the company side's next merge (a new main segment):
+computed once, then shared by every list that shows one of the need's pairs, so
+a company page does not search every need's companies again after each write.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.matching.lexical import CorpusStatistics, LexicalIndex
+from app.matching.pair_features import PairEvidence, pair_conditions, pair_evidence, query_mass
+from app.matching.pair_model import CONTEXT_RANK, DEFAULT_MODEL_PATH, PairModel, kth_best
+from app.matching.ranking import CandidateDetails, QueryView, passage_scores
+from app.matching.segment import Segment
+from app.matching.store import SideSnapshot
+from app.matching.text import tokenize
+
+# A side of fewer than CONTEXT_RANK documents has no CONTEXT_RANK-th best pair: the missing
+# neighbours count with the median context score of the development set's queries under the
+# packaged model (3.0; CORDIS's, of long near-identical topics, is 7.3), so that in a small
+# index a clear match is not held down by being the best of the few there are.
+SMALL_SIDE_CONTEXT = 3.0
+
+# Where `koppelkans tune` writes a refitted model inside the engine's data folder; the engine
+# reads it at start instead of the packaged one when it is there.
+TUNED_MODEL_FILE = "pair_model.json"
+
+
+def model_path(data_dir: Path) -> Path:
+    """The pair model a server with this data folder loads: a tuned one, else the packaged one."""
+    tuned = Path(data_dir) / TUNED_MODEL_FILE
+    return tuned if tuned.exists() else DEFAULT_MODEL_PATH
+
+
+def has_content(text: str) -> bool:
+    """Whether a free text has a word worth searching for: not only stop words of either
+    language, single characters and numbers. Such a query is answered with nothing."""
+    return bool(tokenize(text, "unknown"))
+
+
+@dataclass(frozen=True)
+class NeedQuery:
+    """A stored need as the canonical query of its pairs: its tokens, vectors and IDF mass."""
+
+    tokens: Sequence[Sequence[str]]
+    vectors: dict[str, np.ndarray]
+    language: str
+    mass: np.ndarray
+
+
+def evidence_in(view: QueryView, segment: Segment, rows: np.ndarray, mass: np.ndarray | None = None) -> PairEvidence:
+    """The query's evidence against `rows` of one segment of the document side (the passage
+    scores the ranking computed are reused). `mass`: the query's IDF mass, when known."""
+    positions = segment.passage_positions(rows).positions
+    raw = passage_scores(view, segment, positions)
+    if mass is None:
+        mass = query_mass(segment.lexical.statistics, view.tokens)
+    conditions = pair_conditions(view.language, segment.document_languages[rows])
+    return pair_evidence(raw, segment.passage_count[rows], mass, conditions)
+
+
+def evidence_against(view: QueryView, details: CandidateDetails, mass: np.ndarray | None = None) -> PairEvidence:
+    """The canonical query's evidence against each candidate, in the candidates' order."""
+    if not len(details.rows):
+        return _empty_evidence()
+    parts: list[PairEvidence] = []
+    positions: list[np.ndarray] = []
+    for number, segment in enumerate(details.segments):
+        where = np.flatnonzero(details.segment_of == number)
+        if len(where):
+            parts.append(evidence_in(view, segment, details.rows[where], mass))
+            positions.append(where)
+    evidence = PairEvidence.concatenate(parts)
+    order = np.empty(len(details.rows), dtype=np.int64)
+    order[np.concatenate(positions)] = np.arange(len(details.rows))
+    return evidence.take(order)
+
+
+def _empty_evidence() -> PairEvidence:
+    nothing = np.zeros(0, np.float32)
+    return PairEvidence(nothing, nothing, nothing, nothing, np.zeros(0, np.int8))
+
+
+class PairScorer:
+    """The model and what is kept per need between asks (its canonical query and context)."""
+
+    def __init__(self, model: PairModel) -> None:
+        self.model = model
+        self._lock = threading.Lock()
+        # (need id, content hash) → (the company main segment it was found with, context score)
+        self._contexts: dict[tuple[int, str], tuple[weakref.ref[Segment], float]] = {}
+        # (need id, content hash, company statistics id) → the need as a canonical query
+        self._needs: dict[tuple[int, str, int], NeedQuery] = {}
+
+    def probabilities(self, evidence: PairEvidence, contexts: np.ndarray | float) -> np.ndarray:
+        return self.model.probabilities(evidence, contexts)
+
+    def context_score(self, evidence: PairEvidence) -> float:
+        """The context of a query from its evidence against the side's unfiltered candidates."""
+        scores = self.model.scores(evidence)
+        if len(scores) < CONTEXT_RANK:
+            scores = np.concatenate([scores, np.full(CONTEXT_RANK - len(scores), SMALL_SIDE_CONTEXT, np.float32)])
+        return kth_best(scores, CONTEXT_RANK)
+
+    def kept_context(self, need_key: tuple[int, str], companies: SideSnapshot) -> float | None:
+        with self._lock:
+            found = self._contexts.get(need_key)
+        return found[1] if found is not None and found[0]() is companies.main else None
+
+    def keep_context(self, need_key: tuple[int, str], companies: SideSnapshot, context: float) -> float:
+        """Keep a need's context for the companies' main segment; the first one kept stays, so
+        every list shows the same number."""
+        with self._lock:
+            found = self._contexts.get(need_key)
+            if found is not None and found[0]() is companies.main:
+                return found[1]
+            if len(self._contexts) > 50_000:
+                self._contexts.clear()
+            self._contexts[need_key] = (weakref.ref(companies.main), context)
+            return context
+
+    def need_query(self, needs: SideSnapshot, need_id: int, content_hash: str, companies: SideSnapshot) -> NeedQuery:
+        """A stored need's tokens, vectors and IDF mass under the company side's statistics."""
+        statistics = side_statistics(companies)
+        key = (need_id, content_hash, id(statistics))
+        with self._lock:
+            found = self._needs.get(key)
+        if found is not None:
+            return found
+        stored = needs.documents[need_id]
+        tokens = needs.tokens_of(need_id)
+        query = NeedQuery(tokens, needs.vectors_of(need_id), stored.language, query_mass(statistics, tokens))
+        with self._lock:
+            if len(self._needs) > 20_000:
+                self._needs.clear()
+            self._needs[key] = query
+        return query
+
+    def company_evidence(
+        self, needs: SideSnapshot, companies: SideSnapshot, company: QueryView, need_ids: Sequence[int],
+        hashes: Sequence[str],
+    ) -> PairEvidence:
+        """Each need's evidence against one company, the need as the query: BM25 from the
+        company's postings where it is indexed, else from its passages under the company side's
+        statistics (the same numbers)."""
+        segment = companies.delta if company.document.id in companies.delta.row_of else companies.main
+        row = segment.row_of.get(company.document.id)
+        known = companies.documents.get(company.document.id)
+        indexed = row is not None and known is not None and known.document.text == company.document.text
+        if indexed:
+            rows = np.array([row], dtype=np.int64)
+            positions = segment.passage_positions(rows).positions
+            lexical = segment.lexical
+            vectors = {signal: side_vectors[positions] for signal, side_vectors in segment.vectors.items()}
+        else:
+            lexical = LexicalIndex(company.tokens, side_statistics(companies))
+            positions = np.arange(len(company.tokens))
+            vectors = company.vectors
+        queries = [self.need_query(needs, need_id, content_hash, companies)
+                   for need_id, content_hash in zip(need_ids, hashes, strict=True)]
+        if not queries:
+            return _empty_evidence()
+        # Every need's passages side by side: one BM25 call and one product per signal.
+        sizes = np.array([len(query.mass) for query in queries])
+        starts = np.cumsum(sizes) - sizes
+        token_lists = [tokens for query in queries for tokens in query.tokens]
+        mass = np.concatenate([query.mass for query in queries])
+
+        def best_per_need(scores: np.ndarray) -> np.ndarray:
+            """The best over the company's passages and each need's passages."""
+            if not scores.size:
+                return np.full(len(queries), np.nan, np.float32)
+            best: np.ndarray = np.maximum.reduceat(scores.max(axis=0), starts)
+            return best
+
+        bm25 = lexical.scores_of(positions, token_lists)
+        inverse = np.divide(np.float32(1.0), mass, out=np.zeros(len(mass), np.float32), where=mass > 0)
+        cosines = {signal: best_per_need(company_vectors @ np.vstack([q.vectors[signal] for q in queries]).T)
+                   for signal, company_vectors in vectors.items()}
+        missing = np.full(len(queries), np.nan, np.float32)
+        return PairEvidence(
+            dense=cosines.get("dense", missing), multilingual=cosines.get("multilingual", missing),
+            bm25=np.nan_to_num(best_per_need(bm25), nan=0.0), bm25_fraction=np.nan_to_num(
+                best_per_need(bm25 * inverse[None, :]), nan=0.0),
+            # The condition is symmetric in the two languages.
+            conditions=pair_conditions(company.language, np.array([q.language for q in queries])),
+        )
+
+
+def side_statistics(side: SideSnapshot) -> CorpusStatistics:
+    """The BM25 statistics of a side: its main segment's (the delta is weighted with them)."""
+    return (side.main if len(side.main.document_ids) else side.delta).lexical.statistics
