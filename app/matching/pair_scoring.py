@@ -10,8 +10,8 @@ The probability also reads the need's *context score*: the CONTEXT_RANK-th best 
 the need over the companies of the side's main segment, unfiltered (for a free text: of the text
 over the side it searches), so it is the same in every process holding that segment. A need's
 context is kept per need version until the company side's next merge (a new main segment):
-computed once, then shared by every list that shows one of the need's pairs, so
-a company page does not search every need's companies again after each write.
+computed once, then shared by every list that shows one of the need's pairs, so a company page
+does not search every need's companies again after each write.
 """
 
 from __future__ import annotations
