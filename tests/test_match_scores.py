@@ -159,6 +159,10 @@ def test_a_kvk_number_or_a_need_slug_finds_its_record_first(mclient, staff_token
     items = mclient.post("/api/v1/search", json={"text": str(need["id"]), "target": "needs"},
                          headers=staff).json()["items"]
     assert items[0]["need"]["id"] == need["id"] and items[0]["name_match"]
+    for not_a_number in ("0" * 5000, "²", "٣"):  # too long to be an id; digits, but not ASCII ones
+        answer = mclient.post("/api/v1/search", json={"text": not_a_number, "target": "needs"}, headers=staff)
+        assert answer.status_code == 200, answer.text
+        assert not any(item["name_match"] for item in answer.json()["items"])
 
 
 def test_the_search_page_says_in_dutch_when_nothing_fits(mclient, session):

@@ -47,6 +47,9 @@ def need_named(session: Session, text: str, allowed: Collection[int]) -> int | N
     if not wanted:
         return None
     if wanted.isdigit():
+        # Only ASCII digits of a plausible id length are a number ("²" or 9,999 zeros are not).
+        if not wanted.isascii() or len(wanted) > 12:
+            return None
         need_id = int(wanted)
         return need_id if need_id in allowed else None
     found = session.exec(select(Need.id).where(func.lower(Need.slug) == wanted.replace(" ", "-"))).first()
