@@ -27,6 +27,9 @@ if "KOPPELKANS_MODEL_CACHE_DIR" not in os.environ:
 os.environ.setdefault("KOPPELKANS_MATCHING_ENABLED", "false")
 os.environ["KOPPELKANS_REGISTRATION_RATE_LIMIT"] = "100000"
 os.environ["KOPPELKANS_LOGIN_RATE_LIMIT"] = "100000"
+# The limits count per fixed window: a test that crossed a window's boundary (every minute by default)
+# would see its count start again. A day's window puts the boundary at midnight UTC.
+os.environ["KOPPELKANS_RATE_LIMIT_WINDOW_SECONDS"] = "86400"
 
 
 def _reset_caches() -> None:

@@ -26,6 +26,7 @@ from app.web.loket import FIT_LABELS, form_data
 from app.web.pages import matching_engine
 from app.web.routing import HtmlRoute, render
 from app.web.session import CsrfDep, LoginRequired, StaffVisitorDep, Visitor, VisitorDep
+from app.web.templating import min_fit_of
 
 router = APIRouter(prefix="/ui", route_class=HtmlRoute, include_in_schema=False)
 
@@ -199,14 +200,18 @@ def case_step(case_id: int, step: str, db: SessionDep, visitor: DeskVisitorDep,
 
 @router.get("/behoefte/{need_id}/consortia")
 def consortia_partial(request: Request, need_id: int, db: SessionDep, visitor: StaffVisitorDep,
-                      grootte: Annotated[int, Query(ge=2, le=4)] = 3, gesloten: bool = False) -> Response:
+                      grootte: Annotated[int, Query(ge=2, le=4)] = 3, gesloten: bool = False,
+                      passend: Annotated[str, Query(max_length=20)] = "redelijk") -> Response:
+    """Groups made of the companies that fit the need at least as well as ``passend`` asks (as on
+    the need's page)."""
     engine, reason = matching_engine(request, db)
-    context: dict[str, Any] = {"need_id": need_id, "size": grootte, "consortia": None, "note": reason,
-                               "closed_refused": False}
+    context: dict[str, Any] = {"need_id": need_id, "size": grootte, "passend": passend, "consortia": None,
+                               "note": reason, "closed_refused": False}
     if engine is not None:
         try:
             context["consortia"] = consortium_service.suggest(session=db, engine=engine, caller=visitor.caller,
-                                                              need_id=need_id, size=grootte, include_closed=gesloten)
+                                                              need_id=need_id, size=grootte, include_closed=gesloten,
+                                                              min_fit=min_fit_of(passend))
         except Conflict:
             context["closed_refused"] = True
         except InvalidInput:

@@ -88,6 +88,7 @@ def login(
         raise Forbidden("this account has no access to the web interface", code="web_login_forbidden")
     # A fresh session and CSRF token after logging in.
     login_id = user_service.start_web_login(session=db, user=user, lifetime=timedelta(hours=settings.login_token_hours))
+    db.commit()  # before the answer: the page it leads to checks the login's record
     web_session.start(user_id=user.id, session_version=user.session_version, login_id=login_id)
     return RedirectResponse(safe_next(next), status_code=303)
 

@@ -94,7 +94,7 @@ def test_a_calls_page_suggests_consortia_and_marks_a_closed_call(site, people, s
     assert "Consortia voorstellen" in page.text and "gesloten" in page.text
     refused = site.get(f"/ui/behoefte/{call}/consortia", headers={"HX-Request": "true"})
     assert "Toch tonen" in refused.text and "Voorstel 1" not in refused.text
-    shown = site.get(f"/ui/behoefte/{call}/consortia", params={"gesloten": "true", "grootte": 3},
+    shown = site.get(f"/ui/behoefte/{call}/consortia", params={"gesloten": "true", "grootte": 3, "passend": "alle"},
                      headers={"HX-Request": "true"})
     assert "Voorstel 1:" in shown.text and "gedekt door" in shown.text and "dekt niemand in dit voorstel" in shown.text
     assert "Het beste bedrijf alleen" in shown.text
