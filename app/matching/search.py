@@ -20,7 +20,7 @@ import numpy as np
 
 from app.domain import Fit
 from app.matching.explain import Explanation, explain_match, explanation_texts
-from app.matching.fusion import FusionWeights, fuse, language_conditions, top_order
+from app.matching.fusion import FusedScores, FusionWeights, fuse, language_conditions, top_order
 from app.matching.materialised import MaterialisedKey, RankingKey, TextKey
 from app.matching.pair_scoring import evidence_against, has_content
 from app.matching.ranking import (
@@ -110,7 +110,7 @@ class Searcher:
         each. `unfiltered`: the candidates are the query's over the whole side (its context)."""
         candidates = scored.scores
         fused = fuse(candidates, self.state.weights)
-        probabilities = self.probabilities(view, scored, target, unfiltered)
+        probabilities = self.probabilities(view, scored, target, unfiltered, shortlist_of(fused, limit))
         order = top_order(probabilities, candidates.document_ids, limit)
         pairs = best_passage_pairs(view, scored.details, order, fused)
         return Ranking(
@@ -170,20 +170,27 @@ class Searcher:
 
     # ---------- the pair model ----------
     def probabilities(
-        self, view: QueryView, scored: ScoredCandidates, target: SideSnapshot, unfiltered: bool = False
+        self, view: QueryView, scored: ScoredCandidates, target: SideSnapshot, unfiltered: bool = False,
+        shortlist: np.ndarray | None = None,
     ) -> np.ndarray:
         """Each candidate's probability of fit with the query, from the pair's own evidence in
-        the canonical direction (pair_scoring.py)."""
+        the canonical direction (pair_scoring.py). For a company's needs only the `shortlist`
+        positions are scored (the rest get -1, below any probability): each need's evidence
+        against the company costs a BM25 pass over the need's words."""
         pairs = self.state.pairs
         companies = self.state.snapshots["company"]
         ids = scored.scores.document_ids
         own = self.state.snapshots[view.document.side].documents.get(view.document.id)
         stored = view.document.id != FREE_TEXT_ID and own is not None and own.document.text == view.document.text
         if view.document.side == "company" and target.side == "need" and view.document.id != FREE_TEXT_ID:
-            hashes = [target.documents[int(i)].content_hash for i in ids]
-            evidence = pairs.company_evidence(target, companies, view, ids.tolist(), hashes)
-            contexts = np.array([self.need_context(target, int(i), h) for i, h in zip(ids, hashes, strict=True)])
-            return pairs.probabilities(evidence, contexts)
+            chosen = np.arange(len(ids)) if shortlist is None else shortlist
+            hashes = [target.documents[int(i)].content_hash for i in ids[chosen]]
+            evidence = pairs.company_evidence(target, companies, view, ids[chosen].tolist(), hashes)
+            contexts = np.array([self.need_context(target, int(i), h)
+                                 for i, h in zip(ids[chosen], hashes, strict=True)])
+            probabilities = np.full(len(ids), -1.0)
+            probabilities[chosen] = pairs.probabilities(evidence, contexts)
+            return probabilities
         if stored and view.document.side == "need" and target.side == "company":
             need_id = view.document.id
             needs = self.state.snapshots["need"]
@@ -290,3 +297,17 @@ class Searcher:
         passages = split_passages(query.text)
         vectors = {s: e.encode([p.text for p in passages], kind=kind) for s, e in self.state.encoders.items()}
         return QueryView(query, language, passages, [tokenize(p.text, language) for p in passages], vectors)
+
+
+# A company's needs: how many of its best candidates by the fused signals get the pair model's
+# probability (at least two pages). The probability follows the fused signals closely, and a
+# need beyond this many is not one the company's first pages show.
+COMPANY_SHORTLIST = 200
+
+
+def shortlist_of(fused: FusedScores, limit: int) -> np.ndarray | None:
+    """The positions of the best candidates by the fused score, or None when all are few enough."""
+    size = max(COMPANY_SHORTLIST, 2 * limit)
+    if len(fused.total) <= size:
+        return None
+    return np.argpartition(-fused.total, size - 1)[:size]

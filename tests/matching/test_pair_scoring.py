@@ -37,3 +37,26 @@ def test_a_query_with_no_content_word_finds_nothing(tmp_path):
         assert engine.match(text, target="company") == [] and engine.match(text, target="need") == []
     assert engine.match("drones", target="company")
     engine.close()
+
+
+def test_a_company_shortlisting_its_needs_shows_each_pair_with_its_one_score(tmp_path, monkeypatch):
+    from app.matching import search
+
+    engine = make_engine(tmp_path)
+    engine.upsert(list(COMPANIES) + list(NEEDS))
+    company = COMPANIES[0]
+    everything = {m.id: m.score for m in engine.match(company, target="need", limit=len(NEEDS))}
+    assert len(NEEDS) > 2
+    monkeypatch.setattr(search, "COMPANY_SHORTLIST", 1)  # a page of one: two of the three needs are scored
+    shortlists: list[int | None] = []
+    original = search.Searcher.probabilities
+
+    def counting(self, view, scored, target, unfiltered=False, shortlist=None):
+        shortlists.append(None if shortlist is None else len(shortlist))
+        return original(self, view, scored, target, unfiltered, shortlist)
+
+    monkeypatch.setattr(search.Searcher, "probabilities", counting)
+    [first] = engine.match(company, target="need", limit=1)
+    assert shortlists == [2]
+    assert first.score == pytest.approx(everything[first.id], abs=1e-6)  # the pair's one score
+    engine.close()
