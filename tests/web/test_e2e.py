@@ -9,6 +9,7 @@ from datetime import date
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from app.core.db import get_engine
@@ -146,7 +147,8 @@ def test_an_adviser_registers_for_a_company_stays_logged_in_accepts_adds_a_note_
     assert "Uitloggen (anne)" in tab.locator("header").inner_text()  # still the adviser
     tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
     tab.get_by_role("button", name="Kopieer link").click()
-    assert tab.locator("[data-copy-status]").inner_text() == "De link is gekopieerd."
+    # The clipboard is written asynchronously: wait for the status line to say it is done.
+    expect(tab.locator("[data-copy-status]")).to_have_text("De link is gekopieerd.")
     copied = tab.evaluate("navigator.clipboard.readText()")
     assert re.search(r"/ui/bedrijf/\d+\?token=kk_edit_", copied) and copied == tab.get_by_label(
         "Bewerkingslink van het bedrijf").input_value()
