@@ -92,6 +92,14 @@ def test_errors_under_the_mixed_load_are_not_met_whatever_the_latency(report):
                "p50 / p99 (ms), errors (5xx, connection, lost writes)") == ["90 / 420, 1", "p99 ≤ 500, 0 errors", "no"]
 
 
+def test_an_endpoint_that_finished_no_request_is_not_met(report):
+    http = report["scales"][0]["http"]
+    http["need_matches_rps"] = 0.0
+    http["need_matches_latency"] = {"p50": 0.0, "p99": 0.0, "mean": 0.0}
+
+    assert row(perf_table.table(report), "1,000", "HTTP GET /needs/{id}/matches: p50 / p99 (ms), errors")[-1] == "no"
+
+
 def test_one_number_of_workers_has_no_scaling_row(report):
     del report["scales"][0]["http"]["by_workers"]["2"]
 
