@@ -110,7 +110,8 @@ class Searcher:
         each. `unfiltered`: the candidates are the query's over the whole side (its context)."""
         candidates = scored.scores
         fused = fuse(candidates, self.state.weights)
-        probabilities = self.probabilities(view, scored, target, unfiltered, shortlist_of(fused, limit))
+        shortlist = shortlist_of(fused, limit) if _company_asks_needs(view, target) else None
+        probabilities = self.probabilities(view, scored, target, unfiltered, shortlist)
         order = top_order(probabilities, candidates.document_ids, limit)
         pairs = best_passage_pairs(view, scored.details, order, fused)
         return Ranking(
@@ -182,7 +183,7 @@ class Searcher:
         ids = scored.scores.document_ids
         own = self.state.snapshots[view.document.side].documents.get(view.document.id)
         stored = view.document.id != FREE_TEXT_ID and own is not None and own.document.text == view.document.text
-        if view.document.side == "company" and target.side == "need" and view.document.id != FREE_TEXT_ID:
+        if _company_asks_needs(view, target):
             chosen = np.arange(len(ids)) if shortlist is None else shortlist
             hashes = [target.documents[int(i)].content_hash for i in ids[chosen]]
             evidence = pairs.company_evidence(target, companies, view, ids[chosen].tolist(), hashes)
@@ -303,6 +304,11 @@ class Searcher:
 # probability (at least two pages). The probability follows the fused signals closely, and a
 # need beyond this many is not one the company's first pages show.
 COMPANY_SHORTLIST = 200
+
+
+def _company_asks_needs(view: QueryView, target: SideSnapshot) -> bool:
+    """A stored company's needs: the one direction scored from each need's side (pair_scoring)."""
+    return view.document.side == "company" and target.side == "need" and view.document.id != FREE_TEXT_ID
 
 
 def shortlist_of(fused: FusedScores, limit: int) -> np.ndarray | None:
