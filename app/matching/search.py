@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from app.matching.ranking import (
 from app.matching.segment import Segment
 from app.matching.state import EngineState
 from app.matching.store import FREE_TEXT_ID, Document, Side, SideSnapshot
-from app.matching.text import detect_language, split_passages, tokenize
+from app.matching.text import Language, Passage, detect_language, split_passages, tokenize
 
 
 @dataclass
@@ -48,9 +48,18 @@ class Match:
     fit: Fit = Fit.weak
 
 
+# Free texts whose passages, tokens and vectors are kept: the same search comes again (its next
+# page, a form sent twice, several advisers after one call), and encoding it costs more than
+# ranking it.
+FREE_TEXTS_KEPT = 256
+
+EncodedText = tuple[Language, tuple[Passage, ...], tuple[tuple[str, ...], ...], dict[str, np.ndarray]]
+
+
 class Searcher:
     def __init__(self, state: EngineState) -> None:
         self.state = state
+        self._encoded_text = lru_cache(maxsize=FREE_TEXTS_KEPT)(self._encode_text)
 
     @property
     def weights(self) -> FusionWeights:
@@ -292,9 +301,12 @@ class Searcher:
         """The query's passages, tokens and vectors; a stored document reuses its own."""
         # Free text is encoded as a query (e5 models read a prefix); a document as a passage,
         # the way the documents it is compared with were encoded.
-        kind: Literal["query", "passage"] = "query" if isinstance(query, str) else "passage"
         if isinstance(query, str):
-            query = Document("need", FREE_TEXT_ID, query)
+            if not query.strip():
+                return None
+            text_language, text_passages, text_tokens, text_vectors = self._encoded_text(query)
+            return QueryView(Document("need", FREE_TEXT_ID, query), text_language, list(text_passages),
+                             [list(t) for t in text_tokens], text_vectors)
         if not query.text.strip():
             return None
         # One snapshot for both the document and its vectors: a write may swap it meanwhile.
@@ -306,8 +318,17 @@ class Searcher:
                              [list(t) for t in side_snapshot.tokens_of(query.id)], vectors)
         language = detect_language(query.text)
         passages = split_passages(query.text)
-        vectors = {s: e.encode([p.text for p in passages], kind=kind) for s, e in self.state.encoders.items()}
+        vectors = {s: e.encode([p.text for p in passages], kind="passage") for s, e in self.state.encoders.items()}
         return QueryView(query, language, passages, [tokenize(p.text, language) for p in passages], vectors)
+
+    def _encode_text(self, text: str) -> EncodedText:
+        """A free text's language, passages, tokens and vectors (kept: `_encoded_text`)."""
+        language = detect_language(text)
+        passages = tuple(split_passages(text))
+        vectors = {s: e.encode([p.text for p in passages], kind="query") for s, e in self.state.encoders.items()}
+        for array in vectors.values():
+            array.setflags(write=False)  # shared by every ask of the text
+        return language, passages, tuple(tuple(tokenize(p.text, language)) for p in passages), vectors
 
 
 # A company's needs: how many of its best candidates by the fused signals get the pair model's

@@ -418,3 +418,28 @@ def test_a_big_segment_holds_its_stems_only_in_its_postings_and_answers_as_from_
         assert_stems_as_the_text(loaded)
         assert answers(loaded) == expected
         loaded.close()
+
+
+class CountingEncoder(HashingEncoder):
+    """The test encoder, counting the texts it is asked to encode as queries."""
+
+    def __init__(self, dim, name):
+        super().__init__(dim, name=name)
+        self.queries = 0
+
+    def encode(self, texts, *, kind):
+        self.queries += len(texts) if kind == "query" else 0
+        return super().encode(texts, kind=kind)
+
+
+def test_a_free_text_asked_again_is_not_encoded_again(tmp_path):
+    dense = CountingEncoder(64, "hash-dense")
+    engine = make_engine(tmp_path, dense=dense)
+    engine.upsert(COMPANIES + NEEDS)
+    first = engine.match("drones voor inspectie", target="company")
+    again = engine.match("drones voor inspectie", target="company")
+    other = engine.match("kogelwerende vesten", target="company")
+    assert dense.queries == 2  # one passage per distinct text
+    assert [(m.id, m.score) for m in again] == [(m.id, m.score) for m in first]
+    assert first[0].id == 1 and other[0].id == 2
+    engine.close()
