@@ -171,3 +171,24 @@ def test_the_follower_waits_while_match_requests_come_in_but_not_for_ever(monkey
         assert applied_at[1] - woken < 3  # …for at most READS_FIRST_SECONDS
     finally:
         follower.stop()
+
+
+def test_an_edit_is_answered_while_the_index_encodes_other_writes(mclient, state, gate, staff_tokens):
+    adviser = staff_tokens["adviser"]
+    company = mclient.post("/api/v1/companies", headers=bearer(adviser), json=company_payload(
+        name="Veenstra", description="Lassen en constructiewerk voor de bouw.")).json()
+    assert wait_until(lambda: company["id"] in indexed_ids(state, "company"))
+    mclient.post("/api/v1/companies", headers=bearer(adviser), json=company_payload(
+        name=f"{HELD_BACK} Optiek", description="Nachtzichtapparatuur en warmtebeeldcamera's."))
+    assert wait_until(state._lock.locked)  # the follower holds the index while it encodes
+    opener = threading.Timer(10, gate.set)  # without the gate opened the edit would wait for good
+    opener.start()
+    started = time.monotonic()
+
+    edited = mclient.patch(f"/api/v1/companies/{company['id']}", headers={"X-Edit-Token": company["edit_token"]},
+                           json={"employees": 12})
+
+    waited = time.monotonic() - started
+    opener.cancel()
+    assert edited.status_code == 200, edited.text
+    assert waited < 5, f"the edit waited {waited:.1f} s for the index"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 from app.matching.lexical import CorpusStatistics, LexicalIndex
 from app.matching.pair_features import PairEvidence, pair_conditions, pair_evidence, query_mass
@@ -63,6 +64,29 @@ class NeedQuery:
     vectors: dict[str, np.ndarray]
     language: str
     mass: np.ndarray
+
+
+@dataclass(frozen=True)
+class NeedSide:
+    """Every stored need as the canonical query against the companies' main segment, their
+    passages side by side: a company's evidence against any of them is then one product per
+    signal and one sparse product for BM25, instead of a pass over each need's words."""
+
+    position_of: dict[int, int]  # need id → its position below
+    starts: np.ndarray  # (needs + 1,) each need's first passage
+    vectors: dict[str, np.ndarray]  # signal → (passages, dimension)
+    languages: np.ndarray  # (needs,) each need's language
+    inverse_mass: np.ndarray  # (passages,) 1 / the passage's IDF mass, 0 for none
+    stem_counts: sparse.csc_matrix  # (passages, main vocabulary) how often a passage has a stem
+    contexts: np.ndarray  # (needs,) each need's context score; NaN until known
+
+    def passages(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The passage rows of the needs at `positions` (concatenated), and where each need's
+        rows start among them."""
+        first, lengths = self.starts[positions], self.starts[positions + 1] - self.starts[positions]
+        offsets = np.cumsum(lengths) - lengths
+        rows = np.arange(int(lengths.sum())) + np.repeat(first - offsets, lengths)
+        return rows, offsets
 
 
 def evidence_in(view: QueryView, segment: Segment, rows: np.ndarray, mass: np.ndarray | None = None) -> PairEvidence:
@@ -108,6 +132,8 @@ class PairScorer:
         self._contexts: dict[tuple[int, str], tuple[weakref.ref[Segment], float]] = {}
         # (need id, content hash, company statistics id) → the need as a canonical query
         self._needs: dict[tuple[int, str, int], NeedQuery] = {}
+        # Every need at once, for the needs' snapshot and the companies' main segment it was made for.
+        self._need_side: tuple[int, weakref.ref[Segment], NeedSide] | None = None
 
     def probabilities(self, evidence: PairEvidence, contexts: np.ndarray | float) -> np.ndarray:
         return self.model.probabilities(evidence, contexts)
@@ -153,6 +179,41 @@ class PairScorer:
             self._needs[key] = query
         return query
 
+    def need_side(self, needs: SideSnapshot, companies: SideSnapshot) -> NeedSide:
+        """Every need of `needs` as a canonical query against the companies' main segment,
+        made once per snapshot of the needs and main segment of the companies."""
+        main = companies.main
+        with self._lock:
+            kept = self._need_side
+        if kept is not None and kept[0] == needs.version and kept[1]() is main:
+            return kept[2]
+        ids = list(needs.documents)
+        queries = [self.need_query(needs, i, needs.documents[i].content_hash, companies) for i in ids]
+        sizes = np.array([len(query.mass) for query in queries], dtype=np.int64)
+        starts = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        vocabulary = main.lexical.vocabulary
+        stems, rows = [], []
+        for row, tokens in enumerate(tokens for query in queries for tokens in query.tokens):
+            known = [vocabulary[t] for t in tokens if t in vocabulary]
+            stems.extend(known)
+            rows.extend([row] * len(known))
+        counts = sparse.csc_matrix((np.ones(len(stems)), (rows, stems)), shape=(int(starts[-1]), len(vocabulary)))
+        mass = np.concatenate([query.mass for query in queries]) if queries else np.zeros(0, np.float32)
+        signals = {signal for query in queries for signal in query.vectors}
+        side = NeedSide(
+            position_of={need_id: position for position, need_id in enumerate(ids)},
+            starts=starts,
+            vectors={signal: np.vstack([query.vectors[signal] for query in queries]) for signal in signals},
+            languages=np.array([query.language for query in queries]),
+            inverse_mass=np.divide(np.float32(1.0), mass, out=np.zeros(len(mass), np.float32), where=mass > 0),
+            stem_counts=counts,
+            contexts=np.full(len(ids), np.nan),
+        )
+        with self._lock:
+            self._need_side = (needs.version, weakref.ref(main), side)
+        return side
+
     def company_evidence(
         self, needs: SideSnapshot, companies: SideSnapshot, company: QueryView, need_ids: Sequence[int],
         hashes: Sequence[str],
@@ -164,6 +225,8 @@ class PairScorer:
         row = segment.row_of.get(company.document.id)
         known = companies.documents.get(company.document.id)
         indexed = row is not None and known is not None and known.document.text == company.document.text
+        if indexed and row is not None and segment is companies.main and need_ids:
+            return self._main_company_evidence(needs, companies, company, row, need_ids)
         if indexed:
             rows = np.array([row], dtype=np.int64)
             positions = segment.passage_positions(rows).positions
@@ -201,6 +264,48 @@ class PairScorer:
                 best_per_need(bm25 * inverse[None, :]), nan=0.0),
             # The condition is symmetric in the two languages.
             conditions=pair_conditions(company.language, np.array([q.language for q in queries])),
+        )
+
+
+    def _main_company_evidence(
+        self, needs: SideSnapshot, companies: SideSnapshot, company: QueryView, row: int, need_ids: Sequence[int]
+    ) -> PairEvidence:
+        """`company_evidence` for a company of the main segment, from `need_side`."""
+        side = self.need_side(needs, companies)
+        main = companies.main
+        positions = np.fromiter((side.position_of[i] for i in need_ids), dtype=np.int64, count=len(need_ids))
+        rows, offsets = side.passages(positions)
+        company_passages = main.passage_positions(np.array([row], dtype=np.int64)).positions
+        lexical = main.lexical
+        # The company's BM25 weights, one column per passage, over the stems it has.
+        starts, ends = lexical.passage_start[company_passages], lexical.passage_start[company_passages + 1]
+        entries = np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)])
+        column = np.repeat(np.arange(len(company_passages)), ends - starts)
+        stems, local = np.unique(lexical.term_of[entries], return_inverse=True)
+        weights = np.zeros((len(stems), len(company_passages)))
+        weights[local, column] = lexical.weight_by_passage[entries]
+        bm25 = (side.stem_counts[:, stems] @ weights)[rows].T.astype(np.float32)
+
+        def best_per_need(scores: np.ndarray) -> np.ndarray:
+            """The best over the company's passages and each need's passages."""
+            best: np.ndarray = np.maximum.reduceat(scores.max(axis=0), offsets)
+            return best
+
+        def products(company_vectors: np.ndarray, need_vectors: np.ndarray) -> np.ndarray:
+            # Copying a few needs' vectors costs less than a product with all; most of them, more.
+            if 4 * len(rows) < len(need_vectors):
+                product: np.ndarray = company_vectors @ need_vectors[rows].T
+                return product
+            whole: np.ndarray = company_vectors @ need_vectors.T
+            return whole[:, rows]
+
+        cosines = {signal: best_per_need(products(main.vectors[signal][company_passages], vectors))
+                   for signal, vectors in side.vectors.items() if signal in main.vectors}
+        missing = np.full(len(need_ids), np.nan, np.float32)
+        return PairEvidence(
+            dense=cosines.get("dense", missing), multilingual=cosines.get("multilingual", missing),
+            bm25=best_per_need(bm25), bm25_fraction=best_per_need(bm25 * side.inverse_mass[rows][None, :]),
+            conditions=pair_conditions(company.language, side.languages[positions]),
         )
 
 

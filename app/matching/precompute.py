@@ -157,6 +157,9 @@ class Precomputer:
             return PrecomputeOutcome.DONE
         if self.state.materialised.is_thorough(key, main):
             self._publish_kept(stored, key, main)
+            # Candidates loaded with a saved index come without the first page, its quotes and
+            # the need's context: made here, not by the need's first ask (a no-op once kept).
+            self.searcher.match(stored.document, target="company", limit=DEFAULT_LIMIT)
             return PrecomputeOutcome.DONE
         view = self.searcher.query_view(stored.document)
         if view is None:

@@ -187,8 +187,7 @@ class Searcher:
             chosen = np.arange(len(ids)) if shortlist is None else shortlist
             hashes = [target.documents[int(i)].content_hash for i in ids[chosen]]
             evidence = pairs.company_evidence(target, companies, view, ids[chosen].tolist(), hashes)
-            contexts = np.array([self.need_context(target, int(i), h)
-                                 for i, h in zip(ids[chosen], hashes, strict=True)])
+            contexts = self.need_contexts(target, ids[chosen], hashes)
             probabilities = np.full(len(ids), -1.0)
             probabilities[chosen] = pairs.probabilities(evidence, contexts)
             return probabilities
@@ -211,6 +210,17 @@ class Searcher:
         main = side.main
         return SideSnapshot(side.side, main, np.ones(len(main.document_ids), bool), self.state.empty_segment(),
                             side.documents)
+
+    def need_contexts(self, needs: SideSnapshot, need_ids: np.ndarray, hashes: Sequence[str]) -> np.ndarray:
+        """`need_context` of each need, read from the needs' side as a whole once known."""
+        side = self.state.pairs.need_side(needs, self.state.snapshots["company"])
+        positions = np.fromiter((side.position_of[i] for i in need_ids.tolist()), dtype=np.int64,
+                                count=len(need_ids))
+        contexts = side.contexts[positions]
+        for where in np.flatnonzero(np.isnan(contexts)).tolist():
+            contexts[where] = self.need_context(needs, int(need_ids[where]), hashes[where])
+            side.contexts[positions[where]] = contexts[where]
+        return contexts
 
     def need_context(self, needs: SideSnapshot, need_id: int, content: str) -> float:
         """A stored need's context score: over every company of the companies' main segment

@@ -68,14 +68,21 @@ def held(engine: MatchEngine, changes: Iterable[Change]) -> list[Change]:
     return [(side, record_id) for side, record_id in changes if record_id in engine.snapshot(side).documents]
 
 
-def remove_unwanted(engine: MatchEngine, session: Session, changes: Iterable[Change]) -> None:
-    """Of these records, take those the index must not hold out of it: erased or deleted, or a
-    company no longer matchable."""
+def unwanted(session: Session, changes: Iterable[Change]) -> list[Change]:
+    """Those of these records the index must not hold: erased or deleted, or a company no
+    longer matchable."""
     by_side: dict[Side, set[int]] = {side: set() for side in SIDES}
     for side, record_id in changes:
         by_side[side].add(record_id)
-    for side, ids in by_side.items():
-        gone = indexable(session, side, ids)[1] if ids else set()
+    return [(side, record_id) for side, ids in by_side.items() if ids
+            for record_id in sorted(indexable(session, side, ids)[1])]
+
+
+def remove_unwanted(engine: MatchEngine, session: Session, changes: Iterable[Change]) -> None:
+    """Of these records, take those the index must not hold out of it (``unwanted``)."""
+    leaving = unwanted(session, changes)
+    for side in SIDES:
+        gone = [record_id for record_side, record_id in leaving if record_side == side]
         if gone:
             engine.remove(side, gone)
 

@@ -23,7 +23,15 @@ from app.core.memory import return_free_memory
 from app.domain import Indexing
 from app.matching.engine import MatchEngine
 from app.services.change_log import LOGGED_THROUGH_KEY, flushed_changes, latest_change, oldest_change
-from app.services.indexing import Change, IndexFollower, LogPosition, apply_changes, held, remove_unwanted
+from app.services.indexing import (
+    Change,
+    IndexFollower,
+    LogPosition,
+    apply_changes,
+    held,
+    remove_unwanted,
+    unwanted,
+)
 from app.services.matchable import NeedFilterCache, documents_from_database
 from app.services.shared_precompute import SharedPrecompute
 
@@ -234,8 +242,13 @@ class MatchingState:
                 apply_changes(self.engine, session, changes)
             return
         if known := held(self.engine, changes):
-            with self._lock, Session(bind) as session:
-                remove_unwanted(self.engine, session, known)
+            # Most writes leave their record matchable: only a removal waits for the lock, which
+            # the follower holds while it encodes a batch.
+            with Session(bind) as session:
+                leaving = unwanted(session, known)
+            if leaving:
+                with self._lock, Session(bind) as session:
+                    remove_unwanted(self.engine, session, leaving)
         self.follower.wake()
 
     def indexing(self, session: Session, *, matchable: bool = True) -> Indexing:

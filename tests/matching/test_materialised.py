@@ -117,8 +117,13 @@ def test_a_restart_keeps_the_precomputed_candidates_saved_with_the_index(tmp_pat
     restarted.load_or_build({"company": companies, "need": current})
     # Only the edited need is searched again; the others' candidates came back with the index.
     assert restarted.precompute() == 1
+    # The precompute also made every need's first page again: a first ask computes nothing.
+    hits = restarted.state.materialised.hits
+    contexts = dict(restarted.state.pairs._contexts)
     unchanged = [i for i, n in enumerate(needs) if n.id != edited.id]
     after = answers(restarted, current)
+    assert restarted.state.materialised.hits - hits == len(needs)
+    assert restarted.state.pairs._contexts == contexts
     assert [after[i] for i in unchanged] == [before[i] for i in unchanged]
     restarted.close()
 
