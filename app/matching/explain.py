@@ -1,6 +1,6 @@
 """Why two texts match, short enough for a list: quoted passages, shared words, shared tags
 and what each signal added, as one pydantic model (`Explanation`) that the API returns and the
-web pages show. Every quote is a real substring of its text, with its offsets.
+web pages show. Every quote is a whole sentence of its text, or a marked cut of one, with its offsets.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from app.matching.fusion import SIGNALS
-from app.matching.text import DATA_DIR, Language, Passage, read_word_list, sentence_spans, stemmed_words, words
+from app.matching.quote_spans import quote_span, sentences
+from app.matching.text import DATA_DIR, Language, Passage, read_word_list, stemmed_words
 
 MAX_SNIPPET_CHARS = 240
 MAX_SHARED_TERMS = 8
@@ -28,11 +29,14 @@ GENERIC_WORDS = read_word_list(DATA_DIR / "generic-words.txt")
 # (tracemalloc, pydantic 2.14).
 @pydantic_dataclass(frozen=True, slots=True)
 class Quote:
-    """A quoted part of a text, with where it is: `text == full_text[start:end]`."""
+    """A quoted part of a text, with where it is: `text` is `full_text[start:end]`, with "…"
+    before or after it where a sentence too long to show is cut."""
 
     text: str
-    start: int = Field(description="Offset of the quote's first character in the full text")
-    end: int = Field(description="Offset just past the quote's last character")
+    start: int = Field(
+        description="Offset in the full text of the quote's first character (after a leading …)")
+    end: int = Field(
+        description="Offset in the full text just past the quote's last character (before a trailing …)")
 
 
 class SignalShare(BaseModel):
@@ -100,25 +104,28 @@ def shared_terms(
 
 
 def snippet(text: str, passage: Passage, highlight_stems: Set[str], language: Language) -> Quote:
-    """The sentence of `passage` with the most highlighted words, cut to MAX_SNIPPET_CHARS."""
+    """The sentence of `passage` with the most highlighted words, whole if it fits in
+    MAX_SNIPPET_CHARS, else cut at clause (or word) boundaries with "…" marking each cut."""
     starts = _stem_starts(passage.text, language)
     few, many = (starts, highlight_stems) if len(starts) < len(highlight_stems) else (highlight_stems, starts)
-    # Where the highlighted words start in the passage; a word with two stems counts once.
-    hits_at = sorted({start for stem in few if stem in many for start in starts[stem]})
+    # Where the highlighted words start in the text; a word with two stems counts once.
+    hits_at = sorted({passage.start + start for stem in few if stem in many for start in starts[stem]})
     best_span: tuple[int, int] | None = None
     best_hits = -1
-    for start, end in _sentences(passage.text):
+    # Sentences of the whole text, so that a passage starting mid-sentence still quotes whole ones.
+    for start, end in sentences(text):
+        if end <= passage.start or start >= passage.end:
+            continue
         hits = bisect_left(hits_at, end) - bisect_left(hits_at, start)
         if hits > best_hits:
             best_span, best_hits = (start, end), hits
     if best_span is None:
         return Quote("", passage.start, passage.start)
-    start, end = passage.start + best_span[0], passage.start + best_span[1]
-    if end - start > MAX_SNIPPET_CHARS:
-        first_hit = bisect_left(hits_at, best_span[0])
-        anchor = hits_at[first_hit] - best_span[0] if best_hits else 0
-        start, end = _window_around(text, start, end, anchor)
-    return Quote(text[start:end], start, end)
+    sentence_start, sentence_end = best_span
+    anchor = hits_at[bisect_left(hits_at, sentence_start)] if best_hits else sentence_start
+    start, end = quote_span(text, sentence_start, sentence_end, anchor, MAX_SNIPPET_CHARS)
+    shown = ("…" if start > sentence_start else "") + text[start:end] + ("…" if end < sentence_end else "")
+    return Quote(shown, start, end)
 
 
 @lru_cache(maxsize=2048)
@@ -131,28 +138,6 @@ def _stem_starts(passage_text: str, language: Language) -> dict[str, tuple[int, 
         for stem in stems:
             starts.setdefault(stem, []).append(start)
     return {stem: tuple(found) for stem, found in starts.items()}
-
-
-@lru_cache(maxsize=4096)
-def _sentences(passage_text: str) -> tuple[tuple[int, int], ...]:
-    """Sentence spans of a passage, cached: popular documents are explained again and again."""
-    return tuple(sentence_spans(passage_text))
-
-
-def _window_around(text: str, start: int, end: int, anchor: int) -> tuple[int, int]:
-    """A window of at most MAX_SNIPPET_CHARS inside [start, end) on word boundaries, a little
-    before `anchor` (the first highlighted word, from `start`) so the reader sees its context."""
-    window_start = start + max(0, anchor - MAX_SNIPPET_CHARS // 4)
-    window_end = min(end, window_start + MAX_SNIPPET_CHARS)
-    inner = words(text[window_start:window_end])
-    # Drop a word cut at either edge, as long as one word remains.
-    if len(inner) > 1 and window_start > start and text[window_start - 1].isalnum():
-        inner = inner[1:]
-    if len(inner) > 1 and window_end < end and text[window_end].isalnum():
-        inner = inner[:-1]
-    if inner:
-        window_start, window_end = window_start + inner[0].start, window_start + inner[-1].end
-    return window_start, window_end
 
 
 def explanation_texts(

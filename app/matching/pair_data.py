@@ -21,7 +21,7 @@ import numpy as np
 from app.matching.engine import MatchEngine
 from app.matching.evaluate import Dataset
 from app.matching.fusion import FUSION_WEIGHTS, fuse
-from app.matching.pair_features import PairEvidence, pair_conditions, pair_evidence, query_mass
+from app.matching.pair_features import RANK_DEPTH, PairEvidence, pair_conditions, pair_evidence, query_mass
 from app.matching.pair_fit import TrainingPairs
 from app.matching.segment import Segment
 from app.matching.store import StoredDocument
@@ -29,6 +29,8 @@ from app.matching.store import StoredDocument
 # Change when anything computed here changes: saved tables of another version are recomputed.
 PAIR_DATA_VERSION = 7
 CONTEXT_POOL = 50
+# A context block holds every signal's CONTEXT_POOL best documents: where a pair's rank is found.
+assert CONTEXT_POOL >= RANK_DEPTH
 EVIDENCE_COLUMNS = ("dense", "multilingual", "bm25", "bm25_fraction", "conditions")
 
 
@@ -268,4 +270,4 @@ def training_pairs(table: PairTable, source: str, splits: Sequence[str]) -> Trai
         group_sources=np.full(len(queries), source), group_slices=table.query_slices[queries],
         judged=np.zeros(len(queries), dtype=bool), context=table.context[rows],
         context_evidence=table.context_evidence(), context_block=table.context_block,
-    )
+    ).ranked()

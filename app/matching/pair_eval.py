@@ -31,14 +31,27 @@ from app.matching.datasets import CORDIS_PATH, DEV_PATH, HELD_OUT, TUNING, load_
 from app.matching.lexical import K1, B
 from app.matching.pair_data import CONTEXT_POOL, PairTable, cached_table, training_pairs
 from app.matching.pair_features import CONDITION_NAMES
-from app.matching.pair_fit import POOL_PER_SIGNAL, TrainingPairs, fit
-from app.matching.pair_model import CONTEXT_RANK, PairModel
+from app.matching.pair_fit import POOL_PER_SIGNAL, RAW, FeatureSet, TrainingPairs, fit
+from app.matching.pair_model import CONDITION_FEATURES, CONTEXT_RANK, RANK_FEATURES, RAW_FEATURES, PairModel
 from app.matching.text import TEXT_RULES_VERSION
 
 SYSTEMS = ("bm25", "minilm", "use", "rrf2", "rrf3", "fuse", "pair")
 SYSTEM_TITLES = {"rrf2": "RRF(bm25, minilm)", "rrf3": "RRF(all three)", "fuse": "fuse (engine)", "pair": "pair model"}
 BASELINES = ("bm25", "minilm", "use", "rrf2", "rrf3")
 SLICE_ORDER = ("nl-nl", "nl-en", "en-nl", "call-companies", "cordis")
+
+# The feature sets compared by cross-validation (scripts/pair_variants.py): the packaged model
+# reads `raw`; the others add each signal's rank in the need's list (pair_features.py), per
+# condition or with one weight shared by every condition.
+FEATURE_SETS: dict[str, FeatureSet] = {
+    "raw": RAW,
+    "rank": FeatureSet({c: RANK_FEATURES for c in CONDITION_FEATURES}),
+    "rank-shared": FeatureSet({c: RANK_FEATURES for c in CONDITION_FEATURES}, shared=RANK_FEATURES),
+    "raw+rank": FeatureSet({c: f + RANK_FEATURES for c, f in CONDITION_FEATURES.items()}),
+    "raw+rank-shared": FeatureSet({c: f + RANK_FEATURES for c, f in CONDITION_FEATURES.items()},
+                                  shared=RANK_FEATURES),
+    "all-raw+rank": FeatureSet({c: RAW_FEATURES + RANK_FEATURES for c in CONDITION_FEATURES}),
+}
 
 
 def development_tables(data_dir: Path, progress: bool = False) -> dict[str, tuple[PairTable, dict[str, object]]]:
@@ -47,7 +60,7 @@ def development_tables(data_dir: Path, progress: bool = False) -> dict[str, tupl
             "cordis": cached_table("cordis", load_cordis(), data_dir, progress)}
 
 
-def fit_development_model(data_dir: Path, progress: bool = False) -> PairModel:
+def fit_development_model(data_dir: Path, progress: bool = False, features: FeatureSet = RAW) -> PairModel:
     """The default artifact: fitted on the tuning folds of both sets, nothing held out read."""
     tables = development_tables(data_dir, progress)
     pairs = TrainingPairs.concatenate([training_pairs(table, name, [TUNING]) for name, (table, _) in tables.items()])
@@ -58,19 +71,18 @@ def fit_development_model(data_dir: Path, progress: bool = False) -> PairModel:
         "candidate_pool_per_signal": POOL_PER_SIGNAL, "context_pool": CONTEXT_POOL,
         "seen_per_query": SEEN_PER_QUERY,
     }
-    return fit(pairs, provenance)
+    return fit(pairs, provenance, features=features)
 
 
 def system_scores(table: PairTable, model: PairModel) -> dict[str, np.ndarray]:
     """Per system a score for every pair of the table (higher is better within a query)."""
-    evidence = table.evidence()
-    pairs = training_pairs(table, "report", [TUNING, HELD_OUT])
+    pairs = training_pairs(table, "report", [TUNING, HELD_OUT])  # every pair, in the table's order
     return {
         "bm25": table.bm25, "minilm": table.dense, "use": table.multilingual,
         "rrf2": reciprocal_rank_fusion([table.bm25, table.dense], table.query, RRF_K),
         "rrf3": reciprocal_rank_fusion([table.bm25, table.dense, table.multilingual], table.query, RRF_K),
         "fuse": table.engine_fused,
-        "pair": model.probabilities(evidence, pairs.context_scores(model)),
+        "pair": model.probabilities(pairs.evidence, pairs.context_scores(model)),
     }
 
 

@@ -16,16 +16,23 @@ Per pair, from the passage-pair scores of each signal:
   mass (the sum of the IDF of its stems, its most a BM25 score can be), so 0–1 and
   comparable between queries; within one query it orders like BM25 where the query has one
   passage;
-- `conditions`: the pair's language condition.
+- `conditions`: the pair's language condition;
+- `ranks`: per signal (RANK_SIGNALS) the reciprocal-rank-fusion term 1 / (RRF_K + rank) of the
+  pair's value among the need's values over the whole company side (for a search: the text's
+  over the side it searches), unfiltered. The rank is a number of the need, like its context
+  (pair_model.py): the need keeps its RANK_DEPTH best values of each signal (`signal_tops`), a
+  pair is ranked against them (`rank_terms`), and a value below all of them, or no evidence at
+  all, ranks RANK_DEPTH + 1. So a pair has one rank from every side that asks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from app.matching.calibration import RRF_K
 from app.matching.lexical import CorpusStatistics
 
 # Language condition of a pair (need language × company language): both texts Dutch, both
@@ -34,6 +41,10 @@ from app.matching.lexical import CorpusStatistics
 # too few pairs of each to tell them apart.
 DUTCH, ENGLISH, CROSS_LANGUAGE, UNKNOWN_LANGUAGE = 0, 1, 2, 3
 CONDITION_NAMES = ("nl-nl", "en-en", "cross", "unknown")
+
+# The signals a pair is ranked by, and how deep a need's ranking of each is kept.
+RANK_SIGNALS = ("bm25", "dense", "multilingual")
+RANK_DEPTH = 50
 
 
 def pair_conditions(query_language: str, document_languages: np.ndarray) -> np.ndarray:
@@ -75,9 +86,27 @@ class PairEvidence:
     bm25: np.ndarray  # (n,) best passage-pair BM25
     bm25_fraction: np.ndarray  # (n,) best BM25 / query passage mass, 0–1
     conditions: np.ndarray  # (n,) condition codes (CONDITION_NAMES)
+    # (n, len(RANK_SIGNALS)) rank terms (see the module's doc); NaN until ranked (`ranked`)
+    ranks: np.ndarray = field(default_factory=lambda: np.zeros((0, len(RANK_SIGNALS)), np.float32))
+
+    def __post_init__(self) -> None:
+        if len(self.ranks) != len(self.bm25):
+            object.__setattr__(self, "ranks", np.full((len(self.bm25), len(RANK_SIGNALS)), np.nan, np.float32))
 
     def __len__(self) -> int:
         return len(self.bm25)
+
+    def signal_values(self) -> np.ndarray:
+        """(n, len(RANK_SIGNALS)) each pair's value of each ranked signal; -inf where the pair
+        has no evidence of it (a missing cosine, no shared stem)."""
+        values = np.column_stack([self.bm25, self.dense, self.multilingual]).astype(np.float32)
+        values[:, 0][values[:, 0] <= 0] = -np.inf
+        return np.where(np.isnan(values), np.float32(-np.inf), values)
+
+    def ranked(self, tops: np.ndarray) -> PairEvidence:
+        """These pairs with their rank terms against `tops` (signal_tops of their need: one
+        array for all, or one per pair stacked)."""
+        return replace(self, ranks=rank_terms(self.signal_values(), tops))
 
     def take(self, rows: np.ndarray) -> PairEvidence:
         return PairEvidence(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
@@ -135,3 +164,33 @@ def pair_evidence(
         fraction = per_document_best(row_maxima(bm25_scores * inverse[None, :]), counts)
     return PairEvidence(best_pair(passage_scores.get("dense")), best_pair(passage_scores.get("multilingual")),
                         bm25, fraction, np.asarray(conditions, dtype=np.int8))
+
+
+def signal_tops(evidence: PairEvidence) -> np.ndarray:
+    """(len(RANK_SIGNALS), RANK_DEPTH) a query's best values of each signal, highest first,
+    from its evidence against the documents of a whole side that could be among them (every
+    signal's best RANK_DEPTH at least); -inf where there are fewer."""
+    values = evidence.signal_values()
+    tops = np.full((len(RANK_SIGNALS), RANK_DEPTH), -np.inf, np.float32)
+    depth = min(RANK_DEPTH, len(values))
+    if depth:
+        best = -np.sort(-values, axis=0)[:depth]
+        tops[:, :depth] = best.T
+    return tops
+
+
+def rank_terms(values: np.ndarray, tops: np.ndarray) -> np.ndarray:
+    """1 / (RRF_K + rank) per pair and signal, the rank being 1 + how many of the need's kept
+    values are higher; a pair without evidence of a signal ranks RANK_DEPTH + 1.
+
+    `values`: (n, signals) from PairEvidence.signal_values; `tops`: (signals, depth) for one
+    need, or (n, signals, depth) one need per pair."""
+    if tops.ndim == 3:
+        higher = (tops > values[..., None]).sum(axis=-1)
+    else:  # one need: a binary search per signal in its ascending values
+        higher = np.column_stack([
+            tops.shape[1] - np.searchsorted(tops[s][::-1], values[:, s], side="right")
+            for s in range(tops.shape[0])]).reshape(values.shape)
+    higher = np.where(np.isneginf(values), RANK_DEPTH, higher)
+    terms: np.ndarray = (1.0 / (RRF_K + 1.0 + higher)).astype(np.float32)
+    return terms

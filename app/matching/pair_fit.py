@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -33,13 +33,33 @@ from app.matching.calibration import (
     ranks_within_queries,
     top_mask,
 )
-from app.matching.pair_features import PairEvidence
-from app.matching.pair_model import CONTEXT_RANK, Bands, PairModel, design_matrix, kth_best, parameter_names
+from app.matching.pair_features import PairEvidence, rank_terms, signal_tops
+from app.matching.pair_model import (
+    CONDITION_FEATURES,
+    CONTEXT_RANK,
+    Bands,
+    PairModel,
+    design_matrix,
+    kth_best,
+    parameter_names,
+)
 
 L2_GRID = (0.3, 1.0, 3.0)
 FOLDS = 5
 POOL_PER_SIGNAL = 50  # a query's candidate pool: each signal's best POOL_PER_SIGNAL pairs
 DEFAULT_BANDS = Bands(strong=0.5, fair=0.2)
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """What a fit reads: per condition its features (pair_model.FEATURES), and the features
+    whose one weight every condition shares."""
+
+    condition_features: Mapping[str, tuple[str, ...]]
+    shared: tuple[str, ...] = ()
+
+
+RAW = FeatureSet(CONDITION_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,25 @@ class TrainingPairs:
             PairEvidence.concatenate([p.context_evidence for p in parts]),
             np.concatenate([p.context_block + b for p, b in zip(parts, blocks, strict=True)]),
         )
+
+    def ranked(self) -> TrainingPairs:
+        """These pairs and the context rows with their rank terms, each against the best
+        values of its need (or search) in its context block."""
+        starts = np.flatnonzero(np.r_[True, np.diff(self.context_block) != 0])
+        ends = np.r_[starts[1:], len(self.context_block)]
+        context_ranks = np.empty_like(self.context_evidence.ranks)
+        pair_ranks = np.empty_like(self.evidence.ranks)
+        pair_values, context_values = self.evidence.signal_values(), self.context_evidence.signal_values()
+        order = np.argsort(self.context, kind="stable")
+        sorted_blocks = self.context[order]
+        for start, end in zip(starts, ends, strict=True):
+            block = self.context_block[start]
+            tops = signal_tops(self.context_evidence.take(np.arange(start, end)))
+            context_ranks[start:end] = rank_terms(context_values[start:end], tops)
+            rows = order[np.searchsorted(sorted_blocks, block):np.searchsorted(sorted_blocks, block, side="right")]
+            pair_ranks[rows] = rank_terms(pair_values[rows], tops)
+        return replace(self, evidence=replace(self.evidence, ranks=pair_ranks),
+                       context_evidence=replace(self.context_evidence, ranks=context_ranks))
 
     def context_scores(self, model: PairModel) -> np.ndarray:
         """(n,) the context score of each pair's need under `model`."""
@@ -149,30 +188,34 @@ def calibrate(scores: np.ndarray, contexts: np.ndarray, relevant: np.ndarray, we
             "intercept": float(model.intercept_[0])}
 
 
-def fit_once(pairs: TrainingPairs, l2: float, bands: Bands = DEFAULT_BANDS, version: str = "unversioned") -> PairModel:
+def fit_once(pairs: TrainingPairs, l2: float, bands: Bands = DEFAULT_BANDS, version: str = "unversioned",
+             features: FeatureSet = RAW) -> PairModel:
     """One fit of the ranking weights and the calibration on all of `pairs`."""
     pool = pairs.candidate_pool()
     query_weights = pairs.query_weights()
-    design = design_matrix(pairs.evidence)
-    names = parameter_names()
+    condition_features = dict(features.condition_features)
+    design = design_matrix(pairs.evidence, condition_features, features.shared)
+    names = parameter_names(condition_features, features.shared)
     nonnegative = np.array([name != "offset" for _, name in names])
     w = listwise_weights(design[pool], pairs.relevant[pool], pairs.group[pool], query_weights, l2, nonnegative)
     weights: dict[str, dict[str, float]] = {}
     for (condition, name), value in zip(names, w, strict=True):
-        weights.setdefault(condition, {})[name] = float(value)
-    ranking = PairModel(weights, {"slope": 1.0, "context": 0.0, "intercept": 0.0}, bands, version)
+        for owner in (condition_features if condition == "*" else [condition]):
+            weights.setdefault(owner, {})[name] = float(value)
+    ranking = PairModel(weights, {"slope": 1.0, "context": 0.0, "intercept": 0.0}, bands, version,
+                        condition_features)
     scores = ranking.scores(pairs.evidence)
     seen = pairs.seen(scores)
     per_pair = query_weights[pairs.group] / np.bincount(pairs.group[seen], minlength=len(query_weights))[pairs.group]
     calibration = calibrate(scores[seen], pairs.context_scores(ranking)[seen], pairs.relevant[seen], per_pair[seen])
-    return PairModel(weights, calibration, bands, version, provenance={"l2": l2})
+    return PairModel(weights, calibration, bands, version, condition_features, provenance={"l2": l2})
 
 
 def fold_of(key: str, folds: int = FOLDS) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big") % folds
 
 
-def out_of_fold(pairs: TrainingPairs, l2: float, folds: int = FOLDS) -> np.ndarray:
+def out_of_fold(pairs: TrainingPairs, l2: float, folds: int = FOLDS, features: FeatureSet = RAW) -> np.ndarray:
     """Each pair's probability from a model fitted without its query's fold."""
     fold = np.array([fold_of(str(key), folds) for key in pairs.group_keys])
     probabilities = np.full(len(pairs.group), np.nan, dtype=np.float32)
@@ -180,7 +223,7 @@ def out_of_fold(pairs: TrainingPairs, l2: float, folds: int = FOLDS) -> np.ndarr
         held, kept = np.flatnonzero(fold == number), np.flatnonzero(fold != number)
         if not len(held) or not len(kept):
             continue
-        model = fit_once(pairs.subset(kept), l2)
+        model = fit_once(pairs.subset(kept), l2, features=features)
         test = pairs.subset(held)
         probabilities[np.isin(pairs.group, held)] = model.probabilities(test.evidence, test.context_scores(model))
     return probabilities
@@ -214,22 +257,23 @@ def objective(metrics: Mapping[str, Mapping[str, float]]) -> float:
 
 
 def fit(pairs: TrainingPairs, provenance: Mapping[str, object], l2_grid: Sequence[float] = L2_GRID,
-        bands: Bands = DEFAULT_BANDS) -> PairModel:
+        bands: Bands = DEFAULT_BANDS, features: FeatureSet = RAW) -> PairModel:
     """The L2 penalty with the best cross-validated objective, refitted on every pair; the
     model carries its cross-validated metrics and what it was fitted on."""
     results = []
     for l2 in l2_grid:
-        probabilities = out_of_fold(pairs, l2)
+        probabilities = out_of_fold(pairs, l2, features=features)
         metrics = group_metrics(pairs, probabilities, probabilities)
         results.append((objective(metrics), l2, metrics))
     best_objective, best_l2, best_metrics = max(results, key=lambda r: (r[0], -r[1]))
-    model = fit_once(pairs, best_l2, bands)
+    model = fit_once(pairs, best_l2, bands, features=features)
     numbers = json.dumps([model.weights, model.calibration, sorted(pairs.group_keys.tolist())], sort_keys=True)
     digest = hashlib.sha256(numbers.encode("utf-8")).hexdigest()[:8]
     sources = {str(s): int((pairs.group_sources == s).sum()) for s in np.unique(pairs.group_sources)}
     return PairModel(
-        model.weights, model.calibration, bands, f"{date.today().isoformat()}.{digest}",
-        provenance={**provenance, "l2": best_l2, "folds": FOLDS, "queries_per_source": sources,
+        model.weights, model.calibration, bands, f"{date.today().isoformat()}.{digest}", model.condition_features,
+        provenance={**provenance, "l2": best_l2, "shared_features": list(features.shared), "folds": FOLDS,
+                    "queries_per_source": sources,
                     "l2_grid": {str(l2): round(value, 4) for value, l2, _ in results}},
         cv_metrics={"objective": round(best_objective, 4), "groups": best_metrics},
     )

@@ -36,48 +36,72 @@ from typing import Any
 import numpy as np
 
 from app.domain import Fit
-from app.matching.pair_features import CONDITION_NAMES, PairEvidence
+from app.matching.calibration import RRF_K
+from app.matching.pair_features import CONDITION_NAMES, RANK_DEPTH, RANK_SIGNALS, PairEvidence
 
 FORMAT_VERSION = 1
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "pair_model.json"
 CONTEXT_RANK = 10
 
-# The columns of a pair's feature row; a condition reads the ones listed for it.
-FEATURES = ("multilingual", "dense", "bm25_fraction", "bm25_log")
+# The columns of a pair's feature row; a model reads, per condition, the ones its artifact lists.
+RAW_FEATURES = ("multilingual", "dense", "bm25_fraction", "bm25_log")
+RANK_FEATURES = tuple(f"{signal}_rank" for signal in RANK_SIGNALS)
+FEATURES = RAW_FEATURES + RANK_FEATURES
 CONDITION_FEATURES: dict[str, tuple[str, ...]] = {
-    "nl-nl": FEATURES,
-    "en-en": FEATURES,
+    "nl-nl": RAW_FEATURES,
+    "en-en": RAW_FEATURES,
     "cross": ("multilingual", "dense", "bm25_fraction"),
-    "unknown": FEATURES,
+    "unknown": RAW_FEATURES,
 }
 
 
-def feature_rows(evidence: PairEvidence) -> np.ndarray:
-    """(n, len(FEATURES)) the pair features; a missing signal (NaN) counts as 0."""
-    rows = np.empty((len(evidence), len(FEATURES)), dtype=np.float32)
+# The rank terms of rank one and of a pair below a need's kept values (RANK_DEPTH + 1).
+_FIRST_TERM = np.float32(1.0 / (RRF_K + 1))
+_LAST_TERM = np.float32(1.0 / (RRF_K + RANK_DEPTH + 1))
+
+
+def feature_rows(evidence: PairEvidence, with_ranks: bool = True) -> np.ndarray:
+    """(n, len(FEATURES)) the pair features; a missing signal (NaN) counts as 0. A rank term
+    is scaled to 1 at rank one and 0 below the need's kept values. Without `with_ranks` (a model that reads no
+    rank) the rank columns are 0."""
+    rows = np.zeros((len(evidence), len(FEATURES)), dtype=np.float32)
     rows[:, 0] = evidence.multilingual
     rows[:, 1] = evidence.dense
     rows[:, 2] = evidence.bm25_fraction
     rows[:, 3] = np.log1p(np.maximum(evidence.bm25, 0.0))
+    if with_ranks:
+        if np.isnan(evidence.ranks).any():
+            raise ValueError("the pair model reads ranks, and these pairs were not ranked against their needs")
+        rows[:, len(RAW_FEATURES):] = (evidence.ranks - _LAST_TERM) / (_FIRST_TERM - _LAST_TERM)
     return np.where(np.isnan(rows), np.float32(0.0), rows)
 
 
-def design_matrix(evidence: PairEvidence) -> np.ndarray:
+def design_matrix(
+    evidence: PairEvidence, condition_features: dict[str, tuple[str, ...]] = CONDITION_FEATURES,
+    shared: tuple[str, ...] = (),
+) -> np.ndarray:
     """The fitting view of `feature_rows`: per condition its features and a 1 for its offset,
-    zero outside the condition (columns in the order of `parameter_names`)."""
-    rows = feature_rows(evidence)
+    zero outside the condition, then one column per `shared` feature (one weight for every
+    condition); columns in the order of `parameter_names`."""
+    reads_ranks = any(name in RANK_FEATURES for names in condition_features.values() for name in names)
+    rows = feature_rows(evidence, with_ranks=reads_ranks)
     blocks = []
     for code, condition in enumerate(CONDITION_NAMES):
         inside = (evidence.conditions == code)[:, None].astype(np.float32)
-        chosen = [FEATURES.index(name) for name in CONDITION_FEATURES[condition]]
+        chosen = [FEATURES.index(name) for name in condition_features[condition] if name not in shared]
         blocks.extend([rows[:, chosen] * inside, inside])
+    blocks.append(rows[:, [FEATURES.index(name) for name in shared]])
     return np.hstack(blocks)
 
 
-def parameter_names() -> list[tuple[str, str]]:
-    """(condition, feature or "offset") per column of design_matrix."""
+def parameter_names(
+    condition_features: dict[str, tuple[str, ...]] = CONDITION_FEATURES, shared: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
+    """(condition, feature or "offset") per column of design_matrix; ("*", feature) for a
+    shared one."""
     return [(condition, name) for condition in CONDITION_NAMES
-            for name in (*CONDITION_FEATURES[condition], "offset")]
+            for name in (*[f for f in condition_features[condition] if f not in shared], "offset")] + [
+        ("*", name) for name in shared]
 
 
 def kth_best(scores: np.ndarray, k: int) -> float:
@@ -108,13 +132,18 @@ class PairModel:
     calibration: dict[str, float]  # {"slope": > 0, "context": …, "intercept": …}
     bands: Bands
     version: str  # unique per fit, e.g. "2026-12-07.3f9a1c2e"
+    # condition → the FEATURES it reads
+    condition_features: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(CONDITION_FEATURES))
     provenance: dict[str, Any] = field(default_factory=dict)  # data, encoders, text rules, settings
     cv_metrics: dict[str, Any] = field(default_factory=dict)  # per group: queries, ndcg@10, mrr@10, ece
 
     def __post_init__(self) -> None:
-        if set(self.weights) != set(CONDITION_NAMES):
-            raise ValueError(f"weights need the conditions {CONDITION_NAMES}")
-        for condition, features in CONDITION_FEATURES.items():
+        if set(self.weights) != set(CONDITION_NAMES) or set(self.condition_features) != set(CONDITION_NAMES):
+            raise ValueError(f"weights and features need the conditions {CONDITION_NAMES}")
+        for condition, features in self.condition_features.items():
+            unknown = set(features) - set(FEATURES)
+            if unknown:
+                raise ValueError(f"the features {sorted(unknown)} of {condition!r} are not computed here")
             missing = set(features) - set(self.weights[condition])
             if missing:
                 raise ValueError(f"weights of {condition!r} lack {sorted(missing)}")
@@ -128,14 +157,19 @@ class PairModel:
         """(conditions, FEATURES + offset) weights, zero where a condition does not read a feature."""
         table = np.zeros((len(CONDITION_NAMES), len(FEATURES) + 1), dtype=np.float32)
         for code, condition in enumerate(CONDITION_NAMES):
-            for name in CONDITION_FEATURES[condition]:
+            for name in self.condition_features[condition]:
                 table[code, FEATURES.index(name)] = self.weights[condition][name]
             table[code, -1] = self.weights[condition]["offset"]
         return table
 
+    @cached_property
+    def reads_ranks(self) -> bool:
+        """Whether a pair's score reads its rank terms (its evidence must then be `ranked`)."""
+        return any(name in RANK_FEATURES for names in self.condition_features.values() for name in names)
+
     def scores(self, evidence: PairEvidence) -> np.ndarray:
         """The ranking score of each pair (log-odds scale before calibration)."""
-        rows = feature_rows(evidence)
+        rows = feature_rows(evidence, with_ranks=self.reads_ranks)
         weights = self._table[evidence.conditions.astype(np.int64)]
         total = weights[:, -1].copy()
         for column in range(len(FEATURES)):
@@ -165,8 +199,9 @@ class PairModel:
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT_VERSION, "features": list(FEATURES), "context_rank": CONTEXT_RANK,
-                "condition_features": {c: list(f) for c, f in CONDITION_FEATURES.items()},
-                **{k: v for k, v in asdict(self).items()}}
+                "rank_depth": RANK_DEPTH,
+                **{k: v for k, v in asdict(self).items()},
+                "condition_features": {c: list(f) for c, f in self.condition_features.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PairModel:
@@ -174,12 +209,17 @@ class PairModel:
             raise ValueError(f"pair model format {data.get('format')!r}, expected {FORMAT_VERSION}")
         if data.get("context_rank") != CONTEXT_RANK:
             raise ValueError(f"the pair model was fitted with context rank {data.get('context_rank')!r}")
-        if data.get("condition_features") != {c: list(f) for c, f in CONDITION_FEATURES.items()}:
+        if data.get("rank_depth", RANK_DEPTH) != RANK_DEPTH:
+            raise ValueError(f"the pair model was fitted with rank depth {data.get('rank_depth')!r}")
+        condition_features = data.get("condition_features")
+        if not isinstance(condition_features, dict) or set(condition_features) != set(CONDITION_NAMES) or not all(
+                set(f) <= set(FEATURES) for f in condition_features.values()):
             raise ValueError("the pair model was fitted on other features than this code computes")
         return cls(
             weights={c: {k: float(v) for k, v in w.items()} for c, w in data["weights"].items()},
             calibration={k: float(v) for k, v in data["calibration"].items()},
             bands=Bands(**data["bands"]), version=str(data["version"]),
+            condition_features={c: tuple(f) for c, f in condition_features.items()},
             provenance=dict(data.get("provenance", {})), cv_metrics=dict(data.get("cv_metrics", {})),
         )
 

@@ -21,7 +21,7 @@ import numpy as np
 from app.matching.calibration import ranking_metrics
 from app.matching.engine import MatchEngine
 from app.matching.pair_features import PairEvidence
-from app.matching.pair_fit import TrainingPairs, Verdict, accept, fit
+from app.matching.pair_fit import FeatureSet, TrainingPairs, Verdict, accept, fit
 from app.matching.pair_model import PairModel
 from app.matching.pair_scoring import TUNED_MODEL_FILE, evidence_against
 
@@ -70,7 +70,7 @@ def feedback_pairs(engine: MatchEngine, judgements: Iterable[Judgement]) -> Trai
         judged=np.ones(len(keys), dtype=bool), context=np.repeat(np.arange(len(keys)), sizes),
         context_evidence=PairEvidence.concatenate(contexts),
         context_block=np.repeat(np.arange(len(keys)), [len(c) for c in contexts]),
-    )
+    ).ranked()
 
 
 def feedback_report(model: PairModel, pairs: TrainingPairs) -> dict[str, float]:
@@ -95,7 +95,9 @@ def tune(base: TrainingPairs, feedback: TrainingPairs, current: PairModel,
     """A refit on `base` (the development pairs) plus `feedback`, and whether it replaces
     `current`: only when its cross-validated metrics on the slices both were measured on do
     not drop."""
-    candidate = fit(TrainingPairs.concatenate([base, feedback]), provenance, bands=current.bands)
+    # The refit reads what the current model reads.
+    features = FeatureSet(current.condition_features, tuple(current.provenance.get("shared_features", ())))
+    candidate = fit(TrainingPairs.concatenate([base, feedback]), provenance, bands=current.bands, features=features)
     return candidate, accept(candidate, current)
 
 
