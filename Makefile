@@ -30,14 +30,19 @@ run: install
 LAYOUT_ONLY = --ignore=tests/web/test_every_page.py --ignore=tests/web/test_board_scale.py \
 	--ignore=tests/web/test_render_times.py
 
+# Test files are spread over one process per core (pytest-xdist; TEST_WORKERS=1 runs them in
+# one process). A file's tests stay together, so module fixtures are made once.
+TEST_WORKERS ?= auto
+PARALLEL = -n $(TEST_WORKERS) --dist loadfile
+
 # The whole suite on SQLite; then, when KOPPELKANS_TEST_POSTGRES_URL is set (.ci/run sets it),
 # everything that touches the database again on PostgreSQL. tests/test_pgvector.py runs the
 # pgvector vector store against that server (scripts/start-postgres.sh starts one with pgvector).
 test: install
-	./scripts/install-browser.sh && $(BIN)/python -m pytest
+	./scripts/install-browser.sh && $(BIN)/python -m pytest $(PARALLEL)
 	@if [ -n "$$KOPPELKANS_TEST_POSTGRES_URL" ]; then \
 		echo "--- the database tests again, on PostgreSQL"; \
-		KOPPELKANS_DATABASE_URL="$$KOPPELKANS_TEST_POSTGRES_URL" $(BIN)/python -m pytest -m "not sqlite_only" --ignore=tests/matching $(LAYOUT_ONLY); \
+		KOPPELKANS_DATABASE_URL="$$KOPPELKANS_TEST_POSTGRES_URL" $(BIN)/python -m pytest $(PARALLEL) -m "not sqlite_only" --ignore=tests/matching $(LAYOUT_ONLY); \
 	else \
 		echo "(KOPPELKANS_TEST_POSTGRES_URL not set: PostgreSQL pass skipped; .ci/run sets it)"; \
 	fi

@@ -25,6 +25,40 @@ if "KOPPELKANS_MODEL_CACHE_DIR" not in os.environ:
     os.environ["KOPPELKANS_MODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="koppelkans-models-")
     atexit.register(shutil.rmtree, os.environ["KOPPELKANS_MODEL_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("KOPPELKANS_MATCHING_ENABLED", "false")
+
+
+def _database_of_this_worker(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker empties its database's schema: on PostgreSQL every worker
+    gets a database of its own beside the given one (created when missing)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    given = make_url(url)
+    own = given.set(database=f"{given.database}_{worker}")
+    admin = create_engine(given.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": own.database}).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        admin.dispose()
+    # The pgvector tests read vectors through this server as well (scripts/start-postgres.sh
+    # enables the extension in the given database the same way).
+    database = create_engine(own, isolation_level="AUTOCOMMIT")
+    try:
+        with database.connect() as connection:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+    finally:
+        database.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _worker and os.environ.get("KOPPELKANS_DATABASE_URL", "").startswith("postgresql"):
+    # Set before anything reads the settings, and inherited by the servers tests start.
+    os.environ["KOPPELKANS_DATABASE_URL"] = _database_of_this_worker(os.environ["KOPPELKANS_DATABASE_URL"], _worker)
 os.environ["KOPPELKANS_REGISTRATION_RATE_LIMIT"] = "100000"
 os.environ["KOPPELKANS_LOGIN_RATE_LIMIT"] = "100000"
 # The limits count per fixed window: a test that crossed a window's boundary (every minute by default)
