@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
@@ -42,6 +43,7 @@ from app.domain import (
     Role,
     Visibility,
 )
+from app.names import name_key
 
 # Explicit constraint names, so migrations are the same on SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -164,6 +166,8 @@ class Company(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str | None = Field(default=None, max_length=100, unique=True)  # seed records only
     name: str = Field(max_length=200, index=True)
+    # The name as searches compare it (app/names.py), kept with every write of the name.
+    name_key: str = Field(default="", max_length=800, index=True)
     kvk_number: str | None = Field(default=None, max_length=8, unique=True)  # empty only for seed records
     municipality: str | None = Field(default=None, max_length=100, index=True)
     description: str = Field(sa_column=Column(Text, nullable=False))
@@ -192,6 +196,12 @@ class Company(SQLModel, table=True):
     )
     created_at: datetime = _timestamp(index=True)
     updated_at: datetime = _timestamp()
+
+
+@event.listens_for(Company, "before_insert")
+@event.listens_for(Company, "before_update")
+def _keep_name_key(_mapper: Any, _connection: Any, company: Company) -> None:
+    company.name_key = name_key(company.name)
 
 
 class Need(SQLModel, table=True):

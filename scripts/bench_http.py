@@ -84,10 +84,12 @@ def insert_corpus(database_url: str, company_records: list[dict], need_records: 
 
     from app.core.db import make_engine
     from app.models import Company, Need
+    from app.names import name_key
 
     now = datetime.now(UTC)
     companies = [
-        {"id": number, "name": r["name"], "kvk_number": r["kvk_number"], "municipality": r["municipality"],
+        {"id": number, "name": r["name"], "name_key": name_key(r["name"]), "kvk_number": r["kvk_number"],
+         "municipality": r["municipality"],
          "description": r["description"], "contact_name": f"Contact {number}", "contact_email": r["contact_email"],
          "sectors": r["sectors"], "nld_areas": r["nld_areas"], "capabilities": [],
          "defence_experience": r["defence_experience"], "consent_matching": True, "consent_defence_contact": False,
@@ -300,6 +302,9 @@ def mixed_load(server: stress.Server, token: str, requests: int) -> dict:
     return {"clients": MIXED_CLIENTS, "requests": done.requests, "seconds": done.elapsed,
             "rps": done.requests / max(1e-9, done.elapsed), "write_share": writes / max(1, done.requests),
             "p50": float(np.percentile(every, 50)), "p99": float(np.percentile(every, 99)),
+            "by_kind": {kind: {"n": len(values), "p50": float(np.percentile(values, 50)) * 1000,
+                               "p99": float(np.percentile(values, 99)) * 1000}
+                        for kind, values in done.latencies.items() if values},
             "server_errors": len(done.server_errors), "transport_errors": len(done.transport_errors),
             "lost_writes": len(done.lost_writes),
             "errors": len(done.server_errors) + len(done.transport_errors) + len(done.lost_writes)}

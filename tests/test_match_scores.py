@@ -165,6 +165,23 @@ def test_a_kvk_number_or_a_need_slug_finds_its_record_first(mclient, staff_token
         assert not any(item["name_match"] for item in answer.json()["items"])
 
 
+def test_a_renamed_company_is_found_first_by_its_new_name_only(mclient, staff_tokens):
+    company = register_company(mclient, name="Noordlicht Optiek", description=NIGHT_VISION)
+    register_company(mclient, name="Emmer Composiet", description=DRONES)
+    staff = bearer(staff_tokens["adviser"])
+    renamed = mclient.patch(f"/api/v1/companies/{company['id']}", json={"name": "Café Noorderzon B.V."},
+                            headers={"X-Edit-Token": company["edit_token"]})
+    assert renamed.status_code == 200, renamed.text
+
+    def named(text):
+        items = mclient.post("/api/v1/search", json={"text": text, "target": "companies", "min_fit": "weak"},
+                             headers=staff).json()["items"]
+        return [item["company"]["id"] for item in items if item["name_match"]]
+
+    assert named("  cafe   NOORDERZON b.v. ") == [company["id"]]
+    assert named("Noordlicht Optiek") == []
+
+
 def test_the_search_page_says_in_dutch_when_nothing_fits(mclient, session):
     register_company(mclient, name="Emmer Composiet", description=DRONES)
     assert log_in(mclient, People(session)["adviser"]).status_code == 303

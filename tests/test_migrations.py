@@ -28,3 +28,20 @@ def test_downgrade_and_upgrade_again(tmp_path):
 
     tables = set(inspect(create_engine(url)).get_table_names())
     assert {"company", "need", "organisation", "user", "apitoken", "auditevent"} <= tables
+
+
+def test_companies_stored_before_the_name_key_get_theirs(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    migrate.upgrade(url, "0009")
+    database = create_engine(url)
+    with database.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO company (name, description, sectors, nld_areas, capabilities, defence_experience, "
+            "consent_matching, consent_defence_contact, status, source, created_at, updated_at) VALUES "
+            "('  Café  Noord B.V.', 'x', '[]', '[]', '[]', 'none', 1, 0, 'active', 'self', "
+            "'2026-01-01', '2026-01-01')"))
+    migrate.upgrade(url)
+    with database.connect() as connection:
+        assert connection.execute(text("SELECT name_key FROM company")).scalar_one() == "cafe noord b.v."
