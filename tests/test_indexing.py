@@ -190,5 +190,7 @@ def test_an_edit_is_answered_while_the_index_encodes_other_writes(mclient, state
 
     waited = time.monotonic() - started
     opener.cancel()
+    gate.set()
     assert edited.status_code == 200, edited.text
     assert waited < 5, f"the edit waited {waited:.1f} s for the index"
+    assert wait_until(lambda: len(indexed_ids(state, "company")) == 2)  # the held-back one too

@@ -125,9 +125,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
 # --- the browser tests -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One Chromium for every browser test of the run."""
+    """One Chromium for the browser tests of a file. Per file, not per run: Playwright's API runs
+    an event loop in the test thread while it is open, and a later file in the same process
+    (`make test` runs files in several) may start one of its own (asyncio.run)."""
     if not browser_tools.chromium_available():
         pytest.skip("/usr/bin/chromium is missing and scripts/install-browser.sh could not install it")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
