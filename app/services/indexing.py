@@ -15,7 +15,7 @@ the index follows from the log:
 Nothing is lost when a process stops or crashes: at start its index is brought in step with the
 database and it goes on from the log's newest number read before (matching.py). A record that
 is erased or no longer matchable leaves the index in the committing request itself
-(``remove_unwanted``), so its text is gone from the index and its saved files when the answer is sent.
+(``unwanted``, ``remove``), so its text is gone from the index and its saved files when the answer is sent.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from sqlmodel import Session, col, select
 
@@ -50,10 +50,7 @@ Change = tuple[Side, int]
 def apply_changes(engine: MatchEngine, session: Session, changes: Iterable[Change]) -> None:
     """Bring the index in step with the database for these records: one upsert and at most one
     removal per side."""
-    by_side: dict[Side, set[int]] = {side: set() for side in SIDES}
-    for side, record_id in changes:
-        by_side[side].add(record_id)
-    for side, ids in by_side.items():
+    for side, ids in by_side(changes).items():
         documents, unwanted = indexable(session, side, ids)
         held = engine.snapshot(side).documents
         gone = [record_id for record_id in unwanted if record_id in held]
@@ -63,28 +60,30 @@ def apply_changes(engine: MatchEngine, session: Session, changes: Iterable[Chang
             engine.upsert(documents)
 
 
+def by_side(changes: Iterable[Change]) -> dict[Side, set[int]]:
+    """The record ids of these changes, per side."""
+    ids: dict[Side, set[int]] = {side: set() for side in SIDES}
+    for side, record_id in changes:
+        ids[side].add(record_id)
+    return ids
+
+
 def held(engine: MatchEngine, changes: Iterable[Change]) -> list[Change]:
     """Those of these records the index holds now."""
     return [(side, record_id) for side, record_id in changes if record_id in engine.snapshot(side).documents]
 
 
-def unwanted(session: Session, changes: Iterable[Change]) -> list[Change]:
-    """Those of these records the index must not hold: erased or deleted, or a company no
-    longer matchable."""
-    by_side: dict[Side, set[int]] = {side: set() for side in SIDES}
-    for side, record_id in changes:
-        by_side[side].add(record_id)
-    return [(side, record_id) for side, ids in by_side.items() if ids
-            for record_id in sorted(indexable(session, side, ids)[1])]
+def unwanted(session: Session, changes: Iterable[Change]) -> dict[Side, set[int]]:
+    """Of these records, per side, those the index must not hold: erased or deleted, or a
+    company no longer matchable."""
+    return {side: set(indexable(session, side, ids)[1]) if ids else set() for side, ids in by_side(changes).items()}
 
 
-def remove_unwanted(engine: MatchEngine, session: Session, changes: Iterable[Change]) -> None:
-    """Of these records, take those the index must not hold out of it (``unwanted``)."""
-    leaving = unwanted(session, changes)
-    for side in SIDES:
-        gone = [record_id for record_side, record_id in leaving if record_side == side]
-        if gone:
-            engine.remove(side, gone)
+def remove(engine: MatchEngine, ids_by_side: Mapping[Side, Collection[int]]) -> None:
+    """Take these records out of the index: one removal per side."""
+    for side, ids in ids_by_side.items():
+        if ids:
+            engine.remove(side, sorted(ids))
 
 
 class LogPosition:

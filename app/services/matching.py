@@ -29,7 +29,7 @@ from app.services.indexing import (
     LogPosition,
     apply_changes,
     held,
-    remove_unwanted,
+    remove,
     unwanted,
 )
 from app.services.matchable import NeedFilterCache, documents_from_database
@@ -246,9 +246,9 @@ class MatchingState:
             # the follower holds while it encodes a batch.
             with Session(bind) as session:
                 leaving = unwanted(session, known)
-            if leaving:
-                with self._lock, Session(bind) as session:
-                    remove_unwanted(self.engine, session, leaving)
+            if any(leaving.values()):
+                with self._lock:
+                    remove(self.engine, leaving)
         self.follower.wake()
 
     def indexing(self, session: Session, *, matchable: bool = True) -> Indexing:
