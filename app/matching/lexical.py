@@ -205,14 +205,14 @@ class LexicalIndex:
             return np.zeros((len(positions), len(token_lists)), dtype=np.float32)
         postings = int((self.term_start[stems + 1] - self.term_start[stems]).sum())
         if postings < int((self.passage_start[positions + 1] - self.passage_start[positions]).sum()):
-            entries, local = _ranges(self.term_start, stems)
+            entries, local = ranges_of(self.term_start, stems)
             slot = np.full(self.size, -1, dtype=np.int64)
             slot[positions] = np.arange(len(positions))
             owner = slot[self.passage_of[entries]]
             wanted = owner >= 0
             owner, local, weights = owner[wanted], local[wanted], self.weight_by_term[entries[wanted]]
         else:
-            entries, owner = _ranges(self.passage_start, positions)
+            entries, owner = ranges_of(self.passage_start, positions)
             terms = self.term_of[entries]
             local = np.minimum(np.searchsorted(stems, terms), len(stems) - 1)
             hit = stems[local] == terms
@@ -241,7 +241,7 @@ class LexicalIndex:
         terms = self.distinctive_terms(tokens, max_terms, max_postings)
         if not len(terms):
             return PassageHits(np.zeros(0, np.int64), np.zeros(0, np.float32))
-        entries, _ = _ranges(self.term_start, terms)
+        entries, _ = ranges_of(self.term_start, terms)
         summed = np.bincount(self.passage_of[entries], self.weight_by_term[entries], minlength=self.size)
         hits = np.flatnonzero(summed)
         if len(hits) > limit:
@@ -262,7 +262,7 @@ def _summed_per_list(
         return np.stack(per_list, axis=1).astype(np.float32)
     pair_stem, pair_list = np.nonzero(counts)  # the (stem, list) pairs with a count, by stem
     pair_count = counts[pair_stem, pair_list]
-    pairs, entries = _ranges(_starts(pair_stem, counts.shape[0]), local)  # each entry × its stem's pairs
+    pairs, entries = ranges_of(_starts(pair_stem, counts.shape[0]), local)  # each entry × its stem's pairs
     sums = np.bincount(owner[entries] * lists + pair_list[pairs], weights[entries] * pair_count[pairs],
                        minlength=size * lists)
     scores: np.ndarray = sums.reshape(size, lists).astype(np.float32)
@@ -276,7 +276,7 @@ def _starts(sorted_keys: np.ndarray, size: int) -> np.ndarray:
     return starts
 
 
-def _ranges(starts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ranges_of(starts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Entry indices of the runs of `keys` (concatenated) and, per entry, its key's index in `keys`."""
     first, lengths = starts[keys], starts[keys + 1] - starts[keys]
     owner = np.repeat(np.arange(len(keys)), lengths)

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from app.matching.lexical import CorpusStatistics, LexicalIndex
+from app.matching.lexical import CorpusStatistics, LexicalIndex, ranges_of
 from app.matching.pair_features import PairEvidence, pair_conditions, pair_evidence, query_mass
 from app.matching.pair_model import CONTEXT_RANK, DEFAULT_MODEL_PATH, PairModel, kth_best
 from app.matching.ranking import CandidateDetails, QueryView, passage_scores
@@ -83,10 +83,9 @@ class NeedSide:
     def passages(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The passage rows of the needs at `positions` (concatenated), and where each need's
         rows start among them."""
-        first, lengths = self.starts[positions], self.starts[positions + 1] - self.starts[positions]
-        offsets = np.cumsum(lengths) - lengths
-        rows = np.arange(int(lengths.sum())) + np.repeat(first - offsets, lengths)
-        return rows, offsets
+        rows, _ = ranges_of(self.starts, positions)
+        lengths = self.starts[positions + 1] - self.starts[positions]
+        return rows, np.cumsum(lengths) - lengths
 
 
 def evidence_in(view: QueryView, segment: Segment, rows: np.ndarray, mass: np.ndarray | None = None) -> PairEvidence:
@@ -206,7 +205,7 @@ class PairScorer:
             starts=starts,
             vectors={signal: np.vstack([query.vectors[signal] for query in queries]) for signal in signals},
             languages=np.array([query.language for query in queries]),
-            inverse_mass=np.divide(np.float32(1.0), mass, out=np.zeros(len(mass), np.float32), where=mass > 0),
+            inverse_mass=inverse_of(mass),
             stem_counts=counts,
             contexts=np.full(len(ids), np.nan),
         )
@@ -242,30 +241,16 @@ class PairScorer:
             return _empty_evidence()
         # Every need's passages side by side: one BM25 call and one product per signal.
         sizes = np.array([len(query.mass) for query in queries])
-        starts = np.cumsum(sizes) - sizes
         token_lists = [tokens for query in queries for tokens in query.tokens]
-        mass = np.concatenate([query.mass for query in queries])
-
-        def best_per_need(scores: np.ndarray) -> np.ndarray:
-            """The best over the company's passages and each need's passages."""
-            if not scores.size:
-                return np.full(len(queries), np.nan, np.float32)
-            best: np.ndarray = np.maximum.reduceat(scores.max(axis=0), starts)
-            return best
-
-        bm25 = lexical.scores_of(positions, token_lists)
-        inverse = np.divide(np.float32(1.0), mass, out=np.zeros(len(mass), np.float32), where=mass > 0)
-        cosines = {signal: best_per_need(company_vectors @ np.vstack([q.vectors[signal] for q in queries]).T)
-                   for signal, company_vectors in vectors.items()}
-        missing = np.full(len(queries), np.nan, np.float32)
-        return PairEvidence(
-            dense=cosines.get("dense", missing), multilingual=cosines.get("multilingual", missing),
-            bm25=np.nan_to_num(best_per_need(bm25), nan=0.0), bm25_fraction=np.nan_to_num(
-                best_per_need(bm25 * inverse[None, :]), nan=0.0),
+        return _company_against_needs(
+            cosines={signal: company_vectors @ np.vstack([q.vectors[signal] for q in queries]).T
+                     for signal, company_vectors in vectors.items()},
+            bm25=lexical.scores_of(positions, token_lists),
+            inverse_mass=inverse_of(np.concatenate([query.mass for query in queries])),
+            starts=np.cumsum(sizes) - sizes,
             # The condition is symmetric in the two languages.
             conditions=pair_conditions(company.language, np.array([q.language for q in queries])),
         )
-
 
     def _main_company_evidence(
         self, needs: SideSnapshot, companies: SideSnapshot, company: QueryView, row: int, need_ids: Sequence[int]
@@ -278,18 +263,11 @@ class PairScorer:
         company_passages = main.passage_positions(np.array([row], dtype=np.int64)).positions
         lexical = main.lexical
         # The company's BM25 weights, one column per passage, over the stems it has.
-        starts, ends = lexical.passage_start[company_passages], lexical.passage_start[company_passages + 1]
-        entries = np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)])
-        column = np.repeat(np.arange(len(company_passages)), ends - starts)
+        entries, column = ranges_of(lexical.passage_start, company_passages)
         stems, local = np.unique(lexical.term_of[entries], return_inverse=True)
         weights = np.zeros((len(stems), len(company_passages)))
         weights[local, column] = lexical.weight_by_passage[entries]
         bm25 = (side.stem_counts[:, stems] @ weights)[rows].T.astype(np.float32)
-
-        def best_per_need(scores: np.ndarray) -> np.ndarray:
-            """The best over the company's passages and each need's passages."""
-            best: np.ndarray = np.maximum.reduceat(scores.max(axis=0), offsets)
-            return best
 
         def products(company_vectors: np.ndarray, need_vectors: np.ndarray) -> np.ndarray:
             # Copying a few needs' vectors costs less than a product with all; most of them, more.
@@ -299,14 +277,42 @@ class PairScorer:
             whole: np.ndarray = company_vectors @ need_vectors.T
             return whole[:, rows]
 
-        cosines = {signal: best_per_need(products(main.vectors[signal][company_passages], vectors))
-                   for signal, vectors in side.vectors.items() if signal in main.vectors}
-        missing = np.full(len(need_ids), np.nan, np.float32)
-        return PairEvidence(
-            dense=cosines.get("dense", missing), multilingual=cosines.get("multilingual", missing),
-            bm25=best_per_need(bm25), bm25_fraction=best_per_need(bm25 * side.inverse_mass[rows][None, :]),
+        return _company_against_needs(
+            cosines={signal: products(main.vectors[signal][company_passages], vectors)
+                     for signal, vectors in side.vectors.items() if signal in main.vectors},
+            bm25=bm25, inverse_mass=side.inverse_mass[rows], starts=offsets,
             conditions=pair_conditions(company.language, side.languages[positions]),
         )
+
+
+def _company_against_needs(
+    cosines: Mapping[str, np.ndarray], bm25: np.ndarray, inverse_mass: np.ndarray, starts: np.ndarray,
+    conditions: np.ndarray,
+) -> PairEvidence:
+    """A company's evidence against needs from the scores of its passages (rows) against the
+    needs' passages side by side (columns; `starts`: each need's first): per need, the best over
+    every pair of their passages."""
+
+    def best_per_need(scores: np.ndarray) -> np.ndarray:
+        if not scores.size:
+            return np.full(len(starts), np.nan, np.float32)
+        best: np.ndarray = np.maximum.reduceat(scores.max(axis=0), starts)
+        return best
+
+    best_cosines = {signal: best_per_need(scores) for signal, scores in cosines.items()}
+    missing = np.full(len(starts), np.nan, np.float32)
+    return PairEvidence(
+        dense=best_cosines.get("dense", missing), multilingual=best_cosines.get("multilingual", missing),
+        bm25=np.nan_to_num(best_per_need(bm25), nan=0.0),
+        bm25_fraction=np.nan_to_num(best_per_need(bm25 * inverse_mass[None, :]), nan=0.0),
+        conditions=conditions,
+    )
+
+
+def inverse_of(mass: np.ndarray) -> np.ndarray:
+    """1 / each passage's IDF mass, 0 for a passage without any."""
+    inverse: np.ndarray = np.divide(np.float32(1.0), mass, out=np.zeros(len(mass), np.float32), where=mass > 0)
+    return inverse
 
 
 def side_statistics(side: SideSnapshot) -> CorpusStatistics:
