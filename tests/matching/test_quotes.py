@@ -23,6 +23,14 @@ def quote_of(text: str, word: str):
     return snippet(text, Passage(0, len(text), text), stems_of(word), "nl")
 
 
+def shown_around(text: str, word: str):
+    """The quote around `word` and the part of `text` it shows, which holds the word and fits."""
+    quote = quote_of(text, word)
+    quoted = text[quote.start : quote.end]
+    assert word in quoted and len(quoted) <= MAX_SNIPPET_CHARS
+    return quote, quoted
+
+
 # 253 characters in one sentence, with clauses after ":" and ",".
 SMART_FACTORY = "technologies-added"
 
@@ -32,9 +40,7 @@ def test_a_sentence_too_long_to_show_is_cut_at_a_clause_boundary_and_marked():
     sentence_end = text.index("Defensie.") + len("Defensie.")
     assert sentence_end > MAX_SNIPPET_CHARS
 
-    quote = quote_of(text, "Defensie")
-    quoted = text[quote.start : quote.end]
-    assert "Defensie" in quoted and len(quoted) <= MAX_SNIPPET_CHARS
+    quote, quoted = shown_around(text, "Defensie")
     # The quote runs to the sentence's end and is cut at its start, just after a clause mark.
     assert quote.end == sentence_end and quote.start > 0
     assert text[: quote.start].rstrip()[-1] in ",;:"
@@ -60,9 +66,7 @@ def test_a_sentence_that_fits_is_quoted_whole():
 def test_a_clause_too_long_to_show_is_cut_at_word_boundaries():
     clause = " ".join(["kogelwerende vesten van aramide voor de krijgsmacht"] * 8)
     text = f"Wij maken {clause} in Emmen."
-    quote = quote_of(text, "Emmen")
-    quoted = text[quote.start : quote.end]
-    assert "Emmen" in quoted and len(quoted) <= MAX_SNIPPET_CHARS
+    quote, quoted = shown_around(text, "Emmen")
     assert not text[quote.start - 1].isalnum() and quote.end == len(text)
     # Cut at its start only: the window ends where the sentence does.
     assert quote.text == "…" + quoted and quoted.endswith(" in Emmen.")
@@ -71,9 +75,7 @@ def test_a_clause_too_long_to_show_is_cut_at_word_boundaries():
 def test_a_clause_too_long_to_show_is_cut_on_both_sides_around_its_first_shared_word():
     vests = " ".join(["kogelwerende vesten van aramide voor de krijgsmacht"] * 4)
     text = f"Wij maken {vests} in Emmen {vests} voor Defensie."
-    quote = quote_of(text, "Emmen")
-    quoted = text[quote.start : quote.end]
-    assert "Emmen" in quoted and len(quoted) <= MAX_SNIPPET_CHARS
+    quote, quoted = shown_around(text, "Emmen")
     assert not text[quote.start - 1].isalnum() and not text[quote.end].isalnum()
     assert quote.text == "…" + quoted + "…"
 
