@@ -2,11 +2,14 @@
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from app.core.config import get_settings
+from app.core.db import get_engine
 from app.main import create_app
 from app.matching.encoders import HashingEncoder
 from app.matching.engine import MatchEngine
@@ -186,6 +189,27 @@ def test_restart_rebuilds_from_the_database_with_the_same_results(engine_dir, st
     assert [(i["company"]["id"], i["score"]) for i in after["items"]] == [
         (i["company"]["id"], i["score"]) for i in before["items"]
     ]
+
+
+def test_a_stopped_application_stops_its_precompute_and_lets_the_shared_work_go(engine_dir, staff_tokens):
+    """Another worker takes the work over at once; the stopped one's thread must not live on and
+    take the lease back at its next look."""
+    from app.models import Lease
+    from app.services import shared_precompute
+
+    state = MatchingState(make_engine(engine_dir))
+    with TestClient(create_app(matching_state=state)) as client:
+        seed_pair(client, staff_tokens)
+        state.start_in_background(get_settings()).join(timeout=60)
+        deadline = time.monotonic() + 30
+        while state.engine.precomputed < 1:
+            assert time.monotonic() < deadline, "the start-up never precomputed the need's companies"
+            time.sleep(0.05)
+        assert state.engine.precomputer.running
+    assert not state.engine.precomputer.running
+    with Session(get_engine()) as session:
+        lease = session.get(Lease, shared_precompute.LEASE)
+        assert lease is not None and lease.expires_at.replace(tzinfo=UTC) < datetime.now(UTC)
 
 
 def test_writes_during_the_start_up_build_are_not_lost(engine_dir, staff_tokens, session):

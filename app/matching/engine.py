@@ -193,6 +193,10 @@ class MatchEngine:
         now, and again after each merge of the company side or write to the needs."""
         self.precomputer.start()
 
+    def stop_precompute(self, timeout: float = 60) -> None:
+        """Stop keeping every need's companies (the process stops serving); what is kept stays."""
+        self.precomputer.stop(timeout)
+
     def precompute(self, yield_to_writes: bool = False) -> int:
         """Find and keep every need's companies with the precompute's deeper search now; returns
         how many needs it searched (a need already done for the current companies is skipped)."""

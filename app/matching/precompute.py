@@ -86,6 +86,7 @@ class Precomputer:
         self.searched = self.taken = 0  # needs searched here, and taken from another process, so far
         self._waiting = False  # the last pass waited for another process's companies
         self._was_searching = False
+        self._stopping = False
 
     @property
     def running(self) -> bool:
@@ -105,13 +106,25 @@ class Precomputer:
         if self._thread is not None:
             self._thread.join(timeout=timeout)
 
+    def stop(self, timeout: float) -> None:
+        """End the background thread and wait for it, the engine staying open: a process that
+        lets go of the shared work must not take it back with its next look at the lease."""
+        self._stopping = True
+        self.state.precompute_wanted.set()  # also ends a pass under way (it yields as to a write)
+        self.join(timeout)
+        if self._thread is not None and not self._thread.is_alive():
+            self._thread, self._stopping = None, False
+
+    def _ending(self) -> bool:
+        return self.state.closed or self._stopping
+
     def _loop(self) -> None:
         wanted = self.state.precompute_wanted
-        while not self.state.closed:
+        while not self._ending():
             # Shared: look again now and then (what another process found, whether it still searches).
             woken = wanted.wait(SHARED_POLL_SECONDS if self.shared is not None else None)
             wanted.clear()
-            if self.state.closed:
+            if self._ending():
                 return
             try:
                 if self.shared is not None:

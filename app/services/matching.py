@@ -87,6 +87,7 @@ class MatchingState:
         self.need_filters = NeedFilterCache()
         # Matches computed at once; more requests wait their turn here (see MATCHES_AT_ONCE).
         self.match_slots = threading.BoundedSemaphore(MATCHES_AT_ONCE)
+        self.closed = False  # the application stopped: a build still running starts nothing after
 
     disabled = False
 
@@ -136,19 +137,21 @@ class MatchingState:
                 self.engine.load_or_build(lambda side: documents_from_database(session, side))
             return_free_memory()  # the memory loading parsed and built with and let go of
             with self._lock:
+                if self.closed:
+                    return
                 self.applied_through = start_from
                 self.ready = True
-            if self.follower is not None:
-                self.follower.start()
-                self.follower.wake()  # what was written during the build
-            if settings.precompute_matches:
-                # One worker process searches every need's companies; the others take what it found.
-                self.shared_precompute = SharedPrecompute()
-                self.engine.share_precompute(self.shared_precompute)
-                self.engine.start_precompute()
-            # A write that lets the recent-writes segment outgrow its share returns at once; the
-            # merge (minutes at 100,000 companies) runs beside the requests.
-            self.engine.enable_background_merges()
+                if self.follower is not None:
+                    self.follower.start()
+                    self.follower.wake()  # what was written during the build
+                if settings.precompute_matches:
+                    # One worker process searches every need's companies; the others take what it found.
+                    self.shared_precompute = SharedPrecompute()
+                    self.engine.share_precompute(self.shared_precompute)
+                    self.engine.start_precompute()
+                # A write that lets the recent-writes segment outgrow its share returns at once; the
+                # merge (minutes at 100,000 companies) runs beside the requests.
+                self.engine.enable_background_merges()
             logger.info("matching index ready: %s", self.engine.counts())
         except Exception as error:  # reported by /readyz and the matching endpoints
             logger.exception("building the matching index failed")
@@ -270,9 +273,14 @@ class MatchingState:
     def close(self) -> None:
         with _followers_lock:
             _followers.discard(self)
+        with self._lock:
+            self.closed = True
         if self.follower is not None:
             self.follower.stop()
         if self.shared_precompute is not None:
+            # Stopped first: its next look at the lease would take back what close lets go of.
+            if self.engine is not None:
+                self.engine.stop_precompute()
             self.shared_precompute.close()
         if self.ready and self.engine is not None:
             try:  # other workers' erasures too: the saved index must not bring their text back
