@@ -63,8 +63,9 @@ def make_user(session: Session, *, role: str, username: str | None = None, passw
 
 
 def recorded(client) -> None:
-    """Commit the audit lines of the contact details match lists showed through ``client``:
-    the journal commits them shortly after each answer (app/services/recording.py)."""
+    """Commit the audit lines of the contact details that match lists, searches, company pages and
+    company lists showed through ``client``: the journal commits them shortly after each answer
+    (app/services/recording.py)."""
     client.app.state.journal.flush()
 
 

@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import select
 
 from app.models import AuditEvent, Company
-from tests.factories import bearer, company_payload
+from tests.factories import bearer, company_payload, recorded
 from tests.factories import register_company as register
 
 
@@ -156,6 +156,7 @@ def test_contact_details_only_for_entitled_staff(client, staff_tokens, session):
         assert (quiet_view["contact"] is not None) == sees_quiet, role
         assert open_view["contact"]["email"] == "info@veenstra.example.org", role
         assert (quiet_view["consents"] is not None) == (role in ("admin", "adviser")), role
+    recorded(client)
     reads = session.exec(select(AuditEvent).where(AuditEvent.action == "read_contact")).all()
     assert {e.subject_id for e in reads} == {quiet["id"], open_["id"]}
 

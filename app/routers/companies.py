@@ -5,18 +5,25 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
+from app.core.db import read
 from app.deps import (
     CallerDep,
     CompanyCallerDep,
     CompanyDep,
+    CompanyId,
+    EditTokenHeader,
     IdempotencyKeyHeader,
+    JournalDep,
     MatchingStateDep,
     SessionDep,
     StaffDep,
+    caller_for_company,
     registration_limit,
 )
 from app.models import id_of
+from app.openapi_errors import FORBIDDEN
 from app.schemas import (
     CompaniesOut,
     CompanyCreate,
@@ -30,7 +37,7 @@ from app.schemas import (
     RegistrationReceived,
 )
 from app.services import companies as company_service
-from app.services import idempotency, registration
+from app.services import idempotency, recording, registration
 from app.services.access import Caller
 from app.services.matchable import is_matchable
 
@@ -90,9 +97,9 @@ def register_company(
 
 
 @router.get("", response_model=CompaniesOut)
-def list_companies(
+async def list_companies(
     caller: StaffDep,
-    session: SessionDep,
+    journal: JournalDep,
     q: Annotated[str | None, Query(max_length=200, description="Text in name or description")] = None,
     municipality: Annotated[str | None, Query(max_length=100)] = None,
     region: Annotated[
@@ -106,37 +113,48 @@ def list_companies(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CompaniesOut:
     """Staff only. Filters combine; results are ordered by name."""
-    companies, count = company_service.list_companies(
-        session=session,
-        q=q,
-        municipality=municipality,
-        region=region,
-        nld_area=nld_area,
-        sector=sector,
-        defence_experience=defence_experience,
-        status=status,
-        limit=limit,
-        offset=offset,
-    )
-    return CompaniesOut(
-        data=[company_service.to_out(session=session, caller=caller, company=c) for c in companies], count=count
-    )
+    def question(session: Session) -> tuple[CompaniesOut, list[tuple[int, str]]]:
+        companies, count = company_service.list_companies(
+            session=session, q=q, municipality=municipality, region=region, nld_area=nld_area, sector=sector,
+            defence_experience=defence_experience, status=status, limit=limit, offset=offset,
+        )
+        released: list[tuple[int, str]] = []
+        data = company_service.to_out_many(session=session, caller=caller, companies=companies, audited=released)
+        return CompaniesOut(data=data, count=count), released
+
+    listed, released = await read(question)
+    journal.append(recording.page_entry(caller.label, released))  # the contact details shown, audited shortly
+    return listed
 
 
-@router.get("/{company_id}", response_model=CompanyOut)
-def read_company(company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> CompanyOut:
+@router.get("/{company_id}", response_model=CompanyOut, responses=FORBIDDEN)
+async def read_company(
+    company_id: CompanyId, caller: CallerDep, journal: JournalDep, x_edit_token: EditTokenHeader = None
+) -> CompanyOut:
     """Staff, or the company itself with header `X-Edit-Token`."""
-    company_service.require_access(caller, company)
-    return company_service.to_out(session=session, caller=caller, company=company)
+    def question(session: Session) -> tuple[CompanyOut, recording.Entry]:
+        company = company_service.get_row(session=session, company_id=company_id)
+        company_caller = caller_for_company(company, caller, x_edit_token)
+        company_service.require_access(company_caller, company)
+        released: list[tuple[int, str]] = []
+        out = company_service.to_out(session=session, caller=company_caller, company=company, audited=released)
+        return out, recording.page_entry(company_caller.label, released)
+
+    out, entry = await read(question)
+    journal.append(entry)  # the contact details shown, audited shortly after
+    return out
 
 
 @router.get("/{company_id}/export", response_model=dict)
-def export_company(company: CompanyDep, caller: CompanyCallerDep, session: SessionDep) -> JSONResponse:
+def export_company(
+    company: CompanyDep, caller: CompanyCallerDep, session: SessionDep, journal: JournalDep
+) -> JSONResponse:
     """Everything held about the company — profile, contact details, consents, matches with their
     history, and the audit log of who read or changed its data — as one JSON document.
 
     The company itself (`X-Edit-Token`), advisers and admins. Every export is written to the audit log.
     """
+    journal.flush()  # reads of its contact details a moment ago are in the audit log it gets
     data = company_service.export(session=session, caller=caller, company=company)
     session.commit()
     return JSONResponse(

@@ -14,7 +14,6 @@ from app.deps import (
     JournalDep,
     MatchingStateDep,
     NeedId,
-    SessionDep,
     StaffDep,
     caller_for_company,
 )
@@ -23,7 +22,7 @@ from app.openapi_errors import FORBIDDEN, Responses
 from app.schemas import DefenceExperience, NeedKind, NldArea
 from app.schemas_matching import CompanyMatch, CompanyMatches, NeedMatch, NeedMatches, SearchRequest
 from app.services import companies as company_service
-from app.services import match_views
+from app.services import match_views, recording
 from app.services import needs as need_service
 from app.services.match_views import MatchPage
 
@@ -93,17 +92,24 @@ async def needs_for_company(
 
 
 @router.post("/search", response_model=CompanyMatches | NeedMatches, responses=NOT_READY)
-def search(
-    request_in: SearchRequest, caller: CallerDep, session: SessionDep, engine: EngineDep, matching: MatchingStateDep
+async def search(
+    request_in: SearchRequest, caller: CallerDep, engine: EngineDep, matching: MatchingStateDep, journal: JournalDep
 ) -> CompanyMatches | NeedMatches:
     """Free-text search over needs (anyone: public needs) or companies (staff only)."""
     text, limit, filters = request_in.text, request_in.limit, request_in.filters.model_dump()
-    with matching.match_slots:
+
+    def question(session: Session) -> tuple[CompanyMatches | NeedMatches, list[tuple[int, str]]]:
+        released: list[tuple[int, str]] = []
         if request_in.target == "companies":
             companies = match_views.search_companies(session=session, engine=engine, caller=caller, text=text,
-                                                     limit=limit, filters=filters, min_fit=request_in.min_fit)
-            return CompanyMatches(items=companies, total=len(companies))
+                                                     limit=limit, filters=filters, min_fit=request_in.min_fit,
+                                                     audited=released)
+            return CompanyMatches(items=companies, total=len(companies)), released
         needs = match_views.search_needs(session=session, engine=engine, caller=caller, text=text, limit=limit,
                                          filters=filters, need_filters=matching.need_filters,
                                          min_fit=request_in.min_fit)
-        return NeedMatches(items=needs, total=len(needs))
+        return NeedMatches(items=needs, total=len(needs)), released
+
+    found, released = await read(question)
+    journal.append(recording.page_entry(caller.label, released))  # contact details shown, audited shortly after
+    return found

@@ -140,10 +140,10 @@ def needs_for_company(*, session: Session, **question: Any) -> list[NeedMatch]:
 
 def search_companies(
     *, session: Session, engine: MatchEngine, caller: Caller, text: str, limit: int, filters: dict[str, Any],
-    min_fit: Fit = Fit.fair,
+    min_fit: Fit = Fit.fair, audited: list[tuple[int, str]] | None = None,
 ) -> list[CompanyMatch]:
     """The companies that fit a free text at least ``min_fit`` (staff only); the company the
-    text names first."""
+    text names first. ``audited``: as for ``_company_items``."""
     if caller.user is None:
         raise Unauthorized("searching companies is for staff: log in first (Authorization: Bearer <token>)")
     if not caller.is_staff:
@@ -153,7 +153,7 @@ def search_companies(
     allowed = allowed_company_ids(session, **company_filters) if any(company_filters.values()) else None
     matches = _named_first(engine, text, "company", identity.company_named(session, text, allowed), allowed, limit,
                            min_fit)
-    return _company_items(session, caller, matches)
+    return _company_items(session, caller, matches, audited=audited)
 
 
 def search_needs(

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from app.models import AuditEvent
+from tests.factories import recorded
 from tests.security.conftest import World
 from tests.security.privacy import assert_no_personal_data
 
@@ -89,6 +90,7 @@ def test_every_release_of_contact_details_to_staff_is_audited(client, world, ses
         f"/api/v1/companies/{world.companies['own']['id']}", headers=world.headers("scout")
     )  # no contact
     client.get(f"/api/v1/companies/{world.companies['own']['id']}", headers=world.headers("own_company"))
+    recorded(client)  # committed shortly after each answer
     reads = session.exec(select(AuditEvent).where(AuditEvent.action == "read_contact",
                                                   AuditEvent.subject_type == "company")).all()
     assert [(event.subject_id, event.actor.endswith("(scout)")) for event in reads] == [
