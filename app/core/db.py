@@ -97,41 +97,41 @@ def session_scope() -> Iterator[Session]:
             raise
 
 
-# --- reads made on the event loop ----------------------------------------------------------
+# --- reads made on the event loop (or off it) ----------------------------------------------------------
 
 T = TypeVar("T")
 ConnectionConfigurer = Callable[[DBAPIConnection, ConnectionPoolEntry], None]
-_loop_engines: dict[tuple[Engine, str, int], Engine] = {}
+_thread_engines: dict[tuple[Engine, str, int], Engine] = {}
 
 
-def _configure_loop_reader(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def _configure_reader(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA query_only=ON")  # a write through this connection fails instead of waiting
     cursor.close()
 
 
-def loop_reader() -> Engine | None:
-    """For SQLite, an engine of one read-only connection for the calling thread (an event loop's)
-    alone; None for other databases."""
-    return _loop_connection("reader", _configure_loop_reader)
+def thread_reader() -> Engine | None:
+    """For SQLite, an engine of one read-only connection for the calling thread (an event loop's,
+    or a worker thread's) alone; None for other databases."""
+    return _thread_connection("reader", _configure_reader)
 
 
-def _loop_connection(kind: str, configure: ConnectionConfigurer) -> Engine | None:
+def _thread_connection(kind: str, configure: ConnectionConfigurer) -> Engine | None:
     engine = get_engine()
     if engine.dialect.name != "sqlite":
         return None
     key = (engine, kind, threading.get_ident())
-    found = _loop_engines.get(key)
+    found = _thread_engines.get(key)
     if found is None:
         found = create_engine(engine.url, poolclass=StaticPool, connect_args={"check_same_thread": False},
                               hide_parameters=True)
         event.listen(found, "connect", configure)
-        _loop_engines[key] = found
+        _thread_engines[key] = found
     return found
 
 
-async def read(work: Callable[[Session], T]) -> T:
+async def read(work: Callable[[Session], T], *, scan: bool = False) -> T:
     """``work(session)``, which only reads, with a session of its own; returns its result.
 
     SQLite in WAL mode answers a read from the database file without waiting for any writer, so
@@ -141,8 +141,14 @@ async def read(work: Callable[[Session], T]) -> T:
     16 concurrent match requests: 80 context switches per request, 7 ms of CPU instead of 4).
     ``work`` must not await, so no other request uses the connection meanwhile. Elsewhere
     (PostgreSQL: a network round trip per statement) ``work`` runs in a worker thread.
+
+    ``scan``: ``work`` may read many rows in SQLite (a text filter over every description, tens of
+    milliseconds at 100,000 companies), so it runs in a worker thread, on that thread's own
+    read-only connection: SQLite reads without the GIL, and the loop answers others meanwhile.
     """
-    reader = loop_reader()
+    if scan:
+        return await anyio.to_thread.run_sync(_read_in_this_thread, work)
+    reader = thread_reader()
     if reader is None:
         return await anyio.to_thread.run_sync(_read_with_new_session, work)
     with Session(reader, expire_on_commit=False) as session:
@@ -151,4 +157,12 @@ async def read(work: Callable[[Session], T]) -> T:
 
 def _read_with_new_session(work: Callable[[Session], T]) -> T:
     with new_session() as session:
+        return work(session)
+
+
+def _read_in_this_thread(work: Callable[[Session], T]) -> T:
+    reader = thread_reader()
+    if reader is None:
+        return _read_with_new_session(work)
+    with Session(reader, expire_on_commit=False) as session:
         return work(session)

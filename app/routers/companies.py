@@ -122,7 +122,7 @@ async def list_companies(
         data = company_service.to_out_many(session=session, caller=caller, companies=companies, audited=released)
         return CompaniesOut(data=data, count=count), released
 
-    listed, released = await read(question)
+    listed, released = await read(question, scan=q is not None)
     journal.append(recording.page_entry(caller.label, released))  # the contact details shown, audited shortly
     return listed
 
