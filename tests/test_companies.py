@@ -189,6 +189,30 @@ def test_list_filters(client, staff_tokens):
     assert client.get("/api/v1/companies", params={"limit": 5000}, headers=headers).status_code == 422
 
 
+def test_a_costly_text_count_is_reused_a_few_seconds_while_writes_come_in_and_never_the_rows(
+        client, staff_tokens, monkeypatch):
+    from app.services import list_counts
+
+    headers = bearer(staff_tokens["adviser"])
+
+    def listed() -> tuple[int, list[str]]:
+        body = client.get("/api/v1/companies", params={"q": "radar"}, headers=headers).json()
+        return body["count"], sorted(c["name"] for c in body["data"])
+
+    register(client, name="Radar Noord", description="Wij bouwen radar voor kleine drones.")
+    assert listed() == (1, ["Radar Noord"])  # cheap at this size: made anew each time
+    register(client, name="Radar Zuid", description="Radar en EO/IR-sensoren.")
+    assert listed() == (2, ["Radar Noord", "Radar Zuid"])
+
+    monkeypatch.setattr(list_counts, "text_filtered", list_counts.CountKeeper())  # none kept for other tests
+    monkeypatch.setattr(list_counts, "COSTLY_SECONDS", 0.0)  # as at 100,000 companies
+    assert listed()[0] == 2
+    register(client, name="Radar West", description="Onderhoud van radar.")
+    assert listed() == (2, ["Radar Noord", "Radar West", "Radar Zuid"])  # the count lags, the rows do not
+    monkeypatch.setattr(list_counts, "LAG_SECONDS", 0.0)
+    assert listed()[0] == 3
+
+
 def test_company_exports_everything_held_about_it_and_the_export_is_audited(client, staff_tokens, session):
     created = register(client, contact_name="Anna de Vries", contact_email="anna@devries.example.org")
     headers = {"X-Edit-Token": created["edit_token"]}

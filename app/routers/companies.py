@@ -112,7 +112,9 @@ async def list_companies(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CompaniesOut:
-    """Staff only. Filters combine; results are ordered by name."""
+    """Staff only. Filters combine; results are ordered by name. With `q` in a large register,
+    `count` may leave out the last few seconds' registrations (it scans every description); the
+    listed companies are always current."""
     def question(session: Session) -> tuple[CompaniesOut, list[tuple[int, str]]]:
         companies, count = company_service.list_companies(
             session=session, q=q, municipality=municipality, region=region, nld_area=nld_area, sector=sector,

@@ -15,7 +15,7 @@ from app.core.security import hash_token, new_token, token_matches
 from app.domain import CompanySource, CompanyStatus, DefenceExperience
 from app.models import Company, CompanyRecord, MatchList, id_of, metadata, utcnow
 from app.schemas import CompanyCreate, CompanyOut, CompanyUpdate, Consents, Contact
-from app.services import audit, edit_links, freshness, mail, pipeline
+from app.services import audit, edit_links, freshness, list_counts, mail, pipeline
 from app.services.access import Caller, may_see_consents, may_see_contact
 from app.services.pipeline import introduction_consent, introduction_consented_company_ids
 from app.taxonomy import get_taxonomy
@@ -228,7 +228,12 @@ def list_companies(
     *, session: Session, limit: int = 50, offset: int = 0, order: str = "name", **filters: Any
 ) -> tuple[list[Company], int]:
     conditions = filter_conditions(**filters)
-    count = session.exec(select(func.count()).select_from(Company).where(*conditions)).one()
+    counting = select(func.count()).select_from(Company).where(*conditions)
+    if filters.get("q"):  # a scan of every description: kept a few seconds when costly (list_counts.py)
+        key = tuple(sorted((name, str(value)) for name, value in filters.items() if value is not None))
+        count = list_counts.text_filtered.count(session, key, lambda: session.exec(counting).one())
+    else:
+        count = session.exec(counting).one()
     ordered = select(Company).where(*conditions).order_by(*COMPANY_ORDERS[order])
     companies = session.exec(ordered.offset(offset).limit(limit)).all()
     return list(companies), count
