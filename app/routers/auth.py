@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Response, status
 
 from app.core.text import FormText
-from app.deps import SessionDep, SettingsDep, StaffDep, login_limit
+from app.deps import BearerDep, SessionDep, SettingsDep, StaffDep, login_limit
 from app.models import User, id_of
 from app.schemas import TokenOut, UserOut
 from app.services import users as user_service
@@ -29,6 +29,16 @@ def login(
         session=session, user=user, name="login", lifetime=timedelta(hours=settings.login_token_hours)
     )
     return TokenOut(access_token=token, expires_at=record.expires_at)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def logout(caller: StaffDep, credentials: BearerDep, session: SessionDep) -> Response:
+    """End the bearer token of this call (a script or session that is done); the caller's other
+    tokens and web logins go on working."""
+    if credentials is not None:
+        user_service.revoke_token(session=session, token=credentials.credentials)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/logout-everywhere", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

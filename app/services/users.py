@@ -108,6 +108,14 @@ def web_login_holds(*, session: Session, user: User, login_id: int) -> bool:
     return record.expires_at is None or _aware(record.expires_at) >= datetime.now(UTC)
 
 
+def revoke_token(*, session: Session, token: str) -> None:
+    """The bearer token ``token`` stops working (the commit also ends it in this process's token cache)."""
+    record = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if record is not None:
+        record.revoked = True
+        session.add(record)
+
+
 def end_web_login(*, session: Session, login_id: int) -> None:
     record = session.get(ApiToken, login_id)
     if record is not None and record.name == WEB_LOGIN:

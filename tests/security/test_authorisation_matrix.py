@@ -26,6 +26,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/openapi.json"):                        (200, 200, 200, 200, 200, 200, 200),
     ("POST",   "/api/v1/auth/token"):                   (200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/auth/me"):                      (401, 401, 401, 200, 200, 200, 200),
+    ("POST",   "/api/v1/auth/logout"):                  (401, 401, 401, 204, 204, 204, 204),
     ("POST",   "/api/v1/auth/logout-everywhere"):       (401, 401, 401, 204, 204, 204, 204),
     ("POST",   "/api/v1/companies"):                    (202, 202, 202, 201, 403, 403, 201),
     ("GET",    "/api/v1/companies"):                    (401, 401, 401, 200, 200, 200, 200),

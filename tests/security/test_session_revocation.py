@@ -119,3 +119,18 @@ def test_other_users_keep_their_sessions(client, adviser, session):
 def test_revoking_an_unknown_user_says_so():
     result = CliRunner().invoke(cli, ["users", "revoke", "niemand"])
     assert result.exit_code == 1 and "no user named 'niemand'" in result.output
+
+
+def test_logging_out_ends_this_token_only(client, adviser):
+    _user, api_token = adviser
+    leaving = _login_token(client)
+    staying = _login_token(client)
+    assert _works(client, token=leaving)  # and now looked up lately: kept a few seconds
+
+    response = client.post("/api/v1/auth/logout", headers=bearer(leaving))
+
+    assert response.status_code == 204
+    assert not _works(client, token=leaving)
+    assert _works(client, token=staying) and _works(client, token=api_token)
+    again = client.post("/api/v1/auth/logout", headers=bearer(leaving))
+    assert again.status_code == 401
