@@ -4,7 +4,6 @@ loop, so the loop answers other requests meanwhile."""
 import threading
 
 import anyio
-import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -38,13 +37,3 @@ def test_a_scan_leaves_the_loop_free_for_another_read():
 
     assert sorted(anyio.run(both)) == [1, 2]
 
-
-def test_a_scan_cannot_write(session):
-    if session.get_bind().dialect.name != "sqlite":
-        pytest.skip("PostgreSQL reads through pooled sessions")
-
-    def writes(session: Session) -> None:
-        session.exec(text("CREATE TABLE scratch (x INTEGER)"))
-
-    with pytest.raises(Exception, match="readonly|read-only|query_only"):
-        anyio.run(lambda: read(writes, scan=True))
