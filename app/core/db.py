@@ -97,7 +97,7 @@ def session_scope() -> Iterator[Session]:
             raise
 
 
-# --- reads made on the event loop (or off it) ----------------------------------------------------------
+# --- reads made on the event loop (or beside it) -------------------------------------------
 
 T = TypeVar("T")
 ConnectionConfigurer = Callable[[DBAPIConnection, ConnectionPoolEntry], None]
@@ -146,23 +146,13 @@ async def read(work: Callable[[Session], T], *, scan: bool = False) -> T:
     milliseconds at 100,000 companies), so it runs in a worker thread, on that thread's own
     read-only connection: SQLite reads without the GIL, and the loop answers others meanwhile.
     """
-    if scan:
+    if scan or thread_reader() is None:
         return await anyio.to_thread.run_sync(_read_in_this_thread, work)
-    reader = thread_reader()
-    if reader is None:
-        return await anyio.to_thread.run_sync(_read_with_new_session, work)
-    with Session(reader, expire_on_commit=False) as session:
-        return work(session)
-
-
-def _read_with_new_session(work: Callable[[Session], T]) -> T:
-    with new_session() as session:
-        return work(session)
+    return _read_in_this_thread(work)
 
 
 def _read_in_this_thread(work: Callable[[Session], T]) -> T:
+    """``work`` with this thread's read-only connection (SQLite), or a session of the pool."""
     reader = thread_reader()
-    if reader is None:
-        return _read_with_new_session(work)
-    with Session(reader, expire_on_commit=False) as session:
+    with (Session(reader, expire_on_commit=False) if reader is not None else new_session()) as session:
         return work(session)
