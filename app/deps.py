@@ -60,7 +60,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API token or a token from
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def get_caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+async def get_caller(credentials: BearerDep) -> Caller:
     """Who is calling: the bearer token's user (one read, on the event loop for SQLite: see db.read;
     none for a token looked up in the last few seconds: services/token_cache.py)."""
     if credentials is None:
