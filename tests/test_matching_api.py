@@ -168,6 +168,14 @@ def test_matching_off_answers_503_with_a_reason(client, staff_tokens):
     assert "switched off" in response.json()["detail"]
 
 
+def wait_for_the_precompute(state: MatchingState) -> None:
+    """The start-up also precomputes every need's companies, in its own thread."""
+    deadline = time.monotonic() + 30
+    while state.engine.precomputed < 1:
+        assert time.monotonic() < deadline, "the start-up never precomputed the need's companies"
+        time.sleep(0.05)
+
+
 def test_restart_rebuilds_from_the_database_with_the_same_results(engine_dir, staff_tokens):
     settings = get_settings()
     first_state = MatchingState.ready_with(make_engine(engine_dir))
@@ -180,10 +188,7 @@ def test_restart_rebuilds_from_the_database_with_the_same_results(engine_dir, st
     restarted = MatchingState(make_engine(engine_dir))
     restarted.start_in_background(settings).join(timeout=60)
     assert restarted.readiness() == (True, "ok")
-    deadline = time.monotonic() + 30  # the start-up also precomputes every need's companies
-    while restarted.engine.precomputed < 1:
-        assert time.monotonic() < deadline, "the start-up never precomputed the need's companies"
-        time.sleep(0.05)
+    wait_for_the_precompute(restarted)
     with TestClient(create_app(matching_state=restarted)) as second:
         after = second.get(f"/api/v1/needs/{need['id']}/matches", headers=bearer(staff_tokens["adviser"])).json()
     assert [(i["company"]["id"], i["score"]) for i in after["items"]] == [
@@ -201,10 +206,7 @@ def test_a_stopped_application_stops_its_precompute_and_lets_the_shared_work_go(
     with TestClient(create_app(matching_state=state)) as client:
         seed_pair(client, staff_tokens)
         state.start_in_background(get_settings()).join(timeout=60)
-        deadline = time.monotonic() + 30
-        while state.engine.precomputed < 1:
-            assert time.monotonic() < deadline, "the start-up never precomputed the need's companies"
-            time.sleep(0.05)
+        wait_for_the_precompute(state)
         assert state.engine.precomputer.running
     assert not state.engine.precomputer.running
     with Session(get_engine()) as session:
