@@ -248,6 +248,15 @@ class Searcher:
         return pairs.keep_context((need_id, content), companies,
                                   pairs.context_score(evidence_against(view, whole.details, need.mass)))
 
+    def kept_need_context(self, companies: SideSnapshot, need_id: int, content: str) -> float | None:
+        """A need's context if it is kept for this companies' snapshot's main segment."""
+        return self.state.pairs.kept_context((need_id, content), companies)
+
+    def keep_need_context(self, companies: SideSnapshot, need_id: int, content: str, context: float) -> None:
+        """Keep a need's context found over this companies' snapshot in another process (a forked
+        worker of the weekly list computes what `need_context` would)."""
+        self.state.pairs.keep_context((need_id, content), companies, context)
+
     def candidate_scores(
         self,
         view: QueryView,

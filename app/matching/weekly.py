@@ -12,9 +12,9 @@ so the list shows the number the pages show.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -27,6 +27,10 @@ from app.matching.store import Side, SideSnapshot
 
 CANDIDATES_PER_QUERY = 40
 BLOCK_ROWS = 512  # query documents per block of the matrix product (memory: BLOCK × documents)
+CONTEXT_CHUNK = 32  # needs whose contexts one task of a forked worker finds
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def top_pairs(
     k = min(CANDIDATES_PER_QUERY + per_query, len(target_docs.ids))
     job = _Job(searcher, queries, query_docs, target_docs, blocked, query_side == target_side, per_query, k)
     starts = list(range(0, len(query_docs.ids), BLOCK_ROWS))
-    return [line for block in _map_blocks(job, starts, workers) for line in block]
+    return [line for block in _map(job.block, starts, workers) for line in block]
 
 
 @dataclass(frozen=True)
@@ -147,29 +151,47 @@ class _Job:
         return lines
 
 
-# The job a forked worker process reads (set just before the fork, so nothing is pickled).
-_forked_job: _Job | None = None
+# The work a forked worker process does (set just before the fork, so nothing is pickled).
+_forked_work: Callable[[Any], Any] | None = None
 
 
-def _forked_block(start: int) -> list[WeeklyLine]:
-    assert _forked_job is not None
+def _forked(item: Any) -> Any:
+    assert _forked_work is not None
     # The processes already use every core: BLAS threads on top would only compete.
     with threadpool_limits(1):
-        return _forked_job.block(start)
+        return _forked_work(item)
 
 
-def _map_blocks(job: _Job, starts: list[int], workers: int) -> list[list[WeeklyLine]]:
-    """job.block for every start, in order; with workers > 1 in forked processes that share
-    the engine's memory (a batch job's way to use both cores: the scoring is Python-bound)."""
-    global _forked_job
-    if workers <= 1 or len(starts) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [job.block(start) for start in starts]
-    _forked_job = job
+def _map(work: Callable[[T], R], items: list[T], workers: int) -> list[R]:
+    """`work` of every item, in order; with workers > 1 in forked processes that share the
+    engine's memory (a batch job's way to use both cores: the scoring is Python-bound)."""
+    global _forked_work
+    if workers <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [work(item) for item in items]
+    _forked_work = work
     try:
-        with multiprocessing.get_context("fork").Pool(min(workers, len(starts))) as pool:
-            return pool.map(_forked_block, starts, chunksize=1)
+        with multiprocessing.get_context("fork").Pool(min(workers, len(items))) as pool:
+            return pool.map(_forked, items, chunksize=1)
     finally:
-        _forked_job = None
+        _forked_work = None
+
+
+def _find_need_contexts(searcher: Searcher, need_ids: Collection[int], workers: int) -> None:
+    """Every need's context, found before the lists so that forked workers share them instead
+    of each finding them; those not kept yet are found in `workers` processes too (a context
+    is a search over every company: at 10,000 companies most of a one-process list's time)."""
+    needs, companies = searcher.snapshot("need"), searcher.snapshot("company")
+    missing = [(need_id, needs.documents[need_id].content_hash) for need_id in need_ids
+               if need_id in needs.documents
+               and searcher.kept_need_context(companies, need_id, needs.documents[need_id].content_hash) is None]
+
+    def find(chunk: list[tuple[int, str]]) -> list[float]:
+        return [searcher.need_context(needs, need_id, content) for need_id, content in chunk]
+
+    chunks = [missing[start : start + CONTEXT_CHUNK] for start in range(0, len(missing), CONTEXT_CHUNK)]
+    for chunk, contexts in zip(chunks, _map(find, chunks, workers), strict=True):
+        for (need_id, content), context in zip(chunk, contexts, strict=True):
+            searcher.keep_need_context(companies, need_id, content, context)
 
 
 def _rescore(
@@ -200,11 +222,8 @@ def weekly_pairs(
     `workers` > 1 scores in that many forked processes: for a command-line batch job only,
     never inside the multi-threaded web server.
     """
-    # Every need's context first, so forked workers share them instead of each finding them.
-    needs = searcher.snapshot("need")
-    for need_id in (needs.documents if need_ids is None else need_ids):
-        if need_id in needs.documents:
-            searcher.need_context(needs, need_id, needs.documents[need_id].content_hash)
+    _find_need_contexts(searcher, list(searcher.snapshot("need").documents) if need_ids is None else need_ids,
+                        workers)
     return WeeklyPairs(
         need_to_companies=top_pairs(searcher, "need", "company", companies_per_need, need_ids, company_ids,
                                     [(n, c) for c, n in dismissed], workers),

@@ -50,12 +50,16 @@ def test_several_worker_processes_give_the_same_list_as_one(tmp_path, monkeypatc
     from app.matching import weekly
 
     monkeypatch.setattr(weekly, "BLOCK_ROWS", 7)  # several blocks to share out
-    engine = _world(tmp_path)
-    alone = engine.weekly_pairs(companies_per_need=3, needs_per_company=2, dismissed=[(1, 100)])
-    shared = engine.weekly_pairs(companies_per_need=3, needs_per_company=2, dismissed=[(1, 100)], workers=2)
+    monkeypatch.setattr(weekly, "CONTEXT_CHUNK", 2)  # the needs' contexts in several tasks too
+    # Two engines, so that the shared run finds every need's context in its workers instead of
+    # reading the ones the first run kept.
+    alone_engine, shared_engine = _world(tmp_path / "alone"), _world(tmp_path / "shared")
+    alone = alone_engine.weekly_pairs(companies_per_need=3, needs_per_company=2, dismissed=[(1, 100)])
+    shared = shared_engine.weekly_pairs(companies_per_need=3, needs_per_company=2, dismissed=[(1, 100)], workers=2)
     for direction in ("need_to_companies", "company_to_needs"):
         assert _pairs(shared[direction]) == _pairs(alone[direction])
         assert [line.score for line in shared[direction]] == [line.score for line in alone[direction]]
     assert (100, 1) not in {(line.query_id, line.match_id) for line in alone["need_to_companies"]}
     assert (1, 100) not in {(line.query_id, line.match_id) for line in alone["company_to_needs"]}
-    engine.close()
+    alone_engine.close()
+    shared_engine.close()
