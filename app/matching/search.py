@@ -194,11 +194,8 @@ class Searcher:
         stored = view.document.id != FREE_TEXT_ID and own is not None and own.document.text == view.document.text
         if _company_asks_needs(view, target):
             chosen = np.arange(len(ids)) if shortlist is None else shortlist
-            hashes = [target.documents[int(i)].content_hash for i in ids[chosen]]
-            evidence = pairs.company_evidence(target, companies, view, ids[chosen].tolist(), hashes)
-            contexts = self.need_contexts(target, ids[chosen], hashes)
             probabilities = np.full(len(ids), -1.0)
-            probabilities[chosen] = pairs.probabilities(evidence, contexts)
+            probabilities[chosen] = self.needs_probabilities(view, target, ids[chosen])
             return probabilities
         if stored and view.document.side == "need" and target.side == "company":
             need_id = view.document.id
@@ -212,6 +209,15 @@ class Searcher:
             return pairs.probabilities(evidence, pairs.context_score(evidence))  # the page is the main segment's
         whole = self._scores(view, self._main_only(target), None, set(), self.state.candidate_pool)
         return pairs.probabilities(evidence, pairs.context_score(evidence_against(view, whole.details)))
+
+    def needs_probabilities(self, view: QueryView, needs: SideSnapshot, need_ids: np.ndarray) -> np.ndarray:
+        """A stored company's probability of fit with each of these needs. It reads each need's
+        evidence against the company (pair_scoring.py), not the company's scores as a query, so
+        a caller that has only the needs' ids needs no search or scoring of its own."""
+        pairs = self.state.pairs
+        hashes = [needs.documents[int(i)].content_hash for i in need_ids]
+        evidence = pairs.company_evidence(needs, self.state.snapshots["company"], view, need_ids.tolist(), hashes)
+        return pairs.probabilities(evidence, self.need_contexts(needs, need_ids, hashes))
 
     def _main_only(self, side: SideSnapshot) -> SideSnapshot:
         """Every document of the side's main segment, as a snapshot: where contexts are found

@@ -201,12 +201,14 @@ def _rescore(
     view = searcher.query_view(stored.document) if stored is not None else None
     if view is None:
         return []
-    scored = searcher.scores_of_rows(view, chosen)
-    if not len(scored.scores):
-        return []
-    target = searcher.snapshot("need" if queries.side == "company" else "company")
-    probabilities = searcher.probabilities(view, scored, target)
-    ids = scored.scores.document_ids
+    if queries.side == "company":
+        # A company's probabilities are read from each need's side: its own scores would go unread.
+        ids = np.concatenate([part.segment.document_ids[part.rows] for part in chosen])
+        probabilities = searcher.needs_probabilities(view, searcher.snapshot("need"), ids) if len(ids) else ids
+    else:
+        scored = searcher.scores_of_rows(view, chosen)
+        ids = scored.scores.document_ids
+        probabilities = searcher.probabilities(view, scored, searcher.snapshot("company")) if len(ids) else ids
     order = top_order(probabilities, ids, per_query)
     return [WeeklyLine(query_id, int(ids[p]), rank, round(float(probabilities[p]), 6))
             for rank, p in enumerate(order, start=1)]
