@@ -59,8 +59,45 @@ class LexicalIndex:
         self._terms: list[str] | None = None  # vocabulary ids → stems, made when first asked
         passage_tokens = [tokens or (EMPTY_PASSAGE_TOKEN,) for tokens in passage_tokens]
         counts = np.fromiter(map(len, passage_tokens), dtype=np.int64, count=self.size)
-        lengths = counts.astype(np.float32)
         pair_rows, pair_terms, term_frequency = self._passage_stem_pairs(passage_tokens, counts)
+        self._weigh(pair_rows, pair_terms, term_frequency, counts.astype(np.float32), statistics)
+
+    def extended(
+        self, keep: np.ndarray, added: Sequence[Sequence[str]], statistics: CorpusStatistics | None = None
+    ) -> LexicalIndex:
+        """The index of this one's kept passages (`keep`: a bool per passage) followed by the
+        `added` ones: what `LexicalIndex(kept passages' tokens + added, statistics)` holds, up to
+        the order of its vocabulary ids, without reading the kept passages' stems again (a write
+        to the segment of recent writes would otherwise re-read all of it)."""
+        index = LexicalIndex.__new__(LexicalIndex)
+        kept = int(keep.sum())
+        index.size = kept + len(added)
+        index.vocabulary = dict(self.vocabulary)
+        index._terms = None
+        pair_passage = np.repeat(np.arange(self.size), np.diff(self.passage_start))
+        kept_pairs = keep[pair_passage]
+        added = [tokens or (EMPTY_PASSAGE_TOKEN,) for tokens in added]
+        counts = np.fromiter(map(len, added), dtype=np.int64, count=len(added))
+        added_rows, added_terms, added_frequency = index._passage_stem_pairs(added, counts)
+        renumbered_rows = np.cumsum(keep) - 1
+        pair_rows = np.concatenate([renumbered_rows[pair_passage[kept_pairs]], added_rows + kept]).astype(np.int32)
+        pair_terms = np.concatenate([self.term_of[kept_pairs], added_terms]).astype(np.int32)
+        term_frequency = np.concatenate([self.frequency_of[kept_pairs].astype(np.float32), added_frequency])
+        used = np.bincount(pair_terms, minlength=len(index.vocabulary)) > 0
+        if not used.all():  # stems only the dropped passages had leave the vocabulary
+            renumbered = np.cumsum(used) - 1
+            pair_terms = renumbered[pair_terms].astype(np.int32)
+            index.vocabulary = {term: int(renumbered[i]) for term, i in index.vocabulary.items() if used[i]}
+        lengths = np.bincount(pair_rows, weights=term_frequency, minlength=index.size).astype(np.float32)
+        index._weigh(pair_rows, pair_terms, term_frequency, lengths, statistics)
+        return index
+
+    def _weigh(
+        self, pair_rows: np.ndarray, pair_terms: np.ndarray, term_frequency: np.ndarray, lengths: np.ndarray,
+        statistics: CorpusStatistics | None,
+    ) -> None:
+        """Every (passage, stem) pair's BM25 weight, held by passage and by stem. The pairs come
+        in passage order; `lengths` is each passage's number of tokens."""
         own_frequency = np.bincount(pair_terms, minlength=len(self.vocabulary))
         terms = list(self.vocabulary)
         # Rarity of each stem in these passages (explanations sort shared words by it).
@@ -162,7 +199,7 @@ class LexicalIndex:
             dtype=np.int64, count=int(counts.sum()),
         )
         stems = max(1, len(self.vocabulary))
-        keys += np.repeat(np.arange(self.size, dtype=np.int64) * stems, counts)  # passage * stems + stem
+        keys += np.repeat(np.arange(len(counts), dtype=np.int64) * stems, counts)  # passage * stems + stem
         keys.sort()
         first = np.empty(len(keys), dtype=bool)
         first[:1] = True

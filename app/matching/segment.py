@@ -78,7 +78,7 @@ class Segment:
         contiguous = {s: np.ascontiguousarray(v, dtype=np.float32) for s, v in vectors.items()}
         if lexical is None:
             if tokens is None:
-                tokens = [t for d in ordered for t in _own_tokens(d)]
+                tokens = [t for d in ordered for t in own_tokens(d)]
             lexical = LexicalIndex(tokens, statistics)
         del tokens
         if not ann and with_ann and passages >= ann_min_passages:
@@ -143,7 +143,7 @@ class Segment:
         return {s: v[start : start + count] for s, v in self.vectors.items()}
 
 
-def _own_tokens(stored: StoredDocument) -> tuple[tuple[str, ...], ...]:
+def own_tokens(stored: StoredDocument) -> tuple[tuple[str, ...], ...]:
     if stored.passage_tokens is None:
         raise ValueError(f"document {stored.document.id} holds no stems: pass the tokens of its passages")
     return stored.passage_tokens

@@ -47,3 +47,31 @@ def test_postings_without_erased_passages_score_the_others_alike_and_forget_thei
     assert scrubbed.scores(["geheim"]).tolist() == [0.0, 0.0, 0.0]
     assert "geheim" not in scrubbed.vocabulary and "drone" in scrubbed.vocabulary
     assert scrubbed.stems_of(1) == () and sorted(scrubbed.stems_of(0)) == ["composiet", "drone"]
+
+
+def test_an_extended_index_holds_what_one_built_anew_from_the_same_passages_does():
+    """A write to the segment of recent writes carries the kept passages' postings over
+    (LexicalIndex.extended) instead of reading their stems again; the segment must not differ."""
+    from app.matching.lexical import CorpusStatistics
+
+    big = CorpusStatistics(passages=50, mean_length=4.0, document_frequency={"drone": 20, "radar": 5})
+    passages = [["drone", "geheim", "geheim"], ["radar", "composiet"], [], ["drone", "lasser", "radar"]]
+    index = LexicalIndex(passages, big)
+    keep = np.array([True, False, True, True])
+    added = [["composiet", "kevlar", "kevlar", "drone"], ["sonar"]]
+    extended = index.extended(keep, added, big)
+    anew = LexicalIndex([p for p, kept in zip(passages, keep) if kept] + added, big)
+
+    assert extended.size == anew.size == 5
+    assert set(extended.vocabulary) == set(anew.vocabulary)
+    assert "geheim" in extended.vocabulary  # the kept first passage still has it
+    assert extended.document_frequency == anew.document_frequency
+    for position in range(anew.size):
+        assert sorted(extended.stems_of(position)) == sorted(anew.stems_of(position))
+    for query in (["drone"], ["kevlar", "radar"], ["composiet", "sonar", "geheim", "drone"], ["onbekend"]):
+        np.testing.assert_allclose(extended.scores(query), anew.scores(query), rtol=1e-6)
+    np.testing.assert_allclose(extended.scores_of(np.array([4, 1]), [["sonar"], ["drone", "lasser"]]),
+                               anew.scores_of(np.array([4, 1]), [["sonar"], ["drone", "lasser"]]), rtol=1e-6)
+    # A stem only a dropped passage had leaves the vocabulary.
+    dropped = index.extended(np.array([False, True, True, True]), [], big)
+    assert "geheim" not in dropped.vocabulary and dropped.scores(["geheim"]).tolist() == [0.0, 0.0, 0.0]
