@@ -63,6 +63,21 @@ def test_a_journal_commits_its_entries_shortly_after_they_are_appended(tmp_path)
     assert list((tmp_path / "journal").iterdir()) == []  # a closed journal leaves no file behind
 
 
+def test_an_answer_that_showed_no_contact_details_writes_nothing_to_the_journal(tmp_path):
+    journal = RecordJournal(tmp_path / "journal", flush_seconds=3600)
+    journal.start()
+    try:
+        def written() -> int:
+            return sum(path.stat().st_size for path in (tmp_path / "journal").iterdir())
+
+        journal.append(page_entry("user:1 (adviser)", []))
+        assert written() == 0
+        journal.append(page_entry("user:1 (adviser)", [(7, "need 3")]))
+        assert written() > 0
+    finally:
+        journal.close()
+
+
 def test_a_killed_process_loses_no_entry_of_its_journal_and_none_counts_twice(tmp_path):
     folder = tmp_path / "journal"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

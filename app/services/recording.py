@@ -83,7 +83,10 @@ class RecordJournal:
     # --- the request side ---------------------------------------------------------------
 
     def append(self, entry: Entry) -> None:
-        """Make ``entry`` durable (one write to the journal file); it is committed shortly after."""
+        """Make ``entry`` durable (one write to the journal file); it is committed shortly after.
+        An entry that released no contact details has nothing to audit and is not written."""
+        if not entry["reads"]:
+            return
         line = orjson.dumps(entry) + b"\n"
         with self._lock:
             if self._descriptor is None:

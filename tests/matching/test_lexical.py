@@ -60,7 +60,7 @@ def test_an_extended_index_holds_what_one_built_anew_from_the_same_passages_does
     keep = np.array([True, False, True, True])
     added = [["composiet", "kevlar", "kevlar", "drone"], ["sonar"]]
     extended = index.extended(keep, added, big)
-    anew = LexicalIndex([p for p, kept in zip(passages, keep) if kept] + added, big)
+    anew = LexicalIndex([p for p, kept in zip(passages, keep, strict=True) if kept] + added, big)
 
     assert extended.size == anew.size == 5
     assert set(extended.vocabulary) == set(anew.vocabulary)
