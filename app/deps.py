@@ -1,11 +1,12 @@
 """Dependencies shared by the routers: the database session and who is calling."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Row
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -141,6 +142,17 @@ def caller_for_company(company: CompanyRecord, caller: Caller, x_edit_token: str
     if caller.user is None:
         raise Unauthorized("send Authorization: Bearer <token> (staff) or X-Edit-Token (the company itself)")
     return caller
+
+
+def readable_company(
+    session: Session, company_id: int, caller: Caller, x_edit_token: str | None
+) -> tuple[Row[Any], Caller]:
+    """A company's row for a read, and its reader: staff, or the company itself by its edit
+    token (404 when there is no such company, 401 or 403 when the caller may not read it)."""
+    company = company_service.get_row(session=session, company_id=company_id)
+    reader = caller_for_company(company, caller, x_edit_token)
+    company_service.require_access(reader, company)
+    return company, reader
 
 
 async def company_caller(

@@ -19,7 +19,7 @@ from app.deps import (
     MatchingStateDep,
     SessionDep,
     StaffDep,
-    caller_for_company,
+    readable_company,
     registration_limit,
 )
 from app.models import id_of
@@ -135,9 +135,7 @@ async def read_company(
 ) -> CompanyOut:
     """Staff, or the company itself with header `X-Edit-Token`."""
     def question(session: Session) -> tuple[CompanyOut, recording.Entry]:
-        company = company_service.get_row(session=session, company_id=company_id)
-        company_caller = caller_for_company(company, caller, x_edit_token)
-        company_service.require_access(company_caller, company)
+        company, company_caller = readable_company(session, company_id, caller, x_edit_token)
         released: list[tuple[int, str]] = []
         out = company_service.to_out(session=session, caller=company_caller, company=company, audited=released)
         return out, recording.page_entry(company_caller.label, released)

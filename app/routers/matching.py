@@ -15,13 +15,12 @@ from app.deps import (
     MatchingStateDep,
     NeedId,
     StaffDep,
-    caller_for_company,
+    readable_company,
 )
 from app.domain import Fit
 from app.openapi_errors import FORBIDDEN, Responses
 from app.schemas import DefenceExperience, NeedKind, NldArea
 from app.schemas_matching import CompanyMatch, CompanyMatches, NeedMatch, NeedMatches, SearchRequest
-from app.services import companies as company_service
 from app.services import match_views, recording
 from app.services import needs as need_service
 from app.services.match_views import MatchPage
@@ -78,9 +77,7 @@ async def needs_for_company(
 ) -> NeedMatches:
     """Staff, or the company itself (`X-Edit-Token`): the needs and programmes that fit a company."""
     def question(session: Session) -> MatchPage[NeedMatch]:
-        company = company_service.get_row(session=session, company_id=company_id)
-        company_caller = caller_for_company(company, caller, x_edit_token)
-        company_service.require_access(company_caller, company)
+        company, company_caller = readable_company(session, company_id, caller, x_edit_token)
         return match_views.needs_for_company_page(
             session=session, engine=engine, caller=company_caller, company=company, limit=limit, kind=kind,
             include_closed=include_closed, need_filters=matching.need_filters, min_fit=min_fit,
