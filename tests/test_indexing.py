@@ -17,6 +17,7 @@ from app.services.indexing import IndexFollower
 from app.services.matching import MatchingState
 from tests.factories import bearer, company_payload, create_need
 from tests.test_matching_api import NIGHT_VISION
+from tests.waiting import wait_until
 
 HELD_BACK = "Wachtrij"  # a company whose name holds this word is encoded only once the gate opens
 
@@ -60,15 +61,6 @@ def mclient(state) -> Iterator[TestClient]:
 
 def indexed_ids(state: MatchingState, side: str) -> set[int]:
     return set(state.engine.snapshot(side).documents)
-
-
-def wait_until(condition, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def matched_names(client: TestClient, need_id: int, token: str) -> list[str]:

@@ -4,7 +4,6 @@
 import logging
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -21,6 +20,7 @@ from app.models import OutboxMail, utcnow
 from app.services import mail
 from app.services.mail_transport import SmtpServer
 from tests.factories import company_payload
+from tests.waiting import wait_until
 
 ADDRESS = "piet@voorbeeld-bedrijf.example"
 
@@ -204,9 +204,7 @@ def test_the_web_app_sends_mail_in_the_background_after_the_commit(client, sessi
     before = set(mail.outbox_files())
     queue_one(session, purpose="background")
     session.commit()  # wakes the app's sender
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not _new_files(before, "-background.eml"):
-        time.sleep(0.05)
+    wait_until(lambda: _new_files(before, "-background.eml"), 10)
     assert len(_new_files(before, "-background.eml")) == 1
 
 

@@ -15,6 +15,7 @@ from app.matching.encoders import HashingEncoder
 from app.matching.engine import MatchEngine
 from app.services.matching import MatchingState
 from tests.factories import bearer, create_need, register_company
+from tests.waiting import wait_until
 
 
 def make_engine(folder) -> MatchEngine:
@@ -170,10 +171,7 @@ def test_matching_off_answers_503_with_a_reason(client, staff_tokens):
 
 def wait_for_the_precompute(state: MatchingState) -> None:
     """The start-up also precomputes every need's companies, in its own thread."""
-    deadline = time.monotonic() + 30
-    while state.engine.precomputed < 1:
-        assert time.monotonic() < deadline, "the start-up never precomputed the need's companies"
-        time.sleep(0.05)
+    assert wait_until(lambda: state.engine.precomputed >= 1, 30), "the start-up never precomputed the need's companies"
 
 
 def test_restart_rebuilds_from_the_database_with_the_same_results(engine_dir, staff_tokens):

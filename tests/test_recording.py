@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from app.services.matching import MatchingState
 from app.services.recording import RecordJournal, page_entry
 from tests.factories import bearer, company_payload, create_need
 from tests.test_matching_api import NIGHT_VISION, make_engine
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,9 +54,7 @@ def test_a_journal_commits_its_entries_shortly_after_they_are_appended(tmp_path)
     journal.start()
     try:
         journal.append(page_entry("user:1 (adviser)", [(7, "need 3")]))
-        deadline = time.monotonic() + 5
-        while not audit_details() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(audit_details, 5, 0.02)
         assert audit_details() == ["need 3"]
     finally:
         journal.close()

@@ -8,7 +8,8 @@ parsed file at once), `<side>.<segment>.<signal>.npy`
 graph; with pgvector the graph is in PostgreSQL, found again by the vectors' hash);
 plus `<side>.main.live.npy` (which main documents are still live), `<side>.main.lexical.npz`
 (its BM25 postings, so that loading does not build them) and `<side>.main.kept.npz` (the
-candidates the precompute found in that main segment, per stored query). The manifest
+candidates the precompute found in that main segment, per stored query, and each need's context
+score over it). The manifest
 names the encoders and text rules the files were made with; a mismatch makes the folder stale.
 An erased document keeps its row in a main segment's files until the merge, without its text
 (scrub.py): when saved, and in the saved folder right after the erasure (forget_documents).
@@ -61,6 +62,9 @@ class KeptQuery:
 class KeptEntry(NamedTuple):
     query: KeptQuery
     candidates: SegmentCandidates  # in the main segment saved beside them
+    # A need's context score over that main segment (pair_scoring.py); NaN when not known. Saved
+    # so that a company's first page after a restart need not find its needs' contexts again.
+    context: float = float("nan")
 
 
 KeptCandidates = Sequence[KeptEntry]
@@ -122,6 +126,7 @@ def _write_kept(path: Path, entries: KeptCandidates) -> None:
             rows=np.concatenate([e.candidates.rows for e in entries]),
             best=np.concatenate([e.candidates.best for e in entries]),
             second=np.concatenate([e.candidates.second for e in entries]),
+            context=np.array([e.context for e in entries], dtype=np.float64),
         )
 
 
@@ -143,11 +148,13 @@ def _kept_from_file(path: Path, main: Segment) -> KeptCandidates:
         rows, best, second = saved["rows"], saved["best"], saved["second"]
         if (len(ends) and ends[-1] != len(rows)) or (len(rows) and rows.max() >= len(main.document_ids)):
             raise ValueError(f"{path.name} does not fit its main segment")
+        contexts = saved["context"] if "context" in saved.files else np.full(len(ends), np.nan)
         return [
             KeptEntry(KeptQuery(side_named(str(side)), int(id_), str(content_hash), int(pool)),
-                      SegmentCandidates(main, rows[end - count:end], best[end - count:end], second[end - count:end]))
-            for side, id_, content_hash, pool, count, end in zip(
-                saved["side"], saved["id"], saved["content_hash"], saved["pool"], saved["count"], ends,
+                      SegmentCandidates(main, rows[end - count:end], best[end - count:end], second[end - count:end]),
+                      float(context))
+            for side, id_, content_hash, pool, count, end, context in zip(
+                saved["side"], saved["id"], saved["content_hash"], saved["pool"], saved["count"], ends, contexts,
                 strict=True)
         ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -53,7 +54,10 @@ class SavedIndex:
                 for key, candidates in state.materialised.thorough(side, snapshot.main).items():
                     if key.allowed_ids is None:
                         query = persistence.KeptQuery(key.query_side, key.query_id, key.content_hash, key.pool)
-                        kept[side].append(persistence.KeptEntry(query, candidates))
+                        context = (state.pairs.kept_context((key.query_id, key.content_hash), snapshot)
+                                   if side == "company" and key.query_side == "need" else None)
+                        kept[side].append(persistence.KeptEntry(
+                            query, candidates, float("nan") if context is None else context))
             persistence.save(state.data_dir / "index", dict(state.snapshots), self.manifest_expectation(),
                              state.counts(), kept)
 
@@ -85,7 +89,8 @@ class SavedIndex:
 
     def _keep_loaded(self, kept: Mapping[Side, persistence.KeptCandidates]) -> None:
         """Keep the precompute's saved candidates again, for the queries whose text is still the
-        one they were found for: the precompute then skips them."""
+        one they were found for: the precompute then skips them; and the needs' saved contexts,
+        which a company's first page would otherwise find for each of its candidate needs."""
         for target, entries in kept.items():
             for entry in entries:
                 query = entry.query
@@ -93,3 +98,6 @@ class SavedIndex:
                 if stored is not None and stored.content_hash == query.content_hash:
                     key = MaterialisedKey(target, query.side, query.id, query.content_hash, None, query.pool)
                     self.state.materialised.keep(key, entry.candidates, thorough=True)
+                    if target == "company" and query.side == "need" and math.isfinite(entry.context):
+                        self.state.pairs.keep_context((query.id, query.content_hash), self.state.snapshots["company"],
+                                                      entry.context)

@@ -10,6 +10,7 @@ import pytest
 from app.matching.ann import HnswPassageSearch
 from app.matching.engine import Document
 from app.matching.materialised import MaterialisedKey
+from tests.waiting import wait_until
 
 from .factories import make_engine
 
@@ -121,9 +122,7 @@ def test_the_write_that_outgrows_the_delta_returns_while_the_merge_runs(engines)
 def test_a_need_asked_right_after_the_merge_has_its_deep_candidates_already(engines):
     background, *_, graphs, rng = engines
     background.start_precompute()
-    deadline = time.monotonic() + 30
-    while background.precomputed < len(needs()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: background.precomputed >= len(needs()), 30)
     keys = [MaterialisedKey.of(n, "company", None, background.candidate_pool) for n in needs()]
     seen_at_swap = []
     swap = background.state.swap

@@ -1,12 +1,12 @@
 """Kept (materialised) matches of stored needs and companies: never stale, never unbounded."""
 
-import time
 
 import numpy as np
 import pytest
 
 from app.matching.engine import Document
 from app.matching.materialised import MaterialisedKey
+from tests.waiting import wait_until
 
 from .factories import make_engine
 
@@ -128,6 +128,26 @@ def test_a_restart_keeps_the_precomputed_candidates_saved_with_the_index(tmp_pat
     restarted.close()
 
 
+def test_a_restart_brings_the_needs_contexts_back_so_a_company_s_first_page_finds_none_again(tmp_path, pair):
+    kept, _, companies, needs = pair
+    kept.precompute()
+
+    def first_pages(engine):
+        return [[(m.id, m.score) for m in engine.match(c, target="need", limit=5)] for c in companies[:3]]
+
+    before = first_pages(kept)
+    kept.save()
+    kept.close()
+    restarted = make_engine(tmp_path / "kept", **DELTA_WRITES)
+    restarted.load_or_build({"company": companies, "need": needs})
+    found = []
+    context_score = restarted.state.pairs.context_score
+    restarted.state.pairs.context_score = lambda *args: found.append(1) or context_score(*args)
+    assert first_pages(restarted) == before
+    assert found == []  # every need's context came back with the index: none was searched for
+    restarted.close()
+
+
 def test_the_background_precompute_keeps_up_with_new_needs(pair):
     kept, *_ = pair
     kept.start_precompute()
@@ -135,10 +155,8 @@ def test_the_background_precompute_keeps_up_with_new_needs(pair):
     kept.upsert([new_need])
     key = MaterialisedKey.of(new_need, "company", None, kept.candidate_pool)
     main = kept.snapshot("company").main
-    deadline = time.monotonic() + 30
-    while not kept.state.materialised.is_thorough(key, main):
-        assert time.monotonic() < deadline, "the new need's companies were never precomputed"
-        time.sleep(0.05)
+    assert wait_until(lambda: kept.state.materialised.is_thorough(key, main), 30), (
+        "the new need's companies were never precomputed")
 
 
 def test_a_need_written_while_the_server_precomputes_is_searched_before_the_write_returns(pair):
