@@ -142,8 +142,8 @@ async def read(work: Callable[[Session], T], *, scan: bool = False) -> T:
     ``work`` must not await, so no other request uses the connection meanwhile. Elsewhere
     (PostgreSQL: a network round trip per statement) ``work`` runs in a worker thread.
 
-    ``scan``: ``work`` may read many rows in SQLite (a text filter over every description, tens of
-    milliseconds at 100,000 companies), so it runs in a worker thread, on that thread's own
+    ``scan``: ``work`` may read many rows in SQLite (a list filter no index serves, such as text in
+    every description: 100–250 ms at 100,000 companies), so it runs in a worker thread, on that thread's own
     read-only connection: SQLite reads without the GIL, and the loop answers others meanwhile.
     """
     if scan or thread_reader() is None:

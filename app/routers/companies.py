@@ -112,9 +112,9 @@ async def list_companies(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CompaniesOut:
-    """Staff only. Filters combine; results are ordered by name. With `q` in a large register,
-    `count` may leave out the last few seconds' registrations (it scans every description); the
-    listed companies are always current."""
+    """Staff only. Filters combine; results are ordered by name. With `q`, `nld_area` or `sector`
+    in a large register, `count` may leave out the last few seconds' registrations (it reads
+    every company); the listed companies are always current."""
     def question(session: Session) -> tuple[CompaniesOut, list[tuple[int, str]]]:
         companies, count = company_service.list_companies(
             session=session, q=q, municipality=municipality, region=region, nld_area=nld_area, sector=sector,
@@ -124,7 +124,7 @@ async def list_companies(
         data = company_service.to_out_many(session=session, caller=caller, companies=companies, audited=released)
         return CompaniesOut(data=data, count=count), released
 
-    listed, released = await read(question, scan=q is not None)
+    listed, released = await read(question, scan=company_service.scans(q=q, nld_area=nld_area, sector=sector))
     journal.append(recording.page_entry(caller.label, released))  # the contact details shown, audited shortly
     return listed
 

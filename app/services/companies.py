@@ -177,6 +177,15 @@ def _redact_from_match_lists(session: Session, company_id: int) -> None:
             session.add(match_list)
 
 
+# Filters no index serves: with one of them, a list's count reads every company.
+SCANNING_FILTERS = ("q", "nld_area", "sector")
+
+
+def scans(**filters: Any) -> bool:
+    """Whether these list filters make the database read every company."""
+    return any(filters.get(name) for name in SCANNING_FILTERS)
+
+
 def filter_conditions(
     *,
     q: str | None = None,
@@ -198,7 +207,11 @@ def filter_conditions(
             )
         )
     if municipality:
-        conditions.append(func.lower(col(Company.municipality)) == municipality.strip().lower())
+        known = get_taxonomy().municipality(municipality)
+        # A profile stores the taxonomy's spelling (schemas.check_municipality): compared with it,
+        # the filter reads the municipality index instead of lowering every row's name.
+        conditions.append(col(Company.municipality) == known.name if known is not None
+                          else func.lower(col(Company.municipality)) == municipality.strip().lower())
     if region:
         names = get_taxonomy().municipalities_in_region(region)
         if not names:
@@ -229,9 +242,9 @@ def list_companies(
 ) -> tuple[list[Company], int]:
     conditions = filter_conditions(**filters)
     counting = select(func.count()).select_from(Company).where(*conditions)
-    if filters.get("q"):  # a scan of every description: kept a few seconds when costly (list_counts.py)
+    if scans(**filters):  # kept a few seconds when costly (list_counts.py)
         key = tuple(sorted((name, str(value)) for name, value in filters.items() if value is not None))
-        count = list_counts.text_filtered.count(session, key, lambda: session.exec(counting).one())
+        count = list_counts.scanned.count(session, key, lambda: session.exec(counting).one())
     else:
         count = session.exec(counting).one()
     ordered = select(Company).where(*conditions).order_by(*COMPANY_ORDERS[order])

@@ -1,11 +1,13 @@
-"""How many companies a text-filtered list holds, reused for a few seconds when it is costly.
+"""How many companies a list holds when no index serves its filter, reused for a few seconds
+when it is costly.
 
-A text filter (``q``) compares every company's name and description: at 100,000 companies the
-count behind a list's first page scans them all (250 ms), while the page itself is read from
-the name index in a millisecond. A count that took longer than ``COSTLY_SECONDS`` is kept per
-filter and given again while no company or need was written since, or for ``LAG_SECONDS`` while
-writes come in: a busy list's count may then leave out the last few seconds' registrations,
-never its rows. Cheap counts (every list of a small register) are made anew each time.
+A text filter (``q``) compares every company's name and description, an NLD area or sector
+filter every company's list of them: at 100,000 companies the count behind a list's first page
+reads them all (100–250 ms), while the page itself is read from the name index in a
+millisecond. A count that took longer than ``COSTLY_SECONDS`` is kept per filter and given again
+while no company or need was written since, or for ``LAG_SECONDS`` while writes come in: a busy
+list's count may then leave out the last few seconds' registrations, never its rows. Cheap
+counts (every list of a small register) are made anew each time.
 """
 
 import threading
@@ -55,4 +57,4 @@ class CountKeeper:
         return count
 
 
-text_filtered = CountKeeper()
+scanned = CountKeeper()
