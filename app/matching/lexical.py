@@ -29,6 +29,7 @@ FEW_LISTS = 3
 # An empty passage is indexed as one placeholder token no query produces (as bm25s indexes it,
 # so that the scores stay equal to bm25s's).
 EMPTY_PASSAGE_TOKEN = " "
+FAST_ORDER_MAX_KEYS = 4_000_000  # postings sorted the faster way (_stable_order): 32 MB of keys
 
 
 class PassageHits(NamedTuple):
@@ -121,7 +122,7 @@ class LexicalIndex:
         self.frequency_of = term_frequency.astype(np.uint16)
         self.weight_by_passage = weights.astype(np.float32)
         # By stem: the passages of stem t are passage_of[term_start[t]:term_start[t + 1]].
-        by_term = np.argsort(pair_terms, kind="stable")
+        by_term = _stable_order(pair_terms)
         self.term_start = _starts(pair_terms[by_term], len(self.vocabulary))
         self.passage_of = pair_rows[by_term].astype(np.int32)
         self.weight_by_term = self.weight_by_passage[by_term]
@@ -304,6 +305,17 @@ def _summed_per_list(
                        minlength=size * lists)
     scores: np.ndarray = sums.reshape(size, lists).astype(np.float32)
     return scores
+
+
+def _stable_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` of non-negative int32 keys. Each key with its position
+    in the low 32 bits is unique, and sorting those numbers (not their order) is several times
+    faster (a write to the segment of recent writes sorts its 300,000 postings: 21 → 3.6 ms); a
+    big segment's 20 million keys sort stably instead of adding 160 MB to its build."""
+    if len(keys) > FAST_ORDER_MAX_KEYS:
+        return np.argsort(keys, kind="stable")
+    order: np.ndarray = np.sort(keys.astype(np.int64) << 32 | np.arange(len(keys), dtype=np.int64)) & 0xFFFFFFFF
+    return order
 
 
 def _starts(sorted_keys: np.ndarray, size: int) -> np.ndarray:

@@ -75,3 +75,13 @@ def test_an_extended_index_holds_what_one_built_anew_from_the_same_passages_does
     # A stem only a dropped passage had leaves the vocabulary.
     dropped = index.extended(np.array([False, True, True, True]), [], big)
     assert "geheim" not in dropped.vocabulary and dropped.scores(["geheim"]).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_postings_are_ordered_by_stem_as_a_stable_sort_orders_them(monkeypatch):
+    from app.matching import lexical
+
+    keys = np.random.default_rng(3).integers(0, 50, 2_000).astype(np.int32)  # many equal keys
+    expected = np.argsort(keys, kind="stable")
+    assert (lexical._stable_order(keys) == expected).all()
+    monkeypatch.setattr(lexical, "FAST_ORDER_MAX_KEYS", 100)  # a big segment's way
+    assert (lexical._stable_order(keys) == expected).all()
