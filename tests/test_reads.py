@@ -4,6 +4,7 @@ loop, so the loop answers other requests meanwhile."""
 import threading
 
 import anyio
+import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -37,3 +38,11 @@ def test_a_scan_leaves_the_loop_free_for_another_read():
 
     assert sorted(anyio.run(both)) == [1, 2]
 
+
+@pytest.mark.sqlite_only  # PostgreSQL reads through pooled sessions: the read-only connection is SQLite's
+def test_a_scan_cannot_write(session):
+    def writes(session: Session) -> None:
+        session.exec(text("CREATE TABLE scratch (x INTEGER)"))
+
+    with pytest.raises(Exception, match="readonly|read-only|query_only"):
+        anyio.run(lambda: read(writes, scan=True))
