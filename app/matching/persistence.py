@@ -9,8 +9,8 @@ graph; with pgvector the graph is in PostgreSQL, found again by the vectors' has
 plus `<side>.main.live.npy` (which main documents are still live), `<side>.main.lexical.npz`
 (its BM25 postings, so that loading does not build them) and `<side>.main.kept.npz` (the
 candidates the precompute found in that main segment, per stored query, and each need's context
-score over it). The manifest
-names the encoders and text rules the files were made with; a mismatch makes the folder stale.
+score over it). The manifest names the encoders and text rules the files were made with; a
+mismatch makes the folder stale.
 An erased document keeps its row in a main segment's files until the merge, without its text
 (scrub.py): when saved, and in the saved folder right after the erasure (forget_documents).
 """
