@@ -150,10 +150,14 @@ def own_tokens(stored: StoredDocument) -> tuple[tuple[str, ...], ...]:
 
 
 def _rows_per_tag(tags_per_row: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
-    found: dict[str, np.ndarray] = {}
+    rows_of: dict[str, list[int]] = {}
     for row, tags in enumerate(tags_per_row):
         for tag in tags:
-            found.setdefault(tag, np.zeros(len(tags_per_row), dtype=bool))[row] = True
+            rows_of.setdefault(tag, []).append(row)
+    found: dict[str, np.ndarray] = {}
+    for tag, rows in rows_of.items():
+        found[tag] = np.zeros(len(tags_per_row), dtype=bool)
+        found[tag][rows] = True
     return found
 
 
