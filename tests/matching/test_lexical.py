@@ -75,6 +75,14 @@ def test_an_extended_index_holds_what_one_built_anew_from_the_same_passages_does
     # A stem only a dropped passage had leaves the vocabulary.
     dropped = index.extended(np.array([False, True, True, True]), [], big)
     assert "geheim" not in dropped.vocabulary and dropped.scores(["geheim"]).tolist() == [0.0, 0.0, 0.0]
+    # Write after write: a stem the statistics lack ("kevlar") is weighed by its frequency here.
+    keep_again, added_again = [False, True, True, False, True], [["kevlar", "radar"], ["drone"]]
+    again = extended.extended(np.array(keep_again), added_again, big)
+    first = [p for p, kept in zip(passages, keep, strict=True) if kept] + added
+    rebuilt = LexicalIndex([p for p, kept in zip(first, keep_again, strict=True) if kept] + added_again, big)
+    assert again.document_frequency == rebuilt.document_frequency
+    for query in (["kevlar"], ["radar", "sonar"], ["drone", "lasser", "geheim"]):
+        np.testing.assert_allclose(again.scores(query), rebuilt.scores(query), rtol=1e-6)
 
 
 def test_postings_are_ordered_by_stem_as_a_stable_sort_orders_them(monkeypatch):
