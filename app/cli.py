@@ -176,21 +176,22 @@ def seed(
 def reindex(
     fresh: Annotated[bool, typer.Option(help="Drop the saved index first (cached embeddings are kept)")] = False,
 ) -> None:
-    """Bring the matching index in step with the database (encodes only new or changed texts)."""
+    """Bring the matching index in step with the database (encodes only new or changed texts) and
+    save every need's companies with it."""
     import shutil
 
     from sqlmodel import Session
 
     from app.core.db import get_engine
     from app.services.matchable import documents_from_database
-    from app.services.matching import build_engine
+    from app.services.matching import build_engine, reindex
 
     settings = get_settings()
     engine = build_engine(settings)
     if fresh:
         shutil.rmtree(engine.data_dir / "index", ignore_errors=True)
     with Session(get_engine()) as session:
-        reports = engine.load_or_build(lambda side: documents_from_database(session, side), progress=True)
+        reports = reindex(engine, lambda side: documents_from_database(session, side), progress=True)
     for report in reports.values():
         typer.echo(
             f"{report.side}: {report.added} added, {report.updated} updated, {report.removed} removed, "

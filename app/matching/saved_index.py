@@ -19,7 +19,7 @@ from app.matching.text import TEXT_RULES_VERSION
 from app.matching.writes import SyncReport, WritePath
 
 # The database's view of the documents: per side, or a function of the side.
-DocumentSource = Mapping[str, Iterable[Document]] | Callable[[str], Iterable[Document]]
+DocumentSource = Mapping[str, Iterable[Document]] | Callable[[Side], Iterable[Document]]
 
 
 def release_freed_memory() -> None:

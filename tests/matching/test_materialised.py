@@ -148,6 +148,24 @@ def test_a_restart_brings_the_needs_contexts_back_so_a_company_s_first_page_find
     restarted.close()
 
 
+def test_a_reindexed_folder_serves_a_company_s_first_page_without_searching_a_context(tmp_path, pair):
+    from app.services.matching import reindex
+
+    _, _, companies, needs = pair
+    documents = {"company": companies, "need": needs}
+    built = make_engine(tmp_path / "reindexed", **DELTA_WRITES)
+    reindex(built, documents)
+    built.close()
+    served = make_engine(tmp_path / "reindexed", **DELTA_WRITES)
+    served.load_or_build(documents)
+    found = []
+    context_score = served.state.pairs.context_score
+    served.state.pairs.context_score = lambda *args: found.append(1) or context_score(*args)
+    assert served.match(companies[0], target="need", limit=5)
+    assert found == []  # every need's context was saved by the reindex
+    served.close()
+
+
 def test_the_background_precompute_keeps_up_with_new_needs(pair):
     kept, *_ = pair
     kept.start_precompute()
