@@ -93,12 +93,15 @@ def empty_tables(database: str) -> Iterator[None]:
     yield
     engine = get_engine()
     with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
         if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
+            # Ids start at 1 again, as SQLite's do once a table is empty. (TRUNCATE … RESTART
+            # IDENTITY does the same in about 120 ms a test instead of 10: on PostgreSQL it
+            # makes every table's files anew.)
+            connection.execute(text(
+                "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND n.nspname = 'public'"))
 
 
 @pytest.fixture
