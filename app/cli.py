@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -191,12 +192,16 @@ def reindex(
     if fresh:
         shutil.rmtree(engine.data_dir / "index", ignore_errors=True)
     with Session(get_engine()) as session:
-        reports = reindex(engine, lambda side: documents_from_database(session, side), progress=True)
+        started = time.perf_counter()
+        reports, searched = reindex(engine, lambda side: documents_from_database(session, side), progress=True)
     for report in reports.values():
         typer.echo(
             f"{report.side}: {report.added} added, {report.updated} updated, {report.removed} removed, "
             f"{report.unchanged} unchanged, {report.passages_encoded} passages encoded in {report.seconds:.1f} s"
         )
+    if searched:
+        typer.echo(f"every need's companies found and saved ({searched} needs searched; "
+                   f"{time.perf_counter() - started:.1f} s in all)")
     engine.close()
 
 

@@ -61,16 +61,20 @@ def build_engine(settings: Settings) -> MatchEngine:
                        materialised_bytes=settings.materialised_matches_mb * 2**20)
 
 
-def reindex(engine: MatchEngine, documents: DocumentSource, progress: bool = False) -> dict[Side, SyncReport]:
+def reindex(
+    engine: MatchEngine, documents: DocumentSource, progress: bool = False
+) -> tuple[dict[Side, SyncReport], int]:
     """`koppelkans reindex`: the saved index in step with `documents`, then every need's companies
-    and context found and saved with it. A server started on the folder then answers a
-    company's first page without searching each of its needs' contexts first (left to the
-    server, its precompute takes about 2 minutes at 100,000 companies, and company pages wait
-    for the contexts meanwhile)."""
+    and context found and saved with it; returns the sides' reports and how many needs were
+    searched (a need unchanged since the saved index is not). A server started on the folder
+    then answers a company's first page without searching each of its needs' contexts first
+    (left to the server, its precompute takes about 2 minutes at 100,000 companies, and company
+    pages wait for the contexts meanwhile)."""
     reports = engine.load_or_build(documents, progress)
-    if engine.precompute():
+    searched = engine.precompute()
+    if searched:
         engine.save()
-    return reports
+    return reports, searched
 
 
 # A match is mostly Python under the GIL, with short numpy stretches that release it: two at a time
