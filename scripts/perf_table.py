@@ -71,7 +71,10 @@ def _scale_rows(rows: Rows, scale: Report) -> None:
     else:
         rows.add(n, "index build / save / load (s)",
                  f"{scale['index_build_s']:.1f} / {scale['index_save_s']:.1f} / {scale['index_load_s']:.1f}")
-    if "need_word_forms_s" in scale:
+    if "needs_read_for_company_pages_s" in scale:
+        rows.add(n, "every need's word forms and query against the companies, read for company pages (s)",
+                 f"{scale['needs_read_for_company_pages_s']:.1f}")
+    elif "need_word_forms_s" in scale:
         rows.add(n, "every need's word forms read for explanations (s)", f"{scale['need_word_forms_s']:.1f}")
     for key, direction in DIRECTIONS.items():
         m = scale[key]

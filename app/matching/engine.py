@@ -217,9 +217,9 @@ class MatchEngine:
         """Needs whose companies the last precompute pass found kept."""
         return self.precomputer.precomputed
 
-    def read_need_word_forms(self) -> None:
-        """Keep every need's word forms, which each explanation of a company's needs reads."""
-        self.precomputer.read_need_word_forms()
+    def read_needs_for_company_pages(self) -> None:
+        """Keep what every company's page reads of the needs (Precomputer.read_needs_for_company_pages)."""
+        self.precomputer.read_needs_for_company_pages()
 
     def forget_materialised(self) -> None:
         """Drop everything kept between matches (the benchmark's first asks start from nothing)."""

@@ -166,6 +166,15 @@ def test_a_reindexed_folder_serves_a_company_s_first_page_without_searching_a_co
     served.close()
 
 
+def test_the_precompute_makes_the_needs_side_so_no_company_page_waits_for_it(pair):
+    kept, _, companies, _ = pair
+    kept.precompute()
+    made = kept.state.pairs._need_side
+    assert made is not None, "the precompute left the needs' side to the first company page"
+    assert kept.match(companies[0], target="need", limit=5)
+    assert kept.state.pairs._need_side is made  # the page read it, it did not make it again
+
+
 def test_the_background_precompute_keeps_up_with_new_needs(pair):
     kept, *_ = pair
     kept.start_precompute()
