@@ -185,7 +185,7 @@ def reindex(
 
     from app.core.db import get_engine
     from app.services.matchable import documents_from_database
-    from app.services.matching import build_engine, reindex
+    from app.services.matching import build_engine
 
     settings = get_settings()
     engine = build_engine(settings)
@@ -193,12 +193,14 @@ def reindex(
         shutil.rmtree(engine.data_dir / "index", ignore_errors=True)
     with Session(get_engine()) as session:
         started = time.perf_counter()
-        reports, searched = reindex(engine, lambda side: documents_from_database(session, side), progress=True)
+        reports = engine.load_or_build(lambda side: documents_from_database(session, side), progress=True,
+                                       precompute=True)
     for report in reports.values():
         typer.echo(
             f"{report.side}: {report.added} added, {report.updated} updated, {report.removed} removed, "
             f"{report.unchanged} unchanged, {report.passages_encoded} passages encoded in {report.seconds:.1f} s"
         )
+    searched = engine.precompute_counts["searched"]
     if searched:
         typer.echo(f"every need's companies found and saved ({searched} needs searched; "
                    f"{time.perf_counter() - started:.1f} s in all)")

@@ -234,11 +234,12 @@ class MatchEngine:
         self.saved_index.save()
 
     def load_or_build(
-        self, documents: DocumentSource | None = None, progress: bool = False
+        self, documents: DocumentSource | None = None, progress: bool = False, precompute: bool = False
     ) -> dict[Side, SyncReport]:
         """Load the saved index if it is present and made by the same encoders, then bring each
-        side in step with `documents` (the database's view) and save if anything changed."""
-        return self.saved_index.load_or_build(documents, progress)
+        side in step with `documents` (the database's view) and save if anything changed; with
+        `precompute`, every need's companies are found first and saved too (SavedIndex.load_or_build)."""
+        return self.saved_index.load_or_build(documents, progress, precompute)
 
     def counts(self) -> dict[str, dict[str, int]]:
         return self.state.counts()

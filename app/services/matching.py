@@ -22,9 +22,6 @@ from app.core.errors import IndexNotReady
 from app.core.memory import return_free_memory
 from app.domain import Indexing
 from app.matching.engine import MatchEngine
-from app.matching.saved_index import DocumentSource
-from app.matching.store import Side
-from app.matching.writes import SyncReport
 from app.services.change_log import LOGGED_THROUGH_KEY, flushed_changes, latest_change, oldest_change
 from app.services.indexing import (
     Change,
@@ -59,22 +56,6 @@ def build_engine(settings: Settings) -> MatchEngine:
         ann_factory = PgvectorStore(settings.resolved_database_url)
     return MatchEngine(settings.data_dir / "matching", dense, multilingual, ann_factory=ann_factory,
                        materialised_bytes=settings.materialised_matches_mb * 2**20)
-
-
-def reindex(
-    engine: MatchEngine, documents: DocumentSource, progress: bool = False
-) -> tuple[dict[Side, SyncReport], int]:
-    """`koppelkans reindex`: the saved index in step with `documents`, then every need's companies
-    and context found and saved with it; returns the sides' reports and how many needs were
-    searched (a need unchanged since the saved index is not). A server started on the folder
-    then answers a company's first page without searching each of its needs' contexts first
-    (left to the server, its precompute takes about 2 minutes at 100,000 companies, and company
-    pages wait for the contexts meanwhile)."""
-    reports = engine.load_or_build(documents, progress)
-    searched = engine.precompute()
-    if searched:
-        engine.save()
-    return reports, searched
 
 
 # A match is mostly Python under the GIL, with short numpy stretches that release it: two at a time

@@ -149,12 +149,10 @@ def test_a_restart_brings_the_needs_contexts_back_so_a_company_s_first_page_find
 
 
 def test_a_reindexed_folder_serves_a_company_s_first_page_without_searching_a_context(tmp_path, pair):
-    from app.services.matching import reindex
-
     _, _, companies, needs = pair
     documents = {"company": companies, "need": needs}
     built = make_engine(tmp_path / "reindexed", **DELTA_WRITES)
-    reindex(built, documents)
+    built.load_or_build(documents, precompute=True)  # as `koppelkans reindex` does
     built.close()
     served = make_engine(tmp_path / "reindexed", **DELTA_WRITES)
     served.load_or_build(documents)
