@@ -194,6 +194,20 @@ def test_restart_rebuilds_from_the_database_with_the_same_results(engine_dir, st
     ]
 
 
+def test_a_serving_process_keeps_its_loaded_index_out_of_the_cycle_collector_until_it_stops(engine_dir, staff_tokens):
+    """The loaded index is exempt from full collector passes (app/core/memory.py), which would
+    otherwise stop every request while they walk it; a stopped application hands it back."""
+    import gc
+
+    state = MatchingState(make_engine(engine_dir))
+    with TestClient(create_app(matching_state=state)) as client:
+        seed_pair(client, staff_tokens)
+        state.start_in_background(get_settings()).join(timeout=60)
+        assert state.readiness() == (True, "ok")
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_stopped_application_stops_its_precompute_and_lets_the_shared_work_go(engine_dir, staff_tokens):
     """Another worker takes the work over at once; the stopped one's thread must not live on and
     take the lease back at its next look."""

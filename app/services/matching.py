@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.core.config import Settings
 from app.core.db import get_engine, read
 from app.core.errors import IndexNotReady
-from app.core.memory import return_free_memory
+from app.core.memory import exempt_from_cycle_collection, include_in_cycle_collection, return_free_memory
 from app.domain import Indexing
 from app.matching.engine import MatchEngine
 from app.services.change_log import LOGGED_THROUGH_KEY, flushed_changes, latest_change, oldest_change
@@ -136,6 +136,7 @@ class MatchingState:
                 start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: documents_from_database(session, side))
             return_free_memory()  # the memory loading parsed and built with and let go of
+            exempt_from_cycle_collection()  # the loaded index: no full pass walks it again
             with self._lock:
                 if self.closed:
                     return
@@ -288,6 +289,7 @@ class MatchingState:
             except Exception:
                 logger.exception("catching up with the change log before saving the index failed")
             self.engine.save()
+        include_in_cycle_collection()
 
 
 # --- every commit reaches the index ------------------------------------------------------
