@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.models import AuditEvent
 from tests.factories import bearer, make_user, register_company
@@ -126,7 +126,9 @@ def test_linking_to_an_existing_profile_and_erasing_a_case(loket, session):
                       json={"company_id": 999999}).status_code == 404
     assert loket.delete(f"/api/v1/cases/{case['id']}", headers=headers).status_code == 204
     assert loket.get(f"/api/v1/cases/{case['id']}", headers=headers).status_code == 404
-    actions = session.exec(select(AuditEvent.action).where(AuditEvent.subject_type == "case")).all()
+    # In the order written: without ORDER BY, PostgreSQL returns rows in whatever order its pages hold them.
+    actions = session.exec(select(AuditEvent.action).where(AuditEvent.subject_type == "case")
+                           .order_by(col(AuditEvent.id))).all()
     assert actions[0] == "ask" and "read_contact" in actions and actions[-1] == "erase"
 
 

@@ -1,7 +1,7 @@
 """Companies: self-registration, the edit token, validation, access and erasure."""
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.models import AuditEvent, Company
 from tests.factories import bearer, company_payload, recorded
@@ -131,7 +131,7 @@ def test_erase_leaves_no_personal_data_behind(client, session):
     response = client.delete(f"/api/v1/companies/{created['id']}", headers={"X-Edit-Token": created["edit_token"]})
     assert response.status_code == 204
     assert session.get(Company, created["id"]) is None
-    events = session.exec(select(AuditEvent)).all()
+    events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
     assert [e.action for e in events if e.subject_id == created["id"]][-1] == "erase"
     for event in events:  # the audit trail keeps ids and actions, not the erased person
         assert "Anna" not in event.detail and "devries" not in event.detail and "Veenstra" not in event.detail
