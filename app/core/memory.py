@@ -48,8 +48,8 @@ def exempt_from_cycle_collection() -> None:
     """Leave every object alive now out of the cycle collector's passes, after one last pass.
 
     A loaded index is about a million long-lived objects (documents, tokens, explanations) at
-    100,000 companies. A full pass walks all of them while every thread waits, about 0.85 s, and
-    writes and the precompute make such passes come round while serving. Exempt objects are
+    100,000 companies. A full pass walks all of them while every thread waits (0.8–1.6 s there), and
+    writes, merges and the precompute make such passes come round while serving. Exempt objects are
     still freed when their last reference goes: the index's segments hold no reference cycles
     (tests/test_memory.py), so a merged-away segment is freed as before. The pass first frees
     the cyclic garbage of the build, which would otherwise be kept for good.
