@@ -5,12 +5,11 @@ had kept.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from app.core.memory import return_free_memory
 from app.matching import persistence
 from app.matching.materialised import MaterialisedKey
 from app.matching.state import EngineState
@@ -20,15 +19,6 @@ from app.matching.writes import SyncReport, WritePath
 
 # The database's view of the documents: per side, or a function of the side.
 DocumentSource = Mapping[str, Iterable[Document]] | Callable[[Side], Iterable[Document]]
-
-
-def release_freed_memory() -> None:
-    """Hand the heap memory freed by a load back to the system (glibc keeps it otherwise):
-    reading the saved index and the database's 100,000 companies leaves about 20 MB."""
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
 
 
 class SavedIndex:
@@ -91,7 +81,7 @@ class SavedIndex:
             changed = self.writes.precomputer.run() > 0 or changed
         if changed or loaded is None:
             self.save()
-        release_freed_memory()
+        return_free_memory()  # what reading the saved index and the database's documents let go of
         return reports
 
     def _keep_loaded(self, kept: Mapping[Side, persistence.KeptCandidates]) -> None:

@@ -135,8 +135,8 @@ class MatchingState:
                 # Read before the documents: writes committed during the build are caught up after.
                 start_from = latest_change(session)
                 self.engine.load_or_build(lambda side: documents_from_database(session, side))
-            return_free_memory()  # the memory loading parsed and built with and let go of
             exempt_from_cycle_collection()  # the loaded index: no full pass walks it again
+            return_free_memory()  # what that last pass freed (load_or_build returned the rest)
             with self._lock:
                 if self.closed:
                     return
