@@ -89,8 +89,14 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def empty_tables(database: str) -> Iterator[None]:
+def empty_tables(request: pytest.FixtureRequest, database: str) -> Iterator[None]:
     yield
+    if request.node.get_closest_marker("tables_shared_by_class"):
+        return  # the class's own fixture empties them after its last test
+    empty_every_table()
+
+
+def empty_every_table() -> None:
     engine = get_engine()
     with engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):

@@ -1,14 +1,23 @@
 """A small world for the security tests: one user per staff role and three self-registered companies."""
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from app.core.db import get_engine
 from app.core.security import hash_password
+from app.main import create_app
 from app.models import MatchList, Organisation
+from app.services.matching import MatchingState
+from tests.conftest import empty_every_table
 from tests.factories import make_user, need_payload, register_company
+from tests.test_matching_api import make_engine
 
 STAFF_ROLES = ("adviser", "scout", "regioteam", "admin")
 WORLD_WEEK = "2026-W48"  # the week of the stored list in every world
@@ -72,22 +81,38 @@ class World:
         return forbidden
 
 
-@pytest.fixture
-def client(tmp_path):
+def _matching_client(folder: Path) -> Iterator[TestClient]:
     """The app with a small ready matching engine, so the matching endpoints answer for real."""
-    from fastapi.testclient import TestClient
-
-    from app.main import create_app
-    from app.services.matching import MatchingState
-    from tests.test_matching_api import make_engine
-
-    state = MatchingState.ready_with(make_engine(tmp_path / "matching"))
+    state = MatchingState.ready_with(make_engine(folder / "matching"))
     with TestClient(create_app(matching_state=state)) as test_client:
         yield test_client
 
 
 @pytest.fixture
+def client(tmp_path) -> Iterator[TestClient]:
+    yield from _matching_client(tmp_path)
+
+
+@pytest.fixture
 def world(client, session) -> World:
+    return build_world(client, session)
+
+
+# A class marked `tables_shared_by_class` reads one world in all its tests: the tests' requests
+# must change nothing another test reads (reads, and requests that are refused).
+@pytest.fixture(scope="class")
+def shared_client(tmp_path_factory) -> Iterator[TestClient]:
+    yield from _matching_client(tmp_path_factory.mktemp("shared"))
+
+
+@pytest.fixture(scope="class")
+def shared_world(shared_client) -> Iterator[World]:
+    with Session(get_engine()) as session:
+        yield build_world(shared_client, session)
+    empty_every_table()
+
+
+def build_world(client: TestClient, session: Session) -> World:
     # Staff of one organisation (the admin of none); the needs are the admin's, so of no organisation.
     organisation = Organisation(slug="wereld-organisatie", name="Wereldorganisatie")
     session.add(organisation)
