@@ -121,15 +121,33 @@ def _aim_loket_body(path: str, body: dict[str, object], world: World) -> None:
         body["need_id"] = world.needs["programme"]["id"]
 
 
-@schema.parametrize()
-@settings(
+FUZZ_SETTINGS = settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
     database=None,
 )
+
+
+@schema.exclude(method="GET").parametrize()
+@FUZZ_SETTINGS
 def test_api_answers_as_documented(case, world: World, fuzz_caller: str):
+    """Operations that may change data: a fresh world for each operation and caller."""
+    _call_and_check(case, world, fuzz_caller)
+
+
+@pytest.mark.tables_shared_by_class
+class TestReads:
+    """Reads change nothing another test reads: they share one world."""
+
+    @schema.include(method="GET").parametrize()
+    @FUZZ_SETTINGS
+    def test_read_answers_as_documented(self, case, shared_world: World, fuzz_caller: str):
+        _call_and_check(case, shared_world, fuzz_caller)
+
+
+def _call_and_check(case, world: World, fuzz_caller: str) -> None:
     share = COVERAGE_SHARE_ADMIN if fuzz_caller == "admin" else COVERAGE_SHARE
     if _is_coverage_case(case) and (_fingerprint(case) // 2) % share:
         return  # a sample of the systematic coverage cases (see COVERAGE_SHARE)
