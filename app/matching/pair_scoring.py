@@ -215,7 +215,6 @@ class PairScorer:
 
     def company_evidence(
         self, needs: SideSnapshot, companies: SideSnapshot, company: QueryView, need_ids: Sequence[int],
-        hashes: Sequence[str],
     ) -> PairEvidence:
         """Each need's evidence against one company, the need as the query: BM25 from the
         company's postings where it is indexed, else from its passages under the company side's
@@ -235,8 +234,8 @@ class PairScorer:
             lexical = LexicalIndex(company.tokens, side_statistics(companies))
             positions = np.arange(len(company.tokens))
             vectors = company.vectors
-        queries = [self.need_query(needs, need_id, content_hash, companies)
-                   for need_id, content_hash in zip(need_ids, hashes, strict=True)]
+        queries = [self.need_query(needs, need_id, needs.documents[need_id].content_hash, companies)
+                   for need_id in need_ids]
         if not queries:
             return _empty_evidence()
         # Every need's passages side by side: one BM25 call and one product per signal.

@@ -215,9 +215,8 @@ class Searcher:
         evidence against the company (pair_scoring.py), not the company's scores as a query, so
         a caller that has only the needs' ids needs no search or scoring of its own."""
         pairs = self.state.pairs
-        hashes = [needs.documents[int(i)].content_hash for i in need_ids]
-        evidence = pairs.company_evidence(needs, self.state.snapshots["company"], view, need_ids.tolist(), hashes)
-        return pairs.probabilities(evidence, self.need_contexts(needs, need_ids, hashes))
+        evidence = pairs.company_evidence(needs, self.state.snapshots["company"], view, need_ids.tolist())
+        return pairs.probabilities(evidence, self.need_contexts(needs, need_ids))
 
     def _main_only(self, side: SideSnapshot) -> SideSnapshot:
         """Every document of the side's main segment, as a snapshot: where contexts are found
@@ -226,14 +225,15 @@ class Searcher:
         return SideSnapshot(side.side, main, np.ones(len(main.document_ids), bool), self.state.empty_segment(),
                             side.documents)
 
-    def need_contexts(self, needs: SideSnapshot, need_ids: np.ndarray, hashes: Sequence[str]) -> np.ndarray:
+    def need_contexts(self, needs: SideSnapshot, need_ids: np.ndarray) -> np.ndarray:
         """`need_context` of each need, read from the needs' side as a whole once known."""
         side = self.state.pairs.need_side(needs, self.state.snapshots["company"])
         positions = np.fromiter((side.position_of[i] for i in need_ids.tolist()), dtype=np.int64,
                                 count=len(need_ids))
         contexts = side.contexts[positions]
         for where in np.flatnonzero(np.isnan(contexts)).tolist():
-            contexts[where] = self.need_context(needs, int(need_ids[where]), hashes[where])
+            need_id = int(need_ids[where])
+            contexts[where] = self.need_context(needs, need_id, needs.documents[need_id].content_hash)
             side.contexts[positions[where]] = contexts[where]
         return contexts
 

@@ -23,7 +23,7 @@ from app.matching.fusion import top_order
 from app.matching.ranking import ChosenRows
 from app.matching.search import Searcher
 from app.matching.segment import Segment
-from app.matching.store import Side, SideSnapshot
+from app.matching.store import SIDES, Side, SideSnapshot
 
 CANDIDATES_PER_QUERY = 40
 BLOCK_ROWS = 512  # query documents per block of the matrix product (memory: BLOCK × documents)
@@ -95,6 +95,7 @@ def document_vectors(snapshot: SideSnapshot) -> DocumentVectors:
 
 def top_pairs(
     searcher: Searcher,
+    side_vectors: Mapping[Side, DocumentVectors],
     query_side: Side,
     target_side: Side,
     per_query: int,
@@ -103,12 +104,13 @@ def top_pairs(
     dismissed: Collection[tuple[int, int]] = (),
     workers: int = 1,
 ) -> list[WeeklyLine]:
-    """For every allowed query document its best `per_query` allowed targets.
+    """For every allowed query document its best `per_query` allowed targets. `side_vectors`:
+    document_vectors of each side's snapshot in `searcher`.
 
     `dismissed` holds (query id, target id) pairs that must not appear ("not relevant").
     """
-    queries, targets = searcher.snapshot(query_side), searcher.snapshot(target_side)
-    query_docs, target_docs = document_vectors(queries), document_vectors(targets)
+    queries = searcher.snapshot(query_side)
+    query_docs, target_docs = side_vectors[query_side], side_vectors[target_side]
     if allowed_queries is not None:
         query_docs = query_docs.subset(np.isin(query_docs.ids, np.fromiter(allowed_queries, np.int64)))
     if allowed_targets is not None:
@@ -226,9 +228,12 @@ def weekly_pairs(
     """
     _find_need_contexts(searcher, list(searcher.snapshot("need").documents) if need_ids is None else need_ids,
                         workers)
+    # Each side's document vectors once, for both directions (at 100,000 companies a pass over
+    # every passage vector).
+    side_vectors = {side: document_vectors(searcher.snapshot(side)) for side in SIDES}
     return WeeklyPairs(
-        need_to_companies=top_pairs(searcher, "need", "company", companies_per_need, need_ids, company_ids,
-                                    [(n, c) for c, n in dismissed], workers),
-        company_to_needs=top_pairs(searcher, "company", "need", needs_per_company, company_ids, need_ids,
-                                   dismissed, workers),
+        need_to_companies=top_pairs(searcher, side_vectors, "need", "company", companies_per_need, need_ids,
+                                    company_ids, [(n, c) for c, n in dismissed], workers),
+        company_to_needs=top_pairs(searcher, side_vectors, "company", "need", needs_per_company, company_ids,
+                                   need_ids, dismissed, workers),
     )
