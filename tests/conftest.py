@@ -91,9 +91,16 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def empty_tables(request: pytest.FixtureRequest, database: str) -> Iterator[None]:
     yield
+    if not request.node.get_closest_marker("tables_shared_by_class"):
+        empty_every_table()
+
+
+@pytest.fixture(scope="class", autouse=True)
+def empty_tables_after_a_sharing_class(request: pytest.FixtureRequest, database: str) -> Iterator[None]:
+    """A class marked `tables_shared_by_class` has its tables emptied after its last test."""
+    yield
     if request.node.get_closest_marker("tables_shared_by_class"):
-        return  # the class's own fixture empties them after its last test
-    empty_every_table()
+        empty_every_table()
 
 
 def empty_every_table() -> None:

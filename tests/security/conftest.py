@@ -15,7 +15,6 @@ from app.core.security import hash_password
 from app.main import create_app
 from app.models import MatchList, Organisation
 from app.services.matching import MatchingState
-from tests.conftest import empty_every_table
 from tests.factories import make_user, need_payload, register_company
 from tests.test_matching_api import make_engine
 
@@ -106,10 +105,9 @@ def shared_client(tmp_path_factory) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="class")
-def shared_world(shared_client) -> Iterator[World]:
+def shared_world(shared_client) -> World:
     with Session(get_engine()) as session:
-        yield build_world(shared_client, session)
-    empty_every_table()
+        return build_world(shared_client, session)
 
 
 def build_world(client: TestClient, session: Session) -> World:
