@@ -79,10 +79,6 @@ def next_snapshot(
     kept_delta_vectors = {s: v[kept_delta_passages] for s, v in old.delta.vectors.items()}
     added_vectors = _stacked(state, changed, lambda d: _fresh_vectors(state, fresh, d))
     if not merge:
-        live = dict(old.documents)
-        for document_id in replaced:
-            live.pop(document_id, None)
-        live.update((d.document.id, d) for d in changed)
         statistics = old.main.lexical.statistics
         # The postings too: a write costs what it adds, not what the delta holds (at 100,000
         # companies up to 2,000 documents, whose stems took most of a write to read again).
@@ -90,7 +86,7 @@ def next_snapshot(
                                              statistics)
         delta = Segment.build([*kept_delta, *changed], _concatenated(state, [kept_delta_vectors, added_vectors]),
                               statistics=statistics, lexical=lexical)
-        return NextSnapshot(old.with_delta(delta, main_live, live), False)
+        return NextSnapshot(old.with_delta(delta, main_live), False)
     main_docs = [d for d, alive in zip(old.main.documents.values(), main_live, strict=True) if alive]
     main_vectors = {s: v[main_live[old.main.passage_rows]] for s, v in old.main.vectors.items()}
     documents = [*main_docs, *kept_delta, *changed]

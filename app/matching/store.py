@@ -90,6 +90,60 @@ def tokenized(passages: Iterable[Passage], language: Language) -> tuple[tuple[st
     return tuple(tuple(tokenize(p.text, language)) for p in passages)
 
 
+class LiveDocuments(Mapping[int, StoredDocument]):
+    """Every live document of a snapshot by id, read through its two segments: the delta's, and
+    the main segment's whose rows are live, in that segment's row order, then the delta's.
+
+    A write makes a new snapshot, and a copy of one dict of every document would touch each of
+    them (at 100,000 companies about half of an upsert's 18 ms, all of it holding the GIL);
+    this view costs what the delta and the main segment's dead rows hold.
+    """
+
+    __slots__ = ("_main", "_delta", "_dead", "_length")
+
+    def __init__(self, main: Segment, main_live: np.ndarray, delta: Segment) -> None:
+        self._main = main.documents
+        self._delta = delta.documents
+        dead_rows = np.flatnonzero(~main_live)
+        self._dead: frozenset[int] = frozenset(main.document_ids[dead_rows].tolist())
+        self._length = len(self._main) - len(dead_rows) + len(self._delta)
+
+    def __getitem__(self, document_id: int) -> StoredDocument:
+        found = self._delta.get(document_id)
+        if found is not None:
+            return found
+        if document_id in self._dead:
+            raise KeyError(document_id)
+        return self._main[document_id]
+
+    def get(self, document_id: int, default: Any = None) -> Any:
+        found = self._delta.get(document_id)
+        if found is not None or document_id in self._dead:
+            return found if found is not None else default
+        return self._main.get(document_id, default)
+
+    def __contains__(self, document_id: object) -> bool:
+        return document_id in self._delta or (document_id in self._main and document_id not in self._dead)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[int]:
+        dead = self._dead
+        yield from (i for i in self._main if i not in dead)
+        yield from self._delta
+
+    def values(self) -> Iterator[StoredDocument]:  # type: ignore[override]
+        dead = self._dead
+        yield from (d for i, d in self._main.items() if i not in dead)
+        yield from self._delta.values()
+
+    def items(self) -> Iterator[tuple[int, StoredDocument]]:  # type: ignore[override]
+        dead = self._dead
+        yield from ((i, d) for i, d in self._main.items() if i not in dead)
+        yield from self._delta.items()
+
+
 @dataclass(frozen=True)
 class SideSnapshot:
     """All searchable state of one side: the main segment with the rows still live, and the
@@ -110,14 +164,10 @@ class SideSnapshot:
     @classmethod
     def build(cls, side: Side, main: Segment, delta: Segment, main_live: np.ndarray | None = None) -> SideSnapshot:
         live = np.ones(len(main.document_ids), bool) if main_live is None else main_live
-        documents = {i: d for (i, d), alive in zip(main.documents.items(), live, strict=True) if alive}
-        documents.update(delta.documents)
-        return cls(side, main, live, delta, documents)
+        return cls(side, main, live, delta, LiveDocuments(main, live, delta))
 
-    def with_delta(
-        self, delta: Segment, main_live: np.ndarray, documents: Mapping[int, StoredDocument]
-    ) -> SideSnapshot:
-        return SideSnapshot(self.side, self.main, main_live, delta, documents)
+    def with_delta(self, delta: Segment, main_live: np.ndarray) -> SideSnapshot:
+        return SideSnapshot.build(self.side, self.main, delta, main_live)
 
     def segments(self) -> list[tuple[Segment, np.ndarray]]:
         """(segment, live rows) pairs worth searching."""

@@ -443,3 +443,36 @@ def test_a_free_text_asked_again_is_not_encoded_again(tmp_path):
     assert [(m.id, m.score) for m in again] == [(m.id, m.score) for m in first]
     assert first[0].id == 1 and other[0].id == 2
     engine.close()
+
+
+def test_a_snapshot_holds_every_live_document_once_in_its_latest_version_through_writes(tmp_path):
+    """Writes go to the delta segment and leave the main one as it was: the snapshot's documents
+    read through both, so a replaced or erased main document must not show its old version."""
+    engine = make_engine(tmp_path, merge_always_below=0, delta_share=0.99)
+    engine.upsert(COMPANIES)
+    engine.merge("company")
+    assert len(engine.snapshot("company").main.document_ids) == 4
+
+    replaced = Document("company", 2, "Nieuwe tekst: radar en antennes voor schepen.")
+    added = Document("company", 9, "Nieuw bedrijf in drones.")
+    engine.upsert([replaced, added])
+    engine.remove("company", [3])
+    added_again = Document("company", 9, "Nieuw bedrijf in drones en sensoren.")
+    engine.upsert([added_again, Document("company", 10, "Een bedrijf dat meteen weer gaat.")])
+    engine.remove("company", [10])
+
+    snapshot = engine.snapshot("company")
+    assert len(snapshot.main.document_ids) == 4  # no merge: the main segment holds the old versions
+    expected = {1: COMPANIES[0].text, 4: COMPANIES[3].text, 2: replaced.text, 9: added_again.text}
+    assert [(i, d.document.text) for i, d in snapshot.documents.items()] == list(expected.items())
+    assert list(snapshot.documents) == list(expected)
+    assert [d.document.text for d in snapshot.documents.values()] == list(expected.values())
+    assert len(snapshot.documents) == 4
+    assert snapshot.documents[2].document.text == replaced.text
+    assert snapshot.documents.get(2).document.text == replaced.text
+    for gone in (3, 10, 77):
+        assert gone not in snapshot.documents
+        assert snapshot.documents.get(gone) is None
+        with pytest.raises(KeyError):
+            snapshot.documents[gone]
+    assert engine.counts()["company"]["documents"] == 4
