@@ -109,10 +109,17 @@ def with_writes_since(
     state: EngineState, base: SideSnapshot, current: SideSnapshot, merged: SideSnapshot
 ) -> SideSnapshot:
     """`merged` (made from `base`) with what was written to the side since `base`: the replaced
-    or erased documents' rows masked, the written ones as the new delta. A write makes new
-    StoredDocuments and a snapshot shares the unchanged ones, so identity tells."""
-    written = [d for i, d in current.documents.items() if base.documents.get(i) is not d]
-    replaced = (set(base.documents) - set(current.documents)) | {d.document.id for d in written}
+    or erased documents' rows masked, the written ones as the new delta. `current` has `base`'s
+    main segment (no merge came between them), so only the deltas and the main segment's dead
+    rows are read: this runs under the write lock, which every write waits for. A write makes
+    new StoredDocuments and a snapshot shares the unchanged ones, so identity tells."""
+    if current.main is not base.main:
+        raise ValueError("the side was merged since the base snapshot: there is nothing to lay over it")
+    kept = base.delta.documents
+    written = [d for i, d in current.delta.documents.items() if kept.get(i) is not d]
+    newly_dead = base.main.document_ids[np.flatnonzero(base.main_live & ~current.main_live)]
+    erased_from_delta = {i for i in kept if i not in current.documents}
+    replaced = set(newly_dead.tolist()) | erased_from_delta | {d.document.id for d in written}
     live = np.ones(len(merged.main.document_ids), bool)
     for document_id in replaced:
         row = merged.main.row_of.get(document_id)

@@ -99,12 +99,14 @@ def test_the_write_that_outgrows_the_delta_returns_while_the_merge_runs(engines)
     assert inline.snapshot("company").main is not old_main  # (this one merged in the write)
 
     # Writes while the merge runs: an edit of a company in the merged delta, an erasure of one
-    # in the main segment, a new company, an edit of one in the main segment.
+    # in the main segment, a new company, an edit of one in the main segment, an erasure of
+    # one in the merged delta.
     edited_new = Document("company", 300, "Wij leveren quantum sensoren en satelliet optiek.")
     edited_old = Document("company", 7, "Wij leveren kogelwerend textiel en coating.")
     added = Document("company", 900, "Wij leveren radar antenne software.")
     for write in (lambda e: e.upsert([edited_new]), lambda e: e.remove("company", [12]),
-                  lambda e: e.upsert([added]), lambda e: e.upsert([edited_old])):
+                  lambda e: e.upsert([added]), lambda e: e.upsert([edited_old]),
+                  lambda e: e.remove("company", [301])):
         write_all(engines, write)
         assert answers(background, needs()) == answers(unmerged, needs())  # searched during the merge
 
@@ -114,7 +116,8 @@ def test_the_write_that_outgrows_the_delta_returns_while_the_merge_runs(engines)
     assert merged.main is not old_main
     # The writes made during the merge are its new delta; the erased company is nowhere.
     assert sorted(merged.delta.document_ids.tolist()) == [7, 300, 900]
-    assert 12 not in merged.documents and merged.documents[7].document == edited_old
+    assert 12 not in merged.documents and 301 not in merged.documents
+    assert merged.documents[7].document == edited_old
     assert sorted(merged.documents) == sorted(inline.snapshot("company").documents)
     assert answers(background, needs()) == answers(inline, needs())
 
