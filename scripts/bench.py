@@ -255,6 +255,8 @@ def run_scale(companies: int, args) -> dict:
             first_timings, exact_timings, exact = paired_first_asks(engine, qs[: args.exact_queries], target)
             result[label] = {**percentiles(timings), "exact_anchor": percentiles(exact_timings),
                              "first_ask_beside_anchor": percentiles(first_timings),
+                             # No graph: a first ask scores every document, as the anchor does.
+                             "scored_whole": not engine.snapshot(target).main.ann,
                              "recall_at_10_vs_exact": recall_at_10(served[: len(exact)], exact),
                              "asked_again": percentiles(repeated)}
         result["need_to_companies_precomputed"] = measure_precomputed(

@@ -187,3 +187,12 @@ def test_the_performance_document_has_one_pair_of_markers():
 
     assert text.count(perf_table.START) == 1 and text.count(perf_table.END) == 1
     assert text.index(perf_table.START) < text.index(perf_table.END)
+
+
+def test_a_first_ask_that_scores_the_whole_side_is_the_anchor_itself(report):
+    directions = report["scales"][0]["need_to_companies"]
+    directions["first_ask_beside_anchor"] = {"p50": 4.5, "p95": 5.0, "p99": 6.0}  # noise: 4.5 against 4.4
+    directions["scored_whole"] = True
+
+    assert row(perf_table.table(report), "1,000", ANCHOR_ROW) == [
+        "4.5 vs 4.4 / 6.0 vs 6.6 (one computation: the side is scored whole)", "no slower", "yes"]

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
 
     # Memory for the candidates and explanation texts kept per stored need and company between matches
     # (app/matching/materialised.py); 0 keeps nothing and finds every match afresh.
-    materialised_matches_mb: int = Field(64, ge=0)
+    materialised_matches_mb: int = Field(96, ge=0)
     # Whether every need's companies are found again in the background after a start or a merge,
     # with a deeper search than a request makes, so that a need's matches are answered at once.
     precompute_matches: bool = True

@@ -15,6 +15,8 @@ than it is asked for, so per stored query the engine keeps:
   explanations then only need new numbers.
 - its first page of matches as ranked (ranking.Ranking), for as long as the side it was
   ranked on is the same snapshot: any write makes a new one, and the page is ranked afresh.
+- a stored need's pair evidence against its main-segment candidates (pair_scoring.KeptEvidence),
+  which ranking the page afresh after a write then reads instead of computing again.
 
 Entries (`MaterialisedKey`) are evicted least recently used first, bounded by bytes, those a
 request made before those the precompute made. The engine's background precompute
@@ -32,13 +34,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from app.matching.explain import ExplanationTexts
+from app.matching.pair_scoring import KeptEvidence
 from app.matching.ranking import Ranking, SegmentCandidates
 from app.matching.segment import Segment
 from app.matching.store import FREE_TEXT_ID, Document, Side, content_hash
 
-# A precomputed need holds about 13 KB of candidates (464 at most, 28 bytes each) and 10 KB of
-# explanation texts at 100,000 bench companies: 64 MB holds 2,000 needs and some companies.
-DEFAULT_BUDGET_BYTES = 64 * 2**20
+# A precomputed need holds about 13 KB of candidates (464 at most, 28 bytes each), 10 KB of
+# explanation texts and 10 KB of evidence against its candidates at 100,000 bench companies:
+# 96 MB holds 2,000 needs and some companies.
+DEFAULT_BUDGET_BYTES = 96 * 2**20
 # The quotes and shared words of one explanation with its key: about 830 bytes on the bench's
 # corpus (tracemalloc, 2,000 explanations), counted as 1 KB.
 TEXT_BYTES = 1024
@@ -105,12 +109,14 @@ class _Entry:
     texts: dict[TextKey, ExplanationTexts] = field(default_factory=dict)
     # For the newest snapshot version only
     rankings: dict[RankingKey, Ranking] = field(default_factory=dict)
+    evidence: KeptEvidence | None = None  # a stored need's, against companies of the main segment
 
     @property
     def nbytes(self) -> int:
         ranked = sum(ranking.nbytes for ranking in self.rankings.values())
         found = self.candidates.nbytes if self.candidates is not None else 0
-        return found + TEXT_BYTES * len(self.texts) + ranked
+        evidence = self.evidence.nbytes if self.evidence is not None else 0
+        return found + TEXT_BYTES * len(self.texts) + ranked + evidence
 
 
 class MaterialisedMatches:
@@ -197,6 +203,21 @@ class MaterialisedMatches:
             if len(entry.rankings) >= RANKINGS_PER_QUERY or any(k.version != version for k in entry.rankings):
                 entry.rankings = {}  # ranked on a snapshot a write has replaced since, or too many
             entry.rankings[ranking_key] = ranking
+
+        self._grow(key, add)
+
+    def evidence(self, key: MaterialisedKey, segment: Segment) -> KeptEvidence | None:
+        """The pair evidence kept for `key` against companies of `segment`, if there is some."""
+        with self._lock:
+            entry = self._entries.get(key)
+            kept = entry.evidence if entry is not None else None
+        return kept if kept is not None and kept.segment is segment else None
+
+    def keep_evidence(self, key: MaterialisedKey, evidence: KeptEvidence) -> None:
+        """Keep (or count again, once it holds more) the pair evidence of `key`."""
+
+        def add(entry: _Entry) -> None:
+            entry.evidence = evidence
 
         self._grow(key, add)
 

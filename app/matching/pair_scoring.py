@@ -99,8 +99,52 @@ def evidence_in(view: QueryView, segment: Segment, rows: np.ndarray, mass: np.nd
     return pair_evidence(raw, segment.passage_count[rows], mass, conditions)
 
 
-def evidence_against(view: QueryView, details: CandidateDetails, mass: np.ndarray | None = None) -> PairEvidence:
-    """The canonical query's evidence against each candidate, in the candidates' order."""
+class KeptEvidence:
+    """A stored need's evidence against companies of one main segment, kept between its asks
+    (materialised.py keeps it with the need's candidates).
+
+    A pair's evidence is a function of the need's version and the company's row in that
+    segment alone, and a need's kept candidates there stay the same until the next merge; a
+    write makes the need's first page be ranked again, and without this its evidence against
+    all of them (hundreds of companies: their passage scores, BM25 included) would be computed
+    again too: at 100,000 companies over half of such a page's 3 ms. Requests for one need
+    share it from several threads: what it holds is replaced in one assignment.
+    """
+
+    # The evidence the pair model reads (not the rank terms, which it does not).
+    COLUMNS = ("dense", "multilingual", "bm25", "bm25_fraction", "conditions")
+
+    def __init__(self, segment: Segment) -> None:
+        self.segment = segment
+        # Rows ascending, and each column of evidence in their order.
+        self._kept: tuple[np.ndarray, dict[str, np.ndarray]] = (np.zeros(0, np.int32), {})
+
+    def get(self, segment: Segment, rows: np.ndarray) -> PairEvidence | None:
+        """The evidence against `rows` of `segment`, if every one of them is kept."""
+        kept_rows, columns = self._kept
+        if segment is not self.segment or not len(kept_rows):
+            return None
+        at = np.minimum(np.searchsorted(kept_rows, rows), len(kept_rows) - 1)
+        if not np.array_equal(kept_rows[at], rows):
+            return None
+        return PairEvidence(**{name: column[at] for name, column in columns.items()})
+
+    def keep(self, segment: Segment, rows: np.ndarray, evidence: PairEvidence) -> None:
+        if segment is self.segment:
+            order = np.argsort(rows, kind="stable")
+            self._kept = (rows[order].astype(np.int32), {name: getattr(evidence, name)[order] for name in self.COLUMNS})
+
+    @property
+    def nbytes(self) -> int:
+        kept_rows, columns = self._kept
+        return int(kept_rows.nbytes + sum(column.nbytes for column in columns.values()))
+
+
+def evidence_against(
+    view: QueryView, details: CandidateDetails, mass: np.ndarray | None = None, kept: KeptEvidence | None = None
+) -> PairEvidence:
+    """The canonical query's evidence against each candidate, in the candidates' order; what
+    `kept` holds is read from it, and what it may hold is added to it."""
     if not len(details.rows):
         return _empty_evidence()
     parts: list[PairEvidence] = []
@@ -108,7 +152,13 @@ def evidence_against(view: QueryView, details: CandidateDetails, mass: np.ndarra
     for number, segment in enumerate(details.segments):
         where = np.flatnonzero(details.segment_of == number)
         if len(where):
-            parts.append(evidence_in(view, segment, details.rows[where], mass))
+            rows = details.rows[where]
+            part = kept.get(segment, rows) if kept is not None else None
+            if part is None:
+                part = evidence_in(view, segment, rows, mass)
+                if kept is not None:
+                    kept.keep(segment, rows, part)
+            parts.append(part)
             positions.append(where)
     evidence = PairEvidence.concatenate(parts)
     order = np.empty(len(details.rows), dtype=np.int64)

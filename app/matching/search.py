@@ -22,7 +22,8 @@ from app.domain import Fit
 from app.matching.explain import Explanation, explain_match, explanation_texts
 from app.matching.fusion import FusedScores, FusionWeights, fuse, language_conditions, top_order
 from app.matching.materialised import MaterialisedKey, RankingKey, TextKey
-from app.matching.pair_scoring import evidence_against, has_content
+from app.matching.pair_features import PairEvidence
+from app.matching.pair_scoring import KeptEvidence, evidence_against, has_content
 from app.matching.ranking import (
     ChosenRows,
     QueryView,
@@ -100,7 +101,7 @@ class Searcher:
             if not len(scored.scores):
                 return []
             unfiltered = allowed_ids is None and not excluded - {view.document.id} and pool == self.state.candidate_pool
-            ranking = self.rank(view, scored, limit, snapshot, unfiltered)
+            ranking = self.rank(view, scored, limit, snapshot, unfiltered, key)
             if key is not None:
                 kept.keep_ranking(key, ranking_key, ranking)
         return self._explained(view, snapshot, ranking, key)
@@ -113,14 +114,16 @@ class Searcher:
         return target.version
 
     def rank(
-        self, view: QueryView, scored: ScoredCandidates, limit: int, target: SideSnapshot, unfiltered: bool = False
+        self, view: QueryView, scored: ScoredCandidates, limit: int, target: SideSnapshot, unfiltered: bool = False,
+        key: MaterialisedKey | None = None,
     ) -> Ranking:
         """The first `limit` of the scored candidates by probability of fit, with what explains
-        each. `unfiltered`: the candidates are the query's over the whole side (its context)."""
+        each. `unfiltered`: the candidates are the query's over the whole side (its context);
+        `key`: where what the query keeps between asks is kept."""
         candidates = scored.scores
         fused = fuse(candidates, self.state.weights)
         shortlist = shortlist_of(fused, limit) if _company_asks_needs(view, target) else None
-        probabilities = self.probabilities(view, scored, target, unfiltered, shortlist)
+        probabilities = self.probabilities(view, scored, target, unfiltered, shortlist, key)
         order = top_order(probabilities, candidates.document_ids, limit)
         pairs = best_passage_pairs(view, scored.details, order, fused)
         return Ranking(
@@ -181,7 +184,7 @@ class Searcher:
     # ---------- the pair model ----------
     def probabilities(
         self, view: QueryView, scored: ScoredCandidates, target: SideSnapshot, unfiltered: bool = False,
-        shortlist: np.ndarray | None = None,
+        shortlist: np.ndarray | None = None, key: MaterialisedKey | None = None,
     ) -> np.ndarray:
         """Each candidate's probability of fit with the query, from the pair's own evidence in
         the canonical direction (pair_scoring.py). For a company's needs only the `shortlist`
@@ -202,13 +205,26 @@ class Searcher:
             needs = self.state.snapshots["need"]
             content = needs.documents[need_id].content_hash
             need = pairs.need_query(needs, need_id, content, companies)
-            evidence = evidence_against(view, scored.details, need.mass)
+            evidence = self._need_evidence(view, scored, need.mass, companies.main, key)
             return pairs.probabilities(evidence, self.need_context(needs, need_id, content))
         evidence = evidence_against(view, scored.details)
         if unfiltered and not len(target.delta.document_ids) and bool(target.main_live.all()):
             return pairs.probabilities(evidence, pairs.context_score(evidence))  # the page is the main segment's
         whole = self._scores(view, self._main_only(target), None, set(), self.state.candidate_pool)
         return pairs.probabilities(evidence, pairs.context_score(evidence_against(view, whole.details)))
+
+    def _need_evidence(
+        self, view: QueryView, scored: ScoredCandidates, mass: np.ndarray, main: Segment, key: MaterialisedKey | None
+    ) -> PairEvidence:
+        """A stored need's evidence against its candidates, that against the companies' main
+        segment kept with its other kept matches (`key`) between asks."""
+        if key is None:
+            return evidence_against(view, scored.details, mass)
+        materialised = self.state.materialised
+        kept = materialised.evidence(key, main) or KeptEvidence(main)
+        evidence = evidence_against(view, scored.details, mass, kept)
+        materialised.keep_evidence(key, kept)
+        return evidence
 
     def needs_probabilities(self, view: QueryView, needs: SideSnapshot, need_ids: np.ndarray) -> np.ndarray:
         """A stored company's probability of fit with each of these needs. It reads each need's

@@ -288,3 +288,27 @@ def test_an_unreadable_saved_precompute_costs_the_precompute_not_the_index(tmp_p
     assert all(r.passages_encoded == 0 and not r.merged for r in reports.values())
     assert restarted.precompute() == len(needs)
     restarted.close()
+
+
+def test_a_need_ranked_again_after_a_write_reads_its_evidence_against_the_main_segment_as_kept(pair, monkeypatch):
+    from app.matching import pair_scoring
+
+    kept, fresh, _, needs = pair
+    answers(kept, needs[:1])  # ranked once: its evidence against its main-segment candidates is kept
+    write = Document("company", 7000, needs[0].text.replace("Defensie zoekt", "Wij leveren"))
+    for engine in (kept, fresh):
+        engine.upsert([write])
+    scored: list = []
+    original = pair_scoring.evidence_in
+
+    def spy(view, segment, rows, mass=None):
+        scored.append(segment)
+        return original(view, segment, rows, mass)
+
+    monkeypatch.setattr(pair_scoring, "evidence_in", spy)
+    again = answers(kept, needs[:1])
+    companies = kept.snapshot("company")
+    assert scored and all(segment is companies.delta for segment in scored)  # only the new write's
+    monkeypatch.undo()
+    assert again == answers(fresh, needs[:1])
+    assert again[0][0][0] == 7000

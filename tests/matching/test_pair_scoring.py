@@ -51,9 +51,9 @@ def test_a_company_shortlisting_its_needs_shows_each_pair_with_its_one_score(tmp
     shortlists: list[int | None] = []
     original = search.Searcher.probabilities
 
-    def counting(self, view, scored, target, unfiltered=False, shortlist=None):
+    def counting(self, view, scored, target, unfiltered=False, shortlist=None, key=None):
         shortlists.append(None if shortlist is None else len(shortlist))
-        return original(self, view, scored, target, unfiltered, shortlist)
+        return original(self, view, scored, target, unfiltered, shortlist, key)
 
     monkeypatch.setattr(search.Searcher, "probabilities", counting)
     [first] = engine.match(company, target="need", limit=1)
