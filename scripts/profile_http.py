@@ -207,7 +207,10 @@ def main() -> None:
 def register_load(url: str, token: str, seconds: float, folder: Path) -> dict:
     description = corpus.NL_CAPABILITIES[0].capitalize() + ", " + ", ".join(corpus.NL_CAPABILITIES[1:12]) + "."
     script = folder / "register.lua"
-    script.write_text(REGISTER_LUA % {"token": token, "description": description})
+    # Inside a JSON string inside a single-quoted Lua string ("camera's" would end the latter,
+    # and wrk then sends its default request without the script).
+    quoted = json.dumps(description)[1:-1].replace("\\", "\\\\").replace("'", "\\'")
+    script.write_text(REGISTER_LUA % {"token": token, "description": quoted})
     done = subprocess.run(["wrk", "-t1", f"-c{REGISTER_CONCURRENCY}", f"-d{max(1, round(seconds))}s", "--timeout",
                            "30s", "-s", str(script), url], check=True, capture_output=True, text=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
