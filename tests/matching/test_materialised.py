@@ -312,3 +312,13 @@ def test_a_need_ranked_again_after_a_write_reads_its_evidence_against_the_main_s
     monkeypatch.undo()
     assert again == answers(fresh, needs[:1])
     assert again[0][0][0] == 7000
+
+
+def test_the_memory_counted_is_what_the_entries_hold_when_kept_evidence_grows(pair):
+    kept, _, _, needs = pair
+    materialised = kept.state.materialised
+    some = answers(kept, needs[:1])[0][0][0]
+    materialised.clear()
+    answers(kept, needs[:1], excluded_ids={some})  # evidence kept for every candidate but one
+    answers(kept, needs[:1])  # and now for that one too
+    assert materialised.nbytes == sum(entry.nbytes for entry in materialised._entries.values())
