@@ -286,6 +286,9 @@ def test_the_board_keeps_keyboard_focus_on_the_moved_card(tab_for, server):
     tab.keyboard.press("Enter")
     moved = tab.locator("#kolom-triaged-sectie .board-card", has_text="Noordlicht Optiek")
     moved.wait_for()
+    # htmx focuses the [autofocus] link when the swap settles, a moment after the card shows.
+    tab.wait_for_function("document.activeElement.closest('#kolom-triaged-sectie .board-card') !== null",
+                          timeout=5000)
     focused = tab.evaluate("document.activeElement.closest('.board-card')?.innerText || ''")
     assert "Noordlicht Optiek" in focused and tab.evaluate(
         "document.activeElement.closest('section').id") == "kolom-triaged-sectie"
