@@ -110,6 +110,9 @@ class _Entry:
     # For the newest snapshot version only
     rankings: dict[RankingKey, Ranking] = field(default_factory=dict)
     evidence: KeptEvidence | None = None  # a stored need's, against companies of the main segment
+    # What the entry adds to the budget's count: its nbytes when last counted. What it holds
+    # may grow in place (a need's kept evidence), so the count takes back what it added.
+    counted: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -159,9 +162,9 @@ class MaterialisedMatches:
                     old.candidates.segment is candidates.segment):
                 return  # a request's quick search never replaces the precompute's deeper one
             self._drop(key)
-            self._entries[key] = _Entry(candidates, thorough)
+            entry = self._entries[key] = _Entry(candidates, thorough)
             self._recency[thorough][key] = None
-            self._bytes += candidates.nbytes
+            self._count(entry)
             self._evict()
 
     def thorough(self, side: Side, main: Segment) -> dict[MaterialisedKey, SegmentCandidates]:
@@ -214,7 +217,7 @@ class MaterialisedMatches:
         return kept if kept is not None and kept.segment is segment else None
 
     def keep_evidence(self, key: MaterialisedKey, evidence: KeptEvidence) -> None:
-        """Keep (or count again, once it holds more) the pair evidence of `key`."""
+        """Keep the pair evidence of `key` (again, once it holds more: it is counted anew)."""
 
         def add(entry: _Entry) -> None:
             entry.evidence = evidence
@@ -231,9 +234,8 @@ class MaterialisedMatches:
             if entry is None:  # evicted only below, once it holds what it is made for
                 entry = self._entries[key] = _Entry(None, thorough=False)
                 self._recency[False][key] = None
-            self._bytes -= entry.nbytes
             add(entry)
-            self._bytes += entry.nbytes
+            self._count(entry)
             self._evict()
 
     def retire(
@@ -255,7 +257,7 @@ class MaterialisedMatches:
                 if self.budget_bytes > 0:
                     entry = self._entries[key] = _Entry(candidates, True, texts=old.texts if old else {})
                     self._recency[True][key] = None
-                    self._bytes += entry.nbytes
+                    self._count(entry)
             self._evict()
 
     def clear(self) -> None:
@@ -278,8 +280,14 @@ class MaterialisedMatches:
             while self._bytes > self.budget_bytes and order:
                 self._drop(next(iter(order)))
 
+    def _count(self, entry: _Entry) -> None:
+        """Count `entry` at what it holds now (the lock is held)."""
+        now = entry.nbytes
+        self._bytes += now - entry.counted
+        entry.counted = now
+
     def _drop(self, key: MaterialisedKey) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= entry.nbytes
+            self._bytes -= entry.counted
             del self._recency[entry.thorough][key]

@@ -129,15 +129,6 @@ class KeptEvidence:
             return None
         return PairEvidence(**{name: column[at] for name, column in columns.items()})
 
-    def copy(self) -> KeptEvidence:
-        """The same evidence in an object of its own (what it keeps later stays its own)."""
-        twin = KeptEvidence(self.segment)
-        twin._kept = self._kept
-        return twin
-
-    def holds_the_same(self, other: KeptEvidence) -> bool:
-        return self._kept is other._kept
-
     def keep(self, segment: Segment, rows: np.ndarray, evidence: PairEvidence) -> None:
         if segment is self.segment:
             order = np.argsort(rows, kind="stable")

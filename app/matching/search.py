@@ -221,12 +221,9 @@ class Searcher:
         if key is None:
             return evidence_against(view, scored.details, mass)
         materialised = self.state.materialised
-        found = materialised.evidence(key, main)
-        # A copy takes what is computed now: the kept one is never changed after it is counted.
-        kept = found.copy() if found is not None else KeptEvidence(main)
+        kept = materialised.evidence(key, main) or KeptEvidence(main)
         evidence = evidence_against(view, scored.details, mass, kept)
-        if found is None or not kept.holds_the_same(found):
-            materialised.keep_evidence(key, kept)
+        materialised.keep_evidence(key, kept)  # counted again: it may hold more now
         return evidence
 
     def needs_probabilities(self, view: QueryView, needs: SideSnapshot, need_ids: np.ndarray) -> np.ndarray:

@@ -118,8 +118,10 @@ class LiveDocuments(Mapping[int, StoredDocument]):
 
     def get(self, document_id: int, default: Any = None) -> Any:
         found = self._delta.get(document_id)
-        if found is not None or document_id in self._dead:
-            return found if found is not None else default
+        if found is not None:
+            return found
+        if document_id in self._dead:
+            return default
         return self._main.get(document_id, default)
 
     def __contains__(self, document_id: object) -> bool:
